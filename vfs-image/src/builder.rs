@@ -1,0 +1,542 @@
+//! Lays a tree out into image bytes, deterministically.
+//!
+//! Nodes may be added in any order; [`ImageBuilder::finish`] numbers inodes breadth-first with every
+//! directory's children in byte order of their names, so the result depends only on the tree, never on
+//! the order the host listed it in. File contents are not held here: each file carries a caller-chosen
+//! `source` (a path, say) and a content digest, identical contents are stored once, and the returned
+//! [`Layout`] says which byte range of the image each distinct content fills.
+
+use crate::{Kind, DIRENT_LEN, HEADER_LEN, INODE_LEN, MAGIC, MOUNT_LEN, VERSION};
+use std::collections::{HashMap, VecDeque};
+
+/// Why a tree cannot be laid out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BuildError {
+    /// Two mounts with the same guest path.
+    DuplicateMount(String),
+    /// A guest mount path that is not absolute and normalized.
+    BadMountPath(String),
+    /// Two entries with the same name in one directory.
+    DuplicateName(String),
+    /// A name that is empty, `.`, `..` or contains `/` or NUL.
+    BadName(String),
+    /// `parent` does not name a directory added to this builder.
+    NotADirectory(u32),
+    /// The image would be larger than the limit given to [`ImageBuilder::finish`].
+    TooLarge {
+        /// The size the image would have had.
+        total: u64,
+        /// The limit.
+        limit: u64,
+    },
+}
+
+impl std::fmt::Display for BuildError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BuildError::DuplicateMount(p) => write!(f, "guest path {p} is mapped twice"),
+            BuildError::BadMountPath(p) => {
+                write!(f, "guest path {p:?} must be absolute and normalized (like /src)")
+            }
+            BuildError::DuplicateName(n) => write!(f, "duplicate entry name {n:?}"),
+            BuildError::BadName(n) => write!(f, "invalid entry name {n:?}"),
+            BuildError::NotADirectory(i) => write!(f, "node {i} is not a directory"),
+            BuildError::TooLarge { total, limit } => write!(
+                f,
+                "the image would be {total} bytes, more than the {limit} bytes a 32-bit memory can hold"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for BuildError {}
+
+/// A node handle returned by the `add_*` methods (not the final inode number).
+pub type NodeId = u32;
+
+enum Node<S> {
+    Dir {
+        mtime_ns: u64,
+        children: Vec<(String, NodeId)>,
+    },
+    File {
+        mtime_ns: u64,
+        blob: usize,
+        _source: std::marker::PhantomData<S>,
+    },
+    Symlink {
+        mtime_ns: u64,
+        target: String,
+    },
+}
+
+/// One distinct file content and where its bytes come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Blob<S> {
+    /// Absolute offset of these bytes within the image.
+    pub offset: u64,
+    /// Length in bytes.
+    pub len: u64,
+    /// Where to read them (the first file seen with this content).
+    pub source: S,
+}
+
+/// Collects a tree, then lays it out.
+pub struct ImageBuilder<S> {
+    mounts: Vec<(String, NodeId)>,
+    nodes: Vec<Node<S>>,
+    blobs: Vec<(u64, S)>,
+    by_digest: HashMap<([u8; 32], u64), usize>,
+}
+
+impl<S> Default for ImageBuilder<S> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The laid-out image: metadata bytes plus the list of contents to append.
+#[derive(Debug)]
+pub struct Layout<S> {
+    /// Header, tables and strings: the first `metadata.len()` bytes of the image.
+    pub metadata: Vec<u8>,
+    /// Distinct file contents in image order; blob `i` starts where blob `i-1` ended, the first at
+    /// `metadata.len()`.
+    pub blobs: Vec<Blob<S>>,
+    /// Total image length.
+    pub total_len: u64,
+    /// Counts for reports.
+    pub stats: Stats,
+}
+
+/// What an image holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Directories, mount roots included.
+    pub dirs: u64,
+    /// Regular files.
+    pub files: u64,
+    /// Symbolic links.
+    pub symlinks: u64,
+    /// Sum of all file sizes.
+    pub file_bytes: u64,
+    /// Bytes of distinct contents actually stored.
+    pub stored_bytes: u64,
+}
+
+fn check_name(name: &str) -> Result<(), BuildError> {
+    if name.is_empty() || name == "." || name == ".." || name.contains('/') || name.contains('\0')
+    {
+        return Err(BuildError::BadName(name.to_string()));
+    }
+    Ok(())
+}
+
+/// Whether `p` is an absolute guest path with no empty, `.` or `..` components (`/` itself is fine).
+pub fn is_normalized_guest_path(p: &str) -> bool {
+    if p == "/" {
+        return true;
+    }
+    p.starts_with('/')
+        && !p.ends_with('/')
+        && p[1..]
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != ".." && !c.contains('\0'))
+}
+
+impl<S> ImageBuilder<S> {
+    /// An empty builder.
+    pub fn new() -> Self {
+        ImageBuilder {
+            mounts: Vec::new(),
+            nodes: Vec::new(),
+            blobs: Vec::new(),
+            by_digest: HashMap::new(),
+        }
+    }
+
+    /// Adds a mount at absolute guest path `guest` and returns its root directory.
+    pub fn add_mount(&mut self, guest: &str, mtime_ns: u64) -> Result<NodeId, BuildError> {
+        if !is_normalized_guest_path(guest) {
+            return Err(BuildError::BadMountPath(guest.to_string()));
+        }
+        if self.mounts.iter().any(|(p, _)| p == guest) {
+            return Err(BuildError::DuplicateMount(guest.to_string()));
+        }
+        let id = self.push(Node::Dir {
+            mtime_ns,
+            children: Vec::new(),
+        });
+        self.mounts.push((guest.to_string(), id));
+        Ok(id)
+    }
+
+    /// Adds a directory named `name` inside `parent`.
+    pub fn add_dir(
+        &mut self,
+        parent: NodeId,
+        name: &str,
+        mtime_ns: u64,
+    ) -> Result<NodeId, BuildError> {
+        self.add_child(
+            parent,
+            name,
+            Node::Dir {
+                mtime_ns,
+                children: Vec::new(),
+            },
+        )
+    }
+
+    /// Adds a file of `len` bytes whose contents hash to `digest`; `source` says where to read them.
+    /// A file whose `(digest, len)` was seen before shares the earlier file's stored bytes.
+    pub fn add_file(
+        &mut self,
+        parent: NodeId,
+        name: &str,
+        mtime_ns: u64,
+        len: u64,
+        digest: [u8; 32],
+        source: S,
+    ) -> Result<NodeId, BuildError> {
+        let blob = match self.by_digest.get(&(digest, len)) {
+            Some(&b) => b,
+            None => {
+                self.blobs.push((len, source));
+                self.by_digest.insert((digest, len), self.blobs.len() - 1);
+                self.blobs.len() - 1
+            }
+        };
+        self.add_child(
+            parent,
+            name,
+            Node::File {
+                mtime_ns,
+                blob,
+                _source: std::marker::PhantomData,
+            },
+        )
+    }
+
+    /// Adds a symbolic link whose target is `target`, stored verbatim.
+    pub fn add_symlink(
+        &mut self,
+        parent: NodeId,
+        name: &str,
+        target: &str,
+        mtime_ns: u64,
+    ) -> Result<NodeId, BuildError> {
+        self.add_child(
+            parent,
+            name,
+            Node::Symlink {
+                mtime_ns,
+                target: target.to_string(),
+            },
+        )
+    }
+
+    fn push(&mut self, n: Node<S>) -> NodeId {
+        self.nodes.push(n);
+        (self.nodes.len() - 1) as NodeId
+    }
+
+    fn add_child(&mut self, parent: NodeId, name: &str, n: Node<S>) -> Result<NodeId, BuildError> {
+        check_name(name)?;
+        match self.nodes.get(parent as usize) {
+            Some(Node::Dir { children, .. }) => {
+                if children.iter().any(|(c, _)| c == name) {
+                    return Err(BuildError::DuplicateName(name.to_string()));
+                }
+            }
+            _ => return Err(BuildError::NotADirectory(parent)),
+        }
+        let id = self.push(n);
+        if let Some(Node::Dir { children, .. }) = self.nodes.get_mut(parent as usize) {
+            children.push((name.to_string(), id));
+        }
+        Ok(id)
+    }
+
+    /// Lays the tree out. Fails if the image would exceed `limit` bytes (or `u32::MAX`).
+    pub fn finish(mut self, limit: u64) -> Result<Layout<S>, BuildError> {
+        for n in &mut self.nodes {
+            if let Node::Dir { children, .. } = n {
+                children.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+            }
+        }
+        // Breadth-first numbering: node id -> inode number, and the dirent runs.
+        let mut ino_of = vec![u32::MAX; self.nodes.len()];
+        let mut order: Vec<NodeId> = Vec::with_capacity(self.nodes.len());
+        let mut parent_of: Vec<u32> = Vec::with_capacity(self.nodes.len());
+        let mut dir_run: HashMap<NodeId, (u32, u32)> = HashMap::new();
+        let mut dirents: Vec<(String, NodeId)> = Vec::new();
+        let mut queue = VecDeque::new();
+        for (_, root) in &self.mounts {
+            let ino = order.len() as u32;
+            ino_of[*root as usize] = ino;
+            order.push(*root);
+            parent_of.push(ino);
+            queue.push_back(*root);
+        }
+        while let Some(dir) = queue.pop_front() {
+            let dir_ino = ino_of[dir as usize];
+            let Node::Dir { children, .. } = &self.nodes[dir as usize] else {
+                continue;
+            };
+            dir_run.insert(dir, (dirents.len() as u32, children.len() as u32));
+            for (name, child) in children {
+                let ino = order.len() as u32;
+                ino_of[*child as usize] = ino;
+                order.push(*child);
+                parent_of.push(dir_ino);
+                dirents.push((name.clone(), *child));
+                if matches!(self.nodes[*child as usize], Node::Dir { .. }) {
+                    queue.push_back(*child);
+                }
+            }
+        }
+
+        // Strings, blobs in first-use order.
+        let mut strings: Vec<u8> = Vec::new();
+        let mut put = |s: &str| -> (u32, u32) {
+            let off = strings.len() as u32;
+            strings.extend_from_slice(s.as_bytes());
+            (off, s.len() as u32)
+        };
+        let mounts: Vec<(u32, u32, u32)> = self
+            .mounts
+            .iter()
+            .map(|(p, root)| {
+                let (o, l) = put(p);
+                (o, l, ino_of[*root as usize])
+            })
+            .collect();
+        let dirent_recs: Vec<(u32, u32, u32)> = dirents
+            .iter()
+            .map(|(name, node)| {
+                let (o, l) = put(name);
+                (o, l, ino_of[*node as usize])
+            })
+            .collect();
+        let mut blob_pos: Vec<Option<u64>> = vec![None; self.blobs.len()];
+        let mut blob_order: Vec<usize> = Vec::new();
+        let mut data_len: u64 = 0;
+        let mut stats = Stats::default();
+        let mut inode_recs: Vec<(Kind, u64, u64, u32, u64)> = Vec::with_capacity(order.len());
+        for (i, node) in order.iter().enumerate() {
+            let rec = match &self.nodes[*node as usize] {
+                Node::Dir { mtime_ns, .. } => {
+                    stats.dirs += 1;
+                    let (first, count) = dir_run.get(node).copied().unwrap_or((0, 0));
+                    (Kind::Directory, first as u64, count as u64, *mtime_ns)
+                }
+                Node::File { mtime_ns, blob, .. } => {
+                    let len = self.blobs[*blob].0;
+                    stats.files += 1;
+                    stats.file_bytes += len;
+                    let off = match blob_pos[*blob] {
+                        Some(o) => o,
+                        None => {
+                            let o = data_len;
+                            blob_pos[*blob] = Some(o);
+                            blob_order.push(*blob);
+                            data_len += len;
+                            o
+                        }
+                    };
+                    (Kind::File, off, len, *mtime_ns)
+                }
+                Node::Symlink { mtime_ns, target } => {
+                    stats.symlinks += 1;
+                    let (o, l) = put(target);
+                    (Kind::Symlink, o as u64, l as u64, *mtime_ns)
+                }
+            };
+            inode_recs.push((rec.0, rec.1, rec.2, parent_of[i], rec.3));
+        }
+        stats.stored_bytes = data_len;
+
+        let mounts_off = HEADER_LEN as u64;
+        let inodes_off = mounts_off + (mounts.len() * MOUNT_LEN) as u64;
+        let dirents_off = inodes_off + (inode_recs.len() * INODE_LEN) as u64;
+        let strings_off = dirents_off + (dirent_recs.len() * DIRENT_LEN) as u64;
+        let data_off = strings_off + strings.len() as u64;
+        let total = data_off + data_len;
+        let limit = limit.min(u32::MAX as u64);
+        if total > limit {
+            return Err(BuildError::TooLarge {
+                total,
+                limit,
+            });
+        }
+        // Everything below fits in u32 because total does.
+        let mut m: Vec<u8> = Vec::with_capacity(data_off as usize);
+        m.extend_from_slice(&MAGIC);
+        for v in [
+            VERSION,
+            HEADER_LEN as u32,
+            total as u32,
+            mounts.len() as u32,
+            mounts_off as u32,
+            inode_recs.len() as u32,
+            inodes_off as u32,
+            dirent_recs.len() as u32,
+            dirents_off as u32,
+            strings_off as u32,
+            strings.len() as u32,
+            data_off as u32,
+            data_len as u32,
+            0,
+        ] {
+            m.extend_from_slice(&v.to_le_bytes());
+        }
+        debug_assert_eq!(m.len(), HEADER_LEN);
+        for (o, l, root) in &mounts {
+            for v in [*o, *l, *root] {
+                m.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+        for (kind, a, b, parent, mtime) in &inode_recs {
+            m.extend_from_slice(&[*kind as u8, 0, 0, 0]);
+            m.extend_from_slice(&(*a as u32).to_le_bytes());
+            m.extend_from_slice(&(*b as u32).to_le_bytes());
+            m.extend_from_slice(&parent.to_le_bytes());
+            m.extend_from_slice(&mtime.to_le_bytes());
+            m.extend_from_slice(&0u64.to_le_bytes());
+        }
+        for (o, l, ino) in &dirent_recs {
+            for v in [*o, *l, *ino] {
+                m.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+        m.extend_from_slice(&strings);
+
+        let mut slots: Vec<Option<(u64, S)>> = self.blobs.into_iter().map(Some).collect();
+        let mut blobs = Vec::with_capacity(blob_order.len());
+        let mut at = data_off;
+        for b in blob_order {
+            if let Some((len, source)) = slots[b].take() {
+                blobs.push(Blob {
+                    offset: at,
+                    len,
+                    source,
+                });
+                at += len;
+            }
+        }
+        Ok(Layout {
+            metadata: m,
+            blobs,
+            total_len: total,
+            stats,
+        })
+    }
+}
+
+impl<S> Layout<S> {
+    /// Assembles the whole image in memory, asking `read` for each blob's bytes. Meant for tests and
+    /// small trees; the packer streams instead.
+    pub fn to_bytes<E>(
+        &self,
+        mut read: impl FnMut(&S, &mut [u8]) -> Result<(), E>,
+    ) -> Result<Vec<u8>, E> {
+        let mut out = self.metadata.clone();
+        out.resize(self.total_len as usize, 0);
+        for b in &self.blobs {
+            let start = b.offset as usize;
+            read(&b.source, &mut out[start..start + b.len as usize])?;
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Image;
+
+    fn digest(bytes: &[u8]) -> [u8; 32] {
+        // Tests only need distinct digests for distinct contents.
+        let mut d = [0u8; 32];
+        for (i, b) in bytes.iter().enumerate() {
+            d[i % 32] ^= b.wrapping_add(i as u8);
+        }
+        d[31] = bytes.len() as u8;
+        d
+    }
+
+    fn build(order_reversed: bool) -> Vec<u8> {
+        let mut b: ImageBuilder<Vec<u8>> = ImageBuilder::new();
+        let root = b.add_mount("/src", 7).unwrap();
+        let mut files: Vec<(&str, &[u8])> =
+            vec![("b.txt", b"bee"), ("a.txt", b"hello"), ("dup.txt", b"hello")];
+        if order_reversed {
+            files.reverse();
+        }
+        let sub = b.add_dir(root, "sub", 9).unwrap();
+        for (n, c) in files {
+            b.add_file(root, n, 1, c.len() as u64, digest(c), c.to_vec()).unwrap();
+        }
+        b.add_file(sub, "empty", 2, 0, digest(b""), Vec::new()).unwrap();
+        b.add_symlink(root, "link", "sub/empty", 3).unwrap();
+        let layout = b.finish(u32::MAX as u64).unwrap();
+        layout
+            .to_bytes(|s: &Vec<u8>, out: &mut [u8]| -> Result<(), ()> {
+                out.copy_from_slice(s);
+                Ok(())
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn round_trip_and_order_independence() {
+        let bytes = build(false);
+        assert_eq!(bytes, build(true));
+        let img = Image::parse(&bytes).unwrap();
+        assert_eq!(img.mount_count(), 1);
+        let m = img.mount(0).unwrap();
+        assert_eq!(m.path, b"/src");
+        let names: Vec<&[u8]> = (0..img.dir_len(m.root))
+            .map(|i| img.dir_entry(m.root, i).unwrap().name)
+            .collect();
+        assert_eq!(
+            names,
+            vec![&b"a.txt"[..], b"b.txt", b"dup.txt", b"link", b"sub"]
+        );
+        let a = img.lookup(m.root, b"a.txt").unwrap();
+        let dup = img.lookup(m.root, b"dup.txt").unwrap();
+        assert_eq!(img.file_data(a).unwrap(), b"hello");
+        assert_eq!(img.file_data(dup).unwrap(), b"hello");
+        assert_eq!(img.inode(a).unwrap().a, img.inode(dup).unwrap().a, "deduplicated");
+        let link = img.lookup(m.root, b"link").unwrap();
+        assert_eq!(img.symlink_target(link).unwrap(), b"sub/empty");
+        let sub = img.lookup(m.root, b"sub").unwrap();
+        assert_eq!(img.inode(sub).unwrap().parent, m.root);
+        assert_eq!(img.inode(m.root).unwrap().parent, m.root);
+        let empty = img.lookup(sub, b"empty").unwrap();
+        assert_eq!(img.file_data(empty).unwrap(), b"");
+        assert!(img.lookup(m.root, b"missing").is_none());
+        assert!(img.lookup(m.root, b"0").is_none());
+        assert!(img.lookup(m.root, b"zzz").is_none());
+    }
+
+    #[test]
+    fn rejects_bad_input() {
+        let mut b: ImageBuilder<()> = ImageBuilder::new();
+        assert!(b.add_mount("src", 0).is_err());
+        assert!(b.add_mount("/a/../b", 0).is_err());
+        let r = b.add_mount("/", 0).unwrap();
+        assert!(b.add_mount("/", 0).is_err());
+        assert!(b.add_dir(r, "..", 0).is_err());
+        assert!(b.add_dir(r, "a/b", 0).is_err());
+        b.add_dir(r, "x", 0).unwrap();
+        assert!(b.add_dir(r, "x", 0).is_err());
+        b.add_file(r, "big", 0, 5 << 30, [1; 32], ()).unwrap();
+        assert!(matches!(
+            b.finish(u32::MAX as u64),
+            Err(BuildError::TooLarge { .. })
+        ));
+        assert_eq!(Image::parse(b"short").unwrap_err(), crate::Error::Truncated);
+    }
+}

@@ -1,0 +1,343 @@
+//! The wasivfs embedded filesystem image.
+//!
+//! An image is one contiguous, little-endian byte blob that the VFS reads in place: fixed-size tables
+//! addressed by index, directory entries sorted by name for binary search, and file contents that are
+//! plain byte ranges (so reading an embedded file is one memory copy). See `docs/image-format.md`.
+//!
+//! The reader ([`Image`]) is `no_std` and allocation-free. The writer ([`builder`]) needs the
+//! `builder` feature.
+#![cfg_attr(not(feature = "builder"), no_std)]
+#![deny(missing_docs)]
+
+#[cfg(feature = "builder")]
+pub mod builder;
+
+/// The eight bytes every image starts with.
+pub const MAGIC: [u8; 8] = *b"WVFSIMG\0";
+/// The image format version this crate reads and writes.
+pub const VERSION: u32 = 1;
+/// Size of the header in bytes.
+pub const HEADER_LEN: usize = 64;
+/// Size of one mount record in bytes.
+pub const MOUNT_LEN: usize = 12;
+/// Size of one inode record in bytes.
+pub const INODE_LEN: usize = 32;
+/// Size of one directory entry record in bytes.
+pub const DIRENT_LEN: usize = 12;
+
+/// What an inode is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Kind {
+    /// A directory; its entries are a sorted run of the dirent table.
+    Directory = 1,
+    /// A regular file; its contents are a byte range of the data region.
+    File = 2,
+    /// A symbolic link; its target is a string.
+    Symlink = 3,
+}
+
+impl Kind {
+    fn from_u8(v: u8) -> Option<Kind> {
+        match v {
+            1 => Some(Kind::Directory),
+            2 => Some(Kind::File),
+            3 => Some(Kind::Symlink),
+            _ => None,
+        }
+    }
+}
+
+/// Why bytes are not a readable image.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Error {
+    /// Shorter than the header, or than the length the header declares.
+    Truncated,
+    /// The first eight bytes are not [`MAGIC`].
+    BadMagic,
+    /// A format version this reader does not know.
+    UnsupportedVersion(u32),
+    /// A table or string range lies outside the image.
+    OutOfBounds,
+}
+
+impl core::fmt::Display for Error {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Error::Truncated => f.write_str("image is truncated"),
+            Error::BadMagic => f.write_str("not a wasivfs image (bad magic)"),
+            Error::UnsupportedVersion(v) => write!(f, "unsupported image version {v}"),
+            Error::OutOfBounds => f.write_str("image table out of bounds"),
+        }
+    }
+}
+
+/// The decoded header: counts and offsets of every table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Header {
+    /// Total image length in bytes.
+    pub total_len: u32,
+    /// Number of mount records.
+    pub mount_count: u32,
+    /// Offset of the mount table.
+    pub mounts_off: u32,
+    /// Number of inode records.
+    pub inode_count: u32,
+    /// Offset of the inode table.
+    pub inodes_off: u32,
+    /// Number of directory entry records.
+    pub dirent_count: u32,
+    /// Offset of the dirent table.
+    pub dirents_off: u32,
+    /// Offset of the string region (names, link targets, mount paths).
+    pub strings_off: u32,
+    /// Length of the string region.
+    pub strings_len: u32,
+    /// Offset of the data region (file contents).
+    pub data_off: u32,
+    /// Length of the data region.
+    pub data_len: u32,
+}
+
+/// One embedded mount: a guest path that becomes a preopened directory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mount<'a> {
+    /// The absolute guest path, e.g. `/src` or `/`.
+    pub path: &'a [u8],
+    /// The inode of the mount's root directory.
+    pub root: u32,
+}
+
+/// One inode record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Inode {
+    /// What it is.
+    pub kind: Kind,
+    /// Directory: index of its first entry. File: offset of its contents within the data region.
+    /// Symlink: offset of its target within the string region.
+    pub a: u32,
+    /// Directory: number of entries. File: size in bytes. Symlink: target length.
+    pub b: u32,
+    /// The directory that contains it (a mount root is its own parent).
+    pub parent: u32,
+    /// Modification time in nanoseconds since the Unix epoch.
+    pub mtime_ns: u64,
+}
+
+impl Inode {
+    /// The size a `stat` reports: file length, link target length, or 0 for a directory's own size
+    /// field as stored (the VFS decides what to report for directories).
+    pub fn size(&self) -> u64 {
+        match self.kind {
+            Kind::Directory => 0,
+            Kind::File | Kind::Symlink => self.b as u64,
+        }
+    }
+}
+
+/// One directory entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DirEntry<'a> {
+    /// The entry's name (never empty, never `.` or `..`, no `/`).
+    pub name: &'a [u8],
+    /// The inode it names.
+    pub inode: u32,
+}
+
+/// A parsed view over image bytes. Cheap to copy; reads everything in place.
+#[derive(Clone, Copy, Debug)]
+pub struct Image<'a> {
+    bytes: &'a [u8],
+    header: Header,
+}
+
+fn u32_at(b: &[u8], off: usize) -> u32 {
+    let mut x = [0u8; 4];
+    x.copy_from_slice(&b[off..off + 4]);
+    u32::from_le_bytes(x)
+}
+
+fn u64_at(b: &[u8], off: usize) -> u64 {
+    let mut x = [0u8; 8];
+    x.copy_from_slice(&b[off..off + 8]);
+    u64::from_le_bytes(x)
+}
+
+fn range_ok(total: usize, off: u32, count: u32, item: usize) -> bool {
+    (count as usize)
+        .checked_mul(item)
+        .and_then(|n| n.checked_add(off as usize))
+        .is_some_and(|end| end <= total)
+}
+
+impl<'a> Image<'a> {
+    /// Checks the header and that every table lies inside `bytes`.
+    pub fn parse(bytes: &'a [u8]) -> Result<Image<'a>, Error> {
+        if bytes.len() < HEADER_LEN {
+            return Err(Error::Truncated);
+        }
+        if bytes[..8] != MAGIC {
+            return Err(Error::BadMagic);
+        }
+        let version = u32_at(bytes, 8);
+        if version != VERSION {
+            return Err(Error::UnsupportedVersion(version));
+        }
+        let header = Header {
+            total_len: u32_at(bytes, 16),
+            mount_count: u32_at(bytes, 20),
+            mounts_off: u32_at(bytes, 24),
+            inode_count: u32_at(bytes, 28),
+            inodes_off: u32_at(bytes, 32),
+            dirent_count: u32_at(bytes, 36),
+            dirents_off: u32_at(bytes, 40),
+            strings_off: u32_at(bytes, 44),
+            strings_len: u32_at(bytes, 48),
+            data_off: u32_at(bytes, 52),
+            data_len: u32_at(bytes, 56),
+        };
+        let total = header.total_len as usize;
+        if bytes.len() < total {
+            return Err(Error::Truncated);
+        }
+        let ok = range_ok(total, header.mounts_off, header.mount_count, MOUNT_LEN)
+            && range_ok(total, header.inodes_off, header.inode_count, INODE_LEN)
+            && range_ok(total, header.dirents_off, header.dirent_count, DIRENT_LEN)
+            && range_ok(total, header.strings_off, header.strings_len, 1)
+            && range_ok(total, header.data_off, header.data_len, 1);
+        if !ok {
+            return Err(Error::OutOfBounds);
+        }
+        Ok(Image {
+            bytes: &bytes[..total],
+            header,
+        })
+    }
+
+    /// The decoded header.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// The image bytes (exactly `total_len` of them).
+    pub fn bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
+    /// Number of mounts.
+    pub fn mount_count(&self) -> u32 {
+        self.header.mount_count
+    }
+
+    /// The `i`th mount, in the order they were given at pack time.
+    pub fn mount(&self, i: u32) -> Option<Mount<'a>> {
+        if i >= self.header.mount_count {
+            return None;
+        }
+        let off = self.header.mounts_off as usize + i as usize * MOUNT_LEN;
+        let path = self.string(u32_at(self.bytes, off), u32_at(self.bytes, off + 4))?;
+        Some(Mount {
+            path,
+            root: u32_at(self.bytes, off + 8),
+        })
+    }
+
+    /// Number of inodes.
+    pub fn inode_count(&self) -> u32 {
+        self.header.inode_count
+    }
+
+    /// Inode number `ino`, or `None` if out of range or corrupt.
+    pub fn inode(&self, ino: u32) -> Option<Inode> {
+        if ino >= self.header.inode_count {
+            return None;
+        }
+        let off = self.header.inodes_off as usize + ino as usize * INODE_LEN;
+        Some(Inode {
+            kind: Kind::from_u8(self.bytes[off])?,
+            a: u32_at(self.bytes, off + 4),
+            b: u32_at(self.bytes, off + 8),
+            parent: u32_at(self.bytes, off + 12),
+            mtime_ns: u64_at(self.bytes, off + 16),
+        })
+    }
+
+    /// Number of entries of directory `dir` (0 if it is not a directory).
+    pub fn dir_len(&self, dir: u32) -> u32 {
+        match self.inode(dir) {
+            Some(i) if i.kind == Kind::Directory => i.b,
+            _ => 0,
+        }
+    }
+
+    /// The `index`th entry (in byte order of names) of directory `dir`.
+    pub fn dir_entry(&self, dir: u32, index: u32) -> Option<DirEntry<'a>> {
+        let i = self.inode(dir)?;
+        if i.kind != Kind::Directory || index >= i.b {
+            return None;
+        }
+        self.dirent(i.a.checked_add(index)?)
+    }
+
+    fn dirent(&self, n: u32) -> Option<DirEntry<'a>> {
+        if n >= self.header.dirent_count {
+            return None;
+        }
+        let off = self.header.dirents_off as usize + n as usize * DIRENT_LEN;
+        let name = self.string(u32_at(self.bytes, off), u32_at(self.bytes, off + 4))?;
+        Some(DirEntry {
+            name,
+            inode: u32_at(self.bytes, off + 8),
+        })
+    }
+
+    /// Looks `name` up in directory `dir` by binary search. `.` and `..` are not entries.
+    pub fn lookup(&self, dir: u32, name: &[u8]) -> Option<u32> {
+        let i = self.inode(dir)?;
+        if i.kind != Kind::Directory {
+            return None;
+        }
+        let (mut lo, mut hi) = (0u32, i.b);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let e = self.dirent(i.a.checked_add(mid)?)?;
+            match e.name.cmp(name) {
+                core::cmp::Ordering::Equal => return Some(e.inode),
+                core::cmp::Ordering::Less => lo = mid + 1,
+                core::cmp::Ordering::Greater => hi = mid,
+            }
+        }
+        None
+    }
+
+    /// The contents of file `ino`.
+    pub fn file_data(&self, ino: u32) -> Option<&'a [u8]> {
+        let i = self.inode(ino)?;
+        if i.kind != Kind::File {
+            return None;
+        }
+        let start = (self.header.data_off as usize).checked_add(i.a as usize)?;
+        let end = start.checked_add(i.b as usize)?;
+        if end > self.header.data_off as usize + self.header.data_len as usize {
+            return None;
+        }
+        Some(&self.bytes[start..end])
+    }
+
+    /// The target of symlink `ino`.
+    pub fn symlink_target(&self, ino: u32) -> Option<&'a [u8]> {
+        let i = self.inode(ino)?;
+        if i.kind != Kind::Symlink {
+            return None;
+        }
+        self.string(i.a, i.b)
+    }
+
+    fn string(&self, off: u32, len: u32) -> Option<&'a [u8]> {
+        if !range_ok(self.header.strings_len as usize, off, len, 1) {
+            return None;
+        }
+        let start = self.header.strings_off as usize + off as usize;
+        Some(&self.bytes[start..start + len as usize])
+    }
+}
