@@ -1,1 +1,194 @@
-//! placeholder
+//! The wasivfs pack pipeline.
+//!
+//! [`pack`] walks the mapped host directories ([`walk`]), lays the tree out as an image
+//! (`wasivfs-image`), pre-initializes the VFS module with it ([`snapshot`]), merges the VFS into the
+//! application (`wasivfs-trampoline-gen`) and writes the result atomically ([`write`]).
+
+#![deny(missing_docs)]
+
+pub mod error;
+pub mod info;
+pub mod snapshot;
+pub mod walk;
+pub mod write;
+
+pub use error::{PackError, Result};
+pub use info::{InputInfo, LayerInfo, MountInfo};
+pub use walk::Mapping;
+
+use std::path::PathBuf;
+
+/// The VFS module (`vfs-guest` compiled for `wasm32-unknown-unknown`) embedded at build time.
+pub const VFS_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/vfs.wasm"));
+
+/// The name and version written into the `wasivfs` custom section.
+pub const TOOL: &str = concat!("wasivfs ", env!("CARGO_PKG_VERSION"));
+
+/// Pages kept free in the VFS memory for its own heap at run time.
+const VFS_HEAP_RESERVE_PAGES: u64 = 16;
+const PAGE: u64 = 65536;
+
+/// What to pack. A plain struct: fill the fields (or start from `Default`).
+#[derive(Clone, Debug, Default)]
+pub struct PackOptions {
+    /// The module to pack.
+    pub input: PathBuf,
+    /// Where to write the packed module.
+    pub output: PathBuf,
+    /// The directories to embed, in order.
+    pub mappings: Vec<Mapping>,
+    /// `SOURCE_DATE_EPOCH` (seconds): later modification times are clamped to it.
+    pub source_date_epoch: Option<u64>,
+}
+
+impl PackOptions {
+    /// Reads `SOURCE_DATE_EPOCH` from the environment: `Ok(None)` if unset, an error if it is not a
+    /// number of seconds.
+    pub fn source_date_epoch_from_env() -> Result<Option<u64>> {
+        match std::env::var("SOURCE_DATE_EPOCH") {
+            Err(_) => Ok(None),
+            Ok(v) if v.trim().is_empty() => Ok(None),
+            Ok(v) => v.trim().parse::<u64>().map(Some).map_err(|_| PackError::Options {
+                what: "SOURCE_DATE_EPOCH".into(),
+                reason: format!("{v:?} is not a number of seconds since 1970"),
+            }),
+        }
+    }
+}
+
+/// What a pack did.
+#[derive(Clone, Debug)]
+pub struct PackReport {
+    /// The `wasivfs` custom section written.
+    pub info: LayerInfo,
+    /// Size of the written module.
+    pub output_size: u64,
+}
+
+/// Packs `opts.mappings` into `opts.input` and writes `opts.output`.
+///
+/// On error nothing is written and an existing output is left untouched.
+pub fn pack(opts: &PackOptions) -> Result<PackReport> {
+    let (bytes, info) = pack_to_bytes(opts)?;
+    write::write_atomic(&opts.output, &bytes)?;
+    Ok(PackReport {
+        info,
+        output_size: bytes.len() as u64,
+    })
+}
+
+/// Runs the pipeline and returns the packed module instead of writing it.
+pub fn pack_to_bytes(opts: &PackOptions) -> Result<(Vec<u8>, LayerInfo)> {
+    let input = &opts.input;
+    let module_err = |source| PackError::Module {
+        path: input.clone(),
+        source,
+    };
+    let app = std::fs::read(input).map_err(|e| PackError::io(input, e))?;
+    wasivfs_trampoline_gen::check_app(&app).map_err(module_err)?;
+
+    let walk_opts = walk::WalkOptions {
+        mtime_clamp_ns: opts
+            .source_date_epoch
+            .map(|s| s.saturating_mul(1_000_000_000)),
+    };
+    let walked = walk::walk(&opts.mappings, &walk_opts)?;
+    let limit = image_limit()?;
+    let layout = walked.builder.finish(limit).map_err(|source| PackError::Layout {
+        what: mapping_list(&opts.mappings),
+        source,
+    })?;
+    let stats = layout.stats;
+
+    let snap = snapshot::snapshot(VFS_WASM, layout, walked.roots, input)?;
+    let vfs = wasivfs_trampoline_gen::prepare_vfs(&snap.wasm).map_err(module_err)?;
+
+    let mut info = LayerInfo {
+        format: info::SECTION_FORMAT,
+        tool: TOOL.to_string(),
+        vfs_abi: info::VFS_ABI,
+        vfs_memory: 0,
+        image_addr: snap.image_addr,
+        image_len: snap.image_len,
+        input: InputInfo {
+            sha256: info::sha256_hex(&app),
+            size: app.len() as u64,
+        },
+        mounts: opts
+            .mappings
+            .iter()
+            .map(|m| MountInfo {
+                guest: m.guest.clone(),
+            })
+            .collect(),
+        files: stats.files,
+        dirs: stats.dirs,
+        symlinks: stats.symlinks,
+        file_bytes: stats.file_bytes,
+        stored_bytes: stats.stored_bytes,
+        trampolines: Vec::new(),
+        stubs: Vec::new(),
+    };
+    let out = wasivfs_trampoline_gen::merge(&app, &vfs, |plan| {
+        info.vfs_memory = plan.vfs_memory;
+        info.trampolines = plan.trampolines.clone();
+        info.stubs = plan.stubs.clone();
+        info.to_json()
+    })
+    .map_err(module_err)?;
+    Ok((out, info))
+}
+
+fn mapping_list(mappings: &[Mapping]) -> String {
+    let list: Vec<String> = mappings
+        .iter()
+        .map(|m| format!("{}::{}", m.guest, m.host.display()))
+        .collect();
+    format!("--mapdir {}", list.join(" "))
+}
+
+/// The largest image that fits in the VFS memory next to the VFS's own pages and heap.
+fn image_limit() -> Result<u64> {
+    let pages = vfs_initial_pages().map_err(|reason| PackError::Options {
+        what: "embedded VFS module".into(),
+        reason,
+    })?;
+    let used = (pages + VFS_HEAP_RESERVE_PAGES) * PAGE;
+    Ok((1u64 << 32).saturating_sub(used))
+}
+
+fn vfs_initial_pages() -> std::result::Result<u64, String> {
+    for payload in wasmparser::Parser::new(0).parse_all(VFS_WASM) {
+        if let wasmparser::Payload::MemorySection(reader) = payload.map_err(|e| e.to_string())? {
+            for memory in reader {
+                return Ok(memory.map_err(|e| e.to_string())?.initial);
+            }
+        }
+    }
+    Err("it defines no memory".into())
+}
+
+/// Normalizes a guest path given on the command line: must be absolute; `.` components and
+/// repeated or trailing slashes are dropped; `..` is refused.
+pub fn normalize_guest_path(guest: &str) -> Result<String> {
+    let bad = |reason: &str| PackError::Options {
+        what: format!("guest path {guest:?}"),
+        reason: reason.to_string(),
+    };
+    if !guest.starts_with('/') {
+        return Err(bad("must be absolute (like /src)"));
+    }
+    let mut parts = Vec::new();
+    for c in guest.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => return Err(bad("must not contain `..`")),
+            c if c.contains('\0') => return Err(bad("must not contain NUL")),
+            c => parts.push(c),
+        }
+    }
+    Ok(format!("/{}", parts.join("/")))
+}
+
+#[cfg(test)]
+mod tests;

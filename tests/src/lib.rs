@@ -1,1 +1,22 @@
-//! placeholder
+//! Helpers for the wasivfs end-to-end and differential tests.
+//!
+//! The *oracle* is wasmtime-wasi preview 1 with a host directory preopened read-only at the guest
+//! path; the *subject* is the same program packed with that directory and run with no host
+//! directory. A differential test runs a fixture both ways and requires identical stdout, stderr
+//! and exit code.
+//!
+//! - [`fixtures`]: the compiled guest programs (built by this crate's build script).
+//! - [`trees`]: test trees generated into temporary directories (nothing is committed).
+//! - [`run`]: the oracle, packing, and the differential comparison.
+//! - [`cli`]: locating and running the real `wasivfs` binary.
+//! - [`artifacts`]: the downloaded real-world modules (CPython, MicroPython, Ruby).
+
+#![deny(missing_docs)]
+
+pub mod artifacts;
+pub mod cli;
+pub mod fixtures;
+pub mod packer;
+pub mod run;
+pub mod suites;
+pub mod trees;

@@ -1,1 +1,30 @@
-//! placeholder
+//! Merges the wasivfs VFS module into a prebuilt WASI preview 1 application module.
+//!
+//! The VFS joins the application as appended functions, tables, globals, segments and an
+//! extra linear memory, so no index of the application shifts. The application's calls to
+//! intercepted `wasi_snapshot_preview1` imports are routed to the VFS's `wasivfs_<name>`
+//! exports; the VFS falls through to the original imports. The application is streamed: its
+//! sections are copied as raw bytes and only function bodies that call an intercepted import
+//! are re-encoded.
+//!
+//! Entry points: [`check_app`] (fast pre-checks), [`prepare_vfs`] (cleanup of the snapshotted
+//! VFS), [`merge`] or [`Merger`] (the merge), and [`wasivfs_sections`] / [`memory_region`]
+//! (reading a packed module back without a runtime).
+
+mod app;
+mod bodies;
+mod encode;
+mod error;
+mod generate;
+mod merge;
+mod readback;
+mod remap;
+mod validate;
+mod vfs;
+pub mod wasi;
+
+pub use app::{check_app, AppInfo, InterceptedImport, MemoryInfo};
+pub use error::{MergeError, Result};
+pub use merge::{merge, MergePlan, Merger};
+pub use readback::{memory_region, wasivfs_sections};
+pub use vfs::prepare_vfs;

@@ -1,1 +1,42 @@
-//! placeholder
+//! The wasivfs virtual filesystem: the code that runs inside a packed module.
+//!
+//! It owns the guest-visible fd table, serves the embedded image's files and directories read-only
+//! (answering exactly what wasmtime-wasi's preview 1 would answer for the same tree preopened with
+//! read-only permissions), and falls through to the host's `wasi_snapshot_preview1` functions for
+//! every other fd. See `docs/design.md` ("VFS guest ABI").
+//!
+//! On the host the crate is an ordinary library whose logic is tested natively against a mock
+//! [`host::Host`]; on `wasm32` it is the `no_std` cdylib the packer embeds.
+#![cfg_attr(target_arch = "wasm32", no_std)]
+#![deny(missing_docs)]
+
+extern crate alloc;
+
+pub mod abi;
+mod dir;
+mod exports;
+pub mod fdtable;
+mod file;
+pub mod host;
+#[cfg(target_arch = "wasm32")]
+mod init;
+mod mem;
+pub mod path;
+mod poll;
+mod stat;
+mod vfs;
+
+pub use vfs::Vfs;
+
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static ALLOC: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
+
+#[cfg(all(target_arch = "wasm32", not(test)))]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+    core::arch::wasm32::unreachable()
+}
+
+#[cfg(test)]
+mod tests;

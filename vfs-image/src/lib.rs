@@ -11,6 +11,8 @@
 
 #[cfg(feature = "builder")]
 pub mod builder;
+#[cfg(feature = "builder")]
+pub mod section;
 
 /// The eight bytes every image starts with.
 pub const MAGIC: [u8; 8] = *b"WVFSIMG\0";

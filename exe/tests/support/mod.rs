@@ -1,0 +1,148 @@
+//! Shared helpers of the `wasivfs exe` tests: building the runner and the
+//! guest fixtures once, making executables, and running them in isolation.
+
+#![allow(dead_code)]
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use wasivfs_exe::{build_executable, ExeOptions};
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from(".."))
+}
+
+/// The workspace target directory.
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(d) if !d.is_empty() => PathBuf::from(d),
+        _ => root().join("target"),
+    }
+}
+
+fn cargo() -> OsString {
+    std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
+}
+
+fn run_build(cmd: &mut Command, what: &str) {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot start the build of {what}: {e}"));
+    assert!(
+        out.status.success(),
+        "building {what} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The runner binary: `$WASIVFS_EXE_RUNNER` if set, else built once with
+/// cargo (release, in its own target directory).
+pub fn runner() -> &'static Path {
+    static RUNNER: OnceLock<PathBuf> = OnceLock::new();
+    RUNNER.get_or_init(|| {
+        if let Some(p) = std::env::var_os("WASIVFS_EXE_RUNNER") {
+            if !p.is_empty() {
+                return PathBuf::from(p);
+            }
+        }
+        let dir = target_dir().join("exe-runner");
+        run_build(
+            Command::new(cargo())
+                .args(["build", "--release", "--manifest-path"])
+                .arg(root().join("exe-runner/Cargo.toml"))
+                .arg("--target-dir")
+                .arg(&dir),
+            "the exe runner",
+        );
+        dir.join("release/wasivfs-exe-runner")
+    })
+}
+
+/// The C probe (`tests/fixtures/probe.c`) compiled to wasm32-wasi.
+pub fn c_probe() -> &'static [u8] {
+    static WASM: OnceLock<Vec<u8>> = OnceLock::new();
+    WASM.get_or_init(|| {
+        let out = target_dir().join("exe-fixtures/probe.wasm");
+        if let Some(parent) = out.parent() {
+            std::fs::create_dir_all(parent).unwrap_or_else(|e| panic!("{e}"));
+        }
+        let clang = std::env::var_os("WASI_CLANG").unwrap_or_else(|| "clang-14".into());
+        run_build(
+            Command::new(clang)
+                .args(["--target=wasm32-wasi", "--sysroot=/usr", "-O2", "-o"])
+                .arg(&out)
+                .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/probe.c")),
+            "the C probe (needs clang with a wasm32-wasi sysroot)",
+        );
+        read(&out)
+    })
+}
+
+/// The Rust fixtures (`tests/fixtures/rust-guest`) for wasm32-wasip1; `bin`
+/// is `hello` or `fib`.
+pub fn rust_guest(bin: &str) -> Vec<u8> {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    let dir = BUILT.get_or_init(|| {
+        let dir = target_dir().join("exe-fixtures");
+        run_build(
+            Command::new(cargo())
+                .args(["build", "--release", "--target", "wasm32-wasip1", "--manifest-path"])
+                .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/rust-guest/Cargo.toml"))
+                .arg("--target-dir")
+                .arg(&dir),
+            "the Rust wasm fixtures",
+        );
+        dir.join("wasm32-wasip1/release")
+    });
+    read(&dir.join(format!("{bin}.wasm")))
+}
+
+/// Reads a file or panics naming it.
+pub fn read(path: &Path) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+/// Makes an executable from `module` with baked `dirs` into `dir/name`.
+pub fn make_exe(module: &[u8], dir: &Path, name: &str, dirs: &[&str]) -> PathBuf {
+    let output = dir.join(name);
+    let opts = ExeOptions {
+        output: output.clone(),
+        dirs: dirs.iter().map(OsString::from).collect(),
+        runner: Some(runner().to_path_buf()),
+    };
+    if let Err(e) = build_executable(module, &opts) {
+        panic!("wasivfs exe failed: {e:#}");
+    }
+    output
+}
+
+/// Copies `exe` alone into a fresh empty directory and runs it there with a
+/// clean environment plus `env`.
+pub fn run_isolated(exe: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let copy = dir.path().join("app");
+    std::fs::copy(exe, &copy).unwrap_or_else(|e| panic!("cannot copy {}: {e}", exe.display()));
+    let mut cmd = Command::new(&copy);
+    cmd.args(args).env_clear().current_dir(dir.path());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", copy.display()))
+}
+
+/// The process's stdout as text.
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The process's stderr as text.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}

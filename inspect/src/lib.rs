@@ -1,0 +1,513 @@
+//! Reads a module packed by wasivfs back, without a runtime and without disassembling it.
+//!
+//! A packed module carries one `wasivfs` custom section per pack (see `docs/image-format.md`); each
+//! names the memory and address range holding that layer's image, which is rebuilt from the module's
+//! data segments and read with [`wasivfs_image::Image`]. On top of that this crate resolves guest paths
+//! and implements `ls`, `cat`, `unpack` and `inspect`.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+use wasivfs_image::section::{LayerInfo, SECTION_FORMAT};
+use wasivfs_image::{Image, Kind};
+
+/// Why a module cannot be read back, or a request cannot be served.
+#[derive(Debug, thiserror::Error)]
+pub enum InspectError {
+    /// The module has no `wasivfs` section.
+    #[error("not packed by wasivfs (no `wasivfs` custom section)")]
+    NotPacked,
+    /// A `wasivfs` section is not valid JSON of the known schema.
+    #[error("pack layer {layer}: unreadable `wasivfs` section: {reason}")]
+    BadSection {
+        /// Layer index (0 = first pack).
+        layer: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The image of a layer cannot be rebuilt or parsed.
+    #[error("pack layer {layer}: corrupt embedded image: {reason}")]
+    BadImage {
+        /// Layer index.
+        layer: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// No embedded entry at this guest path.
+    #[error("{0}: no such embedded file or directory")]
+    NotFound(String),
+    /// `cat` on a directory.
+    #[error("{0}: is a directory")]
+    IsADirectory(String),
+    /// A symlink chain that does not end.
+    #[error("{0}: too many levels of symbolic links")]
+    Loop(String),
+    /// Writing the extracted tree failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The host path being written.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+/// One pack layer: what its section says, and its image bytes.
+pub struct Layer {
+    /// The decoded `wasivfs` section.
+    pub info: LayerInfo,
+    image: Vec<u8>,
+}
+
+impl Layer {
+    /// The layer's image.
+    pub fn image(&self) -> Image<'_> {
+        // Checked in `Packed::read`.
+        Image::parse(&self.image).unwrap_or_else(|_| unreachable!("image validated on read"))
+    }
+}
+
+/// A packed module, read back.
+pub struct Packed {
+    layers: Vec<Layer>,
+}
+
+/// A resolved embedded entry.
+#[derive(Clone, Copy, Debug)]
+pub struct Entry<'a> {
+    /// Which layer it is in.
+    pub layer: usize,
+    /// Its inode in that layer's image.
+    pub inode: u32,
+    image: Image<'a>,
+}
+
+/// One line of a listing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ListItem {
+    /// Absolute guest path.
+    pub path: String,
+    /// `dir`, `file` or `symlink`.
+    pub kind: &'static str,
+    /// File size (link target length for a symlink, 0 for a directory).
+    pub size: u64,
+    /// Modification time, ns since the Unix epoch.
+    pub mtime_ns: u64,
+    /// Symlink target.
+    pub target: Option<String>,
+}
+
+/// The summary `inspect` prints.
+#[derive(Clone, Debug, Serialize)]
+pub struct Summary {
+    /// Size of the packed module in bytes.
+    pub module_size: u64,
+    /// Memories the module defines or imports.
+    pub memories: u32,
+    /// Each pack layer, first pack first.
+    pub layers: Vec<LayerInfo>,
+}
+
+const MAX_SYMLINK_HOPS: u32 = 40;
+
+fn kind_name(k: Kind) -> &'static str {
+    match k {
+        Kind::Directory => "dir",
+        Kind::File => "file",
+        Kind::Symlink => "symlink",
+    }
+}
+
+impl<'a> Entry<'a> {
+    /// What it is.
+    pub fn kind(&self) -> Kind {
+        self.image
+            .inode(self.inode)
+            .map(|i| i.kind)
+            .unwrap_or(Kind::File)
+    }
+}
+
+impl Packed {
+    /// Reads every layer of `module`. Fails with [`InspectError::NotPacked`] on a module wasivfs did
+    /// not pack.
+    pub fn read(module: &[u8]) -> Result<Packed, InspectError> {
+        let sections = wasivfs_trampoline_gen::wasivfs_sections(module);
+        if sections.is_empty() {
+            return Err(InspectError::NotPacked);
+        }
+        let mut layers = Vec::new();
+        for (i, s) in sections.iter().enumerate() {
+            let info = LayerInfo::from_json(s).map_err(|e| InspectError::BadSection {
+                layer: i,
+                reason: e.to_string(),
+            })?;
+            if info.format != SECTION_FORMAT {
+                return Err(InspectError::BadSection {
+                    layer: i,
+                    reason: format!("unsupported format {}", info.format),
+                });
+            }
+            let image = wasivfs_trampoline_gen::memory_region(
+                module,
+                info.vfs_memory,
+                info.image_addr,
+                info.image_len,
+            )
+            .map_err(|e| InspectError::BadImage {
+                layer: i,
+                reason: e.to_string(),
+            })?;
+            Image::parse(&image).map_err(|e| InspectError::BadImage {
+                layer: i,
+                reason: e.to_string(),
+            })?;
+            layers.push(Layer { info, image });
+        }
+        Ok(Packed { layers })
+    }
+
+    /// The layers, first pack first.
+    pub fn layers(&self) -> &[Layer] {
+        &self.layers
+    }
+
+    /// The summary of the module for `inspect`.
+    pub fn summary(&self, module: &[u8]) -> Summary {
+        Summary {
+            module_size: module.len() as u64,
+            memories: count_memories(module),
+            layers: self.layers.iter().map(|l| l.info.clone()).collect(),
+        }
+    }
+
+    /// Every mount as `(guest path, layer, root inode)`, first pack first.
+    pub fn mounts(&self) -> Vec<(String, usize, u32)> {
+        let mut out = Vec::new();
+        for (li, l) in self.layers.iter().enumerate() {
+            let img = l.image();
+            for m in 0..img.mount_count() {
+                if let Some(m) = img.mount(m) {
+                    out.push((String::from_utf8_lossy(m.path).into_owned(), li, m.root));
+                }
+            }
+        }
+        out
+    }
+
+    /// Resolves an absolute guest path to an entry: the mount with the longest matching prefix wins,
+    /// then components are looked up, following symlinks in the middle of the path always and at the
+    /// end when `follow` is set. `..` never climbs above the mount root.
+    pub fn resolve(&self, guest: &str, follow: bool) -> Result<Entry<'_>, InspectError> {
+        let not_found = || InspectError::NotFound(guest.to_string());
+        let mut best: Option<(usize, usize, u32)> = None; // (prefix len, layer, root)
+        for (path, layer, root) in self.mounts() {
+            let matches = path == "/"
+                || guest == path
+                || (guest.starts_with(&path) && guest.as_bytes().get(path.len()) == Some(&b'/'));
+            let len = if path == "/" { 0 } else { path.len() };
+            if matches && best.is_none_or(|b| len > b.0) {
+                best = Some((len, layer, root));
+            }
+        }
+        let (plen, layer, root) = best.ok_or_else(not_found)?;
+        let image = self.layers[layer].image();
+        let rest = &guest[plen..];
+        let mut hops = 0;
+        let inode = walk(&image, root, root, rest, follow, &mut hops)
+            .map_err(|e| e.unwrap_or_else(not_found))?
+            .ok_or_else(not_found)?;
+        Ok(Entry {
+            layer,
+            inode,
+            image,
+        })
+    }
+
+    /// The bytes of the file at `guest` (symlinks followed).
+    pub fn cat(&self, guest: &str) -> Result<&[u8], InspectError> {
+        let e = self.resolve(guest, true)?;
+        match e.image.inode(e.inode).map(|i| i.kind) {
+            Some(Kind::File) => e
+                .image
+                .file_data(e.inode)
+                .ok_or_else(|| InspectError::NotFound(guest.to_string())),
+            Some(Kind::Directory) => Err(InspectError::IsADirectory(guest.to_string())),
+            _ => Err(InspectError::NotFound(guest.to_string())),
+        }
+    }
+
+    /// Lists `guest` (or every mount when `None`): a directory's entries, or the entry itself; with
+    /// `recursive`, everything below.
+    pub fn list(&self, guest: Option<&str>, recursive: bool) -> Result<Vec<ListItem>, InspectError> {
+        let mut out = Vec::new();
+        match guest {
+            None => {
+                for (path, layer, root) in self.mounts() {
+                    let img = self.layers[layer].image();
+                    out.push(item(&img, root, path.clone()));
+                    if recursive {
+                        list_dir(&img, root, &path, true, &mut out);
+                    }
+                }
+            }
+            Some(g) => {
+                let g = normalize(g);
+                let e = self.resolve(&g, true)?;
+                if e.kind() == Kind::Directory {
+                    list_dir(&e.image, e.inode, &g, recursive, &mut out);
+                } else {
+                    let e = self.resolve(&g, false)?;
+                    out.push(item(&e.image, e.inode, g.clone()));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Extracts every mount below `dest` (guest `/src` becomes `dest/src`, guest `/` is `dest`
+    /// itself), keeping symlinks and modification times. Returns the number of entries written.
+    pub fn unpack(&self, dest: &Path) -> Result<u64, InspectError> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| InspectError::Io { path, source }
+        };
+        std::fs::create_dir_all(dest).map_err(io(dest))?;
+        let mut count = 0;
+        for (path, layer, root) in self.mounts() {
+            let img = self.layers[layer].image();
+            let target = dest.join(path.trim_start_matches('/'));
+            std::fs::create_dir_all(&target).map_err(io(&target))?;
+            count += extract_dir(&img, root, &target)?;
+        }
+        Ok(count)
+    }
+}
+
+fn normalize(g: &str) -> String {
+    let t = g.trim_end_matches('/');
+    if t.is_empty() {
+        "/".to_string()
+    } else if t.starts_with('/') {
+        t.to_string()
+    } else {
+        format!("/{t}")
+    }
+}
+
+/// Walks `path` (relative, may be empty) from `dir`. `Ok(None)` = not found; `Err(Some)` = loop.
+fn walk(
+    img: &Image<'_>,
+    root: u32,
+    dir: u32,
+    path: &str,
+    follow_last: bool,
+    hops: &mut u32,
+) -> Result<Option<u32>, Option<InspectError>> {
+    let comps: Vec<&str> = path.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
+    let mut cur = dir;
+    for (i, c) in comps.iter().enumerate() {
+        let last = i + 1 == comps.len();
+        if *c == ".." {
+            if cur != root {
+                cur = img.inode(cur).map(|n| n.parent).ok_or(None)?;
+            }
+            continue;
+        }
+        let Some(next) = img.lookup(cur, c.as_bytes()) else {
+            return Ok(None);
+        };
+        let node = img.inode(next).ok_or(None)?;
+        if node.kind == Kind::Symlink && (!last || follow_last) {
+            *hops += 1;
+            if *hops > MAX_SYMLINK_HOPS {
+                return Err(Some(InspectError::Loop(path.to_string())));
+            }
+            let target = img.symlink_target(next).ok_or(None)?;
+            let target = String::from_utf8_lossy(target).into_owned();
+            match walk(img, root, cur, &target, true, hops)? {
+                Some(t) => cur = t,
+                None => return Ok(None),
+            }
+        } else {
+            cur = next;
+        }
+    }
+    Ok(Some(cur))
+}
+
+fn item(img: &Image<'_>, ino: u32, path: String) -> ListItem {
+    let n = img.inode(ino);
+    ListItem {
+        path,
+        kind: n.map(|n| kind_name(n.kind)).unwrap_or("file"),
+        size: n.map(|n| n.size()).unwrap_or(0),
+        mtime_ns: n.map(|n| n.mtime_ns).unwrap_or(0),
+        target: img
+            .symlink_target(ino)
+            .map(|t| String::from_utf8_lossy(t).into_owned()),
+    }
+}
+
+fn join(dir: &str, name: &str) -> String {
+    if dir.ends_with('/') {
+        format!("{dir}{name}")
+    } else {
+        format!("{dir}/{name}")
+    }
+}
+
+fn list_dir(img: &Image<'_>, dir: u32, path: &str, recursive: bool, out: &mut Vec<ListItem>) {
+    for i in 0..img.dir_len(dir) {
+        let Some(e) = img.dir_entry(dir, i) else {
+            continue;
+        };
+        let child = join(path, &String::from_utf8_lossy(e.name));
+        out.push(item(img, e.inode, child.clone()));
+        if recursive && img.inode(e.inode).map(|n| n.kind) == Some(Kind::Directory) {
+            list_dir(img, e.inode, &child, true, out);
+        }
+    }
+}
+
+fn mtime(ns: u64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_nanos(ns)
+}
+
+fn extract_dir(img: &Image<'_>, dir: u32, target: &Path) -> Result<u64, InspectError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| InspectError::Io { path, source }
+    };
+    let mut count = 0;
+    for i in 0..img.dir_len(dir) {
+        let Some(e) = img.dir_entry(dir, i) else {
+            continue;
+        };
+        let name = String::from_utf8_lossy(e.name).into_owned();
+        let path = target.join(&name);
+        let Some(node) = img.inode(e.inode) else {
+            continue;
+        };
+        count += 1;
+        match node.kind {
+            Kind::Directory => {
+                std::fs::create_dir_all(&path).map_err(io(&path))?;
+                count += extract_dir(img, e.inode, &path)?;
+            }
+            Kind::File => {
+                let data = img.file_data(e.inode).unwrap_or_default();
+                std::fs::write(&path, data).map_err(io(&path))?;
+                let f = std::fs::File::options()
+                    .write(true)
+                    .open(&path)
+                    .map_err(io(&path))?;
+                f.set_modified(mtime(node.mtime_ns)).map_err(io(&path))?;
+            }
+            Kind::Symlink => {
+                let t = String::from_utf8_lossy(img.symlink_target(e.inode).unwrap_or_default())
+                    .into_owned();
+                if path.symlink_metadata().is_ok() {
+                    std::fs::remove_file(&path).map_err(io(&path))?;
+                }
+                std::os::unix::fs::symlink(&t, &path).map_err(io(&path))?;
+            }
+        }
+    }
+    // A directory's time is set last: creating entries inside it changes it.
+    if let Some(node) = img.inode(dir) {
+        let f = std::fs::File::open(target).map_err(io(target))?;
+        f.set_modified(mtime(node.mtime_ns)).map_err(io(target))?;
+    }
+    Ok(count)
+}
+
+fn count_memories(module: &[u8]) -> u32 {
+    let mut n = 0;
+    for payload in wasmparser::Parser::new(0).parse_all(module) {
+        match payload {
+            Ok(wasmparser::Payload::ImportSection(r)) => {
+                for imp in r.into_imports().flatten() {
+                    if matches!(imp.ty, wasmparser::TypeRef::Memory(_)) {
+                        n += 1;
+                    }
+                }
+            }
+            Ok(wasmparser::Payload::MemorySection(r)) => n += r.count(),
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    n
+}
+
+/// Formats `ns` since the epoch as `YYYY-MM-DD HH:MM:SS` UTC.
+pub fn format_time(ns: u64) -> String {
+    let s = humantime::format_rfc3339_seconds(mtime(ns)).to_string();
+    s.trim_end_matches('Z').replace('T', " ")
+}
+
+/// Renders a listing the way `wasivfs ls` prints it.
+pub fn render_list(items: &[ListItem], long: bool) -> String {
+    let mut out = String::new();
+    for it in items {
+        if long {
+            let t = match it.kind {
+                "dir" => 'd',
+                "symlink" => 'l',
+                _ => '-',
+            };
+            out.push_str(&format!(
+                "{t} {:>12} {} {}",
+                it.size,
+                format_time(it.mtime_ns),
+                it.path
+            ));
+            if let Some(target) = &it.target {
+                out.push_str(&format!(" -> {target}"));
+            }
+        } else {
+            out.push_str(&it.path);
+            if it.kind == "dir" && !it.path.ends_with('/') {
+                out.push('/');
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Renders `inspect`'s human-readable summary.
+pub fn render_summary(s: &Summary) -> String {
+    let mut out = format!(
+        "module size: {} bytes\nmemories: {}\npack layers: {}\n",
+        s.module_size,
+        s.memories,
+        s.layers.len()
+    );
+    for (i, l) in s.layers.iter().enumerate() {
+        out.push_str(&format!(
+            "\nlayer {i} (packed by {}, VFS ABI {})\n  input module: {} bytes, sha256 {}\n  mounts: {}\n  files: {}, directories: {}, symlinks: {}\n  file bytes: {} ({} stored after de-duplication)\n  image: memory {} at {:#x}, {} bytes\n  trampolines ({}): {}\n",
+            l.tool,
+            l.vfs_abi,
+            l.input.size,
+            l.input.sha256,
+            l.mounts.iter().map(|m| m.guest.as_str()).collect::<Vec<_>>().join(", "),
+            l.files,
+            l.dirs,
+            l.symlinks,
+            l.file_bytes,
+            l.stored_bytes,
+            l.vfs_memory,
+            l.image_addr,
+            l.image_len,
+            l.trampolines.len(),
+            l.trampolines.join(" "),
+        ));
+        if !l.stubs.is_empty() {
+            out.push_str(&format!("  stubs (ENOSYS): {}\n", l.stubs.join(" ")));
+        }
+    }
+    out
+}

@@ -1,0 +1,306 @@
+//! Walks the mapped host directories into an [`ImageBuilder`], through cap-std only.
+//!
+//! Each root is opened once with [`Dir::open_ambient_dir`]; everything below it is reached relative to
+//! that handle, so the walk never leaves the root. Entries are visited in byte order of their names.
+//! Files are hashed (and measured) as a stream, never kept in memory. Symlinks are stored as links,
+//! after checking that their targets, resolved through the tree, stay inside the root.
+
+use crate::error::{PackError, Result};
+use cap_std::ambient_authority;
+use cap_std::fs::{Dir, File, FileTypeExt, Metadata};
+use std::collections::{HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+use wasivfs_image::builder::{ImageBuilder, NodeId};
+
+/// One `--mapdir`: a host directory that appears at a guest path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mapping {
+    /// Absolute, normalized guest path (`/src`, `/`).
+    pub guest: String,
+    /// Host directory.
+    pub host: PathBuf,
+}
+
+/// Options of the walk.
+#[derive(Clone, Debug, Default)]
+pub struct WalkOptions {
+    /// Modification times later than this (ns since the epoch) are lowered to it
+    /// (`SOURCE_DATE_EPOCH`).
+    pub mtime_clamp_ns: Option<u64>,
+}
+
+/// Where a file's contents are: a path relative to one of the walked roots.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Source {
+    /// Index of the root in [`Walked::roots`].
+    pub root: usize,
+    /// Path relative to that root.
+    pub rel: PathBuf,
+    /// Size measured during the walk.
+    pub size: u64,
+}
+
+/// An opened mapped directory.
+#[derive(Debug)]
+pub struct Root {
+    /// The host path it was opened from (for messages).
+    pub host: PathBuf,
+    /// The capability through which everything below it is reached.
+    pub dir: Dir,
+}
+
+/// The result of a walk: the tree, ready to lay out, and the roots to read file contents from.
+pub struct Walked {
+    /// The opened roots, in mapping order.
+    pub roots: Roots,
+    /// The collected tree.
+    pub builder: ImageBuilder<Source>,
+}
+
+/// The opened roots of a walk, in mapping order; file [`Source`]s are read through them.
+#[derive(Debug, Default)]
+pub struct Roots(pub Vec<Root>);
+
+impl Roots {
+    /// The host path of `src`, for messages.
+    pub fn host_path(&self, src: &Source) -> PathBuf {
+        match self.0.get(src.root) {
+            Some(r) => r.host.join(&src.rel),
+            None => src.rel.clone(),
+        }
+    }
+
+    /// Opens the file `src` for reading.
+    pub fn open(&self, src: &Source) -> Result<File> {
+        let root = self
+            .0
+            .get(src.root)
+            .ok_or_else(|| PackError::entry(&src.rel, "unknown root"))?;
+        root.dir
+            .open(&src.rel)
+            .map_err(|e| PackError::io(self.host_path(src), e))
+    }
+}
+
+/// What the symlink check needs to know about an entry.
+enum Seen {
+    Other,
+    Link(String),
+}
+
+/// Walks every mapping, in order.
+pub fn walk(mappings: &[Mapping], opts: &WalkOptions) -> Result<Walked> {
+    let mut builder = ImageBuilder::new();
+    let mut roots = Vec::with_capacity(mappings.len());
+    for (index, m) in mappings.iter().enumerate() {
+        let dir = Dir::open_ambient_dir(&m.host, ambient_authority())
+            .map_err(|e| PackError::io(&m.host, e))?;
+        let meta = dir.dir_metadata().map_err(|e| PackError::io(&m.host, e))?;
+        let root_node = builder
+            .add_mount(&m.guest, mtime_ns(&meta, opts, &m.host)?)
+            .map_err(|source| PackError::Layout {
+                what: format!("--mapdir {}::{}", m.guest, m.host.display()),
+                source,
+            })?;
+        let mut seen = HashMap::new();
+        walk_root(index, &m.host, &dir, root_node, opts, &mut builder, &mut seen)?;
+        check_symlinks(&m.host, &seen)?;
+        roots.push(Root {
+            host: m.host.clone(),
+            dir,
+        });
+    }
+    Ok(Walked {
+        roots: Roots(roots),
+        builder,
+    })
+}
+
+fn walk_root(
+    root_index: usize,
+    host: &Path,
+    root: &Dir,
+    root_node: NodeId,
+    opts: &WalkOptions,
+    builder: &mut ImageBuilder<Source>,
+    seen: &mut HashMap<String, Seen>,
+) -> Result<()> {
+    // Depth-first with an explicit stack: (directory handle, path relative to the root, node).
+    let mut stack: Vec<(Dir, String, NodeId)> = Vec::new();
+    let first = root.try_clone().map_err(|e| PackError::io(host, e))?;
+    stack.push((first, String::new(), root_node));
+    while let Some((dir, rel, node)) = stack.pop() {
+        let here = host.join(&rel);
+        let mut entries = Vec::new();
+        for entry in dir.entries().map_err(|e| PackError::io(&here, e))? {
+            let entry = entry.map_err(|e| PackError::io(&here, e))?;
+            let name = entry.file_name();
+            let name = name.into_string().map_err(|raw| {
+                PackError::entry(
+                    here.join(&raw),
+                    "the name is not valid UTF-8; only UTF-8 names can be packed",
+                )
+            })?;
+            entries.push(name);
+        }
+        entries.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+        for name in entries {
+            let child_rel = if rel.is_empty() {
+                name.clone()
+            } else {
+                format!("{rel}/{name}")
+            };
+            let path = host.join(&child_rel);
+            let meta = dir
+                .symlink_metadata(&name)
+                .map_err(|e| PackError::io(&path, e))?;
+            let mtime = mtime_ns(&meta, opts, &path)?;
+            let ft = meta.file_type();
+            let layout_err = |source| PackError::Layout {
+                what: path.display().to_string(),
+                source,
+            };
+            if ft.is_dir() {
+                let child = builder.add_dir(node, &name, mtime).map_err(layout_err)?;
+                let sub = dir.open_dir(&name).map_err(|e| PackError::io(&path, e))?;
+                seen.insert(child_rel.clone(), Seen::Other);
+                stack.push((sub, child_rel, child));
+            } else if ft.is_file() {
+                let (size, digest) = hash_file(&dir, &name, &path)?;
+                let source = Source {
+                    root: root_index,
+                    rel: PathBuf::from(&child_rel),
+                    size,
+                };
+                builder
+                    .add_file(node, &name, mtime, size, digest, source)
+                    .map_err(layout_err)?;
+                seen.insert(child_rel, Seen::Other);
+            } else if ft.is_symlink() {
+                let target = dir
+                    .read_link_contents(&name)
+                    .map_err(|e| PackError::io(&path, e))?;
+                let target = target.into_os_string().into_string().map_err(|_| {
+                    PackError::entry(&path, "the symlink target is not valid UTF-8")
+                })?;
+                builder
+                    .add_symlink(node, &name, &target, mtime)
+                    .map_err(layout_err)?;
+                seen.insert(child_rel, Seen::Link(target));
+            } else {
+                return Err(PackError::entry(&path, special_reason(&ft)));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn special_reason(ft: &cap_std::fs::FileType) -> String {
+    let kind = if ft.is_fifo() {
+        "a named pipe (FIFO)"
+    } else if ft.is_socket() {
+        "a socket"
+    } else if ft.is_block_device() {
+        "a block device"
+    } else if ft.is_char_device() {
+        "a character device"
+    } else {
+        "a special file"
+    };
+    format!("is {kind}; only regular files, directories and symlinks can be packed")
+}
+
+/// Hashes a file with BLAKE3 while measuring its size, streaming it.
+fn hash_file(dir: &Dir, name: &str, path: &Path) -> Result<(u64, [u8; 32])> {
+    let mut file = dir.open(name).map_err(|e| PackError::io(path, e))?;
+    let mut hasher = blake3::Hasher::new();
+    let size = std::io::copy(&mut file, &mut hasher).map_err(|e| PackError::io(path, e))?;
+    Ok((size, *hasher.finalize().as_bytes()))
+}
+
+fn mtime_ns(meta: &Metadata, opts: &WalkOptions, path: &Path) -> Result<u64> {
+    let t = meta
+        .modified()
+        .map_err(|e| PackError::io(path, e))?
+        .into_std();
+    // Times before the epoch are stored as 0.
+    let ns = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+        .unwrap_or(0);
+    Ok(match opts.mtime_clamp_ns {
+        Some(clamp) => ns.min(clamp),
+        None => ns,
+    })
+}
+
+/// Most links followed while resolving one target (as Linux's limit); deeper chains are loops,
+/// which fail at run time with `ELOOP` but cannot escape.
+const MAX_LINK_HOPS: usize = 40;
+
+/// Checks that every symlink of one root, resolved lexically through the tree, stays inside it.
+fn check_symlinks(host: &Path, seen: &HashMap<String, Seen>) -> Result<()> {
+    let mut links: Vec<(&String, &String)> = seen
+        .iter()
+        .filter_map(|(p, s)| match s {
+            Seen::Link(t) => Some((p, t)),
+            Seen::Other => None,
+        })
+        .collect();
+    links.sort();
+    for (rel, target) in links {
+        let path = host.join(rel);
+        if target.starts_with('/') {
+            return Err(PackError::entry(
+                &path,
+                format!(
+                    "symlink target {target:?} is absolute; only relative links that stay inside {} can be packed",
+                    host.display()
+                ),
+            ));
+        }
+        let mut cur: Vec<&str> = rel.split('/').collect();
+        cur.pop();
+        let mut queue: VecDeque<&str> = target.split('/').collect();
+        let mut hops = 0;
+        while let Some(c) = queue.pop_front() {
+            match c {
+                "" | "." => {}
+                ".." => {
+                    if cur.pop().is_none() {
+                        return Err(PackError::entry(
+                            &path,
+                            format!(
+                                "symlink target {target:?} points outside the mapped directory {}",
+                                host.display()
+                            ),
+                        ));
+                    }
+                }
+                name => {
+                    cur.push(name);
+                    if let Some(Seen::Link(next)) = seen.get(&cur.join("/")) {
+                        hops += 1;
+                        if hops > MAX_LINK_HOPS {
+                            break;
+                        }
+                        if next.starts_with('/') {
+                            return Err(PackError::entry(
+                                &path,
+                                format!("symlink target {target:?} goes through the absolute symlink {}", host.join(cur.join("/")).display()),
+                            ));
+                        }
+                        cur.pop();
+                        for part in next.split('/').rev() {
+                            queue.push_front(part);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

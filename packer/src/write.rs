@@ -1,0 +1,82 @@
+//! Atomic output: bytes go to a temporary file next to the target, which replaces the target only
+//! once it is complete. On any failure the target is untouched and no temporary file remains.
+
+use crate::error::{PackError, Result};
+use std::io::Write;
+use std::path::Path;
+
+/// Writes `bytes` to `path` atomically.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".wasivfs-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(|e| PackError::io(path, e))?;
+    tmp.write_all(bytes).map_err(|e| PackError::io(path, e))?;
+    tmp.as_file().sync_all().map_err(|e| PackError::io(path, e))?;
+    set_permissions(tmp.as_file(), path)?;
+    tmp.persist(path).map_err(|e| PackError::io(path, e.error))?;
+    Ok(())
+}
+
+/// Gives the new file the permissions of the file it replaces, or `rw-r--r--`.
+#[cfg(unix)]
+fn set_permissions(file: &std::fs::File, path: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let perms = match std::fs::metadata(path) {
+        Ok(m) if m.is_file() => m.permissions(),
+        _ => std::fs::Permissions::from_mode(0o644),
+    };
+    file.set_permissions(perms)
+        .map_err(|e| PackError::io(path, e))
+}
+
+#[cfg(not(unix))]
+fn set_permissions(_: &std::fs::File, _: &Path) -> Result<()> {
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn leftovers(dir: &Path) -> Vec<String> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(".wasivfs-"))
+            .collect()
+    }
+
+    #[test]
+    fn writes_and_replaces() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out.wasm");
+        write_atomic(&out, b"first").unwrap();
+        assert_eq!(std::fs::read(&out).unwrap(), b"first");
+        write_atomic(&out, b"second").unwrap();
+        assert_eq!(std::fs::read(&out).unwrap(), b"second");
+        assert!(leftovers(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn failure_leaves_target_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        // The target is a non-empty directory: the rename fails.
+        let out = dir.path().join("taken");
+        std::fs::create_dir(&out).unwrap();
+        std::fs::write(out.join("keep"), b"x").unwrap();
+        let err = write_atomic(&out, b"data").unwrap_err();
+        assert!(err.to_string().contains("taken"), "{err}");
+        assert_eq!(std::fs::read(out.join("keep")).unwrap(), b"x");
+        assert!(leftovers(dir.path()).is_empty());
+        // A missing directory is an error naming the output.
+        let missing = dir.path().join("no/such/dir/out.wasm");
+        let err = write_atomic(&missing, b"data").unwrap_err();
+        assert!(err.to_string().contains("out.wasm"), "{err}");
+    }
+}

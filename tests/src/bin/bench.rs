@@ -1,0 +1,2 @@
+//! wasivfs benchmarks (placeholder until written).
+fn main() {}

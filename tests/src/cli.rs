@@ -1,0 +1,65 @@
+//! Locating and running the real `wasivfs` binary for command-line tests.
+//!
+//! The binary lives next to this test executable's `deps/` directory (the same Cargo profile).
+//! It is built once per test process with `cargo build -p wasivfs --bin wasivfs`, which is cheap
+//! when it is already up to date.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// Path of the `wasivfs` binary, building it first if needed. Panics with the build's reason if
+/// it cannot be built.
+pub fn wasivfs_bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| match locate_and_build() {
+        Ok(p) => p,
+        Err(e) => panic!("cannot build the wasivfs binary: {e}"),
+    })
+    .clone()
+}
+
+fn locate_and_build() -> Result<PathBuf, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+    // target/<profile>/deps/<test> -> target/<profile>
+    let profile_dir = exe
+        .parent()
+        .and_then(|d| if d.ends_with("deps") { d.parent() } else { Some(d) })
+        .ok_or_else(|| format!("unexpected test executable location {}", exe.display()))?
+        .to_path_buf();
+    let target_dir = profile_dir
+        .parent()
+        .ok_or_else(|| format!("no target directory above {}", profile_dir.display()))?;
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| env!("CARGO").to_string());
+    let mut cmd = Command::new(cargo);
+    cmd.args(["build", "--quiet", "-p", "wasivfs", "--bin", "wasivfs"])
+        .arg("--manifest-path")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml"))
+        .arg("--target-dir")
+        .arg(target_dir);
+    if profile_dir.file_name().is_some_and(|n| n == "release") {
+        cmd.arg("--release");
+    }
+    let status = cmd.status().map_err(|e| format!("running cargo: {e}"))?;
+    if !status.success() {
+        return Err(format!("cargo build -p wasivfs failed ({status})"));
+    }
+    let bin = profile_dir.join("wasivfs");
+    if !bin.is_file() {
+        return Err(format!("{} was not produced", bin.display()));
+    }
+    Ok(bin)
+}
+
+/// Runs `wasivfs ARGS...` and returns its output.
+pub fn wasivfs<I, S>(args: I) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let bin = wasivfs_bin();
+    Command::new(&bin)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.display()))
+}

@@ -1,0 +1,47 @@
+//! The guest programs compiled from `fixtures/` by the build script.
+
+use std::path::Path;
+
+/// `fixtures/c/fsops.c`: the C (wasi-libc) filesystem probe. See the file's header for operations.
+pub const FSOPS: &str = env!("WASIVFS_FIXTURE_FSOPS");
+
+/// `fixtures/rust-guest`: the Rust `std::fs` probe for `wasm32-wasip1`.
+pub const RUST_GUEST: &str = env!("WASIVFS_FIXTURE_RUST_GUEST");
+
+/// Reads a compiled fixture; panics with the path if the build script's output went missing.
+pub fn bytes(path: &str) -> Vec<u8> {
+    std::fs::read(Path::new(path)).unwrap_or_else(|e| panic!("fixture {path}: {e}"))
+}
+
+/// The C probe's bytes.
+pub fn fsops() -> Vec<u8> {
+    bytes(FSOPS)
+}
+
+/// The Rust probe's bytes.
+pub fn rust_guest() -> Vec<u8> {
+    bytes(RUST_GUEST)
+}
+
+/// A module that imports only `fd_write` and `proc_exit`: prints `hello from a tiny module` and
+/// exits with code 3. Packing it must still work (the VFS's other host calls become stubs).
+pub const TINY_WAT: &str = r#"(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 64) "hello from a tiny module\n")
+  (func (export "_start")
+    (i32.store (i32.const 0) (i32.const 64))
+    (i32.store (i32.const 4) (i32.const 25))
+    (drop (call $w (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))
+    (call $exit (i32.const 3))))"#;
+
+/// A module with no imports at all: `_start` returns at once.
+pub const NO_IMPORTS_WAT: &str = r#"(module
+  (memory (export "memory") 1)
+  (func (export "_start")))"#;
+
+/// Compiles WebAssembly text to binary, panicking with the parser's message on a typo.
+pub fn wat(text: &str) -> Vec<u8> {
+    wat::parse_str(text).unwrap_or_else(|e| panic!("bad test WAT: {e}"))
+}

@@ -1,0 +1,179 @@
+//! The oracle (host-mapped, read-only), packing, and the differential comparison.
+
+use anyhow::{Context, Result};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use wasivfs_runtime::{RunOptions, RunOutcome, Stdio};
+
+/// The shared wasmtime engine (multi-memory on), created once per test process.
+pub fn engine() -> &'static wasmtime::Engine {
+    static ENGINE: OnceLock<wasmtime::Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| match wasivfs_runtime::engine() {
+        Ok(e) => e,
+        Err(e) => panic!("cannot create the wasm engine: {e:#}"),
+    })
+}
+
+/// One guest run: the module, its argv (argv\[0\] included) and host directories
+/// `(host, guest)` to preopen.
+#[derive(Clone, Debug, Default)]
+pub struct Run {
+    /// The guest's argv, argv\[0\] included.
+    pub args: Vec<String>,
+    /// Host directories to preopen read-only, `(host, guest)`.
+    pub dirs: Vec<(PathBuf, String)>,
+    /// Environment variables.
+    pub env: Vec<(String, String)>,
+}
+
+impl Run {
+    /// A run with argv `args` and no directories.
+    pub fn args<S: AsRef<str>>(args: &[S]) -> Run {
+        Run {
+            args: args.iter().map(|s| s.as_ref().to_string()).collect(),
+            ..Run::default()
+        }
+    }
+
+    /// Adds a host directory preopened at `guest`.
+    pub fn dir(mut self, host: &Path, guest: &str) -> Run {
+        self.dirs.push((host.to_path_buf(), guest.to_string()));
+        self
+    }
+}
+
+/// Runs `module` (binary wasm) with captured stdio and read-only host directories.
+pub fn execute(module: &[u8], run: &Run) -> Result<RunOutcome> {
+    let opts = RunOptions {
+        args: run.args.clone(),
+        env: run.env.clone(),
+        dirs: run.dirs.clone(),
+        read_only: true,
+        stdio: Stdio::Capture { stdin: Vec::new() },
+    };
+    wasivfs_runtime::run_bytes(engine(), module, &opts)
+}
+
+/// One `--mapdir GUEST::HOST` for [`pack`].
+#[derive(Clone, Debug)]
+pub struct Map {
+    /// The absolute guest path.
+    pub guest: String,
+    /// The host directory.
+    pub host: PathBuf,
+}
+
+/// Shorthand for a [`Map`].
+pub fn map(guest: &str, host: &Path) -> Map {
+    Map {
+        guest: guest.to_string(),
+        host: host.to_path_buf(),
+    }
+}
+
+/// Packs `mounts` into `module` in-process with the packer library; returns the packed bytes.
+pub fn pack(module: &[u8], mounts: &[Map]) -> Result<Vec<u8>> {
+    let dir = tempfile::tempdir().context("temporary directory")?;
+    let input = dir.path().join("input.wasm");
+    let output = dir.path().join("packed.wasm");
+    std::fs::write(&input, module).context("writing the input module")?;
+    crate::packer::pack_file(&input, mounts, &output)?;
+    std::fs::read(&output).with_context(|| format!("reading {}", output.display()))
+}
+
+/// The two sides of a differential run.
+pub struct Differential {
+    /// The oracle's outcome (host directories mapped).
+    pub oracle: RunOutcome,
+    /// The packed module's outcome.
+    pub packed: RunOutcome,
+}
+
+impl Differential {
+    /// Panics with a readable diff unless stdout, stderr and exit code are identical.
+    pub fn assert_same(&self, what: &str) {
+        let (a, b) = (&self.oracle, &self.packed);
+        if a.stdout == b.stdout && a.stderr == b.stderr && a.exit_code == b.exit_code && a.trap == b.trap {
+            return;
+        }
+        let mut msg = format!("{what}: packed run differs from the host-mapped oracle\n");
+        if a.exit_code != b.exit_code || a.trap != b.trap {
+            msg += &format!(
+                "exit code: oracle {} packed {} (traps: oracle {:?}, packed {:?})\n",
+                a.exit_code, b.exit_code, a.trap, b.trap
+            );
+        }
+        if a.stdout != b.stdout {
+            msg += &format!("stdout (- oracle, + packed):\n{}", line_diff(&a.stdout, &b.stdout));
+        }
+        if a.stderr != b.stderr {
+            msg += &format!("stderr (- oracle, + packed):\n{}", line_diff(&a.stderr, &b.stderr));
+        }
+        panic!("{msg}");
+    }
+}
+
+/// Runs `module` against the host trees (oracle), then packs `packed_mounts` into it and runs it
+/// again with only `host_mounts` left as host directories. `oracle_mounts` is what the oracle maps
+/// (normally the union of both, in the guest's expected order).
+pub fn differential(
+    module: &[u8],
+    args: &[&str],
+    oracle_mounts: &[Map],
+    packed_mounts: &[Map],
+    host_mounts: &[Map],
+) -> Result<Differential> {
+    let mut oracle_run = Run::args(args);
+    for m in oracle_mounts {
+        oracle_run = oracle_run.dir(&m.host, &m.guest);
+    }
+    let oracle = execute(module, &oracle_run).context("oracle run")?;
+    let packed_bytes = pack(module, packed_mounts).context("packing")?;
+    let mut packed_run = Run::args(args);
+    for m in host_mounts {
+        packed_run = packed_run.dir(&m.host, &m.guest);
+    }
+    let packed = execute(&packed_bytes, &packed_run).context("packed run")?;
+    Ok(Differential { oracle, packed })
+}
+
+/// The common case: one tree at `guest`, oracle-mapped vs packed with no host directory.
+pub fn differential_one(module: &[u8], args: &[&str], guest: &str, host: &Path) -> Result<Differential> {
+    let m = [map(guest, host)];
+    differential(module, args, &m, &m, &[])
+}
+
+/// A compact line diff: common prefix and suffix elided, the differing middle shown.
+pub fn line_diff(a: &[u8], b: &[u8]) -> String {
+    let a = String::from_utf8_lossy(a);
+    let b = String::from_utf8_lossy(b);
+    let al: Vec<&str> = a.lines().collect();
+    let bl: Vec<&str> = b.lines().collect();
+    let pre = al.iter().zip(&bl).take_while(|(x, y)| x == y).count();
+    let suf = al[pre..]
+        .iter()
+        .rev()
+        .zip(bl[pre..].iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count();
+    let mut out = String::new();
+    let ctx_start = pre.saturating_sub(3);
+    for l in &al[ctx_start..pre] {
+        out += &format!("  {l}\n");
+    }
+    for l in &al[pre..al.len() - suf] {
+        out += &format!("- {l}\n");
+    }
+    for l in &bl[pre..bl.len() - suf] {
+        out += &format!("+ {l}\n");
+    }
+    for l in al[al.len() - suf..].iter().take(3) {
+        out += &format!("  {l}\n");
+    }
+    out
+}
+
+/// Stdout as text (lossy), for assertions and messages.
+pub fn stdout(o: &RunOutcome) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}

@@ -1,0 +1,164 @@
+//! Test trees, generated at test time into temporary directories.
+//!
+//! Every tree is built from code so that nothing large (or with odd names) is committed, and every
+//! byte is deterministic so expected outputs never depend on the run.
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use tempfile::TempDir;
+
+/// A generated tree; removed when dropped.
+pub struct Tree {
+    dir: TempDir,
+}
+
+impl Tree {
+    /// An empty tree in a fresh temporary directory.
+    pub fn empty() -> io::Result<Tree> {
+        Ok(Tree {
+            dir: tempfile::Builder::new().prefix("wasivfs-tree").tempdir()?,
+        })
+    }
+
+    /// The tree's root on the host.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Host path of `rel` inside the tree.
+    pub fn join(&self, rel: impl AsRef<Path>) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// Writes a file (creating parent directories).
+    pub fn file(&self, rel: &str, contents: &[u8]) -> io::Result<&Self> {
+        let p = self.join(rel);
+        if let Some(parent) = p.parent() {
+            fs::create_dir_all(parent)?;
+        }
+        fs::write(p, contents)?;
+        Ok(self)
+    }
+
+    /// Creates a directory (and its parents).
+    pub fn dir(&self, rel: &str) -> io::Result<&Self> {
+        fs::create_dir_all(self.join(rel))?;
+        Ok(self)
+    }
+
+    /// Creates a symbolic link `rel` pointing at `target` (stored verbatim).
+    pub fn symlink(&self, target: &str, rel: &str) -> io::Result<&Self> {
+        let p = self.join(rel);
+        if let Some(parent) = p.parent() {
+            fs::create_dir_all(parent)?;
+        }
+        std::os::unix::fs::symlink(target, p)?;
+        Ok(self)
+    }
+}
+
+/// Deterministic pseudo-random bytes (a 64-bit LCG; seed picks the stream).
+pub fn pattern(seed: u64, len: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len);
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    while out.len() < len {
+        x = x
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        out.extend_from_slice(&x.to_le_bytes()[..(len - out.len()).min(8)]);
+    }
+    out
+}
+
+/// Writes `len` deterministic bytes to `path` in chunks, without holding them all in memory.
+pub fn write_pattern_file(path: &Path, seed: u64, len: u64) -> io::Result<()> {
+    let mut f = io::BufWriter::new(fs::File::create(path)?);
+    let chunk = pattern(seed, len.min(1 << 20) as usize);
+    let mut left = len;
+    let mut round = 0u8;
+    while left > 0 {
+        let n = left.min(chunk.len() as u64) as usize;
+        // Vary each chunk a little so equal-content shortcuts cannot hide a bug.
+        let mut c = chunk[..n].to_vec();
+        c[0] = round;
+        f.write_all(&c)?;
+        left -= n as u64;
+        round = round.wrapping_add(1);
+    }
+    f.flush()
+}
+
+/// The standard small tree every differential test uses:
+///
+/// ```text
+/// hello.txt            "hello, world\n"
+/// empty                0 bytes
+/// data.bin             300,000 pseudo-random bytes (crosses 64 KiB boundaries)
+/// with space.txt
+/// café.txt             non-ASCII name
+/// 日本語/ファイル.txt
+/// emoji-🎉.txt
+/// emptydir/
+/// sub/a.txt            same bytes as hello.txt (deduplicated in the image)
+/// sub/b.txt
+/// sub/nested/deep/file.txt
+/// sub/up -> ../hello.txt
+/// link_file -> hello.txt
+/// link_dir -> sub
+/// link_chain -> link_file
+/// link_deep -> sub/nested/deep/file.txt
+/// ```
+pub fn standard() -> io::Result<Tree> {
+    let t = Tree::empty()?;
+    t.file("hello.txt", b"hello, world\n")?
+        .file("empty", b"")?
+        .file("data.bin", &pattern(1, 300_000))?
+        .file("with space.txt", b"spaces in the name\n")?
+        .file("café.txt", "crème brûlée\n".as_bytes())?
+        .file("日本語/ファイル.txt", "こんにちは\n".as_bytes())?
+        .file("emoji-🎉.txt", b"party\n")?
+        .dir("emptydir")?
+        .file("sub/a.txt", b"hello, world\n")?
+        .file("sub/b.txt", b"bee\n")?
+        .file("sub/nested/deep/file.txt", b"deep inside\n")?
+        .symlink("../hello.txt", "sub/up")?
+        .symlink("hello.txt", "link_file")?
+        .symlink("sub", "link_dir")?
+        .symlink("link_file", "link_chain")?
+        .symlink("sub/nested/deep/file.txt", "link_deep")?;
+    Ok(t)
+}
+
+/// Size of the large file in [`big`]: just over 64 MiB.
+pub const BIG_FILE_LEN: u64 = (64 << 20) + 12_345;
+/// Number of entries of the wide directory in [`big`].
+pub const WIDE_DIR_ENTRIES: usize = 10_000;
+
+/// A tree with one file over 64 MiB (`huge.bin`) and one directory of 10,000 files (`wide/`).
+pub fn big() -> io::Result<Tree> {
+    let t = Tree::empty()?;
+    write_pattern_file(&t.join("huge.bin"), 7, BIG_FILE_LEN)?;
+    t.dir("wide")?;
+    for i in 0..WIDE_DIR_ENTRIES {
+        // Names of varying length so tiny readdir buffers split entries at many offsets.
+        let name = format!("entry-{i:05}-{}", "x".repeat(i % 7));
+        fs::write(t.join("wide").join(name), format!("{i}\n"))?;
+    }
+    Ok(t)
+}
+
+/// A tree of `files` files totalling about `total_bytes`, spread over nested directories (for the
+/// benchmarks: 6,000 files / 140 MB mimics an interpreter's standard library).
+pub fn bulk(files: usize, total_bytes: u64) -> io::Result<Tree> {
+    let t = Tree::empty()?;
+    let per = (total_bytes / files.max(1) as u64).max(1);
+    for i in 0..files {
+        let dir = format!("pkg{:02}/mod{:03}", i % 40, (i / 40) % 150);
+        fs::create_dir_all(t.join(&dir))?;
+        // Sizes vary between 0.5x and 1.5x the mean so the tree is not uniform.
+        let len = per / 2 + (i as u64 * 7_919) % per.max(1);
+        write_pattern_file(&t.join(format!("{dir}/file{i:05}.dat")), i as u64, len)?;
+    }
+    Ok(t)
+}

@@ -1,0 +1,228 @@
+//! Differential tests: each probe runs against a host-mapped tree (the oracle: wasmtime-wasi preview
+//! 1, read-only) and against the same tree packed into the module with no host directory. stdout,
+//! stderr and the exit code must be identical.
+
+use wasivfs_e2e::run::{differential, differential_one, execute, map, pack, stdout, Run};
+use wasivfs_e2e::{fixtures, suites, trees};
+
+fn check(module: &[u8], args: &[&str], guest: &str, host: &std::path::Path, what: &str) -> String {
+    let d = differential_one(module, args, guest, host).unwrap_or_else(|e| panic!("{what}: {e:#}"));
+    d.assert_same(what);
+    assert_eq!(d.oracle.exit_code, 0, "{what}: the probe itself failed: {}", stdout(&d.oracle));
+    stdout(&d.packed)
+}
+
+#[test]
+fn c_reads_standard_tree() {
+    let t = trees::standard().unwrap();
+    let out = check(
+        &fixtures::fsops(),
+        &suites::argv("fsops", "/src", suites::FSOPS_READS),
+        "/src",
+        t.path(),
+        "fsops reads",
+    );
+    // The comparison is only meaningful if the probe really read the tree.
+    assert!(out.contains("size=13 fnv=e60e7ee648829675"), "{out}");
+    assert!(out.contains("\"./sub/nested/deep/file.txt\" file"), "{out}");
+}
+
+#[test]
+fn c_write_attempts_fail_alike() {
+    let t = trees::standard().unwrap();
+    let out = check(
+        &fixtures::fsops(),
+        &suites::argv("fsops", "/src", suites::FSOPS_WRITES),
+        "/src",
+        t.path(),
+        "fsops writes",
+    );
+    assert!(out.contains("errno"), "{out}");
+    // Nothing may have changed on the host either.
+    assert!(!t.join("new.txt").exists() && t.join("hello.txt").exists());
+}
+
+#[test]
+fn c_raw_readdir_with_tiny_buffers() {
+    let t = trees::standard().unwrap();
+    check(
+        &fixtures::fsops(),
+        &suites::argv("fsops", "/src", suites::FSOPS_RAWDIR),
+        "/src",
+        t.path(),
+        "fsops fd_readdir",
+    );
+}
+
+#[test]
+fn rust_std_probe() {
+    let t = trees::standard().unwrap();
+    let out = check(
+        &fixtures::rust_guest(),
+        &suites::argv("rust-guest", "/src", suites::RUST_OPS),
+        "/src",
+        t.path(),
+        "rust-guest",
+    );
+    assert!(out.contains("kind=NotFound"), "{out}");
+}
+
+#[test]
+fn big_file_and_wide_directory() {
+    let t = trees::big().unwrap();
+    let last = (trees::BIG_FILE_LEN - 100).to_string();
+    let ops = [
+        "cat", "huge.bin",
+        "pread", "huge.bin", &last, "200",
+        "pread", "huge.bin", "33554430", "8",
+        "stat", "huge.bin",
+        "dirsum", "wide",
+        "stat", "wide/entry-09999-xxxxxx",
+        "cat", "wide/entry-04242-",
+        "rawdir", "wide", "97",
+    ];
+    let out = check(&fixtures::fsops(), &suites::argv("fsops", "/big", &ops), "/big", t.path(), "big tree");
+    assert!(out.contains(&format!("size={}", trees::BIG_FILE_LEN)), "big file size missing");
+    assert!(out.contains(&format!("entries={}", trees::WIDE_DIR_ENTRIES)), "wide dir count missing");
+}
+
+#[test]
+fn mount_at_guest_root() {
+    let t = trees::standard().unwrap();
+    let ops = [
+        "ls", ".", "cat", "hello.txt", "stat", "..", "ls", "..", "cat", "/sub/a.txt", "tree", ".",
+        "rawdir", ".", "48", "cat", "/../hello.txt",
+    ];
+    check(&fixtures::fsops(), &suites::argv("fsops", "/", &ops), "/", t.path(), "guest /");
+}
+
+#[test]
+fn nested_guest_paths() {
+    // /usr has its own local/app directory; /usr/local/app is a separate mount that must win for
+    // paths under it (the longest preopen prefix), while /usr/local still lists the outer tree.
+    let outer = trees::Tree::empty().unwrap();
+    outer
+        .file("bin/tool", b"outer tool\n")
+        .unwrap()
+        .file("local/other.txt", b"outer other\n")
+        .unwrap()
+        .file("local/app/shadowed.txt", b"outer shadowed\n")
+        .unwrap();
+    let inner = trees::standard().unwrap();
+    let ops = [
+        "ls", "/usr", "ls", "/usr/local", "cat", "/usr/bin/tool", "cat", "/usr/local/other.txt",
+        "ls", "/usr/local/app", "cat", "/usr/local/app/hello.txt", "cat", "/usr/local/app/shadowed.txt",
+        "tree", "/usr/local/app", "stat", "/usr/local/app/..",
+    ];
+    let mounts = [map("/usr", outer.path()), map("/usr/local/app", inner.path())];
+    let d = differential(&fixtures::fsops(), &suites::argv("fsops", "/usr", &ops), &mounts, &mounts, &[])
+        .unwrap();
+    d.assert_same("nested mounts");
+    assert!(stdout(&d.packed).contains("outer other"), "{}", stdout(&d.packed));
+}
+
+#[test]
+fn packed_and_host_mapped_in_one_run() {
+    let packed_tree = trees::standard().unwrap();
+    let host_tree = trees::Tree::empty().unwrap();
+    host_tree
+        .file("from-host.txt", b"I live on the host\n")
+        .unwrap()
+        .file("dir/x", b"x\n")
+        .unwrap();
+    let ops = [
+        "ls", "/src", "cat", "/src/hello.txt", "ls", "/host", "cat", "/host/from-host.txt",
+        "tree", "/host", "stat", "/host/missing", "cat", "/src/link_dir/b.txt", "rawdir", "/host", "40",
+        "creat", "/host/new.txt",
+    ];
+    let packed = [map("/src", packed_tree.path())];
+    let host = [map("/host", host_tree.path())];
+    let both = [map("/src", packed_tree.path()), map("/host", host_tree.path())];
+    let d = differential(&fixtures::fsops(), &suites::argv("fsops", "/", &ops), &both, &packed, &host)
+        .unwrap();
+    d.assert_same("packed /src + host /host");
+    let out = stdout(&d.packed);
+    assert!(out.contains("I live on the host") || out.contains("size=19"), "{out}");
+}
+
+#[test]
+fn several_packed_mounts_in_either_order() {
+    let a = trees::standard().unwrap();
+    let b = trees::Tree::empty().unwrap();
+    b.file("only-in-b.txt", b"bee tree\n").unwrap();
+    let ops = ["ls", "/a", "ls", "/b", "cat", "/b/only-in-b.txt", "cat", "/a/sub/b.txt", "stat", "/c"];
+    for mounts in [
+        vec![map("/a", a.path()), map("/b", b.path())],
+        vec![map("/b", b.path()), map("/a", a.path())],
+    ] {
+        let d = differential(&fixtures::fsops(), &suites::argv("fsops", "/", &ops), &mounts, &mounts, &[])
+            .unwrap();
+        d.assert_same(&format!("mounts {:?}", mounts.iter().map(|m| &m.guest).collect::<Vec<_>>()));
+    }
+}
+
+#[test]
+fn packing_twice_layers_both_trees() {
+    let first = trees::standard().unwrap();
+    let second = trees::Tree::empty().unwrap();
+    second.file("layer2.txt", b"second layer\n").unwrap();
+    let module = fixtures::fsops();
+    let once = pack(&module, &[map("/one", first.path())]).unwrap();
+    let twice = pack(&once, &[map("/two", second.path())]).unwrap();
+    let ops = ["ls", "/one", "cat", "/one/hello.txt", "ls", "/two", "cat", "/two/layer2.txt", "stat", "/three"];
+    let args = suites::argv("fsops", "/", &ops);
+    let oracle = execute(
+        &module,
+        &Run::args(&args).dir(first.path(), "/one").dir(second.path(), "/two"),
+    )
+    .unwrap();
+    let packed = execute(&twice, &Run::args(&args)).unwrap();
+    wasivfs_e2e::run::Differential { oracle, packed }.assert_same("packed twice");
+}
+
+#[test]
+fn module_importing_only_fd_write_and_proc_exit() {
+    let t = trees::standard().unwrap();
+    let module = fixtures::wat(fixtures::TINY_WAT);
+    let d = differential_one(&module, &["tiny"], "/src", t.path()).unwrap();
+    d.assert_same("tiny module");
+    assert_eq!(d.packed.exit_code, 3);
+    assert_eq!(stdout(&d.packed), "hello from a tiny module\n");
+}
+
+#[test]
+fn mtime_is_preserved() {
+    let t = trees::standard().unwrap();
+    let when = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_600_000_000);
+    std::fs::File::options()
+        .write(true)
+        .open(t.join("hello.txt"))
+        .and_then(|f| f.set_modified(when))
+        .unwrap();
+    let out = check(
+        &fixtures::fsops(),
+        &["fsops", "/src", "mtime", "hello.txt", "mtime", "link_file"],
+        "/src",
+        t.path(),
+        "mtime",
+    );
+    assert!(out.contains("mtime=1600000000"), "{out}");
+}
+
+#[test]
+fn dangling_and_looping_symlinks() {
+    let t = trees::Tree::empty().unwrap();
+    t.file("real.txt", b"real\n")
+        .unwrap()
+        .symlink("missing.txt", "dangling")
+        .unwrap()
+        .symlink("loop2", "loop1")
+        .unwrap()
+        .symlink("loop1", "loop2")
+        .unwrap();
+    let ops = [
+        "lstat", "dangling", "stat", "dangling", "readlink", "dangling", "open", "dangling",
+        "lstat", "loop1", "stat", "loop1", "open", "loop1", "ls", ".",
+    ];
+    check(&fixtures::fsops(), &suites::argv("fsops", "/src", &ops), "/src", t.path(), "odd symlinks");
+}

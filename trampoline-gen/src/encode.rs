@@ -1,0 +1,175 @@
+//! Low-level binary helpers: section kinds in module order, LEB128, and writing a section from
+//! pieces (raw bytes borrowed from the inputs plus freshly encoded items).
+
+use std::borrow::Cow;
+use wasm_encoder::Encode;
+
+/// Known (non-custom) sections, declared in the order a module must contain them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Kind {
+    Type,
+    Import,
+    Function,
+    Table,
+    Memory,
+    Tag,
+    Global,
+    Export,
+    Start,
+    Element,
+    DataCount,
+    Code,
+    Data,
+}
+
+impl Kind {
+    /// Every kind, in module order.
+    pub(crate) const ALL: [Kind; 13] = [
+        Kind::Type,
+        Kind::Import,
+        Kind::Function,
+        Kind::Table,
+        Kind::Memory,
+        Kind::Tag,
+        Kind::Global,
+        Kind::Export,
+        Kind::Start,
+        Kind::Element,
+        Kind::DataCount,
+        Kind::Code,
+        Kind::Data,
+    ];
+
+    /// The section id byte.
+    pub(crate) fn id(self) -> u8 {
+        match self {
+            Kind::Type => 1,
+            Kind::Import => 2,
+            Kind::Function => 3,
+            Kind::Table => 4,
+            Kind::Memory => 5,
+            Kind::Tag => 13,
+            Kind::Global => 6,
+            Kind::Export => 7,
+            Kind::Start => 8,
+            Kind::Element => 9,
+            Kind::DataCount => 12,
+            Kind::Code => 10,
+            Kind::Data => 11,
+        }
+    }
+}
+
+/// Appends the unsigned LEB128 encoding of `v`.
+pub(crate) fn leb(v: u32, out: &mut Vec<u8>) {
+    v.encode(out);
+}
+
+/// Number of bytes of the unsigned LEB128 encoding of `v`.
+pub(crate) fn leb_len(v: u64) -> usize {
+    let bits = 64 - (v | 1).leading_zeros() as usize;
+    bits.div_ceil(7)
+}
+
+/// Decodes an unsigned LEB128 `u32` at the start of `bytes`: value and encoded length.
+pub(crate) fn read_leb(bytes: &[u8]) -> Option<(u32, usize)> {
+    let mut value: u64 = 0;
+    for (i, b) in bytes.iter().take(5).enumerate() {
+        value |= u64::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            return u32::try_from(value).ok().map(|v| (v, i + 1));
+        }
+    }
+    None
+}
+
+/// The items of a wasm-encoder section, without its size and count prefix.
+pub(crate) fn items_of(section: &impl Encode) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    section.encode(&mut bytes);
+    let skip = read_leb(&bytes)
+        .and_then(|(_, n)| read_leb(&bytes[n..]).map(|(_, m)| n + m))
+        .unwrap_or(bytes.len());
+    bytes.split_off(skip)
+}
+
+/// A section under construction: an item count and its bytes as a list of pieces.
+#[derive(Default)]
+pub(crate) struct Pieces<'a> {
+    /// Number of items.
+    pub count: u32,
+    parts: Vec<Cow<'a, [u8]>>,
+    len: usize,
+}
+
+impl<'a> Pieces<'a> {
+    /// Appends `count` items whose encoding is `bytes`.
+    pub(crate) fn push(&mut self, count: u32, bytes: impl Into<Cow<'a, [u8]>>) {
+        let bytes = bytes.into();
+        self.count += count;
+        self.len += bytes.len();
+        if !bytes.is_empty() {
+            self.parts.push(bytes);
+        }
+    }
+
+    /// Appends bytes that are part of an item already counted.
+    pub(crate) fn extend(&mut self, bytes: impl Into<Cow<'a, [u8]>>) {
+        self.push(0, bytes);
+    }
+
+    /// Total byte length of the items.
+    pub(crate) fn byte_len(&self) -> usize {
+        self.len
+    }
+
+    /// Writes the section (id, size, count, items) to `out`.
+    pub(crate) fn write(&self, id: u8, out: &mut Vec<u8>) -> Result<(), String> {
+        let size = leb_len(u64::from(self.count)) + self.len;
+        let size = u32::try_from(size).map_err(|_| format!("section {id} exceeds 4 GiB"))?;
+        out.push(id);
+        leb(size, out);
+        leb(self.count, out);
+        for p in &self.parts {
+            out.extend_from_slice(p);
+        }
+        Ok(())
+    }
+}
+
+/// Writes a section whose content is given whole (no item count), e.g. a custom section.
+pub(crate) fn write_raw_section(id: u8, content: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
+    let size = u32::try_from(content.len()).map_err(|_| format!("section {id} exceeds 4 GiB"))?;
+    out.push(id);
+    leb(size, out);
+    out.extend_from_slice(content);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leb_roundtrip_and_length() {
+        for v in [0u32, 1, 127, 128, 300, 16_383, 16_384, u32::MAX] {
+            let mut b = Vec::new();
+            leb(v, &mut b);
+            assert_eq!(b.len(), leb_len(u64::from(v)), "{v}");
+            assert_eq!(read_leb(&b), Some((v, b.len())));
+        }
+        // Padded encodings (as left by linkers) decode too.
+        assert_eq!(read_leb(&[0x85, 0x80, 0x80, 0x80, 0x00]), Some((5, 5)));
+        assert_eq!(read_leb(&[0x80, 0x80]), None);
+    }
+
+    #[test]
+    fn pieces_write_prefixes_size_and_count() {
+        let mut p = Pieces::default();
+        p.push(2, vec![1u8, 2]);
+        p.push(1, &[3u8][..]);
+        let mut out = Vec::new();
+        p.write(9, &mut out).map_err(|e| e.to_string()).ok();
+        assert_eq!(out, vec![9, 4, 3, 1, 2, 3]);
+    }
+}

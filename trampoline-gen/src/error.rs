@@ -1,0 +1,89 @@
+//! The error type of every operation of this crate.
+
+/// Why a module could not be checked, prepared, merged or read back.
+///
+/// Messages name the reason only; callers prefix the file they were working on.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MergeError {
+    /// The bytes do not start with the WebAssembly magic number.
+    #[error("not a WebAssembly module (bad magic bytes)")]
+    NotWasm,
+    /// The module is a component, not a core module.
+    #[error(
+        "this is a WebAssembly component, not a core module; only core WASI preview 1 modules can be packed"
+    )]
+    Component,
+    /// The binary is truncated or malformed.
+    #[error("invalid or truncated WebAssembly module: {0}")]
+    Malformed(String),
+    /// The module defines no linear memory.
+    #[error("the module has no linear memory")]
+    NoMemory,
+    /// The module imports a memory.
+    #[error("the module imports its memory (`{module}.{name}`); only modules that define their own memory can be packed")]
+    ImportedMemory {
+        /// Import module name.
+        module: String,
+        /// Import field name.
+        name: String,
+    },
+    /// A memory of the module is shared.
+    #[error("memory {index} is shared; shared memories (threads) are not supported")]
+    SharedMemory {
+        /// Memory index.
+        index: u32,
+    },
+    /// A memory of the module is 64-bit.
+    #[error("memory {index} is 64-bit; only 32-bit memories are supported")]
+    Memory64 {
+        /// Memory index.
+        index: u32,
+    },
+    /// A memory of the module uses a custom page size.
+    #[error("memory {index} uses a custom page size; only 64 KiB pages are supported")]
+    CustomPageSize {
+        /// Memory index.
+        index: u32,
+    },
+    /// The module exports no memory named `memory`.
+    #[error("the module exports no memory named `memory` (WASI preview 1 requires one)")]
+    NoMemoryExport,
+    /// An intercepted preview 1 import has the wrong type.
+    #[error("import `wasi_snapshot_preview1.{name}` has type {found}, but WASI preview 1 defines {expected}")]
+    ImportSignature {
+        /// The preview 1 function name.
+        name: String,
+        /// The preview 1 signature.
+        expected: String,
+        /// The signature found in the module.
+        found: String,
+    },
+    /// The VFS module does not have the shape of the VFS guest ABI.
+    #[error("VFS module: {0}")]
+    Vfs(String),
+    /// The input application turned out to be invalid when the merged output was validated.
+    #[error("the input module does not validate: {0}")]
+    InvalidInput(String),
+    /// The merged module does not validate (a bug in the merger).
+    #[error("the merged module does not validate (this is a bug in wasivfs): {0}")]
+    InvalidOutput(String),
+    /// A memory region could not be read back from a module.
+    #[error("cannot read memory {memory}: {reason}")]
+    Readback {
+        /// Memory index.
+        memory: u32,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl MergeError {
+    /// A malformed-module error from a wasmparser error.
+    pub(crate) fn malformed(e: wasmparser::BinaryReaderError) -> Self {
+        MergeError::Malformed(e.to_string())
+    }
+}
+
+/// Result alias of this crate.
+pub type Result<T, E = MergeError> = std::result::Result<T, E>;

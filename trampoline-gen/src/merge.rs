@@ -1,0 +1,469 @@
+//! The merge itself: lay out the merged index spaces, route intercepted imports through the VFS,
+//! and emit the merged module while streaming the application (its items are copied as raw
+//! bytes; only what names an intercepted import is re-encoded).
+
+use std::borrow::Cow;
+
+use wasm_encoder::reencode::Reencode;
+use wasm_encoder::{CodeSection, ElementSection, ExportSection, GlobalSection, TableSection};
+use wasmparser::{DataKind, FromReader};
+
+use crate::app::{reader, AppInfo, AppModule, AppSection, KnownSection};
+use crate::bodies::rewrite_bodies;
+use crate::encode::{items_of, leb, write_raw_section, Kind, Pieces};
+use crate::error::{MergeError, Result};
+use crate::generate::{self, Generated, Memories};
+use crate::remap::{app_error, vfs_error, AppRewriter, Redirect, VfsRemap};
+use crate::vfs::VfsModule;
+use crate::{validate, wasi};
+
+/// What a merge will do; the packer writes its `wasivfs` custom section from it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MergePlan {
+    /// The application, as [`crate::check_app`] describes it.
+    pub app: AppInfo,
+    /// Index of the application memory (the one exported as `memory`).
+    pub app_memory: u32,
+    /// Index of the VFS memory in the merged module (holds this layer's image).
+    pub vfs_memory: u32,
+    /// Preview 1 imports of the application that now go through the VFS, in import order.
+    pub trampolines: Vec<String>,
+    /// Preview 1 functions the VFS imports that the application does not (they answer `ENOSYS`).
+    pub stubs: Vec<String>,
+    /// Intrinsics generated for the VFS (`wasivfs_app.*` names).
+    pub intrinsics: Vec<String>,
+    /// Index of the first VFS function in the merged function index space.
+    pub first_vfs_function: u32,
+    /// Number of functions appended (VFS functions, intrinsics and stubs).
+    pub appended_functions: u32,
+    /// Number of application function bodies re-encoded because they name an intercepted import.
+    pub rewritten_bodies: usize,
+}
+
+/// A planned merge of one VFS module into one application module.
+///
+/// [`Merger::new`] checks both inputs, lays out the merged module and rewrites the few
+/// application bodies that call intercepted imports; [`Merger::emit`] writes the module.
+pub struct Merger<'a> {
+    app: AppModule<'a>,
+    vfs: VfsModule<'a>,
+    remap: VfsRemap,
+    redirect: Redirect,
+    generated: Vec<(u32, Generated)>,
+    rewritten: Vec<(usize, Vec<u8>)>,
+    plan: MergePlan,
+}
+
+/// Merges `vfs` (a prepared VFS module, see [`crate::prepare_vfs`]) into `app`.
+///
+/// `custom_section` receives the plan and returns the payload of the `wasivfs` custom section
+/// appended at the end of the module. The output is validated before it is returned.
+pub fn merge(
+    app: &[u8],
+    vfs: &[u8],
+    custom_section: impl FnOnce(&MergePlan) -> Vec<u8>,
+) -> Result<Vec<u8>> {
+    let merger = Merger::new(app, vfs)?;
+    let payload = custom_section(merger.plan());
+    merger.emit(&payload)
+}
+
+impl<'a> Merger<'a> {
+    /// Checks both modules and plans the merge.
+    pub fn new(app: &'a [u8], vfs: &'a [u8]) -> Result<Self> {
+        let app = AppModule::scan(app)?;
+        let vfs = VfsModule::parse(vfs)?;
+
+        let type_base = app.type_count();
+        let first_vfs_function = app.func_count();
+        let generated_base = first_vfs_function + vfs.functions.len() as u32;
+
+        // VFS imports: preview 1 functions map to the application's imports or to stubs,
+        // `wasivfs_app` functions to generated intrinsics.
+        let mut funcs = Vec::with_capacity(vfs.imports.len() + vfs.functions.len());
+        let mut generated = Vec::new();
+        let (mut stubs, mut intrinsics) = (Vec::new(), Vec::new());
+        for import in &vfs.imports {
+            let ty = vfs.func_type(import.ty)?;
+            let next = generated_base + generated.len() as u32;
+            if import.module == wasi::APP_INTRINSICS {
+                let (intrinsic, sig) = wasi::intrinsic(import.name).ok_or_else(|| {
+                    MergeError::Vfs(format!("imports unknown intrinsic `{}.{}`", import.module, import.name))
+                })?;
+                if !sig.matches(ty) {
+                    return Err(MergeError::Vfs(format!(
+                        "imports `{}.{}` with type {}, expected {sig}",
+                        import.module,
+                        import.name,
+                        wasi::describe(ty)
+                    )));
+                }
+                funcs.push(next);
+                generated.push((type_base + import.ty, Generated::Intrinsic(intrinsic)));
+                intrinsics.push(import.name.to_string());
+                continue;
+            }
+            if let Some(sig) = wasi::intercepted(import.name) {
+                if !sig.matches(ty) {
+                    return Err(MergeError::Vfs(format!(
+                        "imports `{}.{}` with type {}, but WASI preview 1 defines {sig}",
+                        import.module,
+                        import.name,
+                        wasi::describe(ty)
+                    )));
+                }
+            }
+            match app.preview1_import(import.name) {
+                Some(p) => {
+                    let app_ty = app.types.get(p.ty as usize).cloned().flatten();
+                    if app_ty.as_ref() != Some(ty) {
+                        return Err(MergeError::Vfs(format!(
+                            "imports `{}.{}` with type {}, but the application imports it with type {}",
+                            import.module,
+                            import.name,
+                            wasi::describe(ty),
+                            app_ty.map(|t| wasi::describe(&t)).unwrap_or_else(|| "?".into())
+                        )));
+                    }
+                    funcs.push(p.func);
+                }
+                None => {
+                    funcs.push(next);
+                    let returns_errno = ty.results() == [wasmparser::ValType::I32];
+                    generated.push((type_base + import.ty, Generated::Stub { returns_errno }));
+                    stubs.push(import.name.to_string());
+                }
+            }
+        }
+        funcs.extend((0..vfs.functions.len() as u32).map(|i| first_vfs_function + i));
+
+        let remap = VfsRemap {
+            type_base,
+            funcs,
+            table_base: app.table_count,
+            memory_base: app.memory_count,
+            global_base: app.global_count,
+            elem_base: app.elem_count,
+            data_base: app.data_count,
+        };
+
+        // Intercepted application imports are routed to the VFS's `wasivfs_<name>` exports.
+        let mut redirect = Redirect::default();
+        let mut trampolines: Vec<String> = Vec::new();
+        for ic in &app.info.intercepted {
+            let export = format!("{}{}", wasi::EXPORT_PREFIX, ic.name);
+            let func = vfs.export(&export).ok_or_else(|| {
+                MergeError::Vfs(format!(
+                    "does not export `{export}`, needed for the application's import of `{}`",
+                    ic.name
+                ))
+            })?;
+            let ty = vfs.func_type(vfs.type_of_function(func)?)?;
+            let sig = wasi::intercepted(&ic.name).ok_or_else(|| {
+                MergeError::Vfs(format!("`{}` is not an intercepted function", ic.name))
+            })?;
+            if !sig.matches(ty) {
+                return Err(MergeError::Vfs(format!(
+                    "exports `{export}` with type {}, but WASI preview 1 defines {sig}",
+                    wasi::describe(ty)
+                )));
+            }
+            let target = remap.funcs.get(func as usize).copied().ok_or_else(|| {
+                MergeError::Vfs(format!("export `{export}` names a missing function"))
+            })?;
+            redirect.insert(ic.function_index, target);
+            if !trampolines.contains(&ic.name) {
+                trampolines.push(ic.name.clone());
+            }
+        }
+
+        let rewritten = rewrite_bodies(app.bytes, &app.bodies, &redirect)?;
+        let plan = MergePlan {
+            app: app.info.clone(),
+            app_memory: app.memory_export,
+            vfs_memory: remap.memory_base,
+            trampolines,
+            stubs,
+            intrinsics,
+            first_vfs_function,
+            appended_functions: vfs.functions.len() as u32 + generated.len() as u32,
+            rewritten_bodies: rewritten.len(),
+        };
+        Ok(Merger {
+            app,
+            vfs,
+            remap,
+            redirect,
+            generated,
+            rewritten,
+            plan,
+        })
+    }
+
+    /// The plan of this merge.
+    pub fn plan(&self) -> &MergePlan {
+        &self.plan
+    }
+
+    /// Writes the merged module with a `wasivfs` custom section holding `wasivfs_section`
+    /// appended last, and validates it.
+    pub fn emit(&self, wasivfs_section: &[u8]) -> Result<Vec<u8>> {
+        let extra = self.vfs.bytes.len() + wasivfs_section.len() + 4096;
+        let mut out = Vec::with_capacity(self.app.bytes.len() + extra);
+        out.extend_from_slice(&self.app.bytes[..8]);
+        let mut next = 0;
+        for section in &self.app.sections {
+            match section {
+                AppSection::Custom(range) => {
+                    write_raw_section(0, &self.app.bytes[range.clone()], &mut out)
+                        .map_err(MergeError::Malformed)?;
+                }
+                AppSection::Known(known) => {
+                    let pos = Kind::ALL.iter().position(|k| *k == known.kind).unwrap_or(0);
+                    for kind in &Kind::ALL[next.min(pos)..pos] {
+                        self.write_kind(*kind, None, &mut out)?;
+                    }
+                    self.write_kind(known.kind, Some(known), &mut out)?;
+                    next = pos + 1;
+                }
+            }
+        }
+        for kind in &Kind::ALL[next..] {
+            self.write_kind(*kind, None, &mut out)?;
+        }
+        let mut custom = Vec::with_capacity(wasivfs_section.len() + 16);
+        wasi::CUSTOM_SECTION.encode_name(&mut custom);
+        custom.extend_from_slice(wasivfs_section);
+        write_raw_section(0, &custom, &mut out).map_err(MergeError::Malformed)?;
+
+        if let Err(e) = validate::validate(&out) {
+            // Only on failure: tell an invalid input apart from a merger bug.
+            return Err(match validate::validate(self.app.bytes) {
+                Err(input) => MergeError::InvalidInput(input),
+                Ok(()) => MergeError::InvalidOutput(e),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Writes the merged section of `kind` (the application's, if any, plus appended items).
+    fn write_kind(&self, kind: Kind, app: Option<&KnownSection>, out: &mut Vec<u8>) -> Result<()> {
+        let bytes = self.app.bytes;
+        let raw = |s: &KnownSection| -> Cow<'a, [u8]> { Cow::Borrowed(&bytes[s.items.clone()]) };
+        let mut p = Pieces::default();
+        if let Some(s) = app {
+            match kind {
+                Kind::Table | Kind::Global | Kind::Export | Kind::Element => {
+                    p = self.app_items(kind, s)?;
+                }
+                Kind::Code => p = self.app_code(s),
+                Kind::Start => {
+                    let f = self.app.start.unwrap_or(0);
+                    let mut content = Vec::new();
+                    leb(self.redirect.get(f).unwrap_or(f), &mut content);
+                    return write_raw_section(kind.id(), &content, out).map_err(MergeError::Malformed);
+                }
+                Kind::DataCount => {}
+                _ => p.push(s.count, raw(s)),
+            }
+        }
+        if kind == Kind::DataCount {
+            if app.is_some() || self.vfs.has_data_count {
+                let mut content = Vec::new();
+                leb(self.app.data_count + self.vfs.data_count, &mut content);
+                write_raw_section(kind.id(), &content, out).map_err(MergeError::Malformed)?;
+            }
+            return Ok(());
+        }
+        self.append_vfs(kind, &mut p)?;
+        if app.is_some() || p.count > 0 || p.byte_len() > 0 {
+            p.write(kind.id(), out).map_err(MergeError::Malformed)?;
+        }
+        Ok(())
+    }
+
+    /// The application's items of a table, global, export or element section, re-encoding
+    /// only the items that name an intercepted import.
+    fn app_items(&self, kind: Kind, s: &KnownSection) -> Result<Pieces<'a>> {
+        let bytes = self.app.bytes;
+        let mut p = Pieces::default();
+        if self.redirect.is_empty() {
+            p.push(s.count, &bytes[s.items.clone()]);
+            return Ok(p);
+        }
+        match kind {
+            Kind::Table => self.items(s, &mut p, |rw, t: wasmparser::Table| {
+                let mut sec = TableSection::new();
+                rw.parse_table(&mut sec, t).map(|_| items_of(&sec))
+            }),
+            Kind::Global => self.items(s, &mut p, |rw, g: wasmparser::Global| {
+                let mut sec = GlobalSection::new();
+                rw.parse_global(&mut sec, g).map(|_| items_of(&sec))
+            }),
+            Kind::Export => self.items(s, &mut p, |rw, e: wasmparser::Export| {
+                let mut sec = ExportSection::new();
+                rw.parse_export(&mut sec, e).map(|_| items_of(&sec))
+            }),
+            _ => self.items(s, &mut p, |rw, e: wasmparser::Element| {
+                let mut sec = ElementSection::new();
+                rw.parse_element(&mut sec, e).map(|_| items_of(&sec))
+            }),
+        }?;
+        Ok(p)
+    }
+
+    /// Copies each item of `s` raw unless `encode` (run with a redirecting reencoder) met an
+    /// intercepted import, in which case the re-encoded item is used.
+    fn items<T: FromReader<'a>>(
+        &self,
+        s: &KnownSection,
+        p: &mut Pieces<'a>,
+        encode: impl Fn(
+            &mut AppRewriter<'_>,
+            T,
+        ) -> std::result::Result<Vec<u8>, wasm_encoder::reencode::Error<std::convert::Infallible>>,
+    ) -> Result<()> {
+        let bytes = self.app.bytes;
+        let items = reader::<T>(bytes, &s.content)?
+            .into_iter_with_offsets()
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(MergeError::malformed)?;
+        let starts: Vec<usize> = items.iter().map(|(o, _)| *o as usize).collect();
+        for (i, (_, item)) in items.into_iter().enumerate() {
+            let start = starts[i];
+            let end = starts.get(i + 1).copied().unwrap_or(s.items.end);
+            let mut rw = AppRewriter::new(&self.redirect);
+            let encoded = encode(&mut rw, item).map_err(app_error)?;
+            if rw.hit {
+                p.push(1, encoded);
+            } else {
+                p.push(1, &bytes[start..end]);
+            }
+        }
+        Ok(())
+    }
+
+    /// The application's code section items: runs of untouched bodies are copied as one slice.
+    fn app_code(&self, s: &KnownSection) -> Pieces<'_> {
+        let bytes = self.app.bytes;
+        let bodies = &self.app.bodies;
+        let mut p = Pieces::default();
+        let (mut pos, mut done) = (s.items.start, 0usize);
+        for (i, body) in &self.rewritten {
+            let item_start = if *i == 0 { s.items.start } else { bodies[i - 1].end };
+            p.push((i - done) as u32, &bytes[pos..item_start]);
+            let mut size = Vec::with_capacity(5);
+            leb(body.len() as u32, &mut size);
+            p.push(1, size);
+            p.extend(&body[..]);
+            pos = bodies[*i].end;
+            done = i + 1;
+        }
+        p.push((bodies.len() - done) as u32, &bytes[pos..s.items.end]);
+        p
+    }
+
+    /// Appends the VFS's items (and generated functions) of `kind`.
+    fn append_vfs<'p>(&'p self, kind: Kind, p: &mut Pieces<'p>) -> Result<()> {
+        let vfs = &self.vfs;
+        let mut remap = self.remap.clone();
+        match kind {
+            Kind::Type => {
+                if let Some(r) = &vfs.type_section {
+                    let mut sec = wasm_encoder::TypeSection::new();
+                    remap.parse_type_section(&mut sec, r.clone()).map_err(vfs_error)?;
+                    p.push(sec.len(), items_of(&sec));
+                }
+            }
+            Kind::Function => {
+                let mut b = Vec::new();
+                for ty in &vfs.functions {
+                    leb(remap.type_base + ty, &mut b);
+                }
+                for (ty, _) in &self.generated {
+                    leb(*ty, &mut b);
+                }
+                p.push((vfs.functions.len() + self.generated.len()) as u32, b);
+            }
+            Kind::Table => {
+                if let Some(r) = &vfs.tables {
+                    let mut sec = TableSection::new();
+                    remap.parse_table_section(&mut sec, r.clone()).map_err(vfs_error)?;
+                    p.push(sec.len(), items_of(&sec));
+                }
+            }
+            Kind::Memory => {
+                if let Some(m) = vfs.memory {
+                    let mut sec = wasm_encoder::MemorySection::new();
+                    sec.memory(remap.memory_type(m).map_err(vfs_error)?);
+                    p.push(1, items_of(&sec));
+                }
+            }
+            Kind::Global => {
+                if let Some(r) = &vfs.globals {
+                    let mut sec = GlobalSection::new();
+                    remap.parse_global_section(&mut sec, r.clone()).map_err(vfs_error)?;
+                    p.push(sec.len(), items_of(&sec));
+                }
+            }
+            Kind::Element => {
+                if let Some(r) = &vfs.elements {
+                    let mut sec = ElementSection::new();
+                    remap.parse_element_section(&mut sec, r.clone()).map_err(vfs_error)?;
+                    p.push(sec.len(), items_of(&sec));
+                }
+            }
+            Kind::Code => {
+                let mut sec = CodeSection::new();
+                for body in &vfs.bodies {
+                    remap.parse_function_body(&mut sec, body.clone()).map_err(vfs_error)?;
+                }
+                let mems = Memories {
+                    app: self.app.memory_export,
+                    vfs: remap.memory_base,
+                };
+                for (_, g) in &self.generated {
+                    sec.raw(&generate::body(g, mems));
+                }
+                p.push(sec.len(), items_of(&sec));
+            }
+            Kind::Data => {
+                if let Some(r) = &vfs.data {
+                    for datum in r.clone() {
+                        let datum = datum.map_err(|e| MergeError::Vfs(e.to_string()))?;
+                        let mut head = Vec::new();
+                        match datum.kind {
+                            DataKind::Active {
+                                memory_index,
+                                offset_expr,
+                            } => {
+                                // Always the explicit-memory encoding: the index is never 0.
+                                head.push(2);
+                                leb(remap.memory_index(memory_index).map_err(vfs_error)?, &mut head);
+                                let expr = remap.const_expr(offset_expr).map_err(vfs_error)?;
+                                wasm_encoder::Encode::encode(&expr, &mut head);
+                            }
+                            DataKind::Passive => head.push(1),
+                        }
+                        leb(datum.data.len() as u32, &mut head);
+                        p.push(1, head);
+                        p.extend(datum.data);
+                    }
+                }
+            }
+            Kind::Import | Kind::Tag | Kind::Export | Kind::Start | Kind::DataCount => {}
+        }
+        Ok(())
+    }
+}
+
+/// Encoding of a name (LEB128 length, then UTF-8 bytes).
+trait EncodeName {
+    fn encode_name(&self, out: &mut Vec<u8>);
+}
+
+impl EncodeName for str {
+    fn encode_name(&self, out: &mut Vec<u8>) {
+        wasm_encoder::Encode::encode(self, out);
+    }
+}

@@ -1,0 +1,33 @@
+//! Validation of the merged module with wasmparser, function bodies in parallel.
+
+use rayon::prelude::*;
+use wasmparser::{FuncValidatorAllocations, Parser, ValidPayload, Validator, WasmFeatures};
+
+/// The features the merged module may use: everything a WASI program built by current
+/// toolchains may contain, and multi-memory (which the merge itself needs).
+pub(crate) fn features() -> WasmFeatures {
+    WasmFeatures::default() | WasmFeatures::MULTI_MEMORY | WasmFeatures::LEGACY_EXCEPTIONS
+}
+
+/// Validates a whole core module; function bodies are validated in parallel.
+pub(crate) fn validate(bytes: &[u8]) -> Result<(), String> {
+    let mut validator = Validator::new_with_features(features());
+    let mut funcs = Vec::new();
+    for payload in Parser::new(0).parse_all(bytes) {
+        let payload = payload.map_err(|e| e.to_string())?;
+        if let ValidPayload::Func(func, body) =
+            validator.payload(&payload).map_err(|e| e.to_string())?
+        {
+            funcs.push((func, body));
+        }
+    }
+    funcs.into_par_iter().with_min_len(64).try_for_each_init(
+        FuncValidatorAllocations::default,
+        |allocs, (func, body)| {
+            let mut v = func.into_validator(std::mem::take(allocs));
+            v.validate(&body).map_err(|e| e.to_string())?;
+            *allocs = v.into_allocations();
+            Ok(())
+        },
+    )
+}

@@ -1,0 +1,260 @@
+//! The VFS side: [`prepare_vfs`] (the walrus cleanup pass after Wizer) and parsing the prepared
+//! VFS module for the merger.
+
+use wasmparser::{
+    DataSectionReader, ElementSectionReader, Encoding, ExternalKind, FuncType, FunctionBody,
+    GlobalSectionReader, MemoryType, Parser, Payload, TableSectionReader, TypeRef,
+    TypeSectionReader,
+};
+
+use crate::error::{MergeError, Result};
+use crate::wasi;
+
+/// Cleans up a Wizer-snapshotted VFS module so that it can be merged.
+///
+/// Drops every export except the `wasivfs_*` functions (the `memory` export and the
+/// `wasivfs_init` entry point go too), lets walrus's garbage collector remove what is now
+/// unreachable (the init code and the `wasivfs_pack.*` imports), and emits the module.
+/// Fails if a `wasivfs_pack` import is still used.
+pub fn prepare_vfs(wizer_output: &[u8]) -> Result<Vec<u8>> {
+    let mut module = walrus::Module::from_buffer(wizer_output)
+        .map_err(|e| MergeError::Vfs(format!("cannot parse the snapshotted VFS: {e:#}")))?;
+    let dropped: Vec<walrus::ExportId> = module
+        .exports
+        .iter()
+        .filter(|e| {
+            let keep = matches!(e.item, walrus::ExportItem::Function(_))
+                && e.name.starts_with(wasi::EXPORT_PREFIX)
+                && e.name != wasi::INIT_EXPORT;
+            !keep
+        })
+        .map(|e| e.id())
+        .collect();
+    for id in dropped {
+        module.exports.delete(id);
+    }
+    walrus::passes::gc::run(&mut module);
+    if let Some(import) = module
+        .imports
+        .iter()
+        .find(|i| i.module == wasi::PACK_IMPORTS)
+    {
+        return Err(MergeError::Vfs(format!(
+            "`{}.{}` is still used after removing the init code",
+            import.module, import.name
+        )));
+    }
+    Ok(module.emit_wasm())
+}
+
+/// A function import of the VFS.
+pub(crate) struct VfsImport<'a> {
+    pub module: &'a str,
+    pub name: &'a str,
+    pub ty: u32,
+}
+
+/// The parsed (prepared) VFS module.
+pub(crate) struct VfsModule<'a> {
+    pub bytes: &'a [u8],
+    pub types: Vec<Option<FuncType>>,
+    pub type_section: Option<TypeSectionReader<'a>>,
+    pub imports: Vec<VfsImport<'a>>,
+    /// Type index of each defined function.
+    pub functions: Vec<u32>,
+    pub tables: Option<TableSectionReader<'a>>,
+    pub table_count: u32,
+    pub memory: Option<MemoryType>,
+    pub globals: Option<GlobalSectionReader<'a>>,
+    pub global_count: u32,
+    /// Function exports: name and function index.
+    pub exports: Vec<(&'a str, u32)>,
+    pub elements: Option<ElementSectionReader<'a>>,
+    pub elem_count: u32,
+    pub has_data_count: bool,
+    pub bodies: Vec<FunctionBody<'a>>,
+    pub data: Option<DataSectionReader<'a>>,
+    pub data_count: u32,
+}
+
+fn vfs_err(msg: impl Into<String>) -> MergeError {
+    MergeError::Vfs(msg.into())
+}
+
+fn malformed(e: wasmparser::BinaryReaderError) -> MergeError {
+    vfs_err(format!("invalid module: {e}"))
+}
+
+impl<'a> VfsModule<'a> {
+    /// Parses and checks the shape of the VFS guest ABI.
+    pub(crate) fn parse(bytes: &'a [u8]) -> Result<Self> {
+        if bytes.len() < 4 || &bytes[..4] != b"\0asm" {
+            return Err(vfs_err("not a WebAssembly module (bad magic bytes)"));
+        }
+        let mut m = VfsModule {
+            bytes,
+            types: Vec::new(),
+            type_section: None,
+            imports: Vec::new(),
+            functions: Vec::new(),
+            tables: None,
+            table_count: 0,
+            memory: None,
+            globals: None,
+            global_count: 0,
+            exports: Vec::new(),
+            elements: None,
+            elem_count: 0,
+            has_data_count: false,
+            bodies: Vec::new(),
+            data: None,
+            data_count: 0,
+        };
+        for payload in Parser::new(0).parse_all(bytes) {
+            match payload.map_err(malformed)? {
+                Payload::Version { encoding, .. } => {
+                    if encoding != Encoding::Module {
+                        return Err(vfs_err("is a component, not a core module"));
+                    }
+                }
+                Payload::TypeSection(r) => {
+                    for group in r.clone() {
+                        for sub in group.map_err(malformed)?.types() {
+                            m.types.push(match &sub.composite_type.inner {
+                                wasmparser::CompositeInnerType::Func(f) => Some(f.clone()),
+                                _ => None,
+                            });
+                        }
+                    }
+                    m.type_section = Some(r);
+                }
+                Payload::ImportSection(r) => {
+                    for import in r.into_imports() {
+                        let import = import.map_err(malformed)?;
+                        m.import(import)?;
+                    }
+                }
+                Payload::FunctionSection(r) => {
+                    for ty in r {
+                        m.functions.push(ty.map_err(malformed)?);
+                    }
+                }
+                Payload::TableSection(r) => {
+                    m.table_count = r.count();
+                    m.tables = Some(r);
+                }
+                Payload::MemorySection(r) => {
+                    for mem in r {
+                        let mem = mem.map_err(malformed)?;
+                        if m.memory.replace(mem).is_some() {
+                            return Err(vfs_err("has more than one memory"));
+                        }
+                        if mem.shared || mem.memory64 || mem.page_size_log2.is_some_and(|p| p != 16) {
+                            return Err(vfs_err(
+                                "its memory must be a plain 32-bit unshared memory with 64 KiB pages",
+                            ));
+                        }
+                    }
+                }
+                Payload::TagSection(_) => return Err(vfs_err("defines exception tags")),
+                Payload::GlobalSection(r) => {
+                    m.global_count = r.count();
+                    m.globals = Some(r);
+                }
+                Payload::ExportSection(r) => {
+                    for export in r {
+                        let e = export.map_err(malformed)?;
+                        if e.kind == ExternalKind::Func {
+                            m.exports.push((e.name, e.index));
+                        }
+                    }
+                }
+                Payload::StartSection { .. } => {
+                    return Err(vfs_err("has a start function"));
+                }
+                Payload::ElementSection(r) => {
+                    m.elem_count = r.count();
+                    m.elements = Some(r);
+                }
+                Payload::DataCountSection { .. } => m.has_data_count = true,
+                Payload::DataSection(r) => {
+                    m.data_count = r.count();
+                    m.data = Some(r);
+                }
+                Payload::CodeSectionStart { count, .. } => m.bodies.reserve(count as usize),
+                Payload::CodeSectionEntry(body) => m.bodies.push(body),
+                Payload::CustomSection(_) | Payload::End(_) => {}
+                _ => return Err(vfs_err("has a section a core module cannot have")),
+            }
+        }
+        if m.memory.is_none() {
+            return Err(vfs_err("has no memory of its own"));
+        }
+        if m.bodies.len() != m.functions.len() {
+            return Err(vfs_err("function and code section counts differ"));
+        }
+        Ok(m)
+    }
+
+    fn import(&mut self, import: wasmparser::Import<'a>) -> Result<()> {
+        let ty = match import.ty {
+            TypeRef::Func(ty) | TypeRef::FuncExact(ty) => ty,
+            _ => {
+                return Err(vfs_err(format!(
+                    "imports `{}.{}`, which is not a function (the VFS may import functions only)",
+                    import.module, import.name
+                )));
+            }
+        };
+        match import.module {
+            wasi::PREVIEW1 | wasi::APP_INTRINSICS => {}
+            wasi::PACK_IMPORTS => {
+                return Err(vfs_err(format!(
+                    "still imports `{}.{}`; it must be prepared (init code removed) before merging",
+                    import.module, import.name
+                )));
+            }
+            other => {
+                return Err(vfs_err(format!(
+                    "imports `{other}.{}`; only `{}` and `{}` imports are allowed",
+                    import.name,
+                    wasi::PREVIEW1,
+                    wasi::APP_INTRINSICS
+                )));
+            }
+        }
+        self.imports.push(VfsImport {
+            module: import.module,
+            name: import.name,
+            ty,
+        });
+        Ok(())
+    }
+
+    /// The function type at type index `ty`.
+    pub(crate) fn func_type(&self, ty: u32) -> Result<&FuncType> {
+        self.types
+            .get(ty as usize)
+            .and_then(Option::as_ref)
+            .ok_or_else(|| vfs_err(format!("type {ty} is not a function type")))
+    }
+
+    /// The type index of function `func`.
+    pub(crate) fn type_of_function(&self, func: u32) -> Result<u32> {
+        let imports = self.imports.len();
+        let f = func as usize;
+        if f < imports {
+            Ok(self.imports[f].ty)
+        } else {
+            self.functions
+                .get(f - imports)
+                .copied()
+                .ok_or_else(|| vfs_err(format!("function {func} does not exist")))
+        }
+    }
+
+    /// The function exported under `name`.
+    pub(crate) fn export(&self, name: &str) -> Option<u32> {
+        self.exports.iter().find(|(n, _)| *n == name).map(|(_, f)| *f)
+    }
+}

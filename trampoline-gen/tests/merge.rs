@@ -1,0 +1,237 @@
+//! Merging a fake VFS into a small application, then running the result on wasmtime with host
+//! functions that record what reaches them.
+
+mod common;
+
+use anyhow::Result;
+use common::{vfs_wat, wasm, Run, APP};
+use wasivfs_trampoline_gen::{memory_region, merge, wasivfs_sections, MergeError, Merger};
+use wasmparser::{Parser, Payload};
+
+fn merged(app: &[u8], base: i32, marker: &str, note: &str) -> Result<Vec<u8>> {
+    let vfs = wasm(&vfs_wat(base, marker));
+    Ok(merge(app, &vfs, |_| note.as_bytes().to_vec())?)
+}
+
+#[test]
+fn plan_lists_trampolines_stubs_and_memories() -> Result<()> {
+    let app = wasm(APP);
+    let vfs = wasm(&vfs_wat(100, "VFS!"));
+    let m = Merger::new(&app, &vfs)?;
+    let plan = m.plan();
+    assert_eq!(plan.trampolines, ["fd_write", "path_open", "fd_read"]);
+    assert_eq!(plan.stubs, ["fd_close"]);
+    assert_eq!(plan.intrinsics.len(), 11);
+    assert_eq!((plan.app_memory, plan.vfs_memory), (0, 1));
+    // 5 imports + 12 defined functions in the app.
+    assert_eq!(plan.first_vfs_function, 17);
+    // write, read, write_ref name intercepted imports; the rest are copied raw.
+    assert_eq!(plan.rewritten_bodies, 3);
+    assert_eq!(plan.app.packed_layers, 0);
+    Ok(())
+}
+
+#[test]
+fn calls_go_through_the_vfs_and_fall_through_to_the_host() -> Result<()> {
+    let app = wasm(APP);
+    let out = merged(&app, 100, "VFS!", "{}")?;
+    let mut run = Run::new(&out)?;
+
+    // The start function still ran; raw-copied bodies and other imports still work.
+    assert_eq!(run.call1("started", 0)?, 0 + 1);
+    assert_eq!(run.peek(32, 4), 77u32.to_le_bytes());
+    assert_eq!(run.call4("plain", (5, 0, 0, 0))?, 1005);
+    assert_eq!(run.call1("plain_indirect", 6)?, 1006);
+    let log = run.instance.get_typed_func::<i32, ()>(&mut run.store, "log_it")?;
+    log.call(&mut run.store, 31)?;
+    assert_eq!(run.store.data().logs, [31]);
+
+    // Fall through: fd 1 reaches the host's fd_write, whose result comes back.
+    assert_eq!(run.call4("write", (1, 0, 1, 8))?, 9);
+    assert_eq!(run.store.data().writes, [1]);
+    assert_eq!(run.call4("read", (0, 0, 1, 8))?, 8);
+
+    // Served by the VFS: the marker lands in the app buffer through copy_out/store_u32.
+    run.iovec(64)?;
+    assert_eq!(run.call4("write", (100, 0, 1, 8))?, 0);
+    assert_eq!(run.peek(64, 4), b"VFS!");
+    assert_eq!(run.peek(8, 4), 4u32.to_le_bytes());
+    assert_eq!(run.store.data().writes, [1], "the VFS answered without the host");
+
+    // A preview 1 function the app never imported is an ENOSYS stub.
+    assert_eq!(run.call4("write", (101, 0, 1, 8))?, 52);
+    // size() sees the app memory (2 pages), not the VFS memory (1 page).
+    assert_eq!(run.call4("write", (102, 0, 1, 8))?, 2);
+    // The VFS's own table and element segment were relocated.
+    assert_eq!(run.call4("write", (103, 0, 1, 8))?, 40);
+    // copy_in reads app memory into VFS memory.
+    run.poke(64, b"ABCD")?;
+    assert_eq!(run.call4("write", (104, 0, 1, 8))?, i32::from_le_bytes(*b"ABCD"));
+
+    // Unaligned loads and stores on app memory.
+    run.poke(301, &0x1122_3344_5566_7788u64.to_le_bytes())?;
+    assert_eq!(run.call4("write", (105, 0, 1, 8))?, 0xBEEF + 0xFF);
+    assert_eq!(run.peek(203, 8), 0x1122_3344_5566_7788u64.to_le_bytes());
+    assert_eq!(run.peek(101, 2), 0xBEEFu16.to_le_bytes());
+    assert_eq!(run.peek(99, 1), [0xFF]);
+
+    // The element segment entry and the ref.func of fd_write were redirected too.
+    run.poke(64, b"0000")?;
+    assert_eq!(run.call4("write_indirect", (100, 0, 1, 8))?, 0);
+    assert_eq!(run.peek(64, 4), b"VFS!");
+    run.poke(64, b"0000")?;
+    assert_eq!(run.call4("write_ref", (100, 0, 1, 8))?, 0);
+    assert_eq!(run.peek(64, 4), b"VFS!");
+    assert_eq!(run.call4("write_indirect", (2, 0, 1, 8))?, 9);
+    assert_eq!(run.store.data().writes, [1, 2]);
+
+    // path_open through the VFS, and falling through to the host.
+    assert_eq!(run.call1("open", 100)?, 0);
+    assert_eq!(run.peek(40, 4), 142u32.to_le_bytes());
+    assert_eq!(run.call1("open", 3)?, 44);
+    assert_eq!(run.store.data().opens, [3]);
+
+    // Every fd_write call reached the VFS: 12 so far, this one is the 13th.
+    assert_eq!(run.call4("write", (106, 0, 1, 8))?, 13);
+    Ok(())
+}
+
+#[test]
+fn merged_module_keeps_exports_and_custom_sections() -> Result<()> {
+    let app = wasm(APP);
+    let out = merged(&app, 100, "VFS!", r#"{"format":1}"#)?;
+    let (mut exports, mut customs, mut memories) = (Vec::new(), Vec::new(), 0);
+    for payload in Parser::new(0).parse_all(&out) {
+        match payload? {
+            Payload::ExportSection(r) => {
+                for e in r {
+                    exports.push(e?.name.to_string());
+                }
+            }
+            Payload::CustomSection(r) => customs.push(r.name().to_string()),
+            Payload::MemorySection(r) => memories += r.count(),
+            _ => {}
+        }
+    }
+    let mut app_exports = Vec::new();
+    for payload in Parser::new(0).parse_all(&app) {
+        if let Payload::ExportSection(r) = payload? {
+            for e in r {
+                app_exports.push(e?.name.to_string());
+            }
+        }
+    }
+    assert_eq!(exports, app_exports, "no VFS export leaks into the merged module");
+    assert_eq!(memories, 2);
+    assert_eq!(customs, ["name", "wasivfs"], "custom sections kept, wasivfs last");
+    assert_eq!(wasivfs_sections(&out), [br#"{"format":1}"#.to_vec()]);
+    Ok(())
+}
+
+#[test]
+fn memory_region_reads_data_segments_back() -> Result<()> {
+    let app = wasm(APP);
+    let out = merged(&app, 100, "VFS!", "{}")?;
+    assert_eq!(memory_region(&out, 1, 1022, 8)?, b"\0\0VFS!\0\0");
+    assert_eq!(memory_region(&out, 0, 16, 5)?, b"hello");
+    assert_eq!(memory_region(&out, 0, 1024, 4)?, [0; 4]);
+    Ok(())
+}
+
+#[test]
+fn merge_is_deterministic() -> Result<()> {
+    let app = wasm(APP);
+    let a = merged(&app, 100, "VFS!", "{}")?;
+    let b = merged(&app, 100, "VFS!", "{}")?;
+    assert_eq!(a, b);
+    Ok(())
+}
+
+#[test]
+fn merging_a_merged_module_chains_the_layers() -> Result<()> {
+    let app = wasm(APP);
+    let once = merged(&app, 100, "VFS!", "first")?;
+    let vfs2 = wasm(&vfs_wat(200, "TWO!"));
+    let m = Merger::new(&once, &vfs2)?;
+    assert_eq!(m.plan().vfs_memory, 2);
+    assert_eq!(m.plan().app.packed_layers, 1);
+    let twice = m.emit(b"second")?;
+    assert_eq!(wasivfs_sections(&twice), [b"first".to_vec(), b"second".to_vec()]);
+    assert_eq!(memory_region(&twice, 2, 1024, 4)?, b"TWO!");
+    assert_eq!(memory_region(&twice, 1, 1024, 4)?, b"VFS!");
+
+    let mut run = Run::new(&twice)?;
+    run.iovec(64)?;
+    // The first layer serves its fds.
+    assert_eq!(run.call4("write", (100, 0, 1, 8))?, 0);
+    assert_eq!(run.peek(64, 4), b"VFS!");
+    // The first layer falls through into the second, which serves its fds.
+    assert_eq!(run.call4("write", (200, 0, 1, 8))?, 0);
+    assert_eq!(run.peek(64, 4), b"TWO!");
+    // Both fall through to the host.
+    assert_eq!(run.call4("write", (1, 0, 1, 8))?, 9);
+    assert_eq!(run.store.data().writes, [1]);
+    // The second layer saw the two calls the first passed on; this is its third.
+    assert_eq!(run.call4("write", (206, 0, 1, 8))?, 3);
+    // path_open passes through both layers.
+    assert_eq!(run.call1("open", 200)?, 0);
+    assert_eq!(run.peek(40, 4), 242u32.to_le_bytes());
+    assert_eq!(run.call1("open", 5)?, 44);
+    Ok(())
+}
+
+#[test]
+fn merge_refuses_a_vfs_without_a_needed_export() {
+    let app = wasm(APP);
+    let vfs = wasm(&vfs_wat(100, "VFS!").replace("\"wasivfs_fd_read\"", "\"something_else\""));
+    let err = merge(&app, &vfs, |_| Vec::new()).err();
+    assert!(
+        matches!(&err, Some(MergeError::Vfs(m)) if m.contains("wasivfs_fd_read")),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn merge_refuses_an_unprepared_vfs() {
+    let app = wasm(APP);
+    let text = vfs_wat(100, "VFS!").replacen(
+        "(import \"wasivfs_app\" \"copy_in\"",
+        "(import \"wasivfs_pack\" \"image_len\" (func (result i32)))\n  (import \"wasivfs_app\" \"copy_in\"",
+        1,
+    );
+    let err = merge(&app, &wasm(&text), |_| Vec::new()).err();
+    assert!(
+        matches!(&err, Some(MergeError::Vfs(m)) if m.contains("wasivfs_pack.image_len")),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn merge_refuses_a_vfs_import_with_the_wrong_signature() {
+    let app = wasm(APP);
+    let text = vfs_wat(100, "VFS!").replace(
+        "\"size\" (func $size (result i32))",
+        "\"size\" (func $size (result i64))",
+    );
+    let text = text.replace("(then (return (call $size))))", "(then (return (i32.wrap_i64 (call $size)))))");
+    let err = merge(&app, &wasm(&text), |_| Vec::new()).err();
+    assert!(matches!(&err, Some(MergeError::Vfs(m)) if m.contains("size")), "{err:?}");
+}
+
+#[test]
+fn an_app_without_intercepted_imports_is_copied_unchanged_around_the_vfs() -> Result<()> {
+    let app = wasm(
+        r#"(module
+             (import "wasi_snapshot_preview1" "proc_exit" (func (param i32)))
+             (memory (export "memory") 1)
+             (func (export "f") (param i32) (result i32) (i32.mul (local.get 0) (i32.const 3))))"#,
+    );
+    let vfs = wasm(&vfs_wat(100, "VFS!"));
+    let m = Merger::new(&app, &vfs)?;
+    assert!(m.plan().trampolines.is_empty());
+    assert_eq!(m.plan().stubs, ["fd_write", "path_open", "fd_close", "fd_read"]);
+    let out = m.emit(b"{}")?;
+    let mut run = Run::new(&out)?;
+    assert_eq!(run.call1("f", 14)?, 42);
+    Ok(())
+}

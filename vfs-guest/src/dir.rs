@@ -1,0 +1,59 @@
+//! `fd_readdir` over an embedded directory, laid out byte for byte as wasmtime-wasi does: `.` and
+//! `..` first (both carrying the directory's own inode number), then the entries in name order;
+//! each entry's `d_next` is its position plus one, so a cookie is "how many entries to skip". A
+//! buffer too small for the next entry is filled with that entry's truncated bytes.
+
+use wasivfs_image::Image;
+
+use crate::abi::{encode_dirent, filetype, Errno, DIRENT_SIZE, EBADF, EIO};
+use crate::fdtable::{Open, OpenKind};
+use crate::host::AppMemory;
+use crate::mem;
+use crate::stat::{filetype_of, ino_of};
+
+/// Writes entries from `cookie` on into `[buf, buf + buf_len)`; returns the bytes used.
+pub fn readdir<H: AppMemory>(
+    h: &mut H,
+    img: &Image<'_>,
+    open: &Open,
+    buf: u32,
+    buf_len: u32,
+    cookie: u64,
+) -> Result<u32, Errno> {
+    if open.kind != OpenKind::Dir {
+        return Err(EBADF);
+    }
+    let dir = open.inode;
+    let count = img.dir_len(dir) as u64 + 2;
+    let mut at = buf;
+    let mut cap = buf_len;
+    let mut index = cookie;
+    while index < count {
+        let (ino, ft, name): (u64, u8, &[u8]) = match index {
+            0 => (ino_of(dir), filetype::DIRECTORY, b"."),
+            1 => (ino_of(dir), filetype::DIRECTORY, b".."),
+            i => {
+                let e = img.dir_entry(dir, (i - 2) as u32).ok_or(EIO)?;
+                let kind = img.inode(e.inode).ok_or(EIO)?.kind;
+                (ino_of(e.inode), filetype_of(kind), e.name)
+            }
+        };
+        let header = encode_dirent(index + 1, ino, name.len() as u32, ft);
+        let n = cap.min(DIRENT_SIZE);
+        mem::write_bytes(h, at, &header[..n as usize])?;
+        at += n;
+        cap -= n;
+        if cap == 0 {
+            return Ok(buf_len);
+        }
+        let n = cap.min(name.len() as u32);
+        mem::write_bytes(h, at, &name[..n as usize])?;
+        at += n;
+        cap -= n;
+        if cap == 0 {
+            return Ok(buf_len);
+        }
+        index += 1;
+    }
+    Ok(buf_len - cap)
+}

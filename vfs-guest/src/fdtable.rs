@@ -1,0 +1,118 @@
+//! The guest-visible fd table: each number is free, a host fd, or an embedded open file/directory.
+//!
+//! Numbers are handed out the way wasmtime-wasi's preview 1 adapter does, so a packed program sees
+//! the same fd numbers it would see with the directory mapped from the host: the highest number
+//! freed by a close (or renumbered away) is reused first; otherwise the number after the highest
+//! one in use.
+
+use alloc::collections::BTreeMap;
+use alloc::collections::BTreeSet;
+
+use crate::abi::{Errno, EBADF, EMFILE};
+
+/// What an embedded fd is open on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpenKind {
+    /// A regular file (read-only).
+    File,
+    /// A directory.
+    Dir,
+}
+
+/// An open embedded file or directory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Open {
+    /// The inode it is open on.
+    pub inode: u32,
+    /// The root inode of the mount it belongs to (`..` never climbs above it).
+    pub root: u32,
+    /// File or directory.
+    pub kind: OpenKind,
+    /// `Some(mount index)` for a preopened mount root.
+    pub preopen: Option<u32>,
+    /// Current file position.
+    pub pos: u64,
+    /// `fdflags` the application may observe (`APPEND`, `NONBLOCK`).
+    pub flags: u16,
+}
+
+/// One used fd.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Slot {
+    /// A host fd, by the host's own number.
+    Host(u32),
+    /// An embedded file or directory.
+    Embedded(Open),
+}
+
+/// The fd table.
+#[derive(Debug, Default)]
+pub struct FdTable {
+    used: BTreeMap<u32, Slot>,
+    free: BTreeSet<u32>,
+}
+
+impl FdTable {
+    /// An empty table.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The slot of `fd`, if it is in use.
+    pub fn get(&self, fd: u32) -> Option<&Slot> {
+        self.used.get(&fd)
+    }
+
+    /// The slot of `fd` for changing, if it is in use.
+    pub fn get_mut(&mut self, fd: u32) -> Option<&mut Slot> {
+        self.used.get_mut(&fd)
+    }
+
+    /// The embedded open file of `fd`, if `fd` is an embedded fd.
+    pub fn embedded_mut(&mut self, fd: u32) -> Option<&mut Open> {
+        match self.used.get_mut(&fd) {
+            Some(Slot::Embedded(o)) => Some(o),
+            _ => None,
+        }
+    }
+
+    /// Puts `slot` under a new number: the highest freed number, else one past the highest used.
+    pub fn push(&mut self, slot: Slot) -> Result<u32, Errno> {
+        let fd = match self.free.pop_last() {
+            Some(fd) => fd,
+            None => match self.used.last_key_value() {
+                Some((&last, _)) => match last.checked_add(1) {
+                    Some(fd) => fd,
+                    None => (0..u32::MAX)
+                        .rev()
+                        .find(|fd| !self.used.contains_key(fd))
+                        .ok_or(EMFILE)?,
+                },
+                None => 0,
+            },
+        };
+        self.used.insert(fd, slot);
+        Ok(fd)
+    }
+
+    /// Frees `fd` and returns what it held.
+    pub fn remove(&mut self, fd: u32) -> Result<Slot, Errno> {
+        let slot = self.used.remove(&fd).ok_or(EBADF)?;
+        self.free.insert(fd);
+        Ok(slot)
+    }
+
+    /// Moves `from` onto `to` (which the caller has already closed); `from` becomes free.
+    pub fn renumber(&mut self, from: u32, to: u32) -> Result<(), Errno> {
+        let slot = self.used.remove(&from).ok_or(EBADF)?;
+        self.free.insert(from);
+        self.free.remove(&to);
+        self.used.insert(to, slot);
+        Ok(())
+    }
+
+    /// All used fds with their slots, in number order.
+    pub fn iter(&self) -> impl Iterator<Item = (u32, &Slot)> {
+        self.used.iter().map(|(k, v)| (*k, v))
+    }
+}

@@ -1,0 +1,55 @@
+//! Reading embedded files: `fd_read`, `fd_pread`, `fd_seek`, `fd_tell`. File bytes go to the
+//! application with one `copy_out` straight from the image.
+
+use wasivfs_image::Image;
+
+use crate::abi::{whence, Errno, EBADF, EINVAL, EIO};
+use crate::fdtable::{Open, OpenKind};
+use crate::host::AppMemory;
+use crate::mem;
+
+/// The first non-empty `(buf, len)` of an iovec array, or `(0, 0)` if all are empty (preview 1
+/// implementations read into that one buffer only).
+pub fn first_non_empty<H: AppMemory>(h: &mut H, iovs: u32, count: u32) -> Result<(u32, u32), Errno> {
+    let list = mem::read_iovecs(h, iovs, count)?;
+    Ok(list.into_iter().find(|(_, len)| *len != 0).unwrap_or((0, 0)))
+}
+
+/// Copies up to `len` bytes of file `open` from offset `pos` to application address `buf`.
+/// Returns how many bytes were copied.
+pub fn read_at<H: AppMemory>(
+    h: &mut H,
+    img: &Image<'_>,
+    open: &Open,
+    buf: u32,
+    len: u32,
+    pos: u64,
+) -> Result<u32, Errno> {
+    if open.kind != OpenKind::File {
+        return Err(EBADF);
+    }
+    mem::check(h, buf, len as u64)?;
+    let data = img.file_data(open.inode).ok_or(EIO)?;
+    let start = usize::try_from(pos).unwrap_or(usize::MAX).min(data.len());
+    let n = (data.len() - start).min(len as usize);
+    if n > 0 {
+        h.copy_out(buf, &data[start..start + n]);
+    }
+    Ok(n as u32)
+}
+
+/// The position `fd_seek` moves to, or `EINVAL`.
+pub fn seek_target(img: &Image<'_>, open: &Open, offset: i64, wh: u8) -> Result<u64, Errno> {
+    if open.kind != OpenKind::File {
+        return Err(EBADF);
+    }
+    match wh {
+        whence::SET if offset >= 0 => Ok(offset as u64),
+        whence::CUR => open.pos.checked_add_signed(offset).ok_or(EINVAL),
+        whence::END => {
+            let size = img.inode(open.inode).ok_or(EIO)?.size();
+            size.checked_add_signed(offset).ok_or(EINVAL)
+        }
+        _ => Err(EINVAL),
+    }
+}

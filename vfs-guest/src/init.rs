@@ -1,0 +1,59 @@
+//! Pack-time initialisation (`wasivfs_init`, run once under Wizer) and the record of where the image
+//! landed in this module's memory.
+
+use core::sync::atomic::{AtomicU32, Ordering};
+
+/// Address of the image in the VFS memory (0 = no image).
+static IMAGE_ADDR: AtomicU32 = AtomicU32::new(0);
+/// Length of the image in bytes.
+static IMAGE_LEN: AtomicU32 = AtomicU32::new(0);
+
+/// Where the image is, as `(address, length)`; `None` before `wasivfs_init` ran (or for an empty one).
+pub fn image_location() -> Option<(u32, u32)> {
+    let addr = IMAGE_ADDR.load(Ordering::Relaxed);
+    let len = IMAGE_LEN.load(Ordering::Relaxed);
+    (addr != 0 && len != 0).then_some((addr, len))
+}
+
+mod pack {
+    #[link(wasm_import_module = "wasivfs_pack")]
+    extern "C" {
+        #[link_name = "image_len"]
+        pub fn image_len() -> i32;
+        #[link_name = "image_read"]
+        pub fn image_read(dst: i32, len: i32);
+        #[link_name = "image_placed"]
+        pub fn image_placed(addr: i32, len: i32);
+    }
+}
+
+/// Wizer's init function: grows memory by `ceil(len / 65536)` pages, streams the image into the new
+/// (64 KiB aligned) pages and tells the packer where it landed.
+#[export_name = "wasivfs_init"]
+extern "C" fn wasivfs_init() {
+    // SAFETY: pack-time imports with the documented signatures.
+    let len = unsafe { pack::image_len() } as u32;
+    if len == 0 {
+        return;
+    }
+    let pages = len.div_ceil(crate::host::PAGE as u32);
+    let old = core::arch::wasm32::memory_grow(0, pages as usize);
+    if old == usize::MAX {
+        core::arch::wasm32::unreachable();
+    }
+    let addr = (old as u32) * crate::host::PAGE as u32;
+    // SAFETY: the destination is the freshly grown, unused range [addr, addr + len).
+    unsafe {
+        pack::image_read(addr as i32, len as i32);
+        pack::image_placed(addr as i32, len as i32);
+    }
+    IMAGE_ADDR.store(addr, Ordering::Relaxed);
+    IMAGE_LEN.store(len, Ordering::Relaxed);
+}
+
+/// The image bytes placed by `wasivfs_init`.
+pub fn image_bytes() -> Option<&'static [u8]> {
+    let (addr, len) = image_location()?;
+    // SAFETY: `wasivfs_init` filled exactly this range and nothing writes to it afterwards.
+    Some(unsafe { core::slice::from_raw_parts(addr as *const u8, len as usize) })
+}

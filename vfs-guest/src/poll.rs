@@ -1,0 +1,127 @@
+//! `poll_oneoff` across host and embedded fds.
+//!
+//! Embedded files are always ready. If any subscription names an embedded fd, the call answers at
+//! once with events for the embedded subscriptions only (in subscription order) and never blocks.
+//! Otherwise the fds in the application's subscription array are translated to host numbers in
+//! place, the host is called, and the array is restored.
+
+use alloc::vec::Vec;
+
+use crate::abi::{
+    eventtype, Errno, EBADF, EINVAL, EPERM, EVENT_SIZE, SUBSCRIPTION_FD_OFFSET, SUBSCRIPTION_SIZE,
+};
+use crate::fdtable::{OpenKind, Slot};
+use crate::host::Host;
+use crate::mem;
+use crate::vfs::Vfs;
+
+/// `FD_READWRITE_HANGUP` in an event's flags.
+const HANGUP: u16 = 1;
+
+impl Vfs<'_> {
+    pub(crate) fn poll<H: Host>(
+        &mut self,
+        h: &mut H,
+        subs: u32,
+        events: u32,
+        n: u32,
+        nevents: u32,
+    ) -> Result<(), Errno> {
+        if n == 0 {
+            return Err(EINVAL);
+        }
+        let bytes = n as u64 * SUBSCRIPTION_SIZE as u64;
+        mem::check(h, subs, bytes)?;
+        // (index, guest fd, slot) of each fd subscription.
+        let mut fd_subs: Vec<(u32, u32, Option<Slot>)> = Vec::new();
+        let mut any_embedded = false;
+        for i in 0..n {
+            let at = subs + i * SUBSCRIPTION_SIZE;
+            let mut tag = [0u8; 1];
+            h.copy_in(&mut tag, at + 8);
+            if tag[0] == eventtype::FD_READ || tag[0] == eventtype::FD_WRITE {
+                let fd = h.load_u32(at + SUBSCRIPTION_FD_OFFSET);
+                let slot = self.table.get(fd).copied();
+                any_embedded |= matches!(slot, Some(Slot::Embedded(_)));
+                fd_subs.push((i, fd, slot));
+            }
+        }
+        if any_embedded {
+            return self.poll_embedded(h, subs, events, n, nevents);
+        }
+        for (_, _, slot) in &fd_subs {
+            if slot.is_none() {
+                return Err(EBADF);
+            }
+        }
+        for (i, _, slot) in &fd_subs {
+            if let Some(Slot::Host(host_fd)) = slot {
+                h.store_u32(subs + i * SUBSCRIPTION_SIZE + SUBSCRIPTION_FD_OFFSET, *host_fd);
+            }
+        }
+        let r = h.poll_oneoff(subs as i32, events as i32, n as i32, nevents as i32);
+        for (i, fd, _) in &fd_subs {
+            h.store_u32(subs + i * SUBSCRIPTION_SIZE + SUBSCRIPTION_FD_OFFSET, *fd);
+        }
+        if r == 0 {
+            Ok(())
+        } else {
+            Err(r as Errno)
+        }
+    }
+
+    fn poll_embedded<H: Host>(
+        &mut self,
+        h: &mut H,
+        subs: u32,
+        events: u32,
+        n: u32,
+        nevents: u32,
+    ) -> Result<(), Errno> {
+        let img = self.image;
+        let mut out: Vec<[u8; EVENT_SIZE as usize]> = Vec::new();
+        for i in 0..n {
+            let at = subs + i * SUBSCRIPTION_SIZE;
+            let mut head = [0u8; 9];
+            h.copy_in(&mut head, at);
+            let tag = head[8];
+            if tag != eventtype::FD_READ && tag != eventtype::FD_WRITE {
+                continue;
+            }
+            let fd = h.load_u32(at + SUBSCRIPTION_FD_OFFSET);
+            let open = match self.table.get(fd) {
+                None => return Err(EBADF),
+                Some(Slot::Host(_)) => continue,
+                Some(Slot::Embedded(o)) => *o,
+            };
+            if open.kind != OpenKind::File {
+                return Err(EBADF);
+            }
+            let flags = if tag == eventtype::FD_WRITE {
+                // A read-only preopen refuses a write stream on its files.
+                return Err(EPERM);
+            } else {
+                let size = img
+                    .as_ref()
+                    .and_then(|img| img.inode(open.inode))
+                    .map_or(0, |i| i.size());
+                if size <= open.pos {
+                    HANGUP
+                } else {
+                    0
+                }
+            };
+            let mut ev = [0u8; EVENT_SIZE as usize];
+            ev[0..8].copy_from_slice(&head[0..8]);
+            ev[10] = tag;
+            ev[16..24].copy_from_slice(&1u64.to_le_bytes());
+            ev[24..26].copy_from_slice(&flags.to_le_bytes());
+            out.push(ev);
+        }
+        mem::check(h, events, out.len() as u64 * EVENT_SIZE as u64)?;
+        for (k, ev) in out.iter().enumerate() {
+            h.copy_out(events + k as u32 * EVENT_SIZE, ev);
+        }
+        mem::store_u32(h, nevents, out.len() as u32)
+    }
+}

@@ -1,0 +1,174 @@
+//! A mock host: an in-memory application memory plus scripted preview 1 functions that record
+//! every call.
+
+use std::collections::BTreeMap;
+use std::vec::Vec;
+
+use wasivfs_image::builder::ImageBuilder;
+
+use crate::host::{impl_wasi_by_dispatch, AppMemory};
+
+/// One recorded host call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Call {
+    pub name: &'static str,
+    pub args: Vec<i64>,
+    /// For `poll_oneoff`: the fd fields of the subscriptions as the host saw them.
+    pub seen_fds: Vec<u32>,
+}
+
+pub struct Mock {
+    pub mem: Vec<u8>,
+    pub calls: Vec<Call>,
+    /// Host preopens by host fd, with their names; `None` makes `fd_prestat_get` a stub (ENOSYS).
+    pub preopens: Option<BTreeMap<u32, &'static str>>,
+    /// The fd the host's `path_open` hands out.
+    pub next_host_fd: u32,
+    /// Answer of every call not scripted otherwise.
+    pub default_answer: i32,
+}
+
+impl Mock {
+    pub fn new(preopens: Option<&[(u32, &'static str)]>) -> Self {
+        Mock {
+            mem: vec![0; 65536],
+            calls: Vec::new(),
+            preopens: preopens.map(|p| p.iter().copied().collect()),
+            next_host_fd: 100,
+            default_answer: 0,
+        }
+    }
+
+    pub fn calls_named(&self, name: &str) -> Vec<&Call> {
+        self.calls.iter().filter(|c| c.name == name).collect()
+    }
+
+    pub fn u32_at(&self, at: u32) -> u32 {
+        u32::from_le_bytes(self.mem[at as usize..at as usize + 4].try_into().unwrap())
+    }
+
+    pub fn u64_at(&self, at: u32) -> u64 {
+        u64::from_le_bytes(self.mem[at as usize..at as usize + 8].try_into().unwrap())
+    }
+
+    pub fn put(&mut self, at: u32, bytes: &[u8]) {
+        self.mem[at as usize..at as usize + bytes.len()].copy_from_slice(bytes);
+    }
+
+    pub fn put_u32(&mut self, at: u32, v: u32) {
+        self.put(at, &v.to_le_bytes());
+    }
+
+    fn call(&mut self, name: &'static str, args: &[i64]) -> i32 {
+        let mut seen_fds = Vec::new();
+        let answer = match name {
+            "fd_prestat_get" => match &self.preopens {
+                None => 52,
+                Some(p) => match p.get(&(args[0] as u32)) {
+                    Some(n) => {
+                        let at = args[1] as u32;
+                        let len = n.len() as u32;
+                        self.put(at, &[0, 0, 0, 0]);
+                        self.put_u32(at + 4, len);
+                        0
+                    }
+                    None => 8,
+                },
+            },
+            "path_open" => {
+                let fd = self.next_host_fd;
+                self.next_host_fd += 1;
+                self.put_u32(args[8] as u32, fd);
+                0
+            }
+            "poll_oneoff" => {
+                for i in 0..args[2] as u32 {
+                    seen_fds.push(self.u32_at(args[0] as u32 + i * 48 + 16));
+                }
+                self.default_answer
+            }
+            _ => self.default_answer,
+        };
+        self.calls.push(Call {
+            name,
+            args: args.to_vec(),
+            seen_fds,
+        });
+        answer
+    }
+}
+
+impl_wasi_by_dispatch!(Mock);
+
+impl AppMemory for Mock {
+    fn app_len(&mut self) -> u64 {
+        self.mem.len() as u64
+    }
+    fn copy_in(&mut self, dst: &mut [u8], src: u32) {
+        dst.copy_from_slice(&self.mem[src as usize..src as usize + dst.len()]);
+    }
+    fn copy_out(&mut self, dst: u32, src: &[u8]) {
+        self.put(dst, src);
+    }
+    fn load_u32(&mut self, addr: u32) -> u32 {
+        self.u32_at(addr)
+    }
+    fn load_u64(&mut self, addr: u32) -> u64 {
+        self.u64_at(addr)
+    }
+    fn store_u32(&mut self, addr: u32, v: u32) {
+        self.put_u32(addr, v);
+    }
+    fn store_u64(&mut self, addr: u32, v: u64) {
+        self.put(addr, &v.to_le_bytes());
+    }
+}
+
+fn digest(bytes: &[u8]) -> [u8; 32] {
+    let mut d = [0u8; 32];
+    for (i, b) in bytes.iter().enumerate() {
+        d[i % 31] ^= b.wrapping_mul(31).wrapping_add(i as u8);
+    }
+    d[31] = bytes.len() as u8;
+    d
+}
+
+/// The test tree:
+///
+/// ```text
+/// /src   a.txt "hello world", b.txt "", sub/{c.txt "sea", deeper/d.txt "dee",
+///        link_parent -> ../a.txt}, link_a -> a.txt, link_sub -> sub, loop1 -> loop2,
+///        loop2 -> loop1, broken -> missing, link_link -> link_a, link_file_slash -> a.txt/
+/// /data  x.bin "xyz"
+/// ```
+pub fn test_image() -> Vec<u8> {
+    let mut b: ImageBuilder<Vec<u8>> = ImageBuilder::new();
+    let src = b.add_mount("/src", 1_000).unwrap();
+    let data = b.add_mount("/data", 2_000).unwrap();
+    let file = |b: &mut ImageBuilder<Vec<u8>>, dir, name: &str, c: &[u8], t| {
+        b.add_file(dir, name, t, c.len() as u64, digest(c), c.to_vec())
+            .unwrap()
+    };
+    file(&mut b, src, "a.txt", b"hello world", 111);
+    file(&mut b, src, "b.txt", b"", 222);
+    let sub = b.add_dir(src, "sub", 333).unwrap();
+    file(&mut b, sub, "c.txt", b"sea", 444);
+    let deeper = b.add_dir(sub, "deeper", 555).unwrap();
+    file(&mut b, deeper, "d.txt", b"dee", 666);
+    b.add_symlink(sub, "link_parent", "../a.txt", 7).unwrap();
+    b.add_symlink(src, "link_a", "a.txt", 8).unwrap();
+    b.add_symlink(src, "link_sub", "sub", 9).unwrap();
+    b.add_symlink(src, "loop1", "loop2", 10).unwrap();
+    b.add_symlink(src, "loop2", "loop1", 11).unwrap();
+    b.add_symlink(src, "broken", "missing", 12).unwrap();
+    b.add_symlink(src, "link_link", "link_a", 13).unwrap();
+    b.add_symlink(src, "escape", "../../etc", 14).unwrap();
+    file(&mut b, data, "x.bin", b"xyz", 777);
+    let layout = b.finish(u32::MAX as u64).unwrap();
+    layout
+        .to_bytes(|s: &Vec<u8>, out: &mut [u8]| -> Result<(), ()> {
+            out.copy_from_slice(s);
+            Ok(())
+        })
+        .unwrap()
+}

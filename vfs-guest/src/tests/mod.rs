@@ -1,0 +1,6 @@
+//! Native tests of the VFS core against a mock host.
+
+mod fdtable_tests;
+mod fs_tests;
+mod mock;
+mod poll_tests;

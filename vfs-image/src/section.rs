@@ -1,0 +1,73 @@
+//! The `wasivfs` custom section: one JSON object per pack layer that says where that layer's image lies
+//! and what went into it. Written by the packer, read by `ls`, `cat`, `unpack` and `inspect`.
+
+use serde::{Deserialize, Serialize};
+
+/// Name of the custom section.
+pub const SECTION_NAME: &str = "wasivfs";
+/// Version of the section's JSON schema.
+pub const SECTION_FORMAT: u32 = 1;
+
+/// What the packer records about the module it was given.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputInfo {
+    /// Lowercase hex SHA-256 of the input module's bytes.
+    pub sha256: String,
+    /// Input module size in bytes.
+    pub size: u64,
+}
+
+/// One mount of a layer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MountInfo {
+    /// Absolute guest path.
+    pub guest: String,
+}
+
+/// The payload of one `wasivfs` custom section.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LayerInfo {
+    /// Schema version, [`SECTION_FORMAT`].
+    pub format: u32,
+    /// The tool that wrote it, e.g. `wasivfs 0.1.0`.
+    pub tool: String,
+    /// VFS guest ABI version.
+    pub vfs_abi: u32,
+    /// Index of the memory that holds the image.
+    pub vfs_memory: u32,
+    /// Address of the image in that memory.
+    pub image_addr: u32,
+    /// Length of the image in bytes.
+    pub image_len: u32,
+    /// The module that was packed.
+    pub input: InputInfo,
+    /// Mounts, in `--mapdir` order.
+    pub mounts: Vec<MountInfo>,
+    /// Regular files.
+    pub files: u64,
+    /// Directories, mount roots included.
+    pub dirs: u64,
+    /// Symbolic links.
+    pub symlinks: u64,
+    /// Sum of file sizes.
+    pub file_bytes: u64,
+    /// Bytes of distinct contents stored.
+    pub stored_bytes: u64,
+    /// Preview 1 imports of the input now routed through the VFS.
+    pub trampolines: Vec<String>,
+    /// Preview 1 functions the VFS uses that the input did not import (they answer ENOSYS).
+    pub stubs: Vec<String>,
+}
+
+impl LayerInfo {
+    /// The section payload: compact JSON with keys in declaration order (deterministic).
+    pub fn to_json(&self) -> Vec<u8> {
+        // Serializing a struct of strings and integers cannot fail.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// Parses a section payload.
+    pub fn from_json(bytes: &[u8]) -> Result<LayerInfo, serde_json::Error> {
+        serde_json::from_slice(bytes)
+    }
+}
