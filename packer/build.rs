@@ -22,7 +22,12 @@ fn run() -> Result<(), String> {
         .parent()
         .ok_or("the packer crate has no parent directory")?
         .to_path_buf();
-    for p in ["vfs-guest/src", "vfs-guest/Cargo.toml", "vfs-image/src", "vfs-image/Cargo.toml"] {
+    for p in [
+        "vfs-guest/src",
+        "vfs-guest/Cargo.toml",
+        "vfs-image/src",
+        "vfs-image/Cargo.toml",
+    ] {
         println!("cargo:rerun-if-changed={}", workspace.join(p).display());
     }
     println!("cargo:rerun-if-env-changed=WASIVFS_VFS_WASM");

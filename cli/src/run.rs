@@ -42,6 +42,11 @@ pub struct RunArgs {
 pub fn main(a: RunArgs) -> Result<ExitCode> {
     let name = a.module.display().to_string();
     let bytes = std::fs::read(&a.module).map_err(|e| anyhow!("{name}: {e}"))?;
+    if !bytes.starts_with(b"\0asm") {
+        return Err(anyhow!(
+            "{name}: not a WebAssembly module (bad magic bytes)"
+        ));
+    }
     let argv0 = a
         .module
         .file_name()
@@ -65,11 +70,22 @@ pub fn main(a: RunArgs) -> Result<ExitCode> {
         stdio: Stdio::Inherit,
     };
     let engine = engine()?;
-    let module = wasivfs_runtime::compile(&engine, &bytes).map_err(|e| anyhow!("{name}: {e:#}"))?;
-    let outcome = run_command(&engine, &module, &opts).map_err(|e| anyhow!("{name}: {e:#}"))?;
+    let module = wasivfs_runtime::compile(&engine, &bytes)
+        .map_err(|e| anyhow!("{name}: {}", one_line(&format!("{e:#}"))))?;
+    let outcome = run_command(&engine, &module, &opts)
+        .map_err(|e| anyhow!("{name}: {}", one_line(&format!("{e:#}"))))?;
     if let Some(trap) = outcome.trap {
-        eprintln!("error: {name}: {trap}");
+        eprintln!("error: {name}: {}", one_line(&trap));
     }
     // Exit codes are a byte on Unix.
     Ok(ExitCode::from(outcome.exit_code as u8))
+}
+
+/// Joins a multi-line message (wasmtime adds backtraces) into one line.
+fn one_line(msg: &str) -> String {
+    msg.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }

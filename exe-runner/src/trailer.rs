@@ -69,7 +69,9 @@ pub enum FooterError {
 impl std::fmt::Display for FooterError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            FooterError::Missing => f.write_str("no program is attached to this executable"),
+            FooterError::Missing => f.write_str(
+                "no program is attached to this executable (it is the runner that `wasivfs exe` builds from)",
+            ),
             FooterError::Version(v) => write!(
                 f,
                 "the attached program uses trailer format {v}, this runner reads format {VERSION}"
@@ -128,7 +130,9 @@ impl Footer {
         if payload_end != footer.options_offset
             || options_end.checked_add(FOOTER_LEN as u64) != Some(file_len)
         {
-            return Err(FooterError::Corrupt("payload and options do not fit the file"));
+            return Err(FooterError::Corrupt(
+                "payload and options do not fit the file",
+            ));
         }
         Ok(footer)
     }

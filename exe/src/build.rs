@@ -37,12 +37,28 @@ pub struct ExeReport {
 
 /// Compiles `module` (wasm bytes) with the settings the runner expects.
 pub fn precompile(module: &[u8]) -> Result<Vec<u8>> {
+    if module.len() < 8 || module[0..4] != *b"\0asm" {
+        bail!("not a WebAssembly binary module");
+    }
+    if module[4..8] != [1, 0, 0, 0] {
+        bail!("a WebAssembly component or unknown version; wasivfs exe takes a core module");
+    }
     let mut config = Config::new();
     engine_config::apply(&mut config);
     let engine = Engine::new(&config).map_err(|e| anyhow::anyhow!("{e:#}"))?;
     engine
         .precompile_module(module)
-        .map_err(|e| anyhow::anyhow!("cannot compile the module: {e:#}"))
+        .map_err(|e| anyhow::anyhow!("cannot compile the module: {}", one_line(&format!("{e:#}"))))
+}
+
+/// Joins the lines of a multi-line message.
+fn one_line(message: &str) -> String {
+    message
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Precompiles `module` and writes a native executable to `opts.output`

@@ -15,7 +15,9 @@ fn host_elf_machine() -> Result<u16> {
     match std::env::consts::ARCH {
         "x86_64" => Ok(62),
         "aarch64" => Ok(183),
-        other => bail!("wasivfs exe supports Linux x86_64 and aarch64 only; this host is {other}-linux"),
+        other => {
+            bail!("wasivfs exe supports Linux x86_64 and aarch64 only; this host is {other}-linux")
+        }
     }
 }
 

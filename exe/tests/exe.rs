@@ -21,7 +21,17 @@ fn c_program_gets_args_env_stdio_and_exit_code() {
     let exe = make_exe(c_probe(), tmp.path(), "probe", &[]);
     let out = run_isolated(
         &exe,
-        &["--help", "-o", "x y", "env", "GREETING", "env", "WASIVFS_DIRS", "exit", "7"],
+        &[
+            "--help",
+            "-o",
+            "x y",
+            "env",
+            "GREETING",
+            "env",
+            "WASIVFS_DIRS",
+            "exit",
+            "7",
+        ],
         &[("GREETING", "hi there")],
     );
     assert_eq!(out.status.code(), Some(7), "stderr: {}", stderr(&out));
@@ -49,7 +59,10 @@ fn rust_program_runs() {
     let exe = make_exe(&rust_guest("hello"), tmp.path(), "hello", &[]);
     let out = run_isolated(&exe, &["--version", "a"], &[("HELLO_EXIT", "3")]);
     assert_eq!(out.status.code(), Some(3), "stderr: {}", stderr(&out));
-    assert_eq!(stdout(&out), "hello from rust\narg[1]=--version\narg[2]=a\n");
+    assert_eq!(
+        stdout(&out),
+        "hello from rust\narg[1]=--version\narg[2]=a\n"
+    );
 }
 
 #[test]
@@ -63,7 +76,11 @@ fn baked_and_runtime_directories_are_granted() {
 
     let out = run_isolated(&exe, &["cat", "/data/f.txt"], &[]);
     assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
-    assert!(stdout(&out).ends_with("baked contents\n"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).ends_with("baked contents\n"),
+        "{}",
+        stdout(&out)
+    );
 
     // A directory granted at run time (empty list entries are ignored).
     let late_ok = tmp.path().join("late2");
@@ -92,7 +109,10 @@ fn baked_and_runtime_directories_are_granted() {
     assert_eq!(out.status.code(), Some(RUNNER_ERROR));
     let err = stderr(&out);
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains("cannot open directory") && err.contains("/m"), "{err}");
+    assert!(
+        err.contains("cannot open directory") && err.contains("/m"),
+        "{err}"
+    );
     assert_eq!(stdout(&out), "");
 }
 
@@ -107,7 +127,12 @@ fn parts(exe: &Path) -> (Vec<u8>, Footer) {
 }
 
 fn assert_one_line_runner_error(out: &std::process::Output, expect: &str) {
-    assert_eq!(out.status.code(), Some(RUNNER_ERROR), "stderr: {}", stderr(out));
+    assert_eq!(
+        out.status.code(),
+        Some(RUNNER_ERROR),
+        "stderr: {}",
+        stderr(out)
+    );
     assert_eq!(stdout(out), "");
     let err = stderr(out);
     assert_eq!(err.lines().count(), 1, "{err}");
@@ -196,11 +221,20 @@ fn exe_time_errors_write_nothing() {
     let made = make_exe(c_probe(), tmp.path(), "made", &[]);
 
     let cases: Vec<(&[u8], ExeOptions, &str)> = vec![
-        (b"not wasm", opts(&[], runner()), "cannot compile"),
+        (b"not wasm", opts(&[], runner()), "not a WebAssembly binary"),
+        (
+            b"\0asm\x01\0\0\0\x05\x03\x01",
+            opts(&[], runner()),
+            "cannot compile",
+        ),
         (c_probe(), opts(&["::/g"], runner()), "empty host path"),
         (c_probe(), opts(&[], &not_elf), "not an ELF executable"),
         (c_probe(), opts(&[], &made), "already carries a program"),
-        (c_probe(), opts(&[], &tmp.path().join("missing")), "cannot read runner"),
+        (
+            c_probe(),
+            opts(&[], &tmp.path().join("missing")),
+            "cannot read runner",
+        ),
     ];
     for (module, o, expect) in cases {
         let err = match build_executable(module, &o) {

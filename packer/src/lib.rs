@@ -48,10 +48,14 @@ impl PackOptions {
         match std::env::var("SOURCE_DATE_EPOCH") {
             Err(_) => Ok(None),
             Ok(v) if v.trim().is_empty() => Ok(None),
-            Ok(v) => v.trim().parse::<u64>().map(Some).map_err(|_| PackError::Options {
-                what: "SOURCE_DATE_EPOCH".into(),
-                reason: format!("{v:?} is not a number of seconds since 1970"),
-            }),
+            Ok(v) => v
+                .trim()
+                .parse::<u64>()
+                .map(Some)
+                .map_err(|_| PackError::Options {
+                    what: "SOURCE_DATE_EPOCH".into(),
+                    reason: format!("{v:?} is not a number of seconds since 1970"),
+                }),
         }
     }
 }
@@ -94,10 +98,13 @@ pub fn pack_to_bytes(opts: &PackOptions) -> Result<(Vec<u8>, LayerInfo)> {
     };
     let walked = walk::walk(&opts.mappings, &walk_opts)?;
     let limit = image_limit()?;
-    let layout = walked.builder.finish(limit).map_err(|source| PackError::Layout {
-        what: mapping_list(&opts.mappings),
-        source,
-    })?;
+    let layout = walked
+        .builder
+        .finish(limit)
+        .map_err(|source| PackError::Layout {
+            what: mapping_list(&opts.mappings),
+            source,
+        })?;
     let stats = layout.stats;
 
     let snap = snapshot::snapshot(VFS_WASM, layout, walked.roots, input)?;

@@ -199,8 +199,7 @@ pub fn snapshot(
         instance,
         missing: None,
     };
-    let wasm = block_on(wizer.snapshot(&cx, &mut state))
-        .map_err(|e| fail(format!("{e:#}")))?;
+    let wasm = block_on(wizer.snapshot(&cx, &mut state)).map_err(|e| fail(format!("{e:#}")))?;
     if let Some(name) = state.missing {
         return Err(fail(format!("the instrumented VFS has no export `{name}`")));
     }
@@ -222,10 +221,7 @@ fn define_pack_imports(linker: &mut Linker<PackState>, image_len: u32) -> wasmti
             };
             let (data, state) = memory.data_and_store_mut(&mut caller);
             let (dst, len) = (dst as u32 as usize, len as u32 as usize);
-            let Some(out) = dst
-                .checked_add(len)
-                .and_then(|end| data.get_mut(dst..end))
-            else {
+            let Some(out) = dst.checked_add(len).and_then(|end| data.get_mut(dst..end)) else {
                 wasmtime::bail!("image_read out of bounds");
             };
             if let Err(e) = state.stream.read(out) {

@@ -14,13 +14,134 @@ fn embedded_vfs_has_init_and_memory() {
     let exports: Vec<String> = wasmparser::Parser::new(0)
         .parse_all(VFS_WASM)
         .filter_map(|p| match p.unwrap() {
-            wasmparser::Payload::ExportSection(r) => {
-                Some(r.into_iter().map(|e| e.unwrap().name.to_string()).collect::<Vec<_>>())
-            }
+            wasmparser::Payload::ExportSection(r) => Some(
+                r.into_iter()
+                    .map(|e| e.unwrap().name.to_string())
+                    .collect::<Vec<_>>(),
+            ),
             _ => None,
         })
         .flatten()
         .collect();
     assert!(exports.iter().any(|e| e == snapshot::INIT_FUNC));
     assert!(exports.iter().any(|e| e == "memory"));
+}
+
+/// Opens `f.txt` in preopen fd 3 and writes its contents to stdout; exit 1/2 on errno.
+const CAT: &str = r#"(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_read" (func $r (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "path_open"
+    (func $open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 100) "f.txt")
+  (func (export "_start")
+    (if (call $open (i32.const 3) (i32.const 0) (i32.const 100) (i32.const 5)
+                    (i32.const 0) (i64.const 2) (i64.const 0) (i32.const 0) (i32.const 200))
+      (then (call $exit (i32.const 1))))
+    (i32.store (i32.const 0) (i32.const 1024))
+    (i32.store (i32.const 4) (i32.const 1000))
+    (if (call $r (i32.load (i32.const 200)) (i32.const 0) (i32.const 1) (i32.const 8))
+      (then (call $exit (i32.const 2))))
+    (i32.store (i32.const 4) (i32.load (i32.const 8)))
+    (drop (call $w (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))"#;
+
+struct Fixture {
+    dir: tempfile::TempDir,
+    opts: PackOptions,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("cat.wasm");
+    std::fs::write(&input, wat::parse_str(CAT).unwrap()).unwrap();
+    let tree = dir.path().join("tree");
+    std::fs::create_dir(&tree).unwrap();
+    std::fs::write(tree.join("f.txt"), b"embedded contents\n").unwrap();
+    let opts = PackOptions {
+        input,
+        output: dir.path().join("out.wasm"),
+        mappings: vec![Mapping {
+            guest: "/src".into(),
+            host: tree,
+        }],
+        source_date_epoch: None,
+    };
+    Fixture { dir, opts }
+}
+
+#[test]
+fn packed_module_serves_the_file_and_records_the_layer() {
+    let f = fixture();
+    let report = pack(&f.opts).unwrap();
+    let bytes = std::fs::read(&f.opts.output).unwrap();
+    assert_eq!(report.output_size, bytes.len() as u64);
+    assert_eq!((report.info.files, report.info.dirs), (1, 1));
+    assert!(report.info.trampolines.contains(&"path_open".to_string()));
+
+    let layers = info::read_layers(&bytes);
+    assert_eq!(layers.len(), 1);
+    let layer = layers[0].clone().unwrap();
+    assert_eq!(layer, report.info);
+    let app = std::fs::read(&f.opts.input).unwrap();
+    assert_eq!(layer.input.sha256, info::sha256_hex(&app));
+    // The image can be read back without a runtime.
+    let image = wasivfs_trampoline_gen::memory_region(
+        &bytes,
+        layer.vfs_memory,
+        layer.image_addr,
+        layer.image_len,
+    )
+    .unwrap();
+    let img = wasivfs_image::Image::parse(&image).unwrap();
+    assert_eq!(img.mount(0).unwrap().path, b"/src");
+
+    let engine = wasivfs_runtime::engine().unwrap();
+    let opts = wasivfs_runtime::RunOptions {
+        args: vec!["out.wasm".into()],
+        stdio: wasivfs_runtime::Stdio::Capture { stdin: Vec::new() },
+        ..Default::default()
+    };
+    let out = wasivfs_runtime::run_bytes(&engine, &bytes, &opts).unwrap();
+    assert_eq!(out.trap, None);
+    assert_eq!(out.exit_code, 0);
+    assert_eq!(out.stdout, b"embedded contents\n");
+    // The unpacked module sees nothing at fd 3.
+    let out = wasivfs_runtime::run_bytes(&engine, &app, &opts).unwrap();
+    assert_eq!(out.exit_code, 1);
+}
+
+#[test]
+fn packing_is_reproducible() {
+    let f = fixture();
+    let (a, _) = pack_to_bytes(&f.opts).unwrap();
+    let (b, _) = pack_to_bytes(&f.opts).unwrap();
+    assert_eq!(a, b);
+}
+
+#[test]
+fn failed_pack_leaves_the_output_untouched() {
+    let f = fixture();
+    std::fs::write(&f.opts.output, b"previous").unwrap();
+    let tree = &f.opts.mappings[0].host;
+    std::os::unix::fs::symlink("../../outside", tree.join("escape")).unwrap();
+    let err = pack(&f.opts).unwrap_err().to_string();
+    assert!(err.contains("escape"), "{err}");
+    assert_eq!(std::fs::read(&f.opts.output).unwrap(), b"previous");
+    let names: Vec<String> = std::fs::read_dir(f.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names.iter().all(|n| !n.starts_with(".wasivfs-")),
+        "{names:?}"
+    );
+
+    // A module that is not wasm names the input.
+    std::fs::remove_file(tree.join("escape")).unwrap();
+    std::fs::write(&f.opts.input, b"not wasm").unwrap();
+    let err = pack(&f.opts).unwrap_err().to_string();
+    assert!(err.contains("cat.wasm") && err.contains("magic"), "{err}");
+    assert_eq!(std::fs::read(&f.opts.output).unwrap(), b"previous");
 }

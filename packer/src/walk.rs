@@ -103,7 +103,15 @@ pub fn walk(mappings: &[Mapping], opts: &WalkOptions) -> Result<Walked> {
                 source,
             })?;
         let mut seen = HashMap::new();
-        walk_root(index, &m.host, &dir, root_node, opts, &mut builder, &mut seen)?;
+        walk_root(
+            index,
+            &m.host,
+            &dir,
+            root_node,
+            opts,
+            &mut builder,
+            &mut seen,
+        )?;
         check_symlinks(&m.host, &seen)?;
         roots.push(Root {
             host: m.host.clone(),

@@ -15,12 +15,32 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .prefix(".wasivfs-")
         .suffix(".tmp")
         .tempfile_in(dir)
-        .map_err(|e| PackError::io(path, e))?;
+        .map_err(|e| {
+            PackError::entry(
+                path,
+                format!(
+                    "cannot create a file in {}: {}",
+                    dir.display(),
+                    plain_io_message(&e)
+                ),
+            )
+        })?;
     tmp.write_all(bytes).map_err(|e| PackError::io(path, e))?;
-    tmp.as_file().sync_all().map_err(|e| PackError::io(path, e))?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| PackError::io(path, e))?;
     set_permissions(tmp.as_file(), path)?;
-    tmp.persist(path).map_err(|e| PackError::io(path, e.error))?;
+    tmp.persist(path)
+        .map_err(|e| PackError::io(path, e.error))?;
     Ok(())
+}
+
+/// An I/O error's message without the path tempfile appends to it.
+fn plain_io_message(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(code) => std::io::Error::from_raw_os_error(code).to_string(),
+        None => e.kind().to_string(),
+    }
 }
 
 /// Gives the new file the permissions of the file it replaces, or `rw-r--r--`.

@@ -97,9 +97,9 @@ pub fn run_command(engine: &Engine, module: &Module, opts: &RunOptions) -> Resul
         FsPerms::ReadWrite
     };
     for (host, guest) in &opts.dirs {
-        builder
-            .preopened_dir(host, guest, perms)
-            .map_err(|e| anyhow!(e).context(format!("{}: cannot open directory", host.display())))?;
+        builder.preopened_dir(host, guest, perms).map_err(|e| {
+            anyhow!(e).context(format!("{}: cannot open directory", host.display()))
+        })?;
     }
     let pipes = match &opts.stdio {
         Stdio::Inherit => {
@@ -199,9 +199,13 @@ mod tests {
     fn missing_directory_names_it() {
         let engine = engine().unwrap();
         let mut opts = captured(&[]);
-        opts.dirs.push(("/nonexistent-wasivfs-dir".into(), "/x".into()));
+        opts.dirs
+            .push(("/nonexistent-wasivfs-dir".into(), "/x".into()));
         let err = run_bytes(&engine, HELLO_EXIT.as_bytes(), &opts).unwrap_err();
-        assert!(err.to_string().contains("/nonexistent-wasivfs-dir"), "{err}");
+        assert!(
+            err.to_string().contains("/nonexistent-wasivfs-dir"),
+            "{err}"
+        );
     }
 
     /// Reads `/d/f.txt` through a preopen and writes it to stdout; exit code 1 on any errno.
@@ -233,7 +237,10 @@ mod tests {
         opts.read_only = true;
         opts.dirs.push((dir.path().to_path_buf(), "/d".into()));
         let out = run_bytes(&engine, CAT.as_bytes(), &opts).unwrap();
-        assert_eq!((out.exit_code, out.stdout.as_slice()), (0, &b"contents"[..]));
+        assert_eq!(
+            (out.exit_code, out.stdout.as_slice()),
+            (0, &b"contents"[..])
+        );
         // Without the directory, path_open on fd 3 fails (EBADF).
         let out = run_bytes(&engine, CAT.as_bytes(), &captured(&[])).unwrap();
         assert_eq!(out.exit_code, 1);

@@ -1,27 +1,24 @@
 //! Packing for the differential tests, through the packer library in-process.
 
 use crate::run::Map;
-use anyhow::Result;
+use anyhow::{anyhow, Result};
 use std::path::Path;
+use wasivfs_packer::{Mapping, PackOptions};
 
-/// Packs `mounts` into the module at `input`, writing `output`.
-pub fn pack_file(input: &Path, mounts: &[Map], output: &Path) -> Result<()> {
-    let mut args: Vec<std::ffi::OsString> = vec!["pack".into(), input.into()];
+/// Packs `mounts` into the module at `input` and returns the packed module's bytes.
+pub fn pack_file(input: &Path, mounts: &[Map]) -> Result<Vec<u8>> {
+    let mut mappings = Vec::new();
     for m in mounts {
-        let mut v = std::ffi::OsString::from(format!("{}::", m.guest));
-        v.push(&m.host);
-        args.push("--mapdir".into());
-        args.push(v);
+        mappings.push(Mapping {
+            guest: wasivfs_packer::normalize_guest_path(&m.guest).map_err(|e| anyhow!("{e}"))?,
+            host: m.host.clone(),
+        });
     }
-    args.push("-o".into());
-    args.push(output.into());
-    let out = crate::cli::wasivfs(&args);
-    if !out.status.success() {
-        anyhow::bail!(
-            "wasivfs pack failed ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(())
+    let opts = PackOptions {
+        input: input.to_path_buf(),
+        mappings,
+        ..PackOptions::default()
+    };
+    let (bytes, _info) = wasivfs_packer::pack_to_bytes(&opts).map_err(|e| anyhow!("{e}"))?;
+    Ok(bytes)
 }

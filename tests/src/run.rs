@@ -75,10 +75,8 @@ pub fn map(guest: &str, host: &Path) -> Map {
 pub fn pack(module: &[u8], mounts: &[Map]) -> Result<Vec<u8>> {
     let dir = tempfile::tempdir().context("temporary directory")?;
     let input = dir.path().join("input.wasm");
-    let output = dir.path().join("packed.wasm");
     std::fs::write(&input, module).context("writing the input module")?;
-    crate::packer::pack_file(&input, mounts, &output)?;
-    std::fs::read(&output).with_context(|| format!("reading {}", output.display()))
+    crate::packer::pack_file(&input, mounts)
 }
 
 /// The two sides of a differential run.

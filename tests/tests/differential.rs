@@ -79,7 +79,7 @@ fn big_file_and_wide_directory() {
         "dirsum", "wide",
         "stat", "wide/entry-09999-xxxxxx",
         "cat", "wide/entry-04242-",
-        "rawdir", "wide", "97",
+        "rawdir", "wide", "131072",
     ];
     let out = check(&fixtures::fsops(), &suites::argv("fsops", "/big", &ops), "/big", t.path(), "big tree");
     assert!(out.contains(&format!("size={}", trees::BIG_FILE_LEN)), "big file size missing");

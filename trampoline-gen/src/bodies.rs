@@ -54,7 +54,11 @@ pub(crate) fn rewrite_bodies(
     if redirect.is_empty() {
         return Ok(Vec::new());
     }
-    bodies
+    let t = std::time::Instant::now();
+    let flagged = bodies.par_iter().filter(|r| may_name_redirected(&bytes[(*r).clone()], redirect)).count();
+    eprintln!("prefilter: {flagged} flagged of {} in {:?}", bodies.len(), t.elapsed());
+    let t = std::time::Instant::now();
+    let r = bodies
         .par_iter()
         .enumerate()
         .with_min_len(64)
@@ -68,7 +72,9 @@ pub(crate) fn rewrite_bodies(
                 Err(e) => Some(Err(e)),
             }
         })
-        .collect()
+        .collect();
+    eprintln!("rewrite pass {:?}", t.elapsed());
+    r
 }
 
 #[cfg(test)]

@@ -236,7 +236,10 @@ impl<'a> Merger<'a> {
         custom.extend_from_slice(wasivfs_section);
         write_raw_section(0, &custom, &mut out).map_err(MergeError::Malformed)?;
 
-        if let Err(e) = validate::validate(&out) {
+        let t = std::time::Instant::now();
+        let v = validate::validate(&out);
+        eprintln!("validate {:?}", t.elapsed());
+        if let Err(e) = v {
             // Only on failure: tell an invalid input apart from a merger bug.
             return Err(match validate::validate(self.app.bytes) {
                 Err(input) => MergeError::InvalidInput(input),

@@ -14,26 +14,35 @@ use crate::wasi;
 ///
 /// Drops every export except the `wasivfs_*` functions (the `memory` export and the
 /// `wasivfs_init` entry point go too), lets walrus's garbage collector remove what is now
-/// unreachable (the init code and the `wasivfs_pack.*` imports), and emits the module.
+/// unreachable (the init code and the `wasivfs_pack.*` imports; the memory is kept), and emits
+/// the module.
 /// Fails if a `wasivfs_pack` import is still used.
 pub fn prepare_vfs(wizer_output: &[u8]) -> Result<Vec<u8>> {
     let mut module = walrus::Module::from_buffer(wizer_output)
         .map_err(|e| MergeError::Vfs(format!("cannot parse the snapshotted VFS: {e:#}")))?;
-    let dropped: Vec<walrus::ExportId> = module
-        .exports
-        .iter()
-        .filter(|e| {
-            let keep = matches!(e.item, walrus::ExportItem::Function(_))
-                && e.name.starts_with(wasi::EXPORT_PREFIX)
-                && e.name != wasi::INIT_EXPORT;
-            !keep
-        })
-        .map(|e| e.id())
-        .collect();
-    for id in dropped {
+    // Memory exports are dropped only after the GC so that the memory survives it even if no
+    // code or data segment refers to it.
+    let exports_where = |module: &walrus::Module, pred: &dyn Fn(&walrus::Export) -> bool| {
+        module
+            .exports
+            .iter()
+            .filter(|e| pred(e))
+            .map(|e| e.id())
+            .collect::<Vec<walrus::ExportId>>()
+    };
+    let is_memory = |e: &walrus::Export| matches!(e.item, walrus::ExportItem::Memory(_));
+    let keep = |e: &walrus::Export| {
+        matches!(e.item, walrus::ExportItem::Function(_))
+            && e.name.starts_with(wasi::EXPORT_PREFIX)
+            && e.name != wasi::INIT_EXPORT
+    };
+    for id in exports_where(&module, &|e| !keep(e) && !is_memory(e)) {
         module.exports.delete(id);
     }
     walrus::passes::gc::run(&mut module);
+    for id in exports_where(&module, &is_memory) {
+        module.exports.delete(id);
+    }
     if let Some(import) = module
         .imports
         .iter()

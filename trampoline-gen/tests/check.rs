@@ -26,7 +26,7 @@ fn describes_a_valid_app() -> Result<(), MergeError> {
         }
     );
     assert_eq!(info.other_imports, ["env.host_log", "wasi_snapshot_preview1.proc_exit"]);
-    assert_eq!((info.imported_functions, info.defined_functions), (5, 12));
+    assert_eq!((info.imported_functions, info.defined_functions), (5, 11));
     assert_eq!(info.memories.len(), 1);
     assert_eq!(info.memories[0].initial_pages, 2);
     assert_eq!(info.memory_export, 0);

@@ -10,9 +10,16 @@ use crate::mem;
 
 /// The first non-empty `(buf, len)` of an iovec array, or `(0, 0)` if all are empty (preview 1
 /// implementations read into that one buffer only).
-pub fn first_non_empty<H: AppMemory>(h: &mut H, iovs: u32, count: u32) -> Result<(u32, u32), Errno> {
+pub fn first_non_empty<H: AppMemory>(
+    h: &mut H,
+    iovs: u32,
+    count: u32,
+) -> Result<(u32, u32), Errno> {
     let list = mem::read_iovecs(h, iovs, count)?;
-    Ok(list.into_iter().find(|(_, len)| *len != 0).unwrap_or((0, 0)))
+    Ok(list
+        .into_iter()
+        .find(|(_, len)| *len != 0)
+        .unwrap_or((0, 0)))
 }
 
 /// Copies up to `len` bytes of file `open` from offset `pos` to application address `buf`.

@@ -55,7 +55,11 @@ pub fn load_u32<H: AppMemory>(h: &mut H, ptr: u32) -> Result<u32, Errno> {
 }
 
 /// Reads an `iovec` array: `(buf, len)` pairs.
-pub fn read_iovecs<H: AppMemory>(h: &mut H, iovs: u32, count: u32) -> Result<Vec<(u32, u32)>, Errno> {
+pub fn read_iovecs<H: AppMemory>(
+    h: &mut H,
+    iovs: u32,
+    count: u32,
+) -> Result<Vec<(u32, u32)>, Errno> {
     check(h, iovs, count as u64 * IOVEC_SIZE as u64)?;
     let mut out = Vec::with_capacity(count as usize);
     for i in 0..count {

@@ -22,7 +22,13 @@ pub const PATH_MAX: usize = 4096;
 
 /// Resolves `path` relative to directory `start`, never leaving the mount rooted at `root`. Returns
 /// the inode it names; a final symlink is returned as itself unless `follow` is set.
-pub fn resolve(img: &Image<'_>, root: u32, start: u32, path: &[u8], follow: bool) -> Result<u32, Errno> {
+pub fn resolve(
+    img: &Image<'_>,
+    root: u32,
+    start: u32,
+    path: &[u8],
+    follow: bool,
+) -> Result<u32, Errno> {
     if path.is_empty() {
         return Err(ENOENT);
     }
@@ -95,7 +101,10 @@ enum Component<'p> {
     Cur,
     Parent,
     /// A name; `dir_required` when a slash follows it.
-    Name { name: &'p [u8], dir_required: bool },
+    Name {
+        name: &'p [u8],
+        dir_required: bool,
+    },
 }
 
 /// Pushes the components of a relative path onto `stack` so that they pop in path order.

@@ -56,7 +56,10 @@ impl Vfs<'_> {
         }
         for (i, _, slot) in &fd_subs {
             if let Some(Slot::Host(host_fd)) = slot {
-                h.store_u32(subs + i * SUBSCRIPTION_SIZE + SUBSCRIPTION_FD_OFFSET, *host_fd);
+                h.store_u32(
+                    subs + i * SUBSCRIPTION_SIZE + SUBSCRIPTION_FD_OFFSET,
+                    *host_fd,
+                );
             }
         }
         let r = h.poll_oneoff(subs as i32, events as i32, n as i32, nevents as i32);

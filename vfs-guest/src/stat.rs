@@ -99,7 +99,11 @@ pub fn fdstat(open: &Open) -> Fdstat {
                 & !rights::FD_WRITE,
             0,
         ),
-        OpenKind::File => (filetype::REGULAR_FILE, rights::ALL & !rights::FD_WRITE, open.flags),
+        OpenKind::File => (
+            filetype::REGULAR_FILE,
+            rights::ALL & !rights::FD_WRITE,
+            open.flags,
+        ),
     };
     Fdstat {
         filetype: ft,

@@ -3,6 +3,9 @@
 //! Each method takes the raw preview 1 arguments and returns an errno. Host fds are forwarded with
 //! their host number; embedded fds are served from the image; numbers not in the table are `EBADF`.
 
+// The methods mirror the preview 1 signatures, some of which take many arguments.
+#![allow(clippy::too_many_arguments)]
+
 use alloc::vec::Vec;
 use wasivfs_image::{Image, Kind};
 
@@ -174,7 +177,14 @@ impl<'a> Vfs<'a> {
     // ---- fd calls ----
 
     /// `fd_advise`.
-    pub fn fd_advise<H: Host>(&mut self, h: &mut H, fd: i32, offset: i64, len: i64, advice: i32) -> i32 {
+    pub fn fd_advise<H: Host>(
+        &mut self,
+        h: &mut H,
+        fd: i32,
+        offset: i64,
+        len: i64,
+        advice: i32,
+    ) -> i32 {
         if !(0..=ADVICE_MAX).contains(&advice) {
             return EINVAL as i32;
         }
@@ -249,7 +259,13 @@ impl<'a> Vfs<'a> {
     }
 
     /// `fd_fdstat_set_rights`.
-    pub fn fd_fdstat_set_rights<H: Host>(&mut self, h: &mut H, fd: i32, base: i64, inheriting: i64) -> i32 {
+    pub fn fd_fdstat_set_rights<H: Host>(
+        &mut self,
+        h: &mut H,
+        fd: i32,
+        base: i64,
+        inheriting: i64,
+    ) -> i32 {
         if (base as u64) & !rights::ALL != 0 || (inheriting as u64) & !rights::ALL != 0 {
             return EINVAL as i32;
         }
@@ -282,7 +298,14 @@ impl<'a> Vfs<'a> {
     }
 
     /// `fd_filestat_set_times`.
-    pub fn fd_filestat_set_times<H: Host>(&mut self, h: &mut H, fd: i32, atim: i64, mtim: i64, fst: i32) -> i32 {
+    pub fn fd_filestat_set_times<H: Host>(
+        &mut self,
+        h: &mut H,
+        fd: i32,
+        atim: i64,
+        mtim: i64,
+        fst: i32,
+    ) -> i32 {
         if let Err(e) = check_fstflags(fst) {
             return e as i32;
         }
@@ -294,7 +317,15 @@ impl<'a> Vfs<'a> {
     }
 
     /// `fd_pread`.
-    pub fn fd_pread<H: Host>(&mut self, h: &mut H, fd: i32, iovs: i32, iovs_len: i32, offset: i64, nread: i32) -> i32 {
+    pub fn fd_pread<H: Host>(
+        &mut self,
+        h: &mut H,
+        fd: i32,
+        iovs: i32,
+        iovs_len: i32,
+        offset: i64,
+        nread: i32,
+    ) -> i32 {
         ret(match self.target(h, fd) {
             Ok(Target::Host(n)) => return h.fd_pread(n, iovs, iovs_len, offset, nread),
             Ok(Target::Embedded(o)) => (|| {
@@ -325,7 +356,13 @@ impl<'a> Vfs<'a> {
     }
 
     /// `fd_prestat_dir_name`.
-    pub fn fd_prestat_dir_name<H: Host>(&mut self, h: &mut H, fd: i32, path: i32, path_len: i32) -> i32 {
+    pub fn fd_prestat_dir_name<H: Host>(
+        &mut self,
+        h: &mut H,
+        fd: i32,
+        path: i32,
+        path_len: i32,
+    ) -> i32 {
         ret(match self.target(h, fd) {
             Ok(Target::Host(n)) => return h.fd_prestat_dir_name(n, path, path_len),
             Ok(Target::Embedded(Open {
@@ -343,7 +380,15 @@ impl<'a> Vfs<'a> {
     }
 
     /// `fd_pwrite`.
-    pub fn fd_pwrite<H: Host>(&mut self, h: &mut H, fd: i32, iovs: i32, iovs_len: i32, offset: i64, nwritten: i32) -> i32 {
+    pub fn fd_pwrite<H: Host>(
+        &mut self,
+        h: &mut H,
+        fd: i32,
+        iovs: i32,
+        iovs_len: i32,
+        offset: i64,
+        nwritten: i32,
+    ) -> i32 {
         ret(match self.target(h, fd) {
             Ok(Target::Host(n)) => return h.fd_pwrite(n, iovs, iovs_len, offset, nwritten),
             // Embedded files are open read-only: the write itself fails with EBADF.
@@ -355,7 +400,14 @@ impl<'a> Vfs<'a> {
     }
 
     /// `fd_read`.
-    pub fn fd_read<H: Host>(&mut self, h: &mut H, fd: i32, iovs: i32, iovs_len: i32, nread: i32) -> i32 {
+    pub fn fd_read<H: Host>(
+        &mut self,
+        h: &mut H,
+        fd: i32,
+        iovs: i32,
+        iovs_len: i32,
+        nread: i32,
+    ) -> i32 {
         ret(match self.target(h, fd) {
             Ok(Target::Host(n)) => return h.fd_read(n, iovs, iovs_len, nread),
             Ok(Target::Embedded(o)) => (|| {
@@ -372,7 +424,15 @@ impl<'a> Vfs<'a> {
     }
 
     /// `fd_readdir`.
-    pub fn fd_readdir<H: Host>(&mut self, h: &mut H, fd: i32, buf: i32, buf_len: i32, cookie: i64, bufused: i32) -> i32 {
+    pub fn fd_readdir<H: Host>(
+        &mut self,
+        h: &mut H,
+        fd: i32,
+        buf: i32,
+        buf_len: i32,
+        cookie: i64,
+        bufused: i32,
+    ) -> i32 {
         ret(match self.target(h, fd) {
             Ok(Target::Host(n)) => return h.fd_readdir(n, buf, buf_len, cookie, bufused),
             Ok(Target::Embedded(o)) => (|| {
@@ -401,7 +461,14 @@ impl<'a> Vfs<'a> {
     }
 
     /// `fd_seek`.
-    pub fn fd_seek<H: Host>(&mut self, h: &mut H, fd: i32, offset: i64, whence: i32, newoffset: i32) -> i32 {
+    pub fn fd_seek<H: Host>(
+        &mut self,
+        h: &mut H,
+        fd: i32,
+        offset: i64,
+        whence: i32,
+        newoffset: i32,
+    ) -> i32 {
         if !(0..=WHENCE_MAX).contains(&whence) {
             return EINVAL as i32;
         }
@@ -432,14 +499,23 @@ impl<'a> Vfs<'a> {
     pub fn fd_tell<H: Host>(&mut self, h: &mut H, fd: i32, offset: i32) -> i32 {
         ret(match self.target(h, fd) {
             Ok(Target::Host(n)) => return h.fd_tell(n, offset),
-            Ok(Target::Embedded(o)) if o.kind == OpenKind::File => mem::store_u64(h, offset as u32, o.pos),
+            Ok(Target::Embedded(o)) if o.kind == OpenKind::File => {
+                mem::store_u64(h, offset as u32, o.pos)
+            }
             Ok(Target::Embedded(_)) => Err(EBADF),
             Err(e) => Err(e),
         })
     }
 
     /// `fd_write`.
-    pub fn fd_write<H: Host>(&mut self, h: &mut H, fd: i32, iovs: i32, iovs_len: i32, nwritten: i32) -> i32 {
+    pub fn fd_write<H: Host>(
+        &mut self,
+        h: &mut H,
+        fd: i32,
+        iovs: i32,
+        iovs_len: i32,
+        nwritten: i32,
+    ) -> i32 {
         ret(match self.target(h, fd) {
             Ok(Target::Host(n)) => return h.fd_write(n, iovs, iovs_len, nwritten),
             Ok(Target::Embedded(_)) => {
@@ -470,7 +546,13 @@ impl<'a> Vfs<'a> {
     }
 
     /// `path_create_directory`.
-    pub fn path_create_directory<H: Host>(&mut self, h: &mut H, fd: i32, path: i32, path_len: i32) -> i32 {
+    pub fn path_create_directory<H: Host>(
+        &mut self,
+        h: &mut H,
+        fd: i32,
+        path: i32,
+        path_len: i32,
+    ) -> i32 {
         ret(match self.target(h, fd) {
             Ok(Target::Host(n)) => return h.path_create_directory(n, path, path_len),
             Ok(Target::Embedded(o)) => Self::refuse_path_write(h, &o, &[(path, path_len)]),
@@ -479,7 +561,15 @@ impl<'a> Vfs<'a> {
     }
 
     /// `path_filestat_get`.
-    pub fn path_filestat_get<H: Host>(&mut self, h: &mut H, fd: i32, flags: i32, path: i32, path_len: i32, buf: i32) -> i32 {
+    pub fn path_filestat_get<H: Host>(
+        &mut self,
+        h: &mut H,
+        fd: i32,
+        flags: i32,
+        path: i32,
+        path_len: i32,
+        buf: i32,
+    ) -> i32 {
         if flags as u32 & !lookupflags::SYMLINK_FOLLOW != 0 {
             return EINVAL as i32;
         }
@@ -499,8 +589,17 @@ impl<'a> Vfs<'a> {
     }
 
     /// `path_filestat_set_times`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn path_filestat_set_times<H: Host>(&mut self, h: &mut H, fd: i32, flags: i32, path: i32, path_len: i32, atim: i64, mtim: i64, fst: i32) -> i32 {
+    pub fn path_filestat_set_times<H: Host>(
+        &mut self,
+        h: &mut H,
+        fd: i32,
+        flags: i32,
+        path: i32,
+        path_len: i32,
+        atim: i64,
+        mtim: i64,
+        fst: i32,
+    ) -> i32 {
         if flags as u32 & !lookupflags::SYMLINK_FOLLOW != 0 {
             return EINVAL as i32;
         }
@@ -517,8 +616,17 @@ impl<'a> Vfs<'a> {
     }
 
     /// `path_link`: refused with `EPERM` whenever an embedded directory is involved.
-    #[allow(clippy::too_many_arguments)]
-    pub fn path_link<H: Host>(&mut self, h: &mut H, old_fd: i32, old_flags: i32, old_path: i32, old_len: i32, new_fd: i32, new_path: i32, new_len: i32) -> i32 {
+    pub fn path_link<H: Host>(
+        &mut self,
+        h: &mut H,
+        old_fd: i32,
+        old_flags: i32,
+        old_path: i32,
+        old_len: i32,
+        new_fd: i32,
+        new_path: i32,
+        new_len: i32,
+    ) -> i32 {
         if old_flags as u32 & !lookupflags::SYMLINK_FOLLOW != 0 {
             return EINVAL as i32;
         }
@@ -529,12 +637,19 @@ impl<'a> Vfs<'a> {
             (Ok(Target::Host(x)), Ok(Target::Host(y))) => {
                 return h.path_link(x, old_flags, old_path, old_len, y, new_path, new_len)
             }
-            (Ok(x), Ok(y)) => Self::two_dirs(h, &x, &y, &[(old_path, old_len), (new_path, new_len)]),
+            (Ok(x), Ok(y)) => {
+                Self::two_dirs(h, &x, &y, &[(old_path, old_len), (new_path, new_len)])
+            }
         })
     }
 
     /// Two-directory write calls with an embedded side: both must be directories, then `EPERM`.
-    fn two_dirs<H: Host>(h: &mut H, a: &Target, b: &Target, paths: &[(i32, i32)]) -> Result<(), Errno> {
+    fn two_dirs<H: Host>(
+        h: &mut H,
+        a: &Target,
+        b: &Target,
+        paths: &[(i32, i32)],
+    ) -> Result<(), Errno> {
         for t in [a, b] {
             if let Target::Embedded(o) = t {
                 Self::embedded_dir(o)?;
@@ -547,8 +662,19 @@ impl<'a> Vfs<'a> {
     }
 
     /// `path_open`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn path_open<H: Host>(&mut self, h: &mut H, fd: i32, dirflags: i32, path: i32, path_len: i32, oflags: i32, rights_base: i64, rights_inheriting: i64, fdflags: i32, fd_out: i32) -> i32 {
+    pub fn path_open<H: Host>(
+        &mut self,
+        h: &mut H,
+        fd: i32,
+        dirflags: i32,
+        path: i32,
+        path_len: i32,
+        oflags: i32,
+        rights_base: i64,
+        rights_inheriting: i64,
+        fdflags: i32,
+        fd_out: i32,
+    ) -> i32 {
         if dirflags as u32 & !lookupflags::SYMLINK_FOLLOW != 0
             || oflags & !OFLAGS_ALL != 0
             || (rights_base as u64) & !rights::ALL != 0
@@ -559,7 +685,17 @@ impl<'a> Vfs<'a> {
         }
         ret(match self.target(h, fd) {
             Ok(Target::Host(n)) => {
-                let r = h.path_open(n, dirflags, path, path_len, oflags, rights_base, rights_inheriting, fdflags, fd_out);
+                let r = h.path_open(
+                    n,
+                    dirflags,
+                    path,
+                    path_len,
+                    oflags,
+                    rights_base,
+                    rights_inheriting,
+                    fdflags,
+                    fd_out,
+                );
                 if r != SUCCESS as i32 {
                     return r;
                 }
@@ -571,7 +707,15 @@ impl<'a> Vfs<'a> {
                     return Err(ENOTDIR);
                 }
                 let img = self.img()?;
-                let open = open_embedded(&img, &o, &p, dirflags as u32, oflags as u16, rights_base as u64, fdflags as u16)?;
+                let open = open_embedded(
+                    &img,
+                    &o,
+                    &p,
+                    dirflags as u32,
+                    oflags as u16,
+                    rights_base as u64,
+                    fdflags as u16,
+                )?;
                 let guest = self.table.push(Slot::Embedded(open))?;
                 if let Err(e) = mem::store_u32(h, fd_out as u32, guest) {
                     let _ = self.table.remove(guest);
@@ -584,9 +728,20 @@ impl<'a> Vfs<'a> {
     }
 
     /// `path_readlink`.
-    pub fn path_readlink<H: Host>(&mut self, h: &mut H, fd: i32, path: i32, path_len: i32, buf: i32, buf_len: i32, bufused: i32) -> i32 {
+    pub fn path_readlink<H: Host>(
+        &mut self,
+        h: &mut H,
+        fd: i32,
+        path: i32,
+        path_len: i32,
+        buf: i32,
+        buf_len: i32,
+        bufused: i32,
+    ) -> i32 {
         ret(match self.target(h, fd) {
-            Ok(Target::Host(n)) => return h.path_readlink(n, path, path_len, buf, buf_len, bufused),
+            Ok(Target::Host(n)) => {
+                return h.path_readlink(n, path, path_len, buf, buf_len, bufused)
+            }
             Ok(Target::Embedded(o)) => (|| {
                 let d = Self::embedded_dir(&o)?;
                 let p = read_path(h, path, path_len)?;
@@ -602,7 +757,13 @@ impl<'a> Vfs<'a> {
     }
 
     /// `path_remove_directory`.
-    pub fn path_remove_directory<H: Host>(&mut self, h: &mut H, fd: i32, path: i32, path_len: i32) -> i32 {
+    pub fn path_remove_directory<H: Host>(
+        &mut self,
+        h: &mut H,
+        fd: i32,
+        path: i32,
+        path_len: i32,
+    ) -> i32 {
         ret(match self.target(h, fd) {
             Ok(Target::Host(n)) => return h.path_remove_directory(n, path, path_len),
             Ok(Target::Embedded(o)) => Self::refuse_path_write(h, &o, &[(path, path_len)]),
@@ -611,7 +772,16 @@ impl<'a> Vfs<'a> {
     }
 
     /// `path_rename`: refused with `EPERM` whenever an embedded directory is involved.
-    pub fn path_rename<H: Host>(&mut self, h: &mut H, fd: i32, old_path: i32, old_len: i32, new_fd: i32, new_path: i32, new_len: i32) -> i32 {
+    pub fn path_rename<H: Host>(
+        &mut self,
+        h: &mut H,
+        fd: i32,
+        old_path: i32,
+        old_len: i32,
+        new_fd: i32,
+        new_path: i32,
+        new_len: i32,
+    ) -> i32 {
         let a = self.target(h, fd);
         let b = self.target(h, new_fd);
         ret(match (a, b) {
@@ -619,12 +789,22 @@ impl<'a> Vfs<'a> {
             (Ok(Target::Host(x)), Ok(Target::Host(y))) => {
                 return h.path_rename(x, old_path, old_len, y, new_path, new_len)
             }
-            (Ok(x), Ok(y)) => Self::two_dirs(h, &x, &y, &[(old_path, old_len), (new_path, new_len)]),
+            (Ok(x), Ok(y)) => {
+                Self::two_dirs(h, &x, &y, &[(old_path, old_len), (new_path, new_len)])
+            }
         })
     }
 
     /// `path_symlink`.
-    pub fn path_symlink<H: Host>(&mut self, h: &mut H, old_path: i32, old_len: i32, fd: i32, new_path: i32, new_len: i32) -> i32 {
+    pub fn path_symlink<H: Host>(
+        &mut self,
+        h: &mut H,
+        old_path: i32,
+        old_len: i32,
+        fd: i32,
+        new_path: i32,
+        new_len: i32,
+    ) -> i32 {
         ret(match self.target(h, fd) {
             Ok(Target::Host(n)) => return h.path_symlink(old_path, old_len, n, new_path, new_len),
             Ok(Target::Embedded(o)) => {
@@ -635,7 +815,13 @@ impl<'a> Vfs<'a> {
     }
 
     /// `path_unlink_file`.
-    pub fn path_unlink_file<H: Host>(&mut self, h: &mut H, fd: i32, path: i32, path_len: i32) -> i32 {
+    pub fn path_unlink_file<H: Host>(
+        &mut self,
+        h: &mut H,
+        fd: i32,
+        path: i32,
+        path_len: i32,
+    ) -> i32 {
         ret(match self.target(h, fd) {
             Ok(Target::Host(n)) => return h.path_unlink_file(n, path, path_len),
             Ok(Target::Embedded(o)) => Self::refuse_path_write(h, &o, &[(path, path_len)]),
@@ -646,7 +832,14 @@ impl<'a> Vfs<'a> {
     // ---- poll and sockets ----
 
     /// `poll_oneoff`.
-    pub fn poll_oneoff<H: Host>(&mut self, h: &mut H, subs: i32, events: i32, n: i32, nevents: i32) -> i32 {
+    pub fn poll_oneoff<H: Host>(
+        &mut self,
+        h: &mut H,
+        subs: i32,
+        events: i32,
+        n: i32,
+        nevents: i32,
+    ) -> i32 {
         self.start(h);
         ret(self.poll(h, subs as u32, events as u32, n as u32, nevents as u32))
     }
@@ -670,16 +863,35 @@ impl<'a> Vfs<'a> {
     }
 
     /// `sock_recv`.
-    pub fn sock_recv<H: Host>(&mut self, h: &mut H, fd: i32, ri_data: i32, ri_len: i32, ri_flags: i32, ro_len: i32, ro_flags: i32) -> i32 {
+    pub fn sock_recv<H: Host>(
+        &mut self,
+        h: &mut H,
+        fd: i32,
+        ri_data: i32,
+        ri_len: i32,
+        ri_flags: i32,
+        ro_len: i32,
+        ro_flags: i32,
+    ) -> i32 {
         ret(match self.target(h, fd) {
-            Ok(Target::Host(n)) => return h.sock_recv(n, ri_data, ri_len, ri_flags, ro_len, ro_flags),
+            Ok(Target::Host(n)) => {
+                return h.sock_recv(n, ri_data, ri_len, ri_flags, ro_len, ro_flags)
+            }
             Ok(Target::Embedded(_)) => Err(ENOTSOCK),
             Err(e) => Err(e),
         })
     }
 
     /// `sock_send`.
-    pub fn sock_send<H: Host>(&mut self, h: &mut H, fd: i32, si_data: i32, si_len: i32, si_flags: i32, so_len: i32) -> i32 {
+    pub fn sock_send<H: Host>(
+        &mut self,
+        h: &mut H,
+        fd: i32,
+        si_data: i32,
+        si_len: i32,
+        si_flags: i32,
+        so_len: i32,
+    ) -> i32 {
         ret(match self.target(h, fd) {
             Ok(Target::Host(n)) => return h.sock_send(n, si_data, si_len, si_flags, so_len),
             Ok(Target::Embedded(_)) => Err(ENOTSOCK),

@@ -92,8 +92,17 @@ pub fn rust_guest(bin: &str) -> Vec<u8> {
         let dir = target_dir().join("exe-fixtures");
         run_build(
             Command::new(cargo())
-                .args(["build", "--release", "--target", "wasm32-wasip1", "--manifest-path"])
-                .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/rust-guest/Cargo.toml"))
+                .args([
+                    "build",
+                    "--release",
+                    "--target",
+                    "wasm32-wasip1",
+                    "--manifest-path",
+                ])
+                .arg(
+                    Path::new(env!("CARGO_MANIFEST_DIR"))
+                        .join("tests/fixtures/rust-guest/Cargo.toml"),
+                )
                 .arg("--target-dir")
                 .arg(&dir),
             "the Rust wasm fixtures",
@@ -145,4 +154,63 @@ pub fn stdout(out: &Output) -> String {
 /// The process's stderr as text.
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Packs `mappings` (`(guest, host)`) into the module at `input`, returning
+/// the packed bytes.
+pub fn pack(input: &Path, mappings: &[(&str, &Path)]) -> Vec<u8> {
+    let opts = wasivfs_packer::PackOptions {
+        input: input.to_path_buf(),
+        output: PathBuf::new(),
+        mappings: mappings
+            .iter()
+            .map(|(guest, host)| wasivfs_packer::Mapping {
+                guest: (*guest).to_owned(),
+                host: host.to_path_buf(),
+            })
+            .collect(),
+        source_date_epoch: None,
+    };
+    match wasivfs_packer::pack_to_bytes(&opts) {
+        Ok((bytes, _)) => bytes,
+        Err(e) => panic!("packing {} failed: {e}", input.display()),
+    }
+}
+
+/// Finds the file `name` under `$WASIVFS_TEST_ARTIFACTS` (where CI unpacks
+/// the downloaded wheels). `None` (after saying so) when it is not available
+/// outside CI; under `CI=true` a missing artifact fails the test.
+pub fn artifact(name: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("WASIVFS_TEST_ARTIFACTS")
+        .map(PathBuf::from)
+        .and_then(|root| find_under(&root, name, 6));
+    if found.is_none() {
+        let reason = format!("test artifact {name} not found under WASIVFS_TEST_ARTIFACTS");
+        if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
+            panic!("{reason}");
+        }
+        eprintln!("SKIPPED: {reason}");
+    }
+    found
+}
+
+fn find_under(dir: &Path, name: &str, depth: u32) -> Option<PathBuf> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    if let Some(hit) = entries
+        .iter()
+        .find(|p| p.is_file() && p.file_name().is_some_and(|n| n == name))
+    {
+        return Some(hit.clone());
+    }
+    if depth == 0 {
+        return None;
+    }
+    entries
+        .iter()
+        .filter(|p| p.is_dir())
+        .find_map(|p| find_under(p, name, depth - 1))
 }

@@ -27,7 +27,10 @@ fn image_of(walked: Walked) -> Vec<u8> {
     layout
         .to_bytes(|src: &Source, out: &mut [u8]| -> Result<()> {
             use std::io::Read;
-            roots.open(src)?.read_exact(out).map_err(|e| PackError::io(&src.rel, e))
+            roots
+                .open(src)?
+                .read_exact(out)
+                .map_err(|e| PackError::io(&src.rel, e))
         })
         .unwrap()
 }
@@ -125,7 +128,10 @@ fn non_utf8_names_are_refused_with_their_path() {
 fn special_files_are_refused_with_their_path() {
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("pipe");
-    let status = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
     assert!(status.success());
     let e = err_of(dir.path());
     assert!(e.contains("pipe") && e.contains("FIFO"), "{e}");

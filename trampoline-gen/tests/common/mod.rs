@@ -191,7 +191,7 @@ impl Run {
         let f = self
             .instance
             .get_typed_func::<(i32, i32, i32, i32), i32>(&mut self.store, name)?;
-        f.call(&mut self.store, args)
+        Ok(f.call(&mut self.store, args)?)
     }
 
     /// Calls an exported `(i32) -> i32` function.
@@ -199,7 +199,7 @@ impl Run {
         let f = self
             .instance
             .get_typed_func::<i32, i32>(&mut self.store, name)?;
-        f.call(&mut self.store, arg)
+        Ok(f.call(&mut self.store, arg)?)
     }
 
     /// Writes bytes into the application memory.

@@ -114,7 +114,10 @@ fn preopens_follow_host_ones_and_borrowed_memory_is_restored() {
     assert_eq!(&m.mem[200..204], b"/src");
     assert_eq!(v.fd_prestat_dir_name(&mut m, 6, 200, 10), 0);
     assert_eq!(&m.mem[200..205], b"/data");
-    assert_eq!(v.fd_prestat_dir_name(&mut m, 6, 200, 4), ENAMETOOLONG as i32);
+    assert_eq!(
+        v.fd_prestat_dir_name(&mut m, 6, 200, 4),
+        ENAMETOOLONG as i32
+    );
     assert_eq!(v.fd_prestat_get(&mut m, 7, 100), EBADF as i32);
     assert_eq!(&m.mem[0..8], b"ABCDEFGH", "borrowed bytes restored");
     // Host preopens are forwarded with their own numbers.
@@ -132,7 +135,11 @@ fn stub_prestat_means_no_host_preopens() {
     assert_eq!(m.u32_at(104), 4);
     assert_eq!(v.fd_prestat_dir_name(&mut m, 3, 200, 4), 0);
     assert_eq!(&m.mem[200..204], b"/src");
-    assert_eq!(m.calls_named("fd_prestat_get").len(), 1, "scan stopped at ENOSYS");
+    assert_eq!(
+        m.calls_named("fd_prestat_get").len(),
+        1,
+        "scan stopped at ENOSYS"
+    );
 }
 
 #[test]
@@ -140,7 +147,10 @@ fn non_preopen_prestat_errors() {
     let (mut v, mut m) = setup();
     let fd = open(&mut v, &mut m, "a.txt").unwrap();
     assert_eq!(v.fd_prestat_get(&mut m, fd as i32, 100), EBADF as i32);
-    assert_eq!(v.fd_prestat_dir_name(&mut m, fd as i32, 100, 10), ENOTDIR as i32);
+    assert_eq!(
+        v.fd_prestat_dir_name(&mut m, fd as i32, 100, 10),
+        ENOTDIR as i32
+    );
 }
 
 #[test]
@@ -161,7 +171,11 @@ fn lookups_and_reads() {
         assert_eq!(read(&mut v, &mut m, fd, 100).unwrap(), want, "{p}");
     }
     let fd = open_with(&mut v, &mut m, DATA, "x.bin", 0, 0, 0).unwrap();
-    assert_eq!(read(&mut v, &mut m, fd, 100).unwrap(), b"xyz", "readable without FD_READ");
+    assert_eq!(
+        read(&mut v, &mut m, fd, 100).unwrap(),
+        b"xyz",
+        "readable without FD_READ"
+    );
 }
 
 #[test]
@@ -195,7 +209,11 @@ fn lookup_errors() {
 fn directories_open_and_file_directory_mismatches() {
     let (mut v, mut m) = setup();
     let d = open_with(&mut v, &mut m, SRC, "sub/", 0, oflags::DIRECTORY as i32, 0).unwrap();
-    assert_eq!(read(&mut v, &mut m, d, 10), Err(EBADF as i32), "reading a directory");
+    assert_eq!(
+        read(&mut v, &mut m, d, 10),
+        Err(EBADF as i32),
+        "reading a directory"
+    );
     let d2 = open(&mut v, &mut m, ".").unwrap();
     let f = open_with(&mut v, &mut m, d2 as i32, "sub/c.txt", 0, 0, 0).unwrap();
     assert_eq!(read(&mut v, &mut m, f, 10).unwrap(), b"sea");
@@ -204,7 +222,10 @@ fn directories_open_and_file_directory_mismatches() {
         Err(ENOTDIR as i32)
     );
     // A file used as the directory of a path call.
-    assert_eq!(open_with(&mut v, &mut m, f as i32, "x", 0, 0, 0), Err(ENOTDIR as i32));
+    assert_eq!(
+        open_with(&mut v, &mut m, f as i32, "x", 0, 0, 0),
+        Err(ENOTDIR as i32)
+    );
     // `..` from an opened subdirectory stops at the mount root, not at the subdirectory.
     let sub = open(&mut v, &mut m, "sub").unwrap();
     let a = open_with(&mut v, &mut m, sub as i32, "../a.txt", 0, 0, 0).unwrap();
@@ -228,27 +249,47 @@ fn symlinks() {
     let fd = open_with(&mut v, &mut m, SRC, "link_sub/c.txt", 0, 0, 0).unwrap();
     assert_eq!(read(&mut v, &mut m, fd, 100).unwrap(), b"sea");
     // A final link without SYMLINK_FOLLOW cannot be opened.
-    assert_eq!(open_with(&mut v, &mut m, SRC, "link_a", 0, 0, 0), Err(ELOOP as i32));
+    assert_eq!(
+        open_with(&mut v, &mut m, SRC, "link_a", 0, 0, 0),
+        Err(ELOOP as i32)
+    );
     // ... unless a trailing slash makes it a directory lookup.
     assert!(open_with(&mut v, &mut m, SRC, "link_sub/", 0, 0, 0).is_ok());
-    assert_eq!(open_with(&mut v, &mut m, SRC, "link_a/", 1, 0, 0), Err(ENOTDIR as i32));
+    assert_eq!(
+        open_with(&mut v, &mut m, SRC, "link_a/", 1, 0, 0),
+        Err(ENOTDIR as i32)
+    );
     assert_eq!(open(&mut v, &mut m, "loop1"), Err(ELOOP as i32));
     assert_eq!(open(&mut v, &mut m, "loop1/x"), Err(ELOOP as i32));
     assert_eq!(open(&mut v, &mut m, "broken"), Err(ENOENT as i32));
     assert_eq!(open(&mut v, &mut m, "escape"), Err(EPERM as i32));
 
     // readlink: the link itself, truncated to the buffer.
-    let mut readlink = |v: &mut Vfs<'_>, m: &mut Mock, p: &str, len: i32| {
+    let readlink = |v: &mut Vfs<'_>, m: &mut Mock, p: &str, len: i32| {
         m.put(PATH_AT, p.as_bytes());
-        let r = v.path_readlink(m, SRC, PATH_AT as i32, p.len() as i32, BUF_AT as i32, len, OUT_AT as i32);
+        let r = v.path_readlink(
+            m,
+            SRC,
+            PATH_AT as i32,
+            p.len() as i32,
+            BUF_AT as i32,
+            len,
+            OUT_AT as i32,
+        );
         if r != 0 {
             return Err(r);
         }
         let n = m.u32_at(OUT_AT);
         Ok(m.mem[BUF_AT as usize..(BUF_AT + n) as usize].to_vec())
     };
-    assert_eq!(readlink(&mut v, &mut m, "link_link", 100).unwrap(), b"link_a");
-    assert_eq!(readlink(&mut v, &mut m, "sub/link_parent", 3).unwrap(), b"../");
+    assert_eq!(
+        readlink(&mut v, &mut m, "link_link", 100).unwrap(),
+        b"link_a"
+    );
+    assert_eq!(
+        readlink(&mut v, &mut m, "sub/link_parent", 3).unwrap(),
+        b"../"
+    );
     assert_eq!(readlink(&mut v, &mut m, "a.txt", 100), Err(EINVAL as i32));
     assert_eq!(readlink(&mut v, &mut m, "nope", 100), Err(ENOENT as i32));
 }
@@ -268,7 +309,10 @@ fn stats() {
     let followed = stat_path(&mut v, &mut m, "link_a", true).unwrap();
     assert_eq!(followed, st, "following the link stats its target");
     let dir = stat_path(&mut v, &mut m, "sub", false).unwrap();
-    assert_eq!((dir.filetype, dir.size, dir.mtim), (filetype::DIRECTORY, 0, 333));
+    assert_eq!(
+        (dir.filetype, dir.size, dir.mtim),
+        (filetype::DIRECTORY, 0, 333)
+    );
     assert_eq!(stat_path(&mut v, &mut m, "loop1", true), Err(ELOOP as i32));
     // fd_filestat_get agrees with path_filestat_get.
     let fd = open(&mut v, &mut m, "a.txt").unwrap();
@@ -284,13 +328,20 @@ fn fdstat_rights_and_flags() {
     assert_eq!(v.fd_fdstat_get(&mut m, SRC, BUF_AT as i32), 0);
     assert_eq!(m.mem[BUF_AT as usize], filetype::DIRECTORY);
     assert_eq!(m.u64_at(BUF_AT + 8), crate::stat::PREOPEN_RIGHTS_BASE);
-    assert_eq!(m.u64_at(BUF_AT + 16), crate::stat::PREOPEN_RIGHTS_INHERITING);
+    assert_eq!(
+        m.u64_at(BUF_AT + 16),
+        crate::stat::PREOPEN_RIGHTS_INHERITING
+    );
     let fd = open(&mut v, &mut m, "a.txt").unwrap();
     assert_eq!(v.fd_fdstat_get(&mut m, fd as i32, BUF_AT as i32), 0);
     assert_eq!(m.mem[BUF_AT as usize], filetype::REGULAR_FILE);
     assert_eq!(m.u64_at(BUF_AT + 8), rights::ALL & !rights::FD_WRITE);
     assert_eq!(
-        v.fd_fdstat_set_flags(&mut m, fd as i32, (fdflags::APPEND | fdflags::NONBLOCK) as i32),
+        v.fd_fdstat_set_flags(
+            &mut m,
+            fd as i32,
+            (fdflags::APPEND | fdflags::NONBLOCK) as i32
+        ),
         0
     );
     assert_eq!(v.fd_fdstat_get(&mut m, fd as i32, BUF_AT as i32), 0);
@@ -298,9 +349,15 @@ fn fdstat_rights_and_flags() {
         u16::from_le_bytes([m.mem[BUF_AT as usize + 2], m.mem[BUF_AT as usize + 3]]),
         fdflags::APPEND | fdflags::NONBLOCK
     );
-    assert_eq!(v.fd_fdstat_set_flags(&mut m, fd as i32, fdflags::SYNC as i32), EINVAL as i32);
+    assert_eq!(
+        v.fd_fdstat_set_flags(&mut m, fd as i32, fdflags::SYNC as i32),
+        EINVAL as i32
+    );
     assert_eq!(v.fd_fdstat_set_flags(&mut m, SRC, 0), EBADF as i32);
-    assert_eq!(v.fd_fdstat_set_rights(&mut m, fd as i32, 0, 0), ENOTSUP as i32);
+    assert_eq!(
+        v.fd_fdstat_set_rights(&mut m, fd as i32, 0, 0),
+        ENOTSUP as i32
+    );
 }
 
 #[test]
@@ -331,7 +388,10 @@ fn seek_and_tell() {
     // pread leaves the position alone.
     m.put_u32(IOV_AT, BUF_AT);
     m.put_u32(IOV_AT + 4, 4);
-    assert_eq!(v.fd_pread(&mut m, fd, IOV_AT as i32, 1, 2, OUT_AT as i32), 0);
+    assert_eq!(
+        v.fd_pread(&mut m, fd, IOV_AT as i32, 1, 2, OUT_AT as i32),
+        0
+    );
     assert_eq!(&m.mem[BUF_AT as usize..BUF_AT as usize + 4], b"llo ");
     assert_eq!(v.fd_tell(&mut m, fd, OUT_AT as i32), 0);
     assert_eq!(m.u64_at(OUT_AT), 100);
@@ -350,7 +410,10 @@ fn reads_use_the_first_non_empty_iovec() {
     assert_eq!(v.fd_read(&mut m, fd, IOV_AT as i32, 3, OUT_AT as i32), 0);
     assert_eq!(m.u32_at(OUT_AT), 3);
     assert_eq!(&m.mem[BUF_AT as usize + 100..BUF_AT as usize + 103], b"hel");
-    assert_eq!(&m.mem[BUF_AT as usize + 200..BUF_AT as usize + 203], b"\0\0\0");
+    assert_eq!(
+        &m.mem[BUF_AT as usize + 200..BUF_AT as usize + 203],
+        b"\0\0\0"
+    );
 }
 
 #[test]
@@ -359,15 +422,24 @@ fn bad_pointers_are_efault() {
     let fd = open(&mut v, &mut m, "a.txt").unwrap() as i32;
     m.put_u32(IOV_AT, 65530);
     m.put_u32(IOV_AT + 4, 100);
-    assert_eq!(v.fd_read(&mut m, fd, IOV_AT as i32, 1, OUT_AT as i32), EFAULT as i32);
-    assert_eq!(v.fd_read(&mut m, fd, 65535, 1, OUT_AT as i32), EFAULT as i32);
+    assert_eq!(
+        v.fd_read(&mut m, fd, IOV_AT as i32, 1, OUT_AT as i32),
+        EFAULT as i32
+    );
+    assert_eq!(
+        v.fd_read(&mut m, fd, 65535, 1, OUT_AT as i32),
+        EFAULT as i32
+    );
     assert_eq!(v.fd_read(&mut m, fd, -8, 1, OUT_AT as i32), EFAULT as i32);
     let r = v.path_open(&mut m, SRC, 0, 65534, 10, 0, 0, 0, 0, OUT_AT as i32);
     assert_eq!(r, EFAULT as i32);
     assert_eq!(v.fd_filestat_get(&mut m, fd, 65500), EFAULT as i32);
     assert_eq!(v.fd_fdstat_get(&mut m, fd, -1), EFAULT as i32);
     assert_eq!(v.fd_prestat_dir_name(&mut m, SRC, 65534, 10), EFAULT as i32);
-    assert_eq!(v.fd_readdir(&mut m, SRC, 65530, 100, 0, OUT_AT as i32), EFAULT as i32);
+    assert_eq!(
+        v.fd_readdir(&mut m, SRC, 65530, 100, 0, OUT_AT as i32),
+        EFAULT as i32
+    );
     m.put(PATH_AT, b"a.txt");
     assert_eq!(
         v.path_open(&mut m, SRC, 0, PATH_AT as i32, 5, 0, 0, 0, 0, 65534),
@@ -379,25 +451,60 @@ fn bad_pointers_are_efault() {
 fn writes_are_refused_like_a_read_only_preopen() {
     let (mut v, mut m) = setup();
     let w = rights::FD_READ | rights::FD_WRITE;
-    assert_eq!(open_with(&mut v, &mut m, SRC, "a.txt", 1, 0, w), Err(EPERM as i32));
-    assert_eq!(open_with(&mut v, &mut m, SRC, "new", 1, oflags::CREAT as i32, 0), Err(EPERM as i32));
-    assert_eq!(open_with(&mut v, &mut m, SRC, "a.txt", 1, oflags::TRUNC as i32, 0), Err(EPERM as i32));
     assert_eq!(
-        open_with(&mut v, &mut m, SRC, "x", 1, (oflags::DIRECTORY | oflags::CREAT) as i32, 0),
+        open_with(&mut v, &mut m, SRC, "a.txt", 1, 0, w),
+        Err(EPERM as i32)
+    );
+    assert_eq!(
+        open_with(&mut v, &mut m, SRC, "new", 1, oflags::CREAT as i32, 0),
+        Err(EPERM as i32)
+    );
+    assert_eq!(
+        open_with(&mut v, &mut m, SRC, "a.txt", 1, oflags::TRUNC as i32, 0),
+        Err(EPERM as i32)
+    );
+    assert_eq!(
+        open_with(
+            &mut v,
+            &mut m,
+            SRC,
+            "x",
+            1,
+            (oflags::DIRECTORY | oflags::CREAT) as i32,
+            0
+        ),
         Err(EINVAL as i32)
     );
     let fd = open(&mut v, &mut m, "a.txt").unwrap() as i32;
     m.put_u32(IOV_AT, BUF_AT);
     m.put_u32(IOV_AT + 4, 3);
-    assert_eq!(v.fd_write(&mut m, fd, IOV_AT as i32, 1, OUT_AT as i32), EBADF as i32);
-    assert_eq!(v.fd_pwrite(&mut m, fd, IOV_AT as i32, 1, 0, OUT_AT as i32), EBADF as i32);
-    assert_eq!(v.fd_write(&mut m, SRC, IOV_AT as i32, 1, OUT_AT as i32), EBADF as i32);
+    assert_eq!(
+        v.fd_write(&mut m, fd, IOV_AT as i32, 1, OUT_AT as i32),
+        EBADF as i32
+    );
+    assert_eq!(
+        v.fd_pwrite(&mut m, fd, IOV_AT as i32, 1, 0, OUT_AT as i32),
+        EBADF as i32
+    );
+    assert_eq!(
+        v.fd_write(&mut m, SRC, IOV_AT as i32, 1, OUT_AT as i32),
+        EBADF as i32
+    );
     assert_eq!(v.fd_filestat_set_size(&mut m, fd, 0), EPERM as i32);
     assert_eq!(v.fd_filestat_set_size(&mut m, SRC, 0), EBADF as i32);
     assert_eq!(v.fd_allocate(&mut m, fd, 0, 1), ENOTSUP as i32);
-    assert_eq!(v.fd_filestat_set_times(&mut m, fd, 0, 0, fstflags::MTIM_NOW as i32), EPERM as i32);
     assert_eq!(
-        v.fd_filestat_set_times(&mut m, fd, 0, 0, (fstflags::MTIM | fstflags::MTIM_NOW) as i32),
+        v.fd_filestat_set_times(&mut m, fd, 0, 0, fstflags::MTIM_NOW as i32),
+        EPERM as i32
+    );
+    assert_eq!(
+        v.fd_filestat_set_times(
+            &mut m,
+            fd,
+            0,
+            0,
+            (fstflags::MTIM | fstflags::MTIM_NOW) as i32
+        ),
         EINVAL as i32
     );
     m.put(PATH_AT, b"newdir");
@@ -409,11 +516,20 @@ fn writes_are_refused_like_a_read_only_preopen() {
     assert_eq!(v.path_rename(&mut m, SRC, p, 6, SRC, p, 6), EPERM as i32);
     assert_eq!(v.path_rename(&mut m, SRC, p, 6, 3, p, 6), EPERM as i32);
     assert_eq!(v.path_link(&mut m, 3, 0, p, 6, SRC, p, 6), EPERM as i32);
-    assert_eq!(v.path_filestat_set_times(&mut m, SRC, 0, p, 6, 0, 0, 0), EPERM as i32);
+    assert_eq!(
+        v.path_filestat_set_times(&mut m, SRC, 0, p, 6, 0, 0, 0),
+        EPERM as i32
+    );
     assert_eq!(v.path_create_directory(&mut m, fd, p, 6), EBADF as i32);
     assert_eq!(v.path_rename(&mut m, SRC, p, 6, 99, p, 6), EBADF as i32);
-    assert!(m.calls_named("path_rename").is_empty(), "nothing reached the host");
-    assert!(m.calls_named("path_link").is_empty(), "nothing reached the host");
+    assert!(
+        m.calls_named("path_rename").is_empty(),
+        "nothing reached the host"
+    );
+    assert!(
+        m.calls_named("path_link").is_empty(),
+        "nothing reached the host"
+    );
     // Harmless calls succeed.
     assert_eq!(v.fd_sync(&mut m, fd), 0);
     assert_eq!(v.fd_datasync(&mut m, fd), 0);
@@ -426,10 +542,24 @@ fn writes_are_refused_like_a_read_only_preopen() {
 /// Runs `fd_readdir` with a buffer of `len` bytes; returns the bytes written.
 fn readdir(v: &mut Vfs<'_>, m: &mut Mock, fd: i32, len: u32, cookie: u64) -> Vec<u8> {
     m.mem[BUF_AT as usize..BUF_AT as usize + 4096].fill(0xAA);
-    assert_eq!(v.fd_readdir(m, fd, BUF_AT as i32, len as i32, cookie as i64, OUT_AT as i32), 0);
+    assert_eq!(
+        v.fd_readdir(
+            m,
+            fd,
+            BUF_AT as i32,
+            len as i32,
+            cookie as i64,
+            OUT_AT as i32
+        ),
+        0
+    );
     let n = m.u32_at(OUT_AT);
     assert!(n <= len);
-    assert_eq!(m.mem[(BUF_AT + n) as usize], 0xAA, "nothing written past bufused");
+    assert_eq!(
+        m.mem[(BUF_AT + n) as usize],
+        0xAA,
+        "nothing written past bufused"
+    );
     m.mem[BUF_AT as usize..(BUF_AT + n) as usize].to_vec()
 }
 
@@ -443,7 +573,12 @@ fn parse_dirents(mut b: &[u8]) -> Vec<(u64, u64, u8, String)> {
         if b.len() < 24 + len {
             break;
         }
-        out.push((next, ino, b[20], String::from_utf8(b[24..24 + len].to_vec()).unwrap()));
+        out.push((
+            next,
+            ino,
+            b[20],
+            String::from_utf8(b[24..24 + len].to_vec()).unwrap(),
+        ));
         b = &b[24 + len..];
     }
     out
@@ -456,25 +591,48 @@ fn readdir_listing_cookies_and_tiny_buffers() {
     let names: Vec<&str> = all.iter().map(|e| e.3.as_str()).collect();
     assert_eq!(
         names,
-        [".", "..", "a.txt", "b.txt", "broken", "escape", "link_a", "link_link", "link_sub", "loop1", "loop2", "sub"]
+        [
+            ".",
+            "..",
+            "a.txt",
+            "b.txt",
+            "broken",
+            "escape",
+            "link_a",
+            "link_link",
+            "link_sub",
+            "loop1",
+            "loop2",
+            "sub"
+        ]
     );
     for (i, e) in all.iter().enumerate() {
         assert_eq!(e.0, i as u64 + 1, "d_next is the position");
     }
-    assert_eq!(all[0].1, all[1].1, ". and .. both carry the directory's inode");
+    assert_eq!(
+        all[0].1, all[1].1,
+        ". and .. both carry the directory's inode"
+    );
     assert_eq!(all[0].2, filetype::DIRECTORY);
     assert_eq!(all[2].2, filetype::REGULAR_FILE);
     assert_eq!(all[4].2, filetype::SYMBOLIC_LINK);
     assert_eq!(all[11].2, filetype::DIRECTORY);
     // The same inode numbers path_filestat_get reports.
     m.put(PATH_AT, b"a.txt");
-    assert_eq!(v.path_filestat_get(&mut m, SRC, 0, PATH_AT as i32, 5, BUF_AT as i32 + 2048), 0);
+    assert_eq!(
+        v.path_filestat_get(&mut m, SRC, 0, PATH_AT as i32, 5, BUF_AT as i32 + 2048),
+        0
+    );
     assert_eq!(all[2].1, m.u64_at(BUF_AT + 2048 + 8));
 
     // Resuming from every cookie gives the tail of the listing.
     for c in 0..=all.len() as u64 + 2 {
         let tail = parse_dirents(&readdir(&mut v, &mut m, SRC, 4096, c));
-        assert_eq!(tail, all[(c as usize).min(all.len())..].to_vec(), "cookie {c}");
+        assert_eq!(
+            tail,
+            all[(c as usize).min(all.len())..].to_vec(),
+            "cookie {c}"
+        );
     }
 
     // A buffer too small for the first entry is filled with its truncated bytes.
@@ -503,5 +661,8 @@ fn readdir_listing_cookies_and_tiny_buffers() {
     let names: Vec<&str> = list.iter().map(|e| e.3.as_str()).collect();
     assert_eq!(names, [".", "..", "d.txt"]);
     let f = open(&mut v, &mut m, "a.txt").unwrap() as i32;
-    assert_eq!(v.fd_readdir(&mut m, f, BUF_AT as i32, 100, 0, OUT_AT as i32), EBADF as i32);
+    assert_eq!(
+        v.fd_readdir(&mut m, f, BUF_AT as i32, 100, 0, OUT_AT as i32),
+        EBADF as i32
+    );
 }

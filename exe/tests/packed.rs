@@ -1,0 +1,66 @@
+//! `wasivfs exe` on packed modules: the embedded files travel inside the
+//! executable, which is run alone in an empty directory with a clean
+//! environment.
+
+mod support;
+
+use support::*;
+
+#[test]
+fn packed_c_program_reads_its_embedded_files() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let tree = tmp.path().join("tree");
+    std::fs::create_dir_all(tree.join("sub")).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(tree.join("sub/note.txt"), "embedded note\n").unwrap_or_else(|e| panic!("{e}"));
+    let plain = tmp.path().join("probe.wasm");
+    std::fs::write(&plain, c_probe()).unwrap_or_else(|e| panic!("{e}"));
+    let packed = pack(&plain, &[("/src", &tree)]);
+    let exe = make_exe(&packed, tmp.path(), "probe-packed", &[]);
+    // The host tree is gone: only the executable's copy can answer.
+    std::fs::remove_dir_all(&tree).unwrap_or_else(|e| panic!("{e}"));
+
+    let out = run_isolated(
+        &exe,
+        &["--flag", "cat", "/src/sub/note.txt", "exit", "5"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(5), "stderr: {}", stderr(&out));
+    assert!(
+        stdout(&out).ends_with("embedded note\n"),
+        "{}",
+        stdout(&out)
+    );
+    let out = run_isolated(&exe, &["cat", "/src/missing"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn packed_cpython_runs_an_embedded_script() {
+    let Some(python) = artifact("python-3.12.0.wasm") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let app = tmp.path().join("app");
+    std::fs::create_dir_all(&app).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        app.join("main.py"),
+        "import os, sys, json\n\
+         print('py', sys.version_info[:2], sys.argv[1:])\n\
+         print(json.dumps(sorted(os.listdir('/app'))))\n\
+         print(os.environ.get('GREETING'))\n\
+         sys.exit(9)\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let packed = pack(&python, &[("/app", &app)]);
+    let exe = make_exe(&packed, tmp.path(), "py", &[]);
+    let out = run_isolated(
+        &exe,
+        &["/app/main.py", "--help", "x"],
+        &[("GREETING", "hello")],
+    );
+    assert_eq!(out.status.code(), Some(9), "stderr: {}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "py (3, 12) ['--help', 'x']\n[\"main.py\"]\nhello\n"
+    );
+}

@@ -1,0 +1,308 @@
+//! Bad input through the real `wasivfs` binary: each case must print exactly one line on stderr,
+//! starting with `error:` and naming the culprit, exit non-zero, and create no output file (nor
+//! leave temporary files behind).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use wasivfs_e2e::cli::wasivfs_bin;
+use wasivfs_e2e::{fixtures, trees};
+
+struct Case {
+    dir: tempfile::TempDir,
+}
+
+impl Case {
+    fn new() -> Case {
+        Case {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    fn write(&self, rel: &str, bytes: &[u8]) -> PathBuf {
+        let p = self.path(rel);
+        std::fs::write(&p, bytes).unwrap();
+        p
+    }
+
+    fn good_module(&self) -> PathBuf {
+        self.write("app.wasm", &fixtures::fsops())
+    }
+
+    fn good_tree(&self) -> PathBuf {
+        let p = self.path("tree");
+        std::fs::create_dir(&p).unwrap();
+        std::fs::write(p.join("a.txt"), b"a\n").unwrap();
+        p
+    }
+
+    fn out_dir(&self) -> PathBuf {
+        let p = self.path("out");
+        std::fs::create_dir_all(&p).unwrap();
+        p
+    }
+}
+
+fn pack_cmd(input: &Path, mapdir: &str, output: &Path) -> Command {
+    let mut c = Command::new(wasivfs_bin());
+    c.arg("pack").arg(input).arg("--mapdir").arg(mapdir).arg("-o").arg(output);
+    c
+}
+
+fn mapdir(guest: &str, host: &Path) -> String {
+    format!("{guest}::{}", host.display())
+}
+
+fn entries(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|r| r.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// Runs `cmd` and checks the error contract; `culprit` must appear in the single stderr line.
+fn expect_error(what: &str, mut cmd: Command, culprit: &str, output: &Path) -> String {
+    let watch = output.parent().map(Path::to_path_buf);
+    let before = watch.as_deref().map(entries).unwrap_or_default();
+    let out: Output = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{what}: expected failure, got success; stderr: {stderr}");
+    assert_ne!(out.status.code(), None, "{what}: killed by a signal; stderr: {stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{what}: expected exactly one stderr line, got:\n{stderr}");
+    assert!(lines[0].starts_with("error:"), "{what}: {stderr}");
+    assert!(
+        lines[0].contains(culprit),
+        "{what}: the error should name {culprit:?}: {stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{what}: {stderr}");
+    if !output.is_dir() {
+        assert!(!output.exists(), "{what}: {} was created", output.display());
+    }
+    if let Some(w) = watch {
+        assert_eq!(before, entries(&w), "{what}: files appeared next to the output");
+    }
+    eprintln!("{what}: {}", lines[0]);
+    lines[0].to_string()
+}
+
+#[test]
+fn not_wasm() {
+    let c = Case::new();
+    let input = c.write("notwasm.wasm", b"this is not a wasm module\n");
+    let tree = c.good_tree();
+    let out = c.out_dir().join("o.wasm");
+    expect_error("not wasm", pack_cmd(&input, &mapdir("/src", &tree), &out), "notwasm.wasm", &out);
+}
+
+#[test]
+fn truncated_wasm() {
+    let c = Case::new();
+    let full = fixtures::fsops();
+    let input = c.write("truncated.wasm", &full[..full.len() / 3]);
+    let tree = c.good_tree();
+    let out = c.out_dir().join("o.wasm");
+    expect_error("truncated", pack_cmd(&input, &mapdir("/src", &tree), &out), "truncated.wasm", &out);
+}
+
+#[test]
+fn component_is_refused() {
+    let c = Case::new();
+    let input = c.write("component.wasm", &fixtures::wat("(component)"));
+    let tree = c.good_tree();
+    let out = c.out_dir().join("o.wasm");
+    let line = expect_error("component", pack_cmd(&input, &mapdir("/src", &tree), &out), "component.wasm", &out);
+    assert!(line.to_lowercase().contains("component"), "{line}");
+}
+
+#[test]
+fn shared_memory_is_refused() {
+    let c = Case::new();
+    let input = c.write(
+        "shared.wasm",
+        &fixtures::wat(r#"(module (memory (export "memory") 1 2 shared) (func (export "_start")))"#),
+    );
+    let tree = c.good_tree();
+    let out = c.out_dir().join("o.wasm");
+    let line = expect_error("shared memory", pack_cmd(&input, &mapdir("/src", &tree), &out), "shared.wasm", &out);
+    assert!(line.contains("shared"), "{line}");
+}
+
+#[test]
+fn imported_memory_is_refused() {
+    let c = Case::new();
+    let input = c.write(
+        "imported.wasm",
+        &fixtures::wat(
+            r#"(module (import "env" "memory" (memory 1)) (export "memory" (memory 0)) (func (export "_start")))"#,
+        ),
+    );
+    let tree = c.good_tree();
+    let out = c.out_dir().join("o.wasm");
+    let line = expect_error("imported memory", pack_cmd(&input, &mapdir("/src", &tree), &out), "imported.wasm", &out);
+    assert!(line.contains("import"), "{line}");
+}
+
+#[test]
+fn missing_host_directory() {
+    let c = Case::new();
+    let input = c.good_module();
+    let missing = c.path("no-such-dir");
+    let out = c.out_dir().join("o.wasm");
+    expect_error("missing host", pack_cmd(&input, &mapdir("/src", &missing), &out), "no-such-dir", &out);
+}
+
+#[test]
+fn unreadable_file_in_host_tree() {
+    let c = Case::new();
+    let input = c.good_module();
+    let tree = c.good_tree();
+    let secret = tree.join("secret.txt");
+    std::fs::write(&secret, b"secret\n").unwrap();
+    std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o000)).unwrap();
+    let out = c.out_dir().join("o.wasm");
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let cmd = if root {
+        // Root reads files whatever their mode; drop the capabilities that allow it.
+        let probe = Command::new("setpriv")
+            .args(["--bounding-set=-dac_override,-dac_read_search", "cat"])
+            .arg(&secret)
+            .output();
+        match probe {
+            Ok(o) if !o.status.success() => {}
+            Ok(_) => {
+                eprintln!("SKIPPED: running as root and setpriv cannot drop CAP_DAC_OVERRIDE here");
+                return;
+            }
+            Err(e) => {
+                eprintln!("SKIPPED: running as root and setpriv is unavailable ({e})");
+                return;
+            }
+        }
+        let mut c = Command::new("setpriv");
+        c.arg("--bounding-set=-dac_override,-dac_read_search")
+            .arg(wasivfs_bin())
+            .arg("pack")
+            .arg(&input)
+            .arg("--mapdir")
+            .arg(mapdir("/src", &tree))
+            .arg("-o")
+            .arg(&out);
+        c
+    } else {
+        pack_cmd(&input, &mapdir("/src", &tree), &out)
+    };
+    expect_error("unreadable file", cmd, "secret.txt", &out);
+}
+
+#[test]
+fn escaping_symlinks() {
+    for (name, target) in [("up-and-out", "../../etc/passwd"), ("absolute", "/etc/passwd"), ("sneaky", "sub/../../x")] {
+        let c = Case::new();
+        let input = c.good_module();
+        let tree = c.good_tree();
+        std::fs::create_dir(tree.join("sub")).unwrap();
+        std::os::unix::fs::symlink(target, tree.join(name)).unwrap();
+        let out = c.out_dir().join("o.wasm");
+        expect_error(&format!("symlink {target}"), pack_cmd(&input, &mapdir("/src", &tree), &out), name, &out);
+    }
+}
+
+#[test]
+fn non_utf8_file_name() {
+    use std::os::unix::ffi::OsStrExt;
+    let c = Case::new();
+    let input = c.good_module();
+    let tree = c.good_tree();
+    let name = std::ffi::OsStr::from_bytes(b"bad-\xff-name");
+    std::fs::write(tree.join(name), b"x").unwrap();
+    let out = c.out_dir().join("o.wasm");
+    expect_error("non-UTF-8 name", pack_cmd(&input, &mapdir("/src", &tree), &out), "bad-", &out);
+}
+
+#[test]
+fn tree_too_large_for_32_bit_memory() {
+    let c = Case::new();
+    let input = c.good_module();
+    let tree = c.good_tree();
+    // Sparse: takes no disk space.
+    let f = std::fs::File::create(tree.join("huge.bin")).unwrap();
+    f.set_len(5 << 30).unwrap();
+    drop(f);
+    let out = c.out_dir().join("o.wasm");
+    let started = std::time::Instant::now();
+    expect_error("too large", pack_cmd(&input, &mapdir("/src", &tree), &out), "/src", &out);
+    // Refused from sizes alone, before reading 5 GiB.
+    assert!(started.elapsed().as_secs() < 60, "took {:?}", started.elapsed());
+}
+
+#[test]
+fn unwritable_output() {
+    let c = Case::new();
+    let input = c.good_module();
+    let tree = c.good_tree();
+    let nowhere = c.path("no-such-dir/o.wasm");
+    expect_error("output in a missing dir", pack_cmd(&input, &mapdir("/src", &tree), &nowhere), "no-such-dir", &nowhere);
+    let a_dir = c.out_dir();
+    let line = expect_error("output is a directory", pack_cmd(&input, &mapdir("/src", &tree), &a_dir), "out", &a_dir);
+    assert!(a_dir.is_dir(), "{line}");
+}
+
+#[test]
+fn existing_output_is_untouched_on_error() {
+    let c = Case::new();
+    let input = c.good_module();
+    let out = c.out_dir().join("o.wasm");
+    std::fs::write(&out, b"previous contents").unwrap();
+    let missing = c.path("gone");
+    let o = pack_cmd(&input, &mapdir("/src", &missing), &out).output().unwrap();
+    assert!(!o.status.success());
+    assert_eq!(std::fs::read(&out).unwrap(), b"previous contents");
+    assert_eq!(entries(&c.out_dir()), vec!["o.wasm".to_string()]);
+}
+
+#[test]
+fn mapdir_and_dir_spellings_give_identical_output() {
+    let c = Case::new();
+    let input = c.good_module();
+    let t = trees::standard().unwrap();
+    let a = c.out_dir().join("a.wasm");
+    let b = c.out_dir().join("b.wasm");
+    let o = pack_cmd(&input, &mapdir("/src", t.path()), &a).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = Command::new(wasivfs_bin())
+        .arg("pack")
+        .arg(&input)
+        .arg("--dir")
+        .arg(format!("{}::/src", t.path().display()))
+        .arg("-o")
+        .arg(&b)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap(), "--mapdir G::H and --dir H::G differ");
+}
+
+#[test]
+fn packed_module_runs_through_the_cli_without_dir() {
+    let c = Case::new();
+    let input = c.good_module();
+    let tree = c.good_tree();
+    let out = c.out_dir().join("packed.wasm");
+    let o = pack_cmd(&input, &mapdir("/src", &tree), &out).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let run = Command::new(wasivfs_bin())
+        .arg("run")
+        .arg(&out)
+        .args(["--", "/src", "cat", "a.txt"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(text.contains("size=2 "), "{text}");
+}

@@ -1,0 +1,91 @@
+//! `prepare_vfs`: the walrus cleanup of a snapshotted VFS before merging.
+
+mod common;
+
+use anyhow::Result;
+use common::{wasm, Run};
+use wasivfs_trampoline_gen::{merge, prepare_vfs, MergeError};
+use wasmparser::{Parser, Payload};
+
+/// A VFS as Wizer leaves it: init export and pack imports still present.
+fn snapshot(fd_write_body: &str) -> Vec<u8> {
+    wasm(&format!(
+        r#"(module
+  (import "wasivfs_pack" "image_len" (func $len (result i32)))
+  (import "wasivfs_pack" "image_read" (func $read (param i32 i32)))
+  (import "wasivfs_pack" "image_placed" (func $placed (param i32 i32)))
+  (import "wasi_snapshot_preview1" "fd_write" (func $host_fd_write (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_close" (func $host_fd_close (param i32) (result i32)))
+  (memory (export "memory") 1)
+  (global $image (mut i32) (i32.const 0))
+  (func $stream (call $read (i32.const 0) (call $len)))
+  (func (export "wasivfs_init") (call $stream) (call $placed (i32.const 0) (call $len)))
+  (func (export "debug_dump") (result i32) (call $host_fd_close (i32.const 9)))
+  (func (export "wasivfs_fd_write") (param i32 i32 i32 i32) (result i32)
+    {fd_write_body}))"#
+    ))
+}
+
+fn imports_and_exports(bytes: &[u8]) -> Result<(Vec<String>, Vec<String>, u32)> {
+    let (mut imports, mut exports, mut funcs) = (Vec::new(), Vec::new(), 0);
+    for payload in Parser::new(0).parse_all(bytes) {
+        match payload? {
+            Payload::ImportSection(r) => {
+                for i in r.into_imports() {
+                    let i = i?;
+                    imports.push(format!("{}.{}", i.module, i.name));
+                }
+            }
+            Payload::ExportSection(r) => {
+                for e in r {
+                    exports.push(e?.name.to_string());
+                }
+            }
+            Payload::FunctionSection(r) => funcs = r.count(),
+            _ => {}
+        }
+    }
+    Ok((imports, exports, funcs))
+}
+
+#[test]
+fn drops_init_code_pack_imports_and_other_exports() -> Result<()> {
+    let body = "(i32.add (call $host_fd_write (local.get 0) (local.get 1) (local.get 2) (local.get 3)) (i32.const 100))";
+    let prepared = prepare_vfs(&snapshot(body))?;
+    let (imports, exports, funcs) = imports_and_exports(&prepared)?;
+    assert_eq!(imports, ["wasi_snapshot_preview1.fd_write"]);
+    assert_eq!(exports, ["wasivfs_fd_write"]);
+    assert_eq!(funcs, 1);
+
+    // The prepared VFS merges and runs.
+    let app = wasm(
+        r#"(module
+             (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))
+             (memory (export "memory") 1)
+             (func (export "write") (param i32 i32 i32 i32) (result i32)
+               (call $w (local.get 0) (local.get 1) (local.get 2) (local.get 3))))"#,
+    );
+    let out = merge(&app, &prepared, |plan| {
+        assert!(plan.stubs.is_empty());
+        b"{}".to_vec()
+    })?;
+    let mut run = Run::new(&out)?;
+    assert_eq!(run.call4("write", (1, 0, 0, 0))?, 109);
+    assert_eq!(run.store.data().writes, [1]);
+    Ok(())
+}
+
+#[test]
+fn fails_if_a_pack_import_is_still_used() {
+    let body = "(drop (call $len)) (i32.const 0)";
+    let r = prepare_vfs(&snapshot(body));
+    assert!(
+        matches!(&r, Err(MergeError::Vfs(m)) if m.contains("wasivfs_pack.image_len")),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn fails_on_garbage() {
+    assert!(matches!(prepare_vfs(b"not wasm"), Err(MergeError::Vfs(_))));
+}
