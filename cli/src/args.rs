@@ -31,7 +31,7 @@ pub fn dir(value: &str) -> Result<(PathBuf, String), String> {
 /// An `--env K=V` value; a bare `K` takes its value from this process's environment.
 pub fn env(value: &str) -> Result<(String, Option<String>), String> {
     match value.split_once('=') {
-        Some((k, _)) if k.is_empty() => Err(format!("expected NAME=VALUE, got {value:?}")),
+        Some(("", _)) => Err(format!("expected NAME=VALUE, got {value:?}")),
         Some((k, v)) => Ok((k.to_string(), Some(v.to_string()))),
         None => Ok((value.to_string(), None)),
     }

@@ -124,7 +124,7 @@ impl Footer {
             .options_offset
             .checked_add(footer.options_len)
             .ok_or(FooterError::Corrupt("options range overflows"))?;
-        if footer.payload_offset % PAYLOAD_ALIGN != 0 {
+        if !footer.payload_offset.is_multiple_of(PAYLOAD_ALIGN) {
             return Err(FooterError::Corrupt("payload is not aligned"));
         }
         if payload_end != footer.options_offset

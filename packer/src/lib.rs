@@ -109,14 +109,17 @@ pub fn pack_to_bytes(opts: &PackOptions) -> Result<(Vec<u8>, LayerInfo)> {
 
     let snap = snapshot::snapshot(VFS_WASM, layout, walked.roots, input)?;
     let vfs = wasivfs_trampoline_gen::prepare_vfs(&snap.wasm).map_err(module_err)?;
+    let (image_addr, image_len) = (snap.image_addr, snap.image_len);
+    // The snapshot is as large as the image: free it before the merge allocates the output.
+    drop(snap);
 
     let mut info = LayerInfo {
         format: info::SECTION_FORMAT,
         tool: TOOL.to_string(),
         vfs_abi: info::VFS_ABI,
         vfs_memory: 0,
-        image_addr: snap.image_addr,
-        image_len: snap.image_len,
+        image_addr,
+        image_len,
         input: InputInfo {
             sha256: info::sha256_hex(&app),
             size: app.len() as u64,
@@ -167,7 +170,7 @@ fn image_limit() -> Result<u64> {
 fn vfs_initial_pages() -> std::result::Result<u64, String> {
     for payload in wasmparser::Parser::new(0).parse_all(VFS_WASM) {
         if let wasmparser::Payload::MemorySection(reader) = payload.map_err(|e| e.to_string())? {
-            for memory in reader {
+            if let Some(memory) = reader.into_iter().next() {
                 return Ok(memory.map_err(|e| e.to_string())?.initial);
             }
         }

@@ -37,9 +37,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// An I/O error's message without the path tempfile appends to it.
 fn plain_io_message(e: &std::io::Error) -> String {
-    match e.raw_os_error() {
-        Some(code) => std::io::Error::from_raw_os_error(code).to_string(),
-        None => e.kind().to_string(),
+    let msg = e.to_string();
+    match msg.find(" at path ") {
+        Some(end) => msg[..end].to_string(),
+        None => msg,
     }
 }
 
@@ -96,7 +97,11 @@ mod tests {
         assert!(leftovers(dir.path()).is_empty());
         // A missing directory is an error naming the output.
         let missing = dir.path().join("no/such/dir/out.wasm");
-        let err = write_atomic(&missing, b"data").unwrap_err();
-        assert!(err.to_string().contains("out.wasm"), "{err}");
+        let err = write_atomic(&missing, b"data").unwrap_err().to_string();
+        assert!(
+            err.contains("out.wasm") && err.contains("No such file"),
+            "{err}"
+        );
+        assert!(!err.contains(".wasivfs-"), "{err}");
     }
 }

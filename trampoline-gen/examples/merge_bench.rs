@@ -1,13 +1,14 @@
 //! Merges a VFS into an application module N times and prints the median time.
 //!
-//! Usage: `merge_bench APP.wasm [N] [VFS.wasm]`. Without a VFS file, a generated pass-through
-//! VFS with the guest ABI's shape is used (every intercepted function falls through, all
-//! intrinsics are imported, and 1 MiB of data stands in for an image).
+//! Usage: `merge_bench APP.wasm [N] [VFS.wasm|-] [OUT.wasm]`. Without a VFS file (or with
+//! `-`), a generated pass-through VFS with the guest ABI's shape is used (every intercepted
+//! function falls through, all intrinsics are imported, and 1 MiB of data stands in for an
+//! image). With OUT, the merged module is also written there.
 
 use std::time::{Duration, Instant};
 use std::{env, fs, process};
 
-use wasivfs_trampoline_gen::{check_app, merge, wasi, Merger};
+use wasivfs_trampoline_gen::{check_app, merge, wasi, Merger, Validation};
 
 fn passthrough_vfs() -> Result<Vec<u8>, String> {
     let mut text = String::from("(module\n");
@@ -31,10 +32,15 @@ fn passthrough_vfs() -> Result<Vec<u8>, String> {
         ));
     }
     text.push_str("  (memory 17)\n");
-    text.push_str(&format!("  (data (i32.const 65536) \"{}\")\n", "\\2a".repeat(1 << 20)));
+    text.push_str(&format!(
+        "  (data (i32.const 65536) \"{}\")\n",
+        "\\2a".repeat(1 << 20)
+    ));
     for (name, sig) in wasi::INTERCEPTED {
         let params: Vec<_> = sig.params.iter().map(ty).collect();
-        let gets: String = (0..sig.params.len()).map(|i| format!(" (local.get {i})")).collect();
+        let gets: String = (0..sig.params.len())
+            .map(|i| format!(" (local.get {i})"))
+            .collect();
         text.push_str(&format!(
             "  (func (export \"{}{name}\") (param {}) (result i32) (call $host_{name}{gets}))\n",
             wasi::EXPORT_PREFIX,
@@ -47,13 +53,15 @@ fn passthrough_vfs() -> Result<Vec<u8>, String> {
 
 fn run() -> Result<(), String> {
     let args: Vec<String> = env::args().collect();
-    let app_path = args.get(1).ok_or("usage: merge_bench APP.wasm [N] [VFS.wasm]")?;
+    let app_path = args
+        .get(1)
+        .ok_or("usage: merge_bench APP.wasm [N] [VFS.wasm]")?;
     let n: usize = match args.get(2) {
         Some(s) => s.parse().map_err(|_| format!("not a count: {s}"))?,
         None => 10,
     };
     let app = fs::read(app_path).map_err(|e| format!("{app_path}: {e}"))?;
-    let vfs = match args.get(3) {
+    let vfs = match args.get(3).filter(|p| *p != "-") {
         Some(p) => fs::read(p).map_err(|e| format!("{p}: {e}"))?,
         None => passthrough_vfs()?,
     };
@@ -72,6 +80,7 @@ fn run() -> Result<(), String> {
         v[v.len() / 2]
     };
     let (mut total, mut check, mut plan, mut emit) = (vec![], vec![], vec![], vec![]);
+    let mut emit_changed = vec![];
     let mut out_len = 0;
     for _ in 0..n.max(1) {
         let t = Instant::now();
@@ -84,6 +93,14 @@ fn run() -> Result<(), String> {
         let t = Instant::now();
         let out = m.emit(b"{}").map_err(|e| e.to_string())?;
         emit.push(t.elapsed());
+        let t = Instant::now();
+        let out_changed = m
+            .emit_with(b"{}", Validation::Changed)
+            .map_err(|e| e.to_string())?;
+        emit_changed.push(t.elapsed());
+        if out != out_changed {
+            return Err("validation mode changed the output".into());
+        }
 
         let t = Instant::now();
         let out2 = merge(&app, &vfs, |_| b"{}".to_vec()).map_err(|e| e.to_string())?;
@@ -92,6 +109,9 @@ fn run() -> Result<(), String> {
             return Err("two merges of the same inputs differ".into());
         }
         out_len = out.len();
+        if let Some(path) = args.get(4) {
+            fs::write(path, &out).map_err(|e| format!("{path}: {e}"))?;
+        }
     }
     let m = Merger::new(&app, &vfs).map_err(|e| e.to_string())?;
     let p = m.plan();
@@ -102,11 +122,13 @@ fn run() -> Result<(), String> {
         p.rewritten_bodies
     );
     println!(
-        "median of {n}: merge {:?} (check_app {:?}, plan {:?}, emit+validate {:?})",
+        "median of {n}: merge {:?} (check_app {:?}, plan {:?}, emit+validate {:?}); \
+         emit with Validation::Changed {:?}",
         median(total),
         median(check),
         median(plan),
-        median(emit)
+        median(emit),
+        median(emit_changed)
     );
     Ok(())
 }

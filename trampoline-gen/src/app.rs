@@ -351,9 +351,9 @@ impl<'a> AppModule<'a> {
                                 return Err(MergeError::ImportSignature {
                                     name: import.name.to_string(),
                                     expected: sig.to_string(),
-                                    found: other
-                                        .map(|ft| wasi::describe(&ft))
-                                        .unwrap_or_else(|| format!("type {ty} (not a function type)")),
+                                    found: other.map(|ft| wasi::describe(&ft)).unwrap_or_else(
+                                        || format!("type {ty} (not a function type)"),
+                                    ),
                                 });
                             }
                         }
@@ -408,7 +408,10 @@ pub(crate) fn to_usize(r: Range<u64>) -> Range<usize> {
 }
 
 /// A section reader over `bytes[range]` (content including the count).
-pub(crate) fn reader<'a, T>(bytes: &'a [u8], range: &Range<usize>) -> Result<SectionLimited<'a, T>> {
+pub(crate) fn reader<'a, T>(
+    bytes: &'a [u8],
+    range: &Range<usize>,
+) -> Result<SectionLimited<'a, T>> {
     SectionLimited::new(BinaryReader::new(&bytes[range.clone()], range.start as u64))
         .map_err(MergeError::malformed)
 }

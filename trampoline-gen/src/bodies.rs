@@ -2,16 +2,17 @@
 //!
 //! Bodies are scanned in parallel. A byte-level pre-filter looks for the opcodes of `call`,
 //! `return_call` and `ref.func` followed by a LEB128 index that is redirected; only bodies it
-//! flags are parsed, and only those that really name a redirected import are re-encoded.
+//! flags have their operators parsed, and only those that really name a redirected import are
+//! re-encoded.
 
 use std::ops::Range;
 
 use rayon::prelude::*;
 use wasm_encoder::reencode::Reencode;
-use wasmparser::{BinaryReader, FunctionBody};
+use wasmparser::{BinaryReader, FunctionBody, Operator};
 
 use crate::encode::read_leb;
-use crate::error::Result;
+use crate::error::{MergeError, Result};
 use crate::remap::{app_error, AppRewriter, Redirect};
 
 const CALL: u8 = 0x10;
@@ -27,8 +28,31 @@ fn may_name_redirected(body: &[u8], redirect: &Redirect) -> bool {
     })
 }
 
+/// Whether `body` really names a redirected function (parses its operators; no re-encoding).
+fn names_redirected(bytes: &[u8], range: &Range<usize>, redirect: &Redirect) -> Result<bool> {
+    let body = FunctionBody::new(BinaryReader::new(&bytes[range.clone()], range.start as u64));
+    let mut ops = body.get_operators_reader().map_err(MergeError::malformed)?;
+    while !ops.eof() {
+        match ops.read().map_err(MergeError::malformed)? {
+            Operator::Call { function_index }
+            | Operator::ReturnCall { function_index }
+            | Operator::RefFunc { function_index }
+                if redirect.get(function_index).is_some() =>
+            {
+                return Ok(true);
+            }
+            _ => {}
+        }
+    }
+    Ok(false)
+}
+
 /// Re-encodes one body with redirected calls; `None` if it names no redirected function.
-fn rewrite_body(bytes: &[u8], range: &Range<usize>, redirect: &Redirect) -> Result<Option<Vec<u8>>> {
+fn rewrite_body(
+    bytes: &[u8],
+    range: &Range<usize>,
+    redirect: &Redirect,
+) -> Result<Option<Vec<u8>>> {
     let body = FunctionBody::new(BinaryReader::new(&bytes[range.clone()], range.start as u64));
     let mut rw = AppRewriter::new(redirect);
     let mut f = rw
@@ -54,11 +78,7 @@ pub(crate) fn rewrite_bodies(
     if redirect.is_empty() {
         return Ok(Vec::new());
     }
-    let t = std::time::Instant::now();
-    let flagged = bodies.par_iter().filter(|r| may_name_redirected(&bytes[(*r).clone()], redirect)).count();
-    eprintln!("prefilter: {flagged} flagged of {} in {:?}", bodies.len(), t.elapsed());
-    let t = std::time::Instant::now();
-    let r = bodies
+    bodies
         .par_iter()
         .enumerate()
         .with_min_len(64)
@@ -66,15 +86,18 @@ pub(crate) fn rewrite_bodies(
             if !may_name_redirected(&bytes[range.clone()], redirect) {
                 return None;
             }
+            match names_redirected(bytes, range, redirect) {
+                Ok(true) => {}
+                Ok(false) => return None,
+                Err(e) => return Some(Err(e)),
+            }
             match rewrite_body(bytes, range, redirect) {
                 Ok(Some(body)) => Some(Ok((i, body))),
                 Ok(None) => None,
                 Err(e) => Some(Err(e)),
             }
         })
-        .collect();
-    eprintln!("rewrite pass {:?}", t.elapsed());
-    r
+        .collect()
 }
 
 #[cfg(test)]
@@ -86,7 +109,10 @@ mod tests {
         let mut r = Redirect::default();
         r.insert(3, 100);
         assert!(may_name_redirected(&[0x00, CALL, 0x03, 0x0b], &r));
-        assert!(may_name_redirected(&[0x00, CALL, 0x83, 0x80, 0x80, 0x80, 0x00, 0x0b], &r));
+        assert!(may_name_redirected(
+            &[0x00, CALL, 0x83, 0x80, 0x80, 0x80, 0x00, 0x0b],
+            &r
+        ));
         assert!(may_name_redirected(&[0x00, REF_FUNC, 0x03, 0x0b], &r));
         assert!(!may_name_redirected(&[0x00, CALL, 0x04, 0x0b], &r));
         assert!(!may_name_redirected(&[0x00, 0x41, 0x03, 0x0b], &r));

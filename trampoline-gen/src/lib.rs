@@ -25,6 +25,6 @@ pub mod wasi;
 
 pub use app::{check_app, AppInfo, InterceptedImport, MemoryInfo};
 pub use error::{MergeError, Result};
-pub use merge::{merge, MergePlan, Merger};
+pub use merge::{merge, MergePlan, Merger, Validation};
 pub use readback::{memory_region, wasivfs_sections};
 pub use vfs::prepare_vfs;

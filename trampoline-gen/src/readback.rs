@@ -53,11 +53,7 @@ pub fn memory_region(module: &[u8], memory_index: u32, addr: u32, len: u32) -> R
             let offset = match ops.read().map_err(MergeError::malformed)? {
                 Operator::I32Const { value } => u64::from(value as u32),
                 Operator::I64Const { value } => value as u64,
-                _ => {
-                    return Err(fail(format!(
-                        "data segment {i} has a non-constant offset"
-                    )))
-                }
+                _ => return Err(fail(format!("data segment {i} has a non-constant offset"))),
             };
             let seg_end = offset + datum.data.len() as u64;
             let (lo, hi) = (offset.max(start), seg_end.min(end));

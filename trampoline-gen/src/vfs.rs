@@ -158,7 +158,8 @@ impl<'a> VfsModule<'a> {
                         if m.memory.replace(mem).is_some() {
                             return Err(vfs_err("has more than one memory"));
                         }
-                        if mem.shared || mem.memory64 || mem.page_size_log2.is_some_and(|p| p != 16) {
+                        if mem.shared || mem.memory64 || mem.page_size_log2.is_some_and(|p| p != 16)
+                        {
                             return Err(vfs_err(
                                 "its memory must be a plain 32-bit unshared memory with 64 KiB pages",
                             ));
@@ -264,6 +265,9 @@ impl<'a> VfsModule<'a> {
 
     /// The function exported under `name`.
     pub(crate) fn export(&self, name: &str) -> Option<u32> {
-        self.exports.iter().find(|(n, _)| *n == name).map(|(_, f)| *f)
+        self.exports
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, f)| *f)
     }
 }

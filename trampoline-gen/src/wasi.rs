@@ -52,8 +52,17 @@ pub(crate) fn describe(ty: &FuncType) -> String {
     Show(ty).to_string()
 }
 
-fn write_signature(f: &mut fmt::Formatter<'_>, params: &[ValType], results: &[ValType]) -> fmt::Result {
-    let list = |tys: &[ValType]| tys.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(", ");
+fn write_signature(
+    f: &mut fmt::Formatter<'_>,
+    params: &[ValType],
+    results: &[ValType],
+) -> fmt::Result {
+    let list = |tys: &[ValType]| {
+        tys.iter()
+            .map(|t| t.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     write!(f, "({}) -> ({})", list(params), list(results))
 }
 
@@ -62,7 +71,10 @@ const L: ValType = ValType::I64;
 const ERRNO: &[ValType] = &[I];
 
 const fn errno(params: &'static [ValType]) -> Signature {
-    Signature { params, results: ERRNO }
+    Signature {
+        params,
+        results: ERRNO,
+    }
 }
 
 /// Every preview 1 function the VFS intercepts (takes or returns an fd or a path), with its
@@ -108,7 +120,10 @@ pub const INTERCEPTED: &[(&str, Signature)] = &[
 
 /// The preview 1 signature of `name` if the VFS intercepts it.
 pub fn intercepted(name: &str) -> Option<Signature> {
-    INTERCEPTED.iter().find(|(n, _)| *n == name).map(|(_, s)| *s)
+    INTERCEPTED
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, s)| *s)
 }
 
 /// Width of an unaligned access intrinsic.
@@ -141,22 +156,102 @@ pub enum Intrinsic {
 
 /// Every intrinsic with its import name and signature.
 pub const INTRINSICS: &[(&str, Intrinsic, Signature)] = &[
-    ("copy_in", Intrinsic::CopyIn, Signature { params: &[I, I, I], results: &[] }),
-    ("copy_out", Intrinsic::CopyOut, Signature { params: &[I, I, I], results: &[] }),
-    ("size", Intrinsic::Size, Signature { params: &[], results: &[I] }),
-    ("load_u8", Intrinsic::Load(Width::U8), Signature { params: &[I], results: &[I] }),
-    ("load_u16", Intrinsic::Load(Width::U16), Signature { params: &[I], results: &[I] }),
-    ("load_u32", Intrinsic::Load(Width::U32), Signature { params: &[I], results: &[I] }),
-    ("load_u64", Intrinsic::Load(Width::U64), Signature { params: &[I], results: &[L] }),
-    ("store_u8", Intrinsic::Store(Width::U8), Signature { params: &[I, I], results: &[] }),
-    ("store_u16", Intrinsic::Store(Width::U16), Signature { params: &[I, I], results: &[] }),
-    ("store_u32", Intrinsic::Store(Width::U32), Signature { params: &[I, I], results: &[] }),
-    ("store_u64", Intrinsic::Store(Width::U64), Signature { params: &[I, L], results: &[] }),
+    (
+        "copy_in",
+        Intrinsic::CopyIn,
+        Signature {
+            params: &[I, I, I],
+            results: &[],
+        },
+    ),
+    (
+        "copy_out",
+        Intrinsic::CopyOut,
+        Signature {
+            params: &[I, I, I],
+            results: &[],
+        },
+    ),
+    (
+        "size",
+        Intrinsic::Size,
+        Signature {
+            params: &[],
+            results: &[I],
+        },
+    ),
+    (
+        "load_u8",
+        Intrinsic::Load(Width::U8),
+        Signature {
+            params: &[I],
+            results: &[I],
+        },
+    ),
+    (
+        "load_u16",
+        Intrinsic::Load(Width::U16),
+        Signature {
+            params: &[I],
+            results: &[I],
+        },
+    ),
+    (
+        "load_u32",
+        Intrinsic::Load(Width::U32),
+        Signature {
+            params: &[I],
+            results: &[I],
+        },
+    ),
+    (
+        "load_u64",
+        Intrinsic::Load(Width::U64),
+        Signature {
+            params: &[I],
+            results: &[L],
+        },
+    ),
+    (
+        "store_u8",
+        Intrinsic::Store(Width::U8),
+        Signature {
+            params: &[I, I],
+            results: &[],
+        },
+    ),
+    (
+        "store_u16",
+        Intrinsic::Store(Width::U16),
+        Signature {
+            params: &[I, I],
+            results: &[],
+        },
+    ),
+    (
+        "store_u32",
+        Intrinsic::Store(Width::U32),
+        Signature {
+            params: &[I, I],
+            results: &[],
+        },
+    ),
+    (
+        "store_u64",
+        Intrinsic::Store(Width::U64),
+        Signature {
+            params: &[I, L],
+            results: &[],
+        },
+    ),
 ];
 
 /// The intrinsic imported as `wasivfs_app.<name>`, with its signature.
 pub fn intrinsic(name: &str) -> Option<(Intrinsic, Signature)> {
-    INTRINSICS.iter().find(|(n, _, _)| *n == name).map(|(_, i, s)| (*i, *s))
+    INTRINSICS
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .map(|(_, i, s)| (*i, *s))
 }
 
 #[cfg(test)]

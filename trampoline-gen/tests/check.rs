@@ -25,7 +25,10 @@ fn describes_a_valid_app() -> Result<(), MergeError> {
             function_index: 2
         }
     );
-    assert_eq!(info.other_imports, ["env.host_log", "wasi_snapshot_preview1.proc_exit"]);
+    assert_eq!(
+        info.other_imports,
+        ["env.host_log", "wasi_snapshot_preview1.proc_exit"]
+    );
     assert_eq!((info.imported_functions, info.defined_functions), (5, 11));
     assert_eq!(info.memories.len(), 1);
     assert_eq!(info.memories[0].initial_pages, 2);
@@ -39,7 +42,10 @@ fn describes_a_valid_app() -> Result<(), MergeError> {
 
 #[test]
 fn refuses_bytes_that_are_not_wasm() {
-    assert!(matches!(check_app(b"\x7fELF\x02\x01\x01"), Err(MergeError::NotWasm)));
+    assert!(matches!(
+        check_app(b"\x7fELF\x02\x01\x01"),
+        Err(MergeError::NotWasm)
+    ));
     assert!(matches!(check_app(b""), Err(MergeError::NotWasm)));
 }
 
@@ -48,7 +54,10 @@ fn refuses_truncated_modules() {
     let bytes = wasm(APP);
     for cut in [6, 20, bytes.len() / 2, bytes.len() - 1] {
         let r = check_app(&bytes[..cut]);
-        assert!(matches!(r, Err(MergeError::Malformed(_))), "cut at {cut}: {r:?}");
+        assert!(
+            matches!(r, Err(MergeError::Malformed(_))),
+            "cut at {cut}: {r:?}"
+        );
     }
 }
 
@@ -65,7 +74,9 @@ fn refuses_modules_without_memory() {
 #[test]
 fn refuses_imported_memory() {
     let e = err(r#"(module (import "env" "mem" (memory 1)) (export "memory" (memory 0)))"#);
-    assert!(matches!(&e, MergeError::ImportedMemory { module, name } if module == "env" && name == "mem"));
+    assert!(
+        matches!(&e, MergeError::ImportedMemory { module, name } if module == "env" && name == "mem")
+    );
 }
 
 #[test]
@@ -82,18 +93,19 @@ fn refuses_64_bit_memory() {
 
 #[test]
 fn refuses_modules_without_a_memory_export() {
-    assert!(matches!(err("(module (memory 1))"), MergeError::NoMemoryExport));
+    assert!(matches!(
+        err("(module (memory 1))"),
+        MergeError::NoMemoryExport
+    ));
     let e = err(r#"(module (memory (export "mem") 1))"#);
     assert!(matches!(e, MergeError::NoMemoryExport));
 }
 
 #[test]
 fn refuses_intercepted_imports_with_the_wrong_type() {
-    let e = err(
-        r#"(module
+    let e = err(r#"(module
              (import "wasi_snapshot_preview1" "fd_seek" (func (param i32 i32 i32 i32) (result i32)))
-             (memory (export "memory") 1))"#,
-    );
+             (memory (export "memory") 1))"#);
     let msg = e.to_string();
     assert!(
         matches!(&e, MergeError::ImportSignature { name, .. } if name == "fd_seek"),

@@ -38,12 +38,16 @@ fn calls_go_through_the_vfs_and_fall_through_to_the_host() -> Result<()> {
     let mut run = Run::new(&out)?;
 
     // The start function still ran; raw-copied bodies and other imports still work.
-    let started = run.instance.get_typed_func::<(), i32>(&mut run.store, "started")?;
+    let started = run
+        .instance
+        .get_typed_func::<(), i32>(&mut run.store, "started")?;
     assert_eq!(started.call(&mut run.store, ())?, 1);
     assert_eq!(run.peek(32, 4), 77u32.to_le_bytes());
     assert_eq!(run.call4("plain", (5, 0, 0, 0))?, 1005);
     assert_eq!(run.call1("plain_indirect", 6)?, 1006);
-    let log = run.instance.get_typed_func::<i32, ()>(&mut run.store, "log_it")?;
+    let log = run
+        .instance
+        .get_typed_func::<i32, ()>(&mut run.store, "log_it")?;
     log.call(&mut run.store, 31)?;
     assert_eq!(run.store.data().logs, [31]);
 
@@ -57,7 +61,11 @@ fn calls_go_through_the_vfs_and_fall_through_to_the_host() -> Result<()> {
     assert_eq!(run.call4("write", (100, 0, 1, 8))?, 0);
     assert_eq!(run.peek(64, 4), b"VFS!");
     assert_eq!(run.peek(8, 4), 4u32.to_le_bytes());
-    assert_eq!(run.store.data().writes, [1], "the VFS answered without the host");
+    assert_eq!(
+        run.store.data().writes,
+        [1],
+        "the VFS answered without the host"
+    );
 
     // A preview 1 function the app never imported is an ENOSYS stub.
     assert_eq!(run.call4("write", (101, 0, 1, 8))?, 52);
@@ -67,7 +75,10 @@ fn calls_go_through_the_vfs_and_fall_through_to_the_host() -> Result<()> {
     assert_eq!(run.call4("write", (103, 0, 1, 8))?, 40);
     // copy_in reads app memory into VFS memory.
     run.poke(64, b"ABCD")?;
-    assert_eq!(run.call4("write", (104, 0, 1, 8))?, i32::from_le_bytes(*b"ABCD"));
+    assert_eq!(
+        run.call4("write", (104, 0, 1, 8))?,
+        i32::from_le_bytes(*b"ABCD")
+    );
 
     // Unaligned loads and stores on app memory.
     run.poke(301, &0x1122_3344_5566_7788u64.to_le_bytes())?;
@@ -122,9 +133,16 @@ fn merged_module_keeps_exports_and_custom_sections() -> Result<()> {
             }
         }
     }
-    assert_eq!(exports, app_exports, "no VFS export leaks into the merged module");
+    assert_eq!(
+        exports, app_exports,
+        "no VFS export leaks into the merged module"
+    );
     assert_eq!(memories, 2);
-    assert_eq!(customs, ["name", "wasivfs"], "custom sections kept, wasivfs last");
+    assert_eq!(
+        customs,
+        ["name", "wasivfs"],
+        "custom sections kept, wasivfs last"
+    );
     assert_eq!(wasivfs_sections(&out), [br#"{"format":1}"#.to_vec()]);
     Ok(())
 }
@@ -157,7 +175,10 @@ fn merging_a_merged_module_chains_the_layers() -> Result<()> {
     assert_eq!(m.plan().vfs_memory, 2);
     assert_eq!(m.plan().app.packed_layers, 1);
     let twice = m.emit(b"second")?;
-    assert_eq!(wasivfs_sections(&twice), [b"first".to_vec(), b"second".to_vec()]);
+    assert_eq!(
+        wasivfs_sections(&twice),
+        [b"first".to_vec(), b"second".to_vec()]
+    );
     assert_eq!(memory_region(&twice, 2, 1024, 4)?, b"TWO!");
     assert_eq!(memory_region(&twice, 1, 1024, 4)?, b"VFS!");
 
@@ -214,9 +235,15 @@ fn merge_refuses_a_vfs_import_with_the_wrong_signature() {
         "\"size\" (func $size (result i32))",
         "\"size\" (func $size (result i64))",
     );
-    let text = text.replace("(then (return (call $size))))", "(then (return (i32.wrap_i64 (call $size)))))");
+    let text = text.replace(
+        "(then (return (call $size))))",
+        "(then (return (i32.wrap_i64 (call $size)))))",
+    );
     let err = merge(&app, &wasm(&text), |_| Vec::new()).err();
-    assert!(matches!(&err, Some(MergeError::Vfs(m)) if m.contains("size")), "{err:?}");
+    assert!(
+        matches!(&err, Some(MergeError::Vfs(m)) if m.contains("size")),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -230,7 +257,10 @@ fn an_app_without_intercepted_imports_is_copied_unchanged_around_the_vfs() -> Re
     let vfs = wasm(&vfs_wat(100, "VFS!"));
     let m = Merger::new(&app, &vfs)?;
     assert!(m.plan().trampolines.is_empty());
-    assert_eq!(m.plan().stubs, ["fd_write", "path_open", "fd_close", "fd_read"]);
+    assert_eq!(
+        m.plan().stubs,
+        ["fd_write", "path_open", "fd_close", "fd_read"]
+    );
     let out = m.emit(b"{}")?;
     let mut run = Run::new(&out)?;
     assert_eq!(run.call1("f", 14)?, 42);

@@ -1,9 +1,8 @@
 //! The guest-visible fd table: each number is free, a host fd, or an embedded open file/directory.
 //!
-//! Numbers are handed out the way wasmtime-wasi's preview 1 adapter does, so a packed program sees
-//! the same fd numbers it would see with the directory mapped from the host: the highest number
-//! freed by a close (or renumbered away) is reused first; otherwise the number after the highest
-//! one in use.
+//! A new fd takes the lowest free number, as POSIX `open` does. (wasmtime-wasi 48 instead reuses the
+//! most recently freed number first; the two agree whenever at most one number is free, which is the
+//! common open/close pattern.)
 
 use alloc::collections::BTreeMap;
 use alloc::collections::BTreeSet;
@@ -76,9 +75,9 @@ impl FdTable {
         }
     }
 
-    /// Puts `slot` under a new number: the highest freed number, else one past the highest used.
+    /// Puts `slot` under a new number: the lowest freed number, else one past the highest used.
     pub fn push(&mut self, slot: Slot) -> Result<u32, Errno> {
-        let fd = match self.free.pop_last() {
+        let fd = match self.free.pop_first() {
             Some(fd) => fd,
             None => match self.used.last_key_value() {
                 Some((&last, _)) => match last.checked_add(1) {

@@ -3,8 +3,8 @@
 //! - `dev` is 1 for every embedded inode (wasmtime-wasi reports 1 for every host file too);
 //! - `ino` is the image inode number plus one (stable: inode numbering depends only on the tree);
 //! - `nlink` is 1;
-//! - `size` is the file length, the link target length, or 0 for a directory (a host directory's
-//!   size depends on the host filesystem, so there is no deterministic value to copy);
+//! - `size` is the file length, the link target length, or [`DIR_SIZE`] for a directory (what ext4,
+//!   xfs and overlayfs report for a small directory; the host value depends on its filesystem);
 //! - `atim`, `mtim` and `ctim` are all the stored modification time.
 
 use wasivfs_image::{Image, Kind};
@@ -14,6 +14,9 @@ use crate::fdtable::{Open, OpenKind};
 
 /// The `dev` of every embedded inode.
 pub const DEV: u64 = 1;
+
+/// The size reported for every embedded directory: one filesystem block, as most Linux hosts show.
+pub const DIR_SIZE: u64 = 4096;
 
 /// The preview 1 file type of an image inode kind.
 pub fn filetype_of(kind: Kind) -> u8 {
@@ -37,7 +40,11 @@ pub fn filestat(img: &Image<'_>, ino: u32) -> Result<Filestat, Errno> {
         ino: ino_of(ino),
         filetype: filetype_of(node.kind),
         nlink: 1,
-        size: node.size(),
+        size: if node.kind == Kind::Directory {
+            DIR_SIZE
+        } else {
+            node.size()
+        },
         atim: node.mtime_ns,
         mtim: node.mtime_ns,
         ctim: node.mtime_ns,

@@ -10,8 +10,8 @@ use alloc::vec::Vec;
 use wasivfs_image::{Image, Kind};
 
 use crate::abi::{
-    fdflags, fstflags, lookupflags, oflags, rights, Errno, EBADF, EILSEQ, EINVAL, EISDIR, ELOOP,
-    ENAMETOOLONG, ENOSYS, ENOTDIR, ENOTSOCK, ENOTSUP, EPERM, PRESTAT_SIZE, SUCCESS,
+    fdflags, fstflags, lookupflags, oflags, rights, Errno, EBADF, EILSEQ, EINVAL, ELOOP,
+    ENAMETOOLONG, ENOTDIR, ENOTSOCK, ENOTSUP, EPERM, PRESTAT_SIZE, SUCCESS,
 };
 use crate::fdtable::{FdTable, Open, OpenKind, Slot};
 use crate::host::Host;
@@ -114,7 +114,6 @@ impl<'a> Vfs<'a> {
                 if r != SUCCESS as i32 {
                     // EBADF ends the list; ENOSYS (a stub: the application never asked for
                     // preopens) or anything else means there are no more.
-                    let _ = ENOSYS;
                     break;
                 }
                 if self.table.push(Slot::Host(fd)).is_err() {
@@ -940,7 +939,6 @@ fn open_embedded(
         Kind::File if of & oflags::DIRECTORY != 0 => return Err(ENOTDIR),
         Kind::File => OpenKind::File,
     };
-    let _ = EISDIR;
     Ok(Open {
         inode: ino,
         root: dir.root,

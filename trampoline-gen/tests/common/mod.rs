@@ -157,15 +157,28 @@ impl Run {
         let module = Module::new(&engine, bytes)?;
         let mut linker: Linker<Host> = Linker::new(&engine);
         let w = "wasi_snapshot_preview1";
-        linker.func_wrap(w, "fd_write", |mut c: Caller<'_, Host>, fd: i32, _: i32, _: i32, _: i32| {
-            c.data_mut().writes.push(fd);
-            9
-        })?;
+        linker.func_wrap(
+            w,
+            "fd_write",
+            |mut c: Caller<'_, Host>, fd: i32, _: i32, _: i32, _: i32| {
+                c.data_mut().writes.push(fd);
+                9
+            },
+        )?;
         linker.func_wrap(w, "fd_read", |_: i32, _: i32, _: i32, _: i32| 8)?;
         linker.func_wrap(
             w,
             "path_open",
-            |mut c: Caller<'_, Host>, fd: i32, _: i32, _: i32, _: i32, _: i32, _: i64, _: i64, _: i32, _: i32| {
+            |mut c: Caller<'_, Host>,
+             fd: i32,
+             _: i32,
+             _: i32,
+             _: i32,
+             _: i32,
+             _: i64,
+             _: i64,
+             _: i32,
+             _: i32| {
                 c.data_mut().opens.push(fd);
                 44
             },
