@@ -9,14 +9,18 @@ use std::env;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const APT_HINT: &str = "install it with: apt-get install -y clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32";
+const APT_HINT: &str =
+    "install it with: apt-get install -y clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32";
 
 fn main() {
-    let manifest = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let manifest =
+        PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let fixtures = manifest.join("..").join("fixtures");
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
 
-    if let Err(msg) = build_c(&fixtures.join("c"), &out).and_then(|()| build_rust(&fixtures.join("rust-guest"), &out)) {
+    if let Err(msg) = build_c(&fixtures.join("c"), &out)
+        .and_then(|()| build_rust(&fixtures.join("rust-guest"), &out))
+    {
         // A build script reports failure by panicking; keep the message first and readable.
         panic!("\n\nerror: could not build the wasivfs test fixtures: {msg}\n\n");
     }
@@ -40,7 +44,13 @@ fn build_c(dir: &Path, out: &Path) -> Result<(), String> {
             .to_string();
         let wasm = out.join(format!("{stem}.wasm"));
         let status = Command::new(&clang)
-            .args(["--target=wasm32-wasi", "--sysroot=/usr", "-O2", "-Wall", "-o"])
+            .args([
+                "--target=wasm32-wasi",
+                "--sysroot=/usr",
+                "-O2",
+                "-Wall",
+                "-o",
+            ])
             .arg(&wasm)
             .arg(&src)
             .status()
@@ -62,14 +72,24 @@ fn build_c(dir: &Path, out: &Path) -> Result<(), String> {
 
 fn build_rust(dir: &Path, out: &Path) -> Result<(), String> {
     println!("cargo:rerun-if-changed={}", dir.join("src").display());
-    println!("cargo:rerun-if-changed={}", dir.join("Cargo.toml").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        dir.join("Cargo.toml").display()
+    );
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let target_dir = out.join("rust-guest-target");
     let mut cmd = Command::new(&cargo);
-    cmd.args(["build", "--release", "--quiet", "--target", "wasm32-wasip1", "--manifest-path"])
-        .arg(dir.join("Cargo.toml"))
-        .arg("--target-dir")
-        .arg(&target_dir);
+    cmd.args([
+        "build",
+        "--release",
+        "--quiet",
+        "--target",
+        "wasm32-wasip1",
+        "--manifest-path",
+    ])
+    .arg(dir.join("Cargo.toml"))
+    .arg("--target-dir")
+    .arg(&target_dir);
     for var in [
         "CARGO_ENCODED_RUSTFLAGS",
         "RUSTFLAGS",
@@ -91,6 +111,9 @@ fn build_rust(dir: &Path, out: &Path) -> Result<(), String> {
         ));
     }
     let wasm = target_dir.join("wasm32-wasip1/release/wasivfs-rust-guest.wasm");
-    println!("cargo:rustc-env=WASIVFS_FIXTURE_RUST_GUEST={}", wasm.display());
+    println!(
+        "cargo:rustc-env=WASIVFS_FIXTURE_RUST_GUEST={}",
+        wasm.display()
+    );
     Ok(())
 }

@@ -37,6 +37,23 @@ pub fn env(value: &str) -> Result<(String, Option<String>), String> {
     }
 }
 
+/// An `--mtime` value: seconds since 1970, or an RFC 3339 UTC time (`2024-01-01T00:00:00Z`; the
+/// `T` and `Z` may be left out). Fractions of a second are dropped.
+pub fn mtime(value: &str) -> Result<u64, String> {
+    let v = value.trim();
+    if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
+        return v
+            .parse::<u64>()
+            .map_err(|_| format!("{value:?} is too large a number of seconds"));
+    }
+    let t = humantime::parse_rfc3339_weak(v).map_err(|e| {
+        format!("expected seconds since 1970 or a time like 2024-01-01T00:00:00Z, got {value:?} ({e})")
+    })?;
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .map_err(|_| format!("{value:?} is before 1970"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -52,5 +69,18 @@ mod tests {
         assert_eq!(env("A=b=c").unwrap(), ("A".into(), Some("b=c".into())));
         assert_eq!(env("HOME").unwrap(), ("HOME".into(), None));
         assert!(env("=x").is_err());
+    }
+
+    #[test]
+    fn mtime_values() {
+        assert_eq!(mtime("0").unwrap(), 0);
+        assert_eq!(mtime("1700000000").unwrap(), 1_700_000_000);
+        assert_eq!(mtime("2023-11-14T22:13:20Z").unwrap(), 1_700_000_000);
+        assert_eq!(mtime("2023-11-14 22:13:20").unwrap(), 1_700_000_000);
+        assert_eq!(mtime("2023-11-14T22:13:20.9Z").unwrap(), 1_700_000_000);
+        assert!(mtime("yesterday").is_err());
+        assert!(mtime("-5").is_err());
+        assert!(mtime("").is_err());
+        assert!(mtime("99999999999999999999999").is_err());
     }
 }

@@ -1,16 +1,36 @@
-//! The `wasivfs` command line: a thin front end over `wasivfs-packer` and `wasivfs-runtime`.
+//! The `wasivfs` command line: a thin front end over `wasivfs-packer`, `wasivfs-inspect` and
+//! `wasivfs-runtime`.
 
 mod args;
 mod pack;
+mod progress;
+mod readback;
 mod run;
 
+use clap::error::ErrorKind;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::process::ExitCode;
+
+/// What `--version` prints after the name: the tool version, the VFS guest ABI it embeds and the
+/// image format it writes (checked against the crates' constants by a test).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (VFS ABI 1, image format 1)"
+);
+
+const MAIN_HELP: &str = "\
+Examples:
+  wasivfs pack app.wasm --mapdir /src::./src -o packed.wasm
+  wasmtime packed.wasm                    # sees /src, no --dir needed
+  wasivfs ls packed.wasm /src -lR
+  wasivfs inspect packed.wasm
+
+Run `wasivfs <command> --help` for each command's options and examples.";
 
 /// Pack host directories into a prebuilt WASI preview 1 module, so that the module and its files
 /// ship as one .wasm.
 #[derive(Parser, Debug)]
-#[command(name = "wasivfs", version, propagate_version = true)]
+#[command(name = "wasivfs", version = VERSION, propagate_version = true, after_help = MAIN_HELP)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -20,13 +40,20 @@ struct Cli {
 enum Command {
     Pack(pack::PackArgs),
     Run(run::RunArgs),
+    Ls(readback::LsArgs),
+    Cat(readback::CatArgs),
+    Unpack(readback::UnpackArgs),
+    Inspect(readback::InspectArgs),
 }
 
 fn main() -> ExitCode {
-    let matches = Cli::command().get_matches();
+    let matches = match Cli::command().try_get_matches() {
+        Ok(m) => m,
+        Err(e) => return usage_error(e),
+    };
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
-        Err(e) => e.exit(),
+        Err(e) => return usage_error(e),
     };
     let result = match cli.command {
         Command::Pack(a) => {
@@ -34,12 +61,67 @@ fn main() -> ExitCode {
             pack::main(a, sub)
         }
         Command::Run(a) => run::main(a),
+        Command::Ls(a) => readback::ls(a),
+        Command::Cat(a) => readback::cat(a),
+        Command::Unpack(a) => readback::unpack(a),
+        Command::Inspect(a) => readback::inspect(a),
     };
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", one_line(&format!("{e:#}")));
             ExitCode::from(1)
         }
+    }
+}
+
+/// Help and version go to stdout as clap prints them; a usage mistake becomes one `error:` line
+/// on stderr (exit code 2).
+fn usage_error(e: clap::Error) -> ExitCode {
+    match e.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => e.exit(),
+        _ => {
+            let rendered = e.render().to_string();
+            let first = rendered
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("error: invalid arguments");
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            eprintln!("error: {first} (see --help)");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Joins a multi-line message into one line.
+fn one_line(msg: &str) -> String {
+    msg.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_names_the_abi_and_format_the_crates_use() {
+        let expected = format!(
+            "{} (VFS ABI {}, image format {})",
+            env!("CARGO_PKG_VERSION"),
+            wasivfs_packer::info::VFS_ABI,
+            wasivfs_image::VERSION
+        );
+        assert_eq!(VERSION, expected);
+        assert_eq!(wasivfs_packer::info::SECTION_FORMAT, wasivfs_image::VERSION);
+    }
+
+    #[test]
+    fn command_line_is_consistent() {
+        Cli::command().debug_assert();
     }
 }

@@ -1,11 +1,11 @@
 //! `wasivfs pack`.
 
-use crate::args;
+use crate::{args, progress};
 use anyhow::Result;
 use clap::{ArgMatches, Args};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use wasivfs_packer::{normalize_guest_path, pack, Mapping, PackOptions};
+use wasivfs_packer::{normalize_guest_path, pack_with, ExcludeRules, Mapping, PackOptions};
 
 const PACK_HELP: &str = "\
 Examples:
@@ -15,9 +15,19 @@ Examples:
   wasivfs pack app.wasm --dir ./data::/data --dir /etc/app -o packed.wasm
       --dir takes wasmtime's HOST::GUEST order; `--dir /etc/app` maps it to the same path
 
+  wasivfs pack python.wasm --mapdir /app::./app --exclude __pycache__/ --exclude '*.pyc' \\
+      --exclude '!keep.pyc' --exclude-from .packignore -o py.wasm
+      gitignore-style patterns, matched relative to each mapped directory
+  SOURCE_DATE_EPOCH=1700000000 wasivfs pack app.wasm --mapdir /src::./src -o packed.wasm
+  wasivfs pack app.wasm --mapdir /src::./src --mtime 2024-01-01T00:00:00Z -o packed.wasm
+
 Mounts are embedded in the order given; guest `/` and nested guest paths (like /usr and
-/usr/local/app) both work. Symlinks are kept; one that points outside its directory is an error.
-SOURCE_DATE_EPOCH (seconds) clamps the stored modification times, for reproducible output.";
+/usr/local/app) both work. Symlinks are kept as links (--follow-symlinks stores what they point
+to); a link that points outside its directory is an error either way.
+
+The output depends only on the input module, the mounts and the files' contents, names and
+modification times: not on host paths, listing order, owners or the machine. SOURCE_DATE_EPOCH
+(seconds) lowers every later modification time to it; --mtime sets them all.";
 
 /// Embed host directories into a WASI preview 1 module.
 #[derive(Args, Debug)]
@@ -39,9 +49,33 @@ pub struct PackArgs {
     #[arg(short = 'o', long = "output", value_name = "OUTPUT.wasm")]
     pub output: PathBuf,
 
-    /// Print nothing on success.
-    #[arg(short, long)]
+    /// Leave out entries matching this gitignore-style pattern, relative to each mapped directory,
+    /// e.g. --exclude '*.pyc', --exclude __pycache__/, --exclude /build, --exclude '!keep.pyc'
+    /// (repeatable; applied after --exclude-from files, the last match wins).
+    #[arg(long = "exclude", value_name = "GLOB")]
+    pub exclude: Vec<String>,
+
+    /// Read exclude patterns from FILE, one per line; blank lines and `#` comments are ignored
+    /// (repeatable).
+    #[arg(long = "exclude-from", value_name = "FILE")]
+    pub exclude_from: Vec<PathBuf>,
+
+    /// Store what symlinks point to (file or directory contents) instead of the links.
+    #[arg(long)]
+    pub follow_symlinks: bool,
+
+    /// Set every stored modification time, as seconds since 1970 or RFC 3339 UTC
+    /// (e.g. 1700000000 or 2024-01-01T00:00:00Z). Overrides SOURCE_DATE_EPOCH.
+    #[arg(long, value_name = "SECONDS|RFC3339", value_parser = args::mtime)]
+    pub mtime: Option<u64>,
+
+    /// Print nothing on success (and no progress).
+    #[arg(short, long, conflicts_with = "verbose")]
     pub quiet: bool,
+
+    /// Also print each stage's time and the walk's counts on stderr.
+    #[arg(short, long)]
+    pub verbose: bool,
 }
 
 /// Runs `pack`; `matches` gives the command-line positions so that `--mapdir` and `--dir`
@@ -70,13 +104,43 @@ pub fn main(a: PackArgs, matches: Option<&ArgMatches>) -> Result<ExitCode> {
             host,
         });
     }
+    let mut excludes = ExcludeRules::new();
+    for file in &a.exclude_from {
+        excludes.add_file(file)?;
+    }
+    for pattern in &a.exclude {
+        excludes.add_pattern(pattern)?;
+    }
     let opts = PackOptions {
         input: a.input,
         output: a.output,
         mappings,
         source_date_epoch: PackOptions::source_date_epoch_from_env()?,
+        mtime: a.mtime,
+        follow_symlinks: a.follow_symlinks,
+        excludes,
     };
-    let report = pack(&opts)?;
+    let report = pack_with(&opts, progress::for_stderr(a.quiet))?;
+    if a.verbose {
+        for (stage, elapsed) in &report.timings {
+            eprintln!(
+                "{:>9}: {:>9.1} ms",
+                stage.name(),
+                elapsed.as_secs_f64() * 1000.0
+            );
+        }
+        let w = &report.walk;
+        eprintln!(
+            "walked {} files ({} bytes), excluded {} entries; image {} bytes in memory {}; \
+             {} imports rerouted through the VFS",
+            w.files,
+            w.bytes,
+            w.excluded,
+            report.info.image_len,
+            report.info.vfs_memory,
+            report.info.trampolines.len()
+        );
+    }
     if !a.quiet {
         let i = &report.info;
         let mounts: Vec<&str> = i.mounts.iter().map(|m| m.guest.as_str()).collect();

@@ -5,7 +5,7 @@ use anyhow::{anyhow, Result};
 use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use wasivfs_runtime::{engine, run_command, RunOptions, Stdio};
+use wasivfs_runtime::{engine, engine_with_cache, run_command, RunOptions, Stdio};
 
 const RUN_HELP: &str = "\
 Examples:
@@ -14,7 +14,9 @@ Examples:
   wasivfs run app.wasm --dir ./src::/src --env LANG=C -- /src/main.py --verbose
       maps ./src at /src, sets LANG, passes `/src/main.py --verbose` as arguments
 
-The module's exit code becomes wasivfs's exit code; a trap exits with 134.";
+The module's exit code becomes wasivfs's exit code; a trap exits with 134.
+Compiled code is cached in wasmtime's cache directory (e.g. ~/.cache/wasmtime), so the
+second run of a large module starts fast; --no-cache compiles every time.";
 
 /// Run a WASI preview 1 command module (packed or not) on the embedded wasmtime.
 #[derive(Args, Debug)]
@@ -32,6 +34,10 @@ pub struct RunArgs {
     /// value (repeatable).
     #[arg(long = "env", value_name = "NAME[=VALUE]", value_parser = args::env)]
     pub env: Vec<(String, Option<String>)>,
+
+    /// Compile the module every time instead of using wasmtime's compilation cache.
+    #[arg(long)]
+    pub no_cache: bool,
 
     /// Arguments passed to the guest after argv[0], e.g. -- input.txt --flag.
     #[arg(last = true, value_name = "ARGS")]
@@ -69,7 +75,7 @@ pub fn main(a: RunArgs) -> Result<ExitCode> {
         read_only: false,
         stdio: Stdio::Inherit,
     };
-    let engine = engine()?;
+    let engine = if a.no_cache { engine()? } else { engine_with_cache()? };
     let module = wasivfs_runtime::compile(&engine, &bytes)
         .map_err(|e| anyhow!("{name}: {}", one_line(&format!("{e:#}"))))?;
     let outcome = run_command(&engine, &module, &opts)

@@ -7,16 +7,22 @@
 #![deny(missing_docs)]
 
 pub mod error;
+pub mod exclude;
 pub mod info;
+pub mod progress;
 pub mod snapshot;
 pub mod walk;
 pub mod write;
 
 pub use error::{PackError, Result};
+pub use exclude::ExcludeRules;
 pub use info::{InputInfo, LayerInfo, MountInfo};
-pub use walk::Mapping;
+pub use progress::{Event, NoProgress, Progress, Stage};
+pub use walk::{Mapping, WalkCounts};
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// The VFS module (`vfs-guest` compiled for `wasm32-unknown-unknown`) embedded at build time.
 pub const VFS_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/vfs.wasm"));
@@ -39,6 +45,13 @@ pub struct PackOptions {
     pub mappings: Vec<Mapping>,
     /// `SOURCE_DATE_EPOCH` (seconds): later modification times are clamped to it.
     pub source_date_epoch: Option<u64>,
+    /// Every stored modification time is set to this (seconds since the epoch); wins over
+    /// `source_date_epoch`.
+    pub mtime: Option<u64>,
+    /// Store the content symlinks point to (file or directory) instead of the links.
+    pub follow_symlinks: bool,
+    /// Entries to leave out, matched relative to each mapped directory.
+    pub excludes: ExcludeRules,
 }
 
 impl PackOptions {
@@ -67,36 +80,85 @@ pub struct PackReport {
     pub info: LayerInfo,
     /// Size of the written module.
     pub output_size: u64,
+    /// What the walk saw (including how many entries were excluded).
+    pub walk: WalkCounts,
+    /// How long each stage took, in order.
+    pub timings: Vec<(Stage, Duration)>,
 }
 
 /// Packs `opts.mappings` into `opts.input` and writes `opts.output`.
 ///
 /// On error nothing is written and an existing output is left untouched.
 pub fn pack(opts: &PackOptions) -> Result<PackReport> {
-    let (bytes, info) = pack_to_bytes(opts)?;
-    write::write_atomic(&opts.output, &bytes)?;
-    Ok(PackReport {
-        info,
-        output_size: bytes.len() as u64,
-    })
+    pack_with(opts, Arc::new(NoProgress))
+}
+
+/// [`pack`], reporting progress to `progress`.
+pub fn pack_with(opts: &PackOptions, progress: Arc<dyn Progress>) -> Result<PackReport> {
+    let (bytes, mut report) = pack_to_bytes_with(opts, progress.clone())?;
+    let started = stage_start(&*progress, Stage::Write);
+    write::write_atomic_with(&opts.output, &bytes, &mut |done| {
+        progress.event(Event::Written {
+            done,
+            total: bytes.len() as u64,
+        })
+    })?;
+    report.timings.push(stage_done(&*progress, Stage::Write, started));
+    Ok(report)
 }
 
 /// Runs the pipeline and returns the packed module instead of writing it.
 pub fn pack_to_bytes(opts: &PackOptions) -> Result<(Vec<u8>, LayerInfo)> {
+    pack_to_bytes_with(opts, Arc::new(NoProgress)).map(|(bytes, report)| (bytes, report.info))
+}
+
+fn stage_start(progress: &dyn Progress, stage: Stage) -> Instant {
+    progress.event(Event::Start(stage));
+    Instant::now()
+}
+
+fn stage_done(progress: &dyn Progress, stage: Stage, started: Instant) -> (Stage, Duration) {
+    let elapsed = started.elapsed();
+    progress.event(Event::Done(stage, elapsed));
+    (stage, elapsed)
+}
+
+/// [`pack_to_bytes`], reporting progress; the report's `output_size` is the returned length and
+/// its timings stop before the write.
+pub fn pack_to_bytes_with(
+    opts: &PackOptions,
+    progress: Arc<dyn Progress>,
+) -> Result<(Vec<u8>, PackReport)> {
     let input = &opts.input;
     let module_err = |source| PackError::Module {
         path: input.clone(),
         source,
     };
+    let mut timings = Vec::new();
+    let started = stage_start(&*progress, Stage::Read);
     let app = std::fs::read(input).map_err(|e| PackError::io(input, e))?;
     wasivfs_trampoline_gen::check_app(&app).map_err(module_err)?;
+    timings.push(stage_done(&*progress, Stage::Read, started));
 
+    let started = stage_start(&*progress, Stage::Walk);
     let walk_opts = walk::WalkOptions {
         mtime_clamp_ns: opts
             .source_date_epoch
             .map(|s| s.saturating_mul(1_000_000_000)),
+        mtime_fixed_ns: opts.mtime.map(|s| s.saturating_mul(1_000_000_000)),
+        follow_symlinks: opts.follow_symlinks,
+        excludes: opts.excludes.clone(),
     };
-    let walked = walk::walk(&opts.mappings, &walk_opts)?;
+    let walked = walk::walk_with(&opts.mappings, &walk_opts, &mut |c| {
+        progress.event(Event::Walked {
+            files: c.files,
+            bytes: c.bytes,
+        })
+    })?;
+    let walk_counts = walked.counts;
+    timings.push(stage_done(&*progress, Stage::Walk, started));
+
+    let started = stage_start(&*progress, Stage::Layout);
     let limit = image_limit()?;
     let layout = walked
         .builder
@@ -106,8 +168,12 @@ pub fn pack_to_bytes(opts: &PackOptions) -> Result<(Vec<u8>, LayerInfo)> {
             source,
         })?;
     let stats = layout.stats;
+    timings.push(stage_done(&*progress, Stage::Layout, started));
 
-    let snap = snapshot::snapshot(VFS_WASM, layout, walked.roots, input)?;
+    let started = stage_start(&*progress, Stage::Snapshot);
+    let snap = snapshot::snapshot_with(VFS_WASM, layout, walked.roots, input, progress.clone())?;
+    timings.push(stage_done(&*progress, Stage::Snapshot, started));
+    let started = stage_start(&*progress, Stage::Merge);
     let vfs = wasivfs_trampoline_gen::prepare_vfs(&snap.wasm).map_err(module_err)?;
     let (image_addr, image_len) = (snap.image_addr, snap.image_len);
     // The snapshot is as large as the image: free it before the merge allocates the output.
@@ -146,7 +212,14 @@ pub fn pack_to_bytes(opts: &PackOptions) -> Result<(Vec<u8>, LayerInfo)> {
         info.to_json()
     })
     .map_err(module_err)?;
-    Ok((out, info))
+    timings.push(stage_done(&*progress, Stage::Merge, started));
+    let report = PackReport {
+        info,
+        output_size: out.len() as u64,
+        walk: walk_counts,
+        timings,
+    };
+    Ok((out, report))
 }
 
 fn mapping_list(mappings: &[Mapping]) -> String {

@@ -5,11 +5,13 @@
 //! into guest memory. Wizer then turns the memory into data segments.
 
 use crate::error::{PackError, Result};
+use crate::progress::{Event, NoProgress, Progress};
 use crate::walk::{Roots, Source};
 use std::future::Future;
 use std::io::Read;
 use std::path::Path;
 use std::pin::pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use wasivfs_image::builder::Layout;
 use wasmtime::{Caller, Config, Engine, Extern, Instance, Linker, Module, OptLevel, Store};
@@ -40,6 +42,8 @@ struct ImageStream {
     pos: u64,
     /// The blob currently being read and its open file.
     current: Option<(usize, cap_std::fs::File)>,
+    /// Told how far the stream got.
+    progress: Arc<dyn Progress>,
 }
 
 impl ImageStream {
@@ -92,6 +96,10 @@ impl ImageStream {
                 }
             }
         }
+        self.progress.event(Event::Snapshot {
+            done: self.pos,
+            total: self.layout.total_len,
+        });
         Ok(())
     }
 }
@@ -125,6 +133,17 @@ pub fn snapshot(
     roots: Roots,
     input: &Path,
 ) -> Result<Snapshot> {
+    snapshot_with(vfs_wasm, layout, roots, input, Arc::new(NoProgress))
+}
+
+/// [`snapshot`], reporting how much of the image has been streamed to `progress`.
+pub fn snapshot_with(
+    vfs_wasm: &[u8],
+    layout: Layout<Source>,
+    roots: Roots,
+    input: &Path,
+    progress: Arc<dyn Progress>,
+) -> Result<Snapshot> {
     let fail = |reason: String| PackError::Snapshot {
         input: input.to_path_buf(),
         reason,
@@ -151,6 +170,7 @@ pub fn snapshot(
             walked: roots,
             pos: 0,
             current: None,
+            progress,
         },
         placed: None,
         error: None,

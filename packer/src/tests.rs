@@ -66,7 +66,7 @@ fn fixture() -> Fixture {
             guest: "/src".into(),
             host: tree,
         }],
-        source_date_epoch: None,
+        ..PackOptions::default()
     };
     Fixture { dir, opts }
 }

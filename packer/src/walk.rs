@@ -3,11 +3,15 @@
 //! Each root is opened once with [`Dir::open_ambient_dir`]; everything below it is reached relative to
 //! that handle, so the walk never leaves the root. Entries are visited in byte order of their names.
 //! Files are hashed (and measured) as a stream, never kept in memory. Symlinks are stored as links,
-//! after checking that their targets, resolved through the tree, stay inside the root.
+//! after checking that their targets, resolved through the tree, stay inside the root; with
+//! [`WalkOptions::follow_symlinks`] the target's content is stored instead (cap-std refuses targets
+//! outside the root, and a link back to one of its own ancestors is reported as a loop).
+//! Entries matched by [`WalkOptions::excludes`] are skipped (a directory with everything below it).
 
 use crate::error::{PackError, Result};
+use crate::exclude::{ExcludeRules, Matcher};
 use cap_std::ambient_authority;
-use cap_std::fs::{Dir, File, FileTypeExt, Metadata};
+use cap_std::fs::{Dir, File, FileTypeExt, Metadata, MetadataExt};
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use wasivfs_image::builder::{ImageBuilder, NodeId};
@@ -27,6 +31,12 @@ pub struct WalkOptions {
     /// Modification times later than this (ns since the epoch) are lowered to it
     /// (`SOURCE_DATE_EPOCH`).
     pub mtime_clamp_ns: Option<u64>,
+    /// Every modification time is set to this (ns since the epoch); wins over the clamp.
+    pub mtime_fixed_ns: Option<u64>,
+    /// Store what symlinks point to instead of the links.
+    pub follow_symlinks: bool,
+    /// Entries to leave out, relative to each root.
+    pub excludes: ExcludeRules,
 }
 
 /// Where a file's contents are: a path relative to one of the walked roots.
@@ -55,6 +65,19 @@ pub struct Walked {
     pub roots: Roots,
     /// The collected tree.
     pub builder: ImageBuilder<Source>,
+    /// What the walk saw.
+    pub counts: WalkCounts,
+}
+
+/// Counts of a walk, for progress and `-v`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WalkCounts {
+    /// Regular files added (each occurrence; identical contents are de-duplicated later).
+    pub files: u64,
+    /// Their total size.
+    pub bytes: u64,
+    /// Entries left out by exclude patterns (an excluded directory counts once).
+    pub excluded: u64,
 }
 
 /// The opened roots of a walk, in mapping order; file [`Source`]s are read through them.
@@ -90,7 +113,17 @@ enum Seen {
 
 /// Walks every mapping, in order.
 pub fn walk(mappings: &[Mapping], opts: &WalkOptions) -> Result<Walked> {
+    walk_with(mappings, opts, &mut |_| {})
+}
+
+/// Walks every mapping, in order, calling `on_file` with the running counts after each file.
+pub fn walk_with(
+    mappings: &[Mapping],
+    opts: &WalkOptions,
+    on_file: &mut dyn FnMut(&WalkCounts),
+) -> Result<Walked> {
     let mut builder = ImageBuilder::new();
+    let mut counts = WalkCounts::default();
     let mut roots = Vec::with_capacity(mappings.len());
     for (index, m) in mappings.iter().enumerate() {
         let dir = Dir::open_ambient_dir(&m.host, ambient_authority())
@@ -102,16 +135,19 @@ pub fn walk(mappings: &[Mapping], opts: &WalkOptions) -> Result<Walked> {
                 what: format!("--mapdir {}::{}", m.guest, m.host.display()),
                 source,
             })?;
-        let mut seen = HashMap::new();
-        walk_root(
-            index,
-            &m.host,
-            &dir,
-            root_node,
+        let mut w = RootWalk {
+            root_index: index,
+            root: None,
+            host: &m.host,
             opts,
-            &mut builder,
-            &mut seen,
-        )?;
+            matcher: opts.excludes.matcher(&m.host)?,
+            builder: &mut builder,
+            seen: HashMap::new(),
+            counts: &mut counts,
+            on_file: &mut *on_file,
+        };
+        w.walk(&dir, root_node, (meta.dev(), meta.ino()))?;
+        let seen = w.seen;
         check_symlinks(&m.host, &seen)?;
         roots.push(Root {
             host: m.host.clone(),
@@ -121,26 +157,58 @@ pub fn walk(mappings: &[Mapping], opts: &WalkOptions) -> Result<Walked> {
     Ok(Walked {
         roots: Roots(roots),
         builder,
+        counts,
     })
 }
 
-fn walk_root(
+/// A directory waiting to be listed: its handle, its path relative to the root, its node, and the
+/// `(device, inode)` of it and its ancestors (to detect loops through followed links).
+struct Pending {
+    dir: Dir,
+    rel: String,
+    node: NodeId,
+    chain: Vec<(u64, u64)>,
+}
+
+/// The state of the walk of one root.
+struct RootWalk<'a> {
     root_index: usize,
-    host: &Path,
-    root: &Dir,
-    root_node: NodeId,
-    opts: &WalkOptions,
-    builder: &mut ImageBuilder<Source>,
-    seen: &mut HashMap<String, Seen>,
-) -> Result<()> {
-    // Depth-first with an explicit stack: (directory handle, path relative to the root, node).
-    let mut stack: Vec<(Dir, String, NodeId)> = Vec::new();
-    let first = root.try_clone().map_err(|e| PackError::io(host, e))?;
-    stack.push((first, String::new(), root_node));
-    while let Some((dir, rel, node)) = stack.pop() {
-        let here = host.join(&rel);
+    /// The root itself: followed links are resolved from it, so that `..` in a target can reach
+    /// anywhere inside the root (but not above it).
+    root: Option<Dir>,
+    host: &'a Path,
+    opts: &'a WalkOptions,
+    matcher: Option<Matcher>,
+    builder: &'a mut ImageBuilder<Source>,
+    seen: HashMap<String, Seen>,
+    counts: &'a mut WalkCounts,
+    on_file: &'a mut dyn FnMut(&WalkCounts),
+}
+
+impl RootWalk<'_> {
+    fn walk(&mut self, root: &Dir, root_node: NodeId, root_id: (u64, u64)) -> Result<()> {
+        // Depth-first with an explicit stack.
+        let first = root.try_clone().map_err(|e| PackError::io(self.host, e))?;
+        if self.opts.follow_symlinks {
+            self.root = Some(root.try_clone().map_err(|e| PackError::io(self.host, e))?);
+        }
+        let mut stack = vec![Pending {
+            dir: first,
+            rel: String::new(),
+            node: root_node,
+            chain: vec![root_id],
+        }];
+        while let Some(p) = stack.pop() {
+            self.list(p, &mut stack)?;
+        }
+        Ok(())
+    }
+
+    /// Adds the entries of one directory, pushing its subdirectories on `stack`.
+    fn list(&mut self, p: Pending, stack: &mut Vec<Pending>) -> Result<()> {
+        let here = self.host.join(&p.rel);
         let mut entries = Vec::new();
-        for entry in dir.entries().map_err(|e| PackError::io(&here, e))? {
+        for entry in p.dir.entries().map_err(|e| PackError::io(&here, e))? {
             let entry = entry.map_err(|e| PackError::io(&here, e))?;
             let name = entry.file_name();
             let name = name.into_string().map_err(|raw| {
@@ -153,54 +221,126 @@ fn walk_root(
         }
         entries.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
         for name in entries {
-            let child_rel = if rel.is_empty() {
+            let child_rel = if p.rel.is_empty() {
                 name.clone()
             } else {
-                format!("{rel}/{name}")
+                format!("{}/{name}", p.rel)
             };
-            let path = host.join(&child_rel);
-            let meta = dir
+            let path = self.host.join(&child_rel);
+            let mut meta = p
+                .dir
                 .symlink_metadata(&name)
                 .map_err(|e| PackError::io(&path, e))?;
-            let mtime = mtime_ns(&meta, opts, &path)?;
-            let ft = meta.file_type();
-            let layout_err = |source| PackError::Layout {
-                what: path.display().to_string(),
-                source,
-            };
-            if ft.is_dir() {
-                let child = builder.add_dir(node, &name, mtime).map_err(layout_err)?;
-                let sub = dir.open_dir(&name).map_err(|e| PackError::io(&path, e))?;
-                seen.insert(child_rel.clone(), Seen::Other);
-                stack.push((sub, child_rel, child));
-            } else if ft.is_file() {
-                let (size, digest) = hash_file(&dir, &name, &path)?;
-                let source = Source {
-                    root: root_index,
-                    rel: PathBuf::from(&child_rel),
-                    size,
-                };
-                builder
-                    .add_file(node, &name, mtime, size, digest, source)
-                    .map_err(layout_err)?;
-                seen.insert(child_rel, Seen::Other);
-            } else if ft.is_symlink() {
-                let target = dir
+            let mut link_target = None;
+            if meta.file_type().is_symlink() {
+                let target = p
+                    .dir
                     .read_link_contents(&name)
                     .map_err(|e| PackError::io(&path, e))?;
                 let target = target.into_os_string().into_string().map_err(|_| {
                     PackError::entry(&path, "the symlink target is not valid UTF-8")
                 })?;
-                builder
-                    .add_symlink(node, &name, &target, mtime)
+                if let Some(root) = &self.root {
+                    meta = root
+                        .metadata(&child_rel)
+                        .map_err(|e| follow_error(&path, &target, self.host, e))?;
+                }
+                link_target = Some(target);
+            }
+            let ft = meta.file_type();
+            if let Some(m) = &self.matcher {
+                if m.excludes(&child_rel, ft.is_dir()) {
+                    self.counts.excluded += 1;
+                    continue;
+                }
+            }
+            let mtime = mtime_ns(&meta, self.opts, &path)?;
+            let layout_err = |source| PackError::Layout {
+                what: path.display().to_string(),
+                source,
+            };
+            if ft.is_dir() {
+                let id = (meta.dev(), meta.ino());
+                if let Some(target) = &link_target {
+                    if p.chain.contains(&id) {
+                        return Err(PackError::entry(
+                            &path,
+                            format!(
+                                "symlink target {target:?} is a directory containing the link; \
+                                 following it (--follow-symlinks) would loop forever"
+                            ),
+                        ));
+                    }
+                }
+                let child = self
+                    .builder
+                    .add_dir(p.node, &name, mtime)
                     .map_err(layout_err)?;
-                seen.insert(child_rel, Seen::Link(target));
+                let sub = match (&link_target, &self.root) {
+                    (Some(_), Some(root)) => root.open_dir(&child_rel),
+                    _ => p.dir.open_dir(&name),
+                }
+                .map_err(|e| PackError::io(&path, e))?;
+                self.seen.insert(child_rel.clone(), Seen::Other);
+                let mut chain = p.chain.clone();
+                chain.push(id);
+                stack.push(Pending {
+                    dir: sub,
+                    rel: child_rel,
+                    node: child,
+                    chain,
+                });
+            } else if ft.is_file() {
+                let (size, digest) = match (&link_target, &self.root) {
+                    (Some(_), Some(root)) => hash_file(root, &child_rel, &path)?,
+                    _ => hash_file(&p.dir, &name, &path)?,
+                };
+                let source = Source {
+                    root: self.root_index,
+                    rel: PathBuf::from(&child_rel),
+                    size,
+                };
+                self.builder
+                    .add_file(p.node, &name, mtime, size, digest, source)
+                    .map_err(layout_err)?;
+                self.seen.insert(child_rel, Seen::Other);
+                self.counts.files += 1;
+                self.counts.bytes += size;
+                (self.on_file)(self.counts);
+            } else if let (true, Some(target)) = (ft.is_symlink(), link_target) {
+                self.builder
+                    .add_symlink(p.node, &name, &target, mtime)
+                    .map_err(layout_err)?;
+                self.seen.insert(child_rel, Seen::Link(target));
             } else {
                 return Err(PackError::entry(&path, special_reason(&ft)));
             }
         }
+        Ok(())
     }
-    Ok(())
+}
+
+/// The error for a symlink that cannot be followed.
+fn follow_error(path: &Path, target: &str, host: &Path, e: std::io::Error) -> PackError {
+    let reason = if target.starts_with('/') {
+        format!(
+            "symlink target {target:?} is absolute; only relative links that stay inside {} can be packed",
+            host.display()
+        )
+    } else if e.kind() == std::io::ErrorKind::NotFound {
+        format!("symlink target {target:?} does not exist (--follow-symlinks)")
+    } else if format!("{:?}", e.kind()) == "FilesystemLoop" {
+        format!("symlink target {target:?} is a loop of symlinks (--follow-symlinks)")
+    } else if e.kind() == std::io::ErrorKind::PermissionDenied && e.raw_os_error().is_none() {
+        // cap-std's refusal to leave the root.
+        format!(
+            "symlink target {target:?} points outside the mapped directory {}",
+            host.display()
+        )
+    } else {
+        format!("cannot follow symlink to {target:?}: {e}")
+    };
+    PackError::entry(path, reason)
 }
 
 fn special_reason(ft: &cap_std::fs::FileType) -> String {
@@ -236,9 +376,10 @@ fn mtime_ns(meta: &Metadata, opts: &WalkOptions, path: &Path) -> Result<u64> {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
         .unwrap_or(0);
-    Ok(match opts.mtime_clamp_ns {
-        Some(clamp) => ns.min(clamp),
-        None => ns,
+    Ok(match (opts.mtime_fixed_ns, opts.mtime_clamp_ns) {
+        (Some(fixed), _) => fixed,
+        (None, Some(clamp)) => ns.min(clamp),
+        (None, None) => ns,
     })
 }
 

@@ -5,8 +5,20 @@ use crate::error::{PackError, Result};
 use std::io::Write;
 use std::path::Path;
 
+/// Bytes written between two progress reports.
+const CHUNK: usize = 4 << 20;
+
 /// Writes `bytes` to `path` atomically.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_with(path, bytes, &mut |_| {})
+}
+
+/// [`write_atomic`], calling `on_progress` with the bytes written so far after each chunk.
+pub fn write_atomic_with(
+    path: &Path,
+    bytes: &[u8],
+    on_progress: &mut dyn FnMut(u64),
+) -> Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -25,7 +37,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
                 ),
             )
         })?;
-    tmp.write_all(bytes).map_err(|e| PackError::io(path, e))?;
+    let mut done = 0u64;
+    for chunk in bytes.chunks(CHUNK) {
+        tmp.write_all(chunk).map_err(|e| PackError::io(path, e))?;
+        done += chunk.len() as u64;
+        on_progress(done);
+    }
     tmp.as_file()
         .sync_all()
         .map_err(|e| PackError::io(path, e))?;

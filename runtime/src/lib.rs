@@ -19,10 +19,26 @@ pub const TRAP_EXIT_CODE: i32 = 134;
 
 /// A wasmtime engine with Cranelift and multi-memory on (packed modules have two memories).
 pub fn engine() -> Result<Engine> {
+    Engine::new(&base_config())
+        .map_err(|e| anyhow!(e).context("cannot configure the wasm engine"))
+}
+
+/// Like [`engine`], with wasmtime's on-disk compilation cache (its default location, e.g.
+/// `~/.cache/wasmtime`), so running the same module again skips compiling it. Falls back to no
+/// cache when the cache cannot be set up (no home directory, read-only disk).
+pub fn engine_with_cache() -> Result<Engine> {
+    let mut config = base_config();
+    if let Ok(cache) = wasmtime::Cache::new(wasmtime::CacheConfig::new()) {
+        config.cache(Some(cache));
+    }
+    Engine::new(&config).map_err(|e| anyhow!(e).context("cannot configure the wasm engine"))
+}
+
+fn base_config() -> Config {
     let mut config = Config::new();
     config.strategy(Strategy::Cranelift);
     config.wasm_multi_memory(true);
-    Engine::new(&config).map_err(|e| anyhow!(e).context("cannot configure the wasm engine"))
+    config
 }
 
 /// Where the guest's standard streams go.

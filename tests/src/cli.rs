@@ -24,7 +24,13 @@ fn locate_and_build() -> Result<PathBuf, String> {
     // target/<profile>/deps/<test> -> target/<profile>
     let profile_dir = exe
         .parent()
-        .and_then(|d| if d.ends_with("deps") { d.parent() } else { Some(d) })
+        .and_then(|d| {
+            if d.ends_with("deps") {
+                d.parent()
+            } else {
+                Some(d)
+            }
+        })
         .ok_or_else(|| format!("unexpected test executable location {}", exe.display()))?
         .to_path_buf();
     let target_dir = profile_dir

@@ -10,12 +10,14 @@
 //! - [`run`]: the oracle, packing, and the differential comparison.
 //! - [`cli`]: locating and running the real `wasivfs` binary.
 //! - [`artifacts`]: the downloaded real-world modules (CPython, MicroPython, Ruby).
+//! - [`interp`]: the interpreter apps, import/export lists, and the CRuby reactor harness.
 
 #![deny(missing_docs)]
 
 pub mod artifacts;
 pub mod cli;
 pub mod fixtures;
+pub mod interp;
 pub mod packer;
 pub mod run;
 pub mod suites;

@@ -91,7 +91,11 @@ impl Differential {
     /// Panics with a readable diff unless stdout, stderr and exit code are identical.
     pub fn assert_same(&self, what: &str) {
         let (a, b) = (&self.oracle, &self.packed);
-        if a.stdout == b.stdout && a.stderr == b.stderr && a.exit_code == b.exit_code && a.trap == b.trap {
+        if a.stdout == b.stdout
+            && a.stderr == b.stderr
+            && a.exit_code == b.exit_code
+            && a.trap == b.trap
+        {
             return;
         }
         let mut msg = format!("{what}: packed run differs from the host-mapped oracle\n");
@@ -102,10 +106,16 @@ impl Differential {
             );
         }
         if a.stdout != b.stdout {
-            msg += &format!("stdout (- oracle, + packed):\n{}", line_diff(&a.stdout, &b.stdout));
+            msg += &format!(
+                "stdout (- oracle, + packed):\n{}",
+                line_diff(&a.stdout, &b.stdout)
+            );
         }
         if a.stderr != b.stderr {
-            msg += &format!("stderr (- oracle, + packed):\n{}", line_diff(&a.stderr, &b.stderr));
+            msg += &format!(
+                "stderr (- oracle, + packed):\n{}",
+                line_diff(&a.stderr, &b.stderr)
+            );
         }
         panic!("{msg}");
     }
@@ -136,7 +146,12 @@ pub fn differential(
 }
 
 /// The common case: one tree at `guest`, oracle-mapped vs packed with no host directory.
-pub fn differential_one(module: &[u8], args: &[&str], guest: &str, host: &Path) -> Result<Differential> {
+pub fn differential_one(
+    module: &[u8],
+    args: &[&str],
+    guest: &str,
+    host: &Path,
+) -> Result<Differential> {
     let m = [map(guest, host)];
     differential(module, args, &m, &m, &[])
 }

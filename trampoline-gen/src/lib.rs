@@ -11,6 +11,8 @@
 //! VFS), [`merge`] or [`Merger`] (the merge), and [`wasivfs_sections`] / [`memory_region`]
 //! (reading a packed module back without a runtime).
 
+#![warn(missing_docs)]
+
 mod app;
 mod bodies;
 mod encode;

@@ -5,7 +5,9 @@ mod common;
 
 use anyhow::Result;
 use common::{vfs_wat, wasm, Run, APP};
-use wasivfs_trampoline_gen::{memory_region, merge, wasivfs_sections, MergeError, Merger};
+use wasivfs_trampoline_gen::{
+    memory_region, merge, wasivfs_sections, MergeError, Merger, Validation,
+};
 use wasmparser::{Parser, Payload};
 
 fn merged(app: &[u8], base: i32, marker: &str, note: &str) -> Result<Vec<u8>> {
@@ -264,5 +266,121 @@ fn an_app_without_intercepted_imports_is_copied_unchanged_around_the_vfs() -> Re
     let out = m.emit(b"{}")?;
     let mut run = Run::new(&out)?;
     assert_eq!(run.call1("f", 14)?, 42);
+    Ok(())
+}
+
+#[test]
+fn validation_modes_give_the_same_bytes() -> Result<()> {
+    let app = wasm(APP);
+    let vfs = wasm(&vfs_wat(100, "VFS!"));
+    let m = Merger::new(&app, &vfs)?;
+    assert_eq!(m.emit(b"x")?, m.emit_with(b"x", Validation::Changed)?);
+    Ok(())
+}
+
+#[test]
+fn an_invalid_input_body_is_reported_as_such() -> Result<()> {
+    // `wat` does not type-check: this body returns an i64 where an i32 is declared.
+    let app = wasm(
+        r#"(module
+             (memory (export "memory") 1)
+             (func (export "bad") (result i32) (i64.const 1)))"#,
+    );
+    let vfs = wasm(&vfs_wat(100, "VFS!"));
+    let m = Merger::new(&app, &vfs)?;
+    let full = m.emit(b"{}");
+    assert!(matches!(full, Err(MergeError::InvalidInput(_))), "{full:?}");
+    // The cheaper mode trusts copied bodies, so only the full one notices.
+    assert!(m.emit_with(b"{}", Validation::Changed).is_ok());
+    Ok(())
+}
+
+#[test]
+fn padded_call_indices_are_patched_in_place() -> Result<()> {
+    use wasm_encoder::{
+        CodeSection, EntityType, ExportKind, ExportSection, Function, FunctionSection,
+        ImportSection, MemorySection, MemoryType, Module, TypeSection, ValType,
+    };
+    let i = ValType::I32;
+    let mut types = TypeSection::new();
+    types.ty().function([i, i, i, i], [i]);
+    let mut imports = ImportSection::new();
+    imports.import(
+        "wasi_snapshot_preview1",
+        "fd_write",
+        EntityType::Function(0),
+    );
+    let mut funcs = FunctionSection::new();
+    funcs.function(0);
+    let mut memories = MemorySection::new();
+    memories.memory(MemoryType {
+        minimum: 1,
+        maximum: None,
+        memory64: false,
+        shared: false,
+        page_size_log2: None,
+    });
+    let mut exports = ExportSection::new();
+    exports.export("memory", ExportKind::Memory, 0);
+    exports.export("write", ExportKind::Func, 1);
+    let mut body = Function::new([]);
+    // local.get 0..3, then `call 0` with the index padded to 5 bytes, as linkers leave it.
+    body.raw([
+        0x20, 0, 0x20, 1, 0x20, 2, 0x20, 3, 0x10, 0x80, 0x80, 0x80, 0x80, 0x00, 0x0b,
+    ]);
+    let mut code = CodeSection::new();
+    code.function(&body);
+    let mut module = Module::new();
+    module
+        .section(&types)
+        .section(&imports)
+        .section(&funcs)
+        .section(&memories)
+        .section(&exports)
+        .section(&code);
+    let app = module.finish();
+
+    let out = merged(&app, 100, "VFS!", "{}")?;
+    let first_body = |bytes: &[u8]| -> Result<(usize, Vec<u8>)> {
+        let mut start = 0;
+        for payload in Parser::new(0).parse_all(bytes) {
+            match payload? {
+                Payload::CodeSectionStart {
+                    unchecked_range,
+                    size,
+                    ..
+                } => start = (unchecked_range.end - u64::from(size)) as usize,
+                Payload::CodeSectionEntry(b) => {
+                    let r = b.range();
+                    return Ok((
+                        r.start as usize - start,
+                        bytes[r.start as usize..r.end as usize].to_vec(),
+                    ));
+                }
+                _ => {}
+            }
+        }
+        anyhow::bail!("no code")
+    };
+    let (offset_in, body_in) = first_body(&app)?;
+    let (offset_out, body_out) = first_body(&out)?;
+    assert_eq!(
+        offset_in, offset_out,
+        "the body keeps its offset in the code section"
+    );
+    assert_eq!(body_in.len(), body_out.len(), "the body keeps its size");
+    let differing: Vec<usize> = (0..body_in.len())
+        .filter(|&k| body_in[k] != body_out[k])
+        .collect();
+    assert!(
+        differing.iter().all(|&k| (10..15).contains(&k)),
+        "{differing:?}"
+    );
+
+    let mut run = Run::new(&out)?;
+    run.iovec(64)?;
+    assert_eq!(run.call4("write", (100, 0, 1, 8))?, 0);
+    assert_eq!(run.peek(64, 4), b"VFS!");
+    assert_eq!(run.call4("write", (1, 0, 1, 8))?, 9);
     Ok(())
 }

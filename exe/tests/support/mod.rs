@@ -169,7 +169,7 @@ pub fn pack(input: &Path, mappings: &[(&str, &Path)]) -> Vec<u8> {
                 host: host.to_path_buf(),
             })
             .collect(),
-        source_date_epoch: None,
+        ..Default::default()
     };
     match wasivfs_packer::pack_to_bytes(&opts) {
         Ok((bytes, _)) => bytes,

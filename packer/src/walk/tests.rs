@@ -70,6 +70,7 @@ fn mtimes_are_clamped() {
     std::fs::write(dir.path().join("f"), b"x").unwrap();
     let opts = WalkOptions {
         mtime_clamp_ns: Some(5_000_000_000),
+        ..WalkOptions::default()
     };
     let walked = walk(&[mapping("/", dir.path())], &opts).unwrap();
     let bytes = image_of(walked);
@@ -164,4 +165,168 @@ fn duplicate_guest_paths_are_refused() {
         Err(e) => e.to_string(),
     };
     assert!(e.contains("/src"), "{e}");
+}
+
+fn names_below(bytes: &[u8]) -> Vec<String> {
+    let img = Image::parse(bytes).unwrap();
+    let mut out = Vec::new();
+    let root = img.mount(0).unwrap().root;
+    let mut stack = vec![(root, String::new())];
+    while let Some((dir, prefix)) = stack.pop() {
+        for i in 0..img.dir_len(dir) {
+            let e = img.dir_entry(dir, i).unwrap();
+            let path = format!("{prefix}{}", String::from_utf8_lossy(e.name));
+            let node = img.inode(e.inode).unwrap();
+            if node.kind == wasivfs_image::Kind::Directory {
+                stack.push((e.inode, format!("{path}/")));
+                out.push(format!("{path}/"));
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn excludes_follow_gitignore_rules_relative_to_each_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for f in [
+        "main.py",
+        "a.pyc",
+        "keep.pyc",
+        "pkg/__pycache__/m.cpython.pyc",
+        "pkg/m.py",
+        "pkg/build/x",
+        "build/out.o",
+        ".git/HEAD",
+    ] {
+        let p = d.join(f);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, f.as_bytes()).unwrap();
+    }
+    let mut excludes = crate::ExcludeRules::new();
+    for p in ["__pycache__/", "*.pyc", ".git/", "/build", "!keep.pyc"] {
+        excludes.add_pattern(p).unwrap();
+    }
+    let opts = WalkOptions {
+        excludes,
+        ..WalkOptions::default()
+    };
+    let walked = walk(&[mapping("/src", d)], &opts).unwrap();
+    // a.pyc, pkg/__pycache__, /build, .git
+    assert_eq!(walked.counts.excluded, 4);
+    assert_eq!(walked.counts.files, 4);
+    assert_eq!(
+        names_below(&image_of(walked)),
+        ["keep.pyc", "main.py", "pkg/", "pkg/build/", "pkg/build/x", "pkg/m.py"]
+    );
+}
+
+#[test]
+fn fixed_mtime_wins_over_the_clamp() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("d")).unwrap();
+    std::fs::write(dir.path().join("d/f"), b"x").unwrap();
+    std::os::unix::fs::symlink("d/f", dir.path().join("l")).unwrap();
+    let opts = WalkOptions {
+        mtime_clamp_ns: Some(5_000_000_000),
+        mtime_fixed_ns: Some(7_000_000_000),
+        ..WalkOptions::default()
+    };
+    let bytes = image_of(walk(&[mapping("/", dir.path())], &opts).unwrap());
+    let img = Image::parse(&bytes).unwrap();
+    assert_eq!(img.inode_count(), 4);
+    for ino in 0..img.inode_count() {
+        assert_eq!(img.inode(ino).unwrap().mtime_ns, 7_000_000_000);
+    }
+}
+
+fn follow() -> WalkOptions {
+    WalkOptions {
+        follow_symlinks: true,
+        ..WalkOptions::default()
+    }
+}
+
+#[test]
+fn follow_symlinks_stores_the_targets() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("real/sub")).unwrap();
+    std::fs::write(d.join("real/sub/f.txt"), b"content").unwrap();
+    std::os::unix::fs::symlink("real/sub/f.txt", d.join("file-link")).unwrap();
+    std::os::unix::fs::symlink("real", d.join("dir-link")).unwrap();
+    let walked = walk(&[mapping("/src", d)], &follow()).unwrap();
+    let bytes = image_of(walked);
+    assert_eq!(
+        names_below(&bytes),
+        [
+            "dir-link/",
+            "dir-link/sub/",
+            "dir-link/sub/f.txt",
+            "file-link",
+            "real/",
+            "real/sub/",
+            "real/sub/f.txt"
+        ]
+    );
+    let img = Image::parse(&bytes).unwrap();
+    let root = img.mount(0).unwrap().root;
+    let fl = img.lookup(root, b"file-link").unwrap();
+    assert_eq!(img.inode(fl).unwrap().kind, wasivfs_image::Kind::File);
+    assert_eq!(img.file_data(fl).unwrap(), b"content");
+    // The same content is stored once.
+    assert_eq!(img.header().data_len, 7);
+    // Without --follow-symlinks the links stay links.
+    let bytes = image_of(walk_one(d).unwrap());
+    let img = Image::parse(&bytes).unwrap();
+    let root = img.mount(0).unwrap().root;
+    let dl = img.lookup(root, b"dir-link").unwrap();
+    assert_eq!(img.inode(dl).unwrap().kind, wasivfs_image::Kind::Symlink);
+}
+
+fn follow_err(d: &Path) -> String {
+    match walk(&[mapping("/src", d)], &follow()) {
+        Ok(_) => panic!("walk of {} succeeded", d.display()),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn follow_symlinks_refuses_escapes_and_loops() {
+    let outer = tempfile::tempdir().unwrap();
+    let d = outer.path().join("root");
+    std::fs::create_dir_all(d.join("sub")).unwrap();
+    std::fs::write(outer.path().join("secret"), b"s").unwrap();
+    std::os::unix::fs::symlink("../../secret", d.join("sub/out")).unwrap();
+    let e = follow_err(&d);
+    assert!(e.contains("sub/out") && e.contains("outside"), "{e}");
+
+    std::fs::remove_file(d.join("sub/out")).unwrap();
+    std::os::unix::fs::symlink(outer.path().join("secret"), d.join("abs")).unwrap();
+    let e = follow_err(&d);
+    assert!(e.contains("abs") && e.contains("absolute"), "{e}");
+
+    std::fs::remove_file(d.join("abs")).unwrap();
+    std::os::unix::fs::symlink("..", d.join("sub/up")).unwrap();
+    let e = follow_err(&d);
+    assert!(e.contains("sub/up") && e.contains("loop"), "{e}");
+
+    std::fs::remove_file(d.join("sub/up")).unwrap();
+    std::os::unix::fs::symlink("l2", d.join("l1")).unwrap();
+    std::os::unix::fs::symlink("l1", d.join("l2")).unwrap();
+    let e = follow_err(&d);
+    assert!(e.contains("l1") && e.contains("loop"), "{e}");
+
+    std::fs::remove_file(d.join("l1")).unwrap();
+    std::fs::remove_file(d.join("l2")).unwrap();
+    std::os::unix::fs::symlink("nothing-here", d.join("dangling")).unwrap();
+    let e = follow_err(&d);
+    assert!(e.contains("dangling") && e.contains("does not exist"), "{e}");
+
+    std::fs::remove_file(d.join("dangling")).unwrap();
+    assert!(walk(&[mapping("/src", &d)], &follow()).is_ok());
 }
