@@ -47,7 +47,9 @@ pub fn mtime(value: &str) -> Result<u64, String> {
             .map_err(|_| format!("{value:?} is too large a number of seconds"));
     }
     let t = humantime::parse_rfc3339_weak(v).map_err(|e| {
-        format!("expected seconds since 1970 or a time like 2024-01-01T00:00:00Z, got {value:?} ({e})")
+        format!(
+            "expected seconds since 1970 or a time like 2024-01-01T00:00:00Z, got {value:?} ({e})"
+        )
     })?;
     t.duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())

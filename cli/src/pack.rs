@@ -14,7 +14,6 @@ Examples:
   wasivfs pack python.wasm --mapdir /usr::./usr --mapdir /app::./app -o py.wasm
   wasivfs pack app.wasm --dir ./data::/data --dir /etc/app -o packed.wasm
       --dir takes wasmtime's HOST::GUEST order; `--dir /etc/app` maps it to the same path
-
   wasivfs pack python.wasm --mapdir /app::./app --exclude __pycache__/ --exclude '*.pyc' \\
       --exclude '!keep.pyc' --exclude-from .packignore -o py.wasm
       gitignore-style patterns, matched relative to each mapped directory

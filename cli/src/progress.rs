@@ -37,7 +37,8 @@ impl Progress for Bar {
     fn event(&self, event: Event) {
         match event {
             Event::Start(Stage::Read) => {
-                self.bar.set_style(spinner("{spinner} reading the input module"));
+                self.bar
+                    .set_style(spinner("{spinner} reading the input module"));
             }
             Event::Start(Stage::Walk) => {
                 self.bar.set_style(spinner("{spinner}   walking {msg}"));

@@ -75,7 +75,11 @@ pub fn main(a: RunArgs) -> Result<ExitCode> {
         read_only: false,
         stdio: Stdio::Inherit,
     };
-    let engine = if a.no_cache { engine()? } else { engine_with_cache()? };
+    let engine = if a.no_cache {
+        engine()?
+    } else {
+        engine_with_cache()?
+    };
     let module = wasivfs_runtime::compile(&engine, &bytes)
         .map_err(|e| anyhow!("{name}: {}", one_line(&format!("{e:#}"))))?;
     let outcome = run_command(&engine, &module, &opts)

@@ -240,7 +240,11 @@ impl Packed {
 
     /// Lists `guest` (or every mount when `None`): a directory's entries, or the entry itself; with
     /// `recursive`, everything below.
-    pub fn list(&self, guest: Option<&str>, recursive: bool) -> Result<Vec<ListItem>, InspectError> {
+    pub fn list(
+        &self,
+        guest: Option<&str>,
+        recursive: bool,
+    ) -> Result<Vec<ListItem>, InspectError> {
         let mut out = Vec::new();
         match guest {
             None => {
@@ -267,7 +271,10 @@ impl Packed {
     }
 
     /// Extracts every mount below `dest` (guest `/src` becomes `dest/src`, guest `/` is `dest`
-    /// itself), keeping symlinks and modification times. Returns the number of entries written.
+    /// itself), keeping symlinks and modification times (of links too), so that packing the
+    /// extracted tree with the same mounts reproduces the module. Nothing is written through a
+    /// symlink, and entry names that are not plain file names are refused. Returns the number of
+    /// entries written.
     pub fn unpack(&self, dest: &Path) -> Result<u64, InspectError> {
         let io = |path: &Path| {
             let path = path.to_path_buf();
@@ -277,7 +284,16 @@ impl Packed {
         let mut count = 0;
         for (path, layer, root) in self.mounts() {
             let img = self.layers[layer].image();
-            let target = dest.join(path.trim_start_matches('/'));
+            let mut target = dest.to_path_buf();
+            for c in path.split('/').filter(|c| !c.is_empty()) {
+                target.push(safe_name(c.as_bytes()).map_err(|e| match e {
+                    InspectError::BadImage { reason, .. } => {
+                        InspectError::BadImage { layer, reason }
+                    }
+                    e => e,
+                })?);
+                remove_link(&target)?;
+            }
             std::fs::create_dir_all(&target).map_err(io(&target))?;
             count += extract_dir(&img, root, &target)?;
         }
@@ -305,7 +321,10 @@ fn walk(
     follow_last: bool,
     hops: &mut u32,
 ) -> Result<Option<u32>, Option<InspectError>> {
-    let comps: Vec<&str> = path.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
+    let comps: Vec<&str> = path
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .collect();
     let mut cur = dir;
     for (i, c) in comps.iter().enumerate() {
         let last = i + 1 == comps.len();
@@ -375,6 +394,49 @@ fn mtime(ns: u64) -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_nanos(ns)
 }
 
+/// A name from the image that is safe to create below the extraction directory.
+fn safe_name(name: &[u8]) -> Result<&str, InspectError> {
+    let bad = |why: &str| InspectError::BadImage {
+        layer: 0,
+        reason: format!("entry name {:?} {why}", String::from_utf8_lossy(name)),
+    };
+    let name = std::str::from_utf8(name).map_err(|_| bad("is not UTF-8"))?;
+    if name.is_empty() || name == "." || name == ".." {
+        return Err(bad("is not a file name"));
+    }
+    if name.contains(['/', '\0']) {
+        return Err(bad("contains `/` or NUL"));
+    }
+    Ok(name)
+}
+
+/// Sets the modification (and access) time of `path` itself, not of what it points to.
+fn set_link_mtime(path: &Path, ns: u64) -> std::io::Result<()> {
+    use rustix::fs::{utimensat, AtFlags, Timestamps, CWD};
+    let t = rustix::fs::Timespec {
+        tv_sec: i64::try_from(ns / 1_000_000_000).unwrap_or(i64::MAX),
+        tv_nsec: (ns % 1_000_000_000) as _,
+    };
+    let times = Timestamps {
+        last_access: t,
+        last_modification: t,
+    };
+    utimensat(CWD, path, &times, AtFlags::SYMLINK_NOFOLLOW).map_err(std::io::Error::from)
+}
+
+/// Removes a symlink at `path` (so nothing is written through it); other entries stay.
+fn remove_link(path: &Path) -> Result<(), InspectError> {
+    match path.symlink_metadata() {
+        Ok(m) if m.file_type().is_symlink() => {
+            std::fs::remove_file(path).map_err(|source| InspectError::Io {
+                path: path.to_path_buf(),
+                source,
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
 fn extract_dir(img: &Image<'_>, dir: u32, target: &Path) -> Result<u64, InspectError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
@@ -385,18 +447,24 @@ fn extract_dir(img: &Image<'_>, dir: u32, target: &Path) -> Result<u64, InspectE
         let Some(e) = img.dir_entry(dir, i) else {
             continue;
         };
-        let name = String::from_utf8_lossy(e.name).into_owned();
-        let path = target.join(&name);
+        let name = safe_name(e.name)?;
+        let path = target.join(name);
         let Some(node) = img.inode(e.inode) else {
             continue;
         };
         count += 1;
         match node.kind {
             Kind::Directory => {
-                std::fs::create_dir_all(&path).map_err(io(&path))?;
+                remove_link(&path)?;
+                match std::fs::create_dir(&path) {
+                    Err(err)
+                        if err.kind() == std::io::ErrorKind::AlreadyExists && path.is_dir() => {}
+                    r => r.map_err(io(&path))?,
+                }
                 count += extract_dir(img, e.inode, &path)?;
             }
             Kind::File => {
+                remove_link(&path)?;
                 let data = img.file_data(e.inode).unwrap_or_default();
                 std::fs::write(&path, data).map_err(io(&path))?;
                 let f = std::fs::File::options()
@@ -412,6 +480,7 @@ fn extract_dir(img: &Image<'_>, dir: u32, target: &Path) -> Result<u64, InspectE
                     std::fs::remove_file(&path).map_err(io(&path))?;
                 }
                 std::os::unix::fs::symlink(&t, &path).map_err(io(&path))?;
+                set_link_mtime(&path, node.mtime_ns).map_err(io(&path))?;
             }
         }
     }

@@ -13,14 +13,25 @@ fn image() -> Vec<u8> {
     let root = b.add_mount("/src", 1_000_000_000).unwrap();
     let pkg = b.add_dir(root, "pkg", 2_000_000_000).unwrap();
     let body: &'static [u8] = b"print('hi')\n";
-    b.add_file(root, "main.py", 3_000_000_000, body.len() as u64, [1; 32], body)
+    b.add_file(
+        root,
+        "main.py",
+        3_000_000_000,
+        body.len() as u64,
+        [1; 32],
+        body,
+    )
+    .unwrap();
+    b.add_file(pkg, "__init__.py", 4_000_000_000, 0, [2; 32], b"")
         .unwrap();
-    b.add_file(pkg, "__init__.py", 4_000_000_000, 0, [2; 32], b"").unwrap();
-    b.add_symlink(root, "link.py", "main.py", 5_000_000_000).unwrap();
+    b.add_symlink(root, "link.py", "main.py", 5_000_000_000)
+        .unwrap();
     b.add_symlink(root, "loop", "loop", 5_000_000_000).unwrap();
-    b.add_symlink(root, "up", "pkg/../main.py", 5_000_000_000).unwrap();
+    b.add_symlink(root, "up", "pkg/../main.py", 5_000_000_000)
+        .unwrap();
     let etc = b.add_mount("/", 6_000_000_000).unwrap();
-    b.add_file(etc, "motd", 7_000_000_000, 5, [3; 32], b"hello").unwrap();
+    b.add_file(etc, "motd", 7_000_000_000, 5, [3; 32], b"hello")
+        .unwrap();
     let layout = b.finish(u32::MAX as u64).unwrap();
     layout
         .to_bytes(|s: &&[u8], out: &mut [u8]| -> Result<(), ()> {
@@ -44,7 +55,11 @@ fn packed_module(img: &[u8]) -> Vec<u8> {
     let mut data = DataSection::new();
     // Two segments with a gap of zeros in between, like a snapshot that skipped a zero run.
     let cut = 100;
-    data.active(0, &ConstExpr::i32_const(ADDR as i32), img[..cut].iter().copied());
+    data.active(
+        0,
+        &ConstExpr::i32_const(ADDR as i32),
+        img[..cut].iter().copied(),
+    );
     let skip = img[cut..].iter().take_while(|b| **b == 0).count();
     data.active(
         0,
@@ -95,7 +110,10 @@ fn lists_cats_and_resolves() {
     assert_eq!(p.cat("/src/up").unwrap(), b"print('hi')\n");
     assert_eq!(p.cat("/motd").unwrap(), b"hello");
     assert_eq!(p.cat("/src/pkg/__init__.py").unwrap(), b"");
-    assert!(matches!(p.cat("/src/pkg"), Err(InspectError::IsADirectory(_))));
+    assert!(matches!(
+        p.cat("/src/pkg"),
+        Err(InspectError::IsADirectory(_))
+    ));
     assert!(matches!(p.cat("/src/nope"), Err(InspectError::NotFound(_))));
     assert!(matches!(p.cat("/src/loop"), Err(InspectError::Loop(_))));
     // `..` never climbs above the mount root.
@@ -109,7 +127,10 @@ fn lists_cats_and_resolves() {
         "/src/link.py\n/src/loop\n/src/main.py\n/src/pkg/\n/src/pkg/__init__.py\n/src/up\n"
     );
     let long = render_list(&p.list(Some("/src/link.py"), false).unwrap(), true);
-    assert_eq!(long, "l            7 1970-01-01 00:00:05 /src/link.py -> main.py\n");
+    assert_eq!(
+        long,
+        "l            7 1970-01-01 00:00:05 /src/link.py -> main.py\n"
+    );
     let s = p.summary(&module);
     assert_eq!(s.memories, 1);
     assert_eq!(s.layers[0].mounts.len(), 2);
@@ -139,7 +160,10 @@ fn unpacks_with_links_and_times() {
         .modified()
         .unwrap();
     assert_eq!(
-        pkg_mt.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs(),
+        pkg_mt
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
         2
     );
 }

@@ -166,7 +166,10 @@ mod tests {
         std::fs::write(&list, "# build output\n\n*.o\n  \n/dist\n").unwrap();
         let mut r = ExcludeRules::new();
         r.add_file(&list).unwrap();
-        assert_eq!(r.patterns().collect::<Vec<_>>(), ["# build output", "", "*.o", "  ", "/dist"]);
+        assert_eq!(
+            r.patterns().collect::<Vec<_>>(),
+            ["# build output", "", "*.o", "  ", "/dist"]
+        );
         let m = r.matcher(Path::new("/r")).unwrap().unwrap();
         assert!(m.excludes("a/b.o", false));
         assert!(m.excludes("dist", true));
@@ -174,13 +177,24 @@ mod tests {
 
         std::fs::write(&list, "ok\nx[z-a]\n").unwrap();
         let err = ExcludeRules::new().add_file(&list).unwrap_err().to_string();
-        assert!(err.contains("excludes.txt:2") && err.contains("x[z-a]") && err.contains("invalid range"), "{err}");
+        assert!(
+            err.contains("excludes.txt:2")
+                && err.contains("x[z-a]")
+                && err.contains("invalid range"),
+            "{err}"
+        );
 
-        let err = ExcludeRules::new().add_pattern("a[z-a]").unwrap_err().to_string();
+        let err = ExcludeRules::new()
+            .add_pattern("a[z-a]")
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("--exclude \"a[z-a]\""), "{err}");
 
         let missing = dir.path().join("missing.txt");
-        let err = ExcludeRules::new().add_file(&missing).unwrap_err().to_string();
+        let err = ExcludeRules::new()
+            .add_file(&missing)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("missing.txt"), "{err}");
     }
 }

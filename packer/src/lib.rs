@@ -103,7 +103,9 @@ pub fn pack_with(opts: &PackOptions, progress: Arc<dyn Progress>) -> Result<Pack
             total: bytes.len() as u64,
         })
     })?;
-    report.timings.push(stage_done(&*progress, Stage::Write, started));
+    report
+        .timings
+        .push(stage_done(&*progress, Stage::Write, started));
     Ok(report)
 }
 

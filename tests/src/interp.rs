@@ -55,7 +55,8 @@ pub const BUNDLE_MEMBERS: &[(&str, &str)] = &[
     ("zipped.py", "VALUE = 'imported from a zip'\n"),
 ];
 
-/// The CPython app (`fixtures/apps/python`) plus its generated `bundle.zip`.
+/// The CPython app (`fixtures/apps/python`) plus its generated `bundle.zip` and a symbolic link
+/// `numbers-link.json` to `greet/data/numbers.json`.
 pub fn python_app() -> Result<Tree> {
     let tree = app_tree("python")?;
     let members: Vec<(&str, &[u8])> = BUNDLE_MEMBERS
@@ -63,6 +64,8 @@ pub fn python_app() -> Result<Tree> {
         .map(|(n, c)| (*n, c.as_bytes()))
         .collect();
     std::fs::write(tree.join("bundle.zip"), stored_zip(&members)).context("writing bundle.zip")?;
+    tree.symlink("greet/data/numbers.json", "numbers-link.json")
+        .context("creating numbers-link.json")?;
     Ok(tree)
 }
 

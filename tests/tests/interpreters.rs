@@ -25,14 +25,17 @@ fn artifact(name: &str) -> Option<Vec<u8>> {
 const PYTHON_EXPECTED: &str = "\
 package: greet PACKED!
 sum: 55 label: données
-listing: ['bundle.zip', 'greet', 'main.py']
-python files: ['greet/__init__.py', 'greet/words.py', 'main.py']
-stat: 118 True
+listing: ['bundle.zip', 'greet', 'layers.py', 'main.py', 'numbers-link.json']
+python files: ['greet/__init__.py', 'greet/words.py', 'layers.py', 'main.py']
+stat: 148 True
 zip: notes/readme.txt 13 zipped notes
 zip: zipped.py 30 VALUE = 'imported from a zip'
 zipimport: imported from a zip /app/bundle.zip/zipped.py
 stdlib json: {\"nested\": [1, 2, {\"k\": \"v\"}]}
-missing: 44
+error: missing.txt r 44
+error: new.txt w 63
+error: greet r 31
+symlink: greet/data/numbers.json b'donn'
 ";
 
 #[test]
@@ -141,7 +144,7 @@ fn micropython_app_with_module_dir() {
 module: 42
 listing: ['lib', 'main.py'] ['mpmod.py', 'table.txt']
 rows: 3 total: 42
-size: 27
+size: 24
 ";
     assert_eq!(
         stdout(&d.packed),

@@ -221,7 +221,14 @@ fn excludes_follow_gitignore_rules_relative_to_each_root() {
     assert_eq!(walked.counts.files, 4);
     assert_eq!(
         names_below(&image_of(walked)),
-        ["keep.pyc", "main.py", "pkg/", "pkg/build/", "pkg/build/x", "pkg/m.py"]
+        [
+            "keep.pyc",
+            "main.py",
+            "pkg/",
+            "pkg/build/",
+            "pkg/build/x",
+            "pkg/m.py"
+        ]
     );
 }
 
@@ -325,7 +332,10 @@ fn follow_symlinks_refuses_escapes_and_loops() {
     std::fs::remove_file(d.join("l2")).unwrap();
     std::os::unix::fs::symlink("nothing-here", d.join("dangling")).unwrap();
     let e = follow_err(&d);
-    assert!(e.contains("dangling") && e.contains("does not exist"), "{e}");
+    assert!(
+        e.contains("dangling") && e.contains("does not exist"),
+        "{e}"
+    );
 
     std::fs::remove_file(d.join("dangling")).unwrap();
     assert!(walk(&[mapping("/src", &d)], &follow()).is_ok());
