@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Figures for real interpreters (printed, never asserted):
 #   1. pack time for each interpreter (CPython, MicroPython, CRuby) with a small app;
-#   2. CPython `-c pass` start-up, packed vs host-mapped (`wasivfs run`, which compiles the
-#      module on every run: compilation dominates and is the same on both sides);
+#   2. CPython `-c pass` start-up, packed vs unpacked, through `wasivfs run` with its compilation
+#      cache warm and with --no-cache (then compiling the 26 MB module dominates);
 #   3. an app that imports 50 modules from /app, packed vs host-mapped: end to end, and the
 #      time the guest itself spends importing (measured inside Python, median of the runs).
+#      Python runs with -B so that the host-mapped side does not write and reuse .pyc files.
 # Needs hyperfine. Usage: bench/interpreters.sh [RUNS]
 #   WASIVFS_TEST_ARTIFACTS=dir  where the interpreter modules are (searched recursively)
 #   WASIVFS=path/to/wasivfs     (default: target/release/wasivfs, built if missing)
@@ -58,6 +59,14 @@ EOF
 mkdir -p "$WORK/small"
 echo 'print("hi")' > "$WORK/small/main.py"
 
+summary() {
+  python3 - "$1" <<'PY'
+import json, sys
+for r in json.load(open(sys.argv[1]))["results"]:
+    print(f"  {r['command']:<40} median {r['median']:.3f} s  (min {r['min']:.3f}, max {r['max']:.3f})")
+PY
+}
+
 echo "== pack time (small app into each interpreter; median of $RUNS)"
 hyperfine -N --runs "$RUNS" --export-json "$WORK/pack.json" \
   -n "CPython $(stat -c %s "$PYTHON") B" "$WASIVFS pack $PYTHON --mapdir /app::$WORK/small -o $WORK/p1.wasm" \
@@ -65,32 +74,31 @@ hyperfine -N --runs "$RUNS" --export-json "$WORK/pack.json" \
   -n "MicroPython $(stat -c %s "$MICROPYTHON") B" "$WASIVFS pack $MICROPYTHON --mapdir /app::$WORK/small -o $WORK/p3.wasm" \
   -n "CRuby $(stat -c %s "$RUBY") B" "$WASIVFS pack $RUBY --mapdir /src::$WORK/small -o $WORK/p4.wasm" \
   >/dev/null
-python3 - "$WORK/pack.json" <<'EOF'
-import json, sys
-for r in json.load(open(sys.argv[1]))["results"]:
-    print(f"  {r['command']:<32} median {r['median']:.3f} s  (min {r['min']:.3f}, max {r['max']:.3f})")
-EOF
+summary "$WORK/pack.json"
 
 "$WASIVFS" pack "$PYTHON" --mapdir "/app::$APP" -o "$WORK/py-app.wasm" >/dev/null
 
-echo "== CPython start-up and 50 imports, end to end via wasivfs run (median of $RUNS)"
-hyperfine -N --runs "$RUNS" --export-json "$WORK/run.json" \
-  -n "-c pass, unpacked module" "$WASIVFS run $PYTHON -- -c pass" \
-  -n "-c pass, packed module" "$WASIVFS run $WORK/py-app.wasm -- -c pass" \
-  -n "50 imports, host-mapped /app" "$WASIVFS run $PYTHON --dir $APP::/app -- /app/main.py" \
-  -n "50 imports, packed /app" "$WASIVFS run $WORK/py-app.wasm -- /app/main.py" \
+echo "== CPython via wasivfs run, compiled code cached (1 warm-up; median of $RUNS)"
+hyperfine -N --warmup 1 --runs "$RUNS" --export-json "$WORK/run.json" \
+  -n "start-up (-c pass), unpacked" "$WASIVFS run $PYTHON -- -c pass" \
+  -n "start-up (-c pass), packed" "$WASIVFS run $WORK/py-app.wasm -- -c pass" \
+  -n "50 imports, host-mapped /app" "$WASIVFS run $PYTHON --dir $APP::/app -- -B /app/main.py" \
+  -n "50 imports, packed /app" "$WASIVFS run $WORK/py-app.wasm -- -B /app/main.py" \
   >/dev/null
-python3 - "$WORK/run.json" <<'EOF'
-import json, sys
-for r in json.load(open(sys.argv[1]))["results"]:
-    print(f"  {r['command']:<32} median {r['median']:.3f} s  (min {r['min']:.3f}, max {r['max']:.3f})")
-EOF
+summary "$WORK/run.json"
 
-echo "== guest-side time to import the 50 modules (inside Python; median of $RUNS)"
+echo "== CPython start-up via wasivfs run --no-cache (compiles on every run; median of $RUNS)"
+hyperfine -N --runs "$RUNS" --export-json "$WORK/cold.json" \
+  -n "start-up (-c pass), unpacked, no cache" "$WASIVFS run --no-cache $PYTHON -- -c pass" \
+  -n "start-up (-c pass), packed, no cache" "$WASIVFS run --no-cache $WORK/py-app.wasm -- -c pass" \
+  >/dev/null
+summary "$WORK/cold.json"
+
+echo "== guest-side time to import the 50 modules (measured inside Python; median of $RUNS)"
 guest_median() {
   local out=()
   for _ in $(seq "$RUNS"); do out+=("$("$@")"); done
   printf '%s\n' "${out[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
 }
-printf '  host-mapped /app: %s ms\n' "$(guest_median "$WASIVFS" run "$PYTHON" --dir "$APP::/app" -- /app/main.py report)"
-printf '  packed /app:      %s ms\n' "$(guest_median "$WASIVFS" run "$WORK/py-app.wasm" -- /app/main.py report)"
+printf '  host-mapped /app: %s ms\n' "$(guest_median "$WASIVFS" run "$PYTHON" --dir "$APP::/app" -- -B /app/main.py report)"
+printf '  packed /app:      %s ms\n' "$(guest_median "$WASIVFS" run "$WORK/py-app.wasm" -- -B /app/main.py report)"

