@@ -218,6 +218,7 @@ pub fn snapshot_with(
         store: &mut store,
         instance,
         missing: None,
+        reads: 0,
     };
     let wasm = block_on(wizer.snapshot(&cx, &mut state)).map_err(|e| fail(format!("{e:#}")))?;
     if let Some(name) = state.missing {
@@ -267,6 +268,9 @@ struct WizerState<'s> {
     instance: Instance,
     /// An export Wizer asked for that does not exist (reported after the snapshot).
     missing: Option<String>,
+    /// How many times Wizer has read the memory: once to find the non-zero ranges, once to copy
+    /// them into data segments.
+    reads: u32,
 }
 
 impl InstanceState for WizerState<'_> {
@@ -297,7 +301,16 @@ impl InstanceState for WizerState<'_> {
         contents: impl FnOnce(&[u8]) + Send,
     ) -> impl Future<Output = ()> + Send {
         match self.instance.get_memory(&mut *self.store, name) {
-            Some(m) => contents(m.data(&*self.store)),
+            Some(m) => {
+                contents(m.data(&*self.store));
+                self.reads += 1;
+                // After the second read every non-zero byte has been copied into Wizer's data
+                // segments and the instance never runs again: give its pages back now rather than
+                // holding the whole image twice while Wizer encodes its output.
+                if self.reads == 2 {
+                    release_pages(m.data_mut(&mut *self.store));
+                }
+            }
             None => {
                 self.missing = Some(name.to_string());
                 contents(&[]);
@@ -306,6 +319,32 @@ impl InstanceState for WizerState<'_> {
         std::future::ready(())
     }
 }
+
+/// Returns the physical pages behind `data` to the OS (Linux); elsewhere a no-op.
+#[cfg(target_os = "linux")]
+fn release_pages(data: &mut [u8]) {
+    const PAGE: usize = 4096;
+    let start = data.as_mut_ptr() as usize;
+    let aligned = start.next_multiple_of(PAGE);
+    let end = (start + data.len()) / PAGE * PAGE;
+    if end <= aligned {
+        return;
+    }
+    // SAFETY: the range lies inside `data`, which is borrowed mutably for the whole call, so no
+    // other reference observes it. `MADV_DONTNEED` on wasmtime's private linear-memory mapping
+    // only makes those bytes read back as zeros (or as the module's initial image); every byte is
+    // still initialized, and the instance is never read or run again after the snapshot.
+    let _ = unsafe {
+        rustix::mm::madvise(
+            aligned as *mut std::ffi::c_void,
+            end - aligned,
+            rustix::mm::Advice::LinuxDontNeed,
+        )
+    };
+}
+
+#[cfg(not(target_os = "linux"))]
+fn release_pages(_data: &mut [u8]) {}
 
 /// Drives a future that never actually waits (Wizer's snapshot over an in-memory instance).
 fn block_on<F: Future>(future: F) -> F::Output {

@@ -17,8 +17,15 @@ use crate::wasi;
 /// unreachable (the init code and the `wasivfs_pack.*` imports; the memory is kept), and emits
 /// the module.
 /// Fails if a `wasivfs_pack` import is still used.
+///
+/// The data section (the snapshot: the image and the VFS's own statics, possibly hundreds of MB)
+/// never goes through walrus: walrus sees the module without it, and the raw section is spliced
+/// back in after the code section. This is sound because the VFS never names a data segment from
+/// code (no `memory.init`/`data.drop`; walrus would reject the stripped module if it did) and its
+/// one memory keeps index 0.
 pub fn prepare_vfs(wizer_output: &[u8]) -> Result<Vec<u8>> {
-    let mut module = walrus::Module::from_buffer(wizer_output)
+    let split = split_data_section(wizer_output)?;
+    let mut module = walrus::Module::from_buffer(&split.without_data)
         .map_err(|e| MergeError::Vfs(format!("cannot parse the snapshotted VFS: {e:#}")))?;
     // Memory exports are dropped only after the GC so that the memory survives it even if no
     // code or data segment refers to it.
@@ -53,7 +60,72 @@ pub fn prepare_vfs(wizer_output: &[u8]) -> Result<Vec<u8>> {
             import.module, import.name
         )));
     }
-    Ok(module.emit_wasm())
+    let code = module.emit_wasm();
+    match split.data {
+        Some(range) => splice_after_code(&code, &wizer_output[range]),
+        None => Ok(code),
+    }
+}
+
+/// A module's bytes without its data (and data count) section, and where that section was.
+struct SplitModule {
+    without_data: Vec<u8>,
+    /// Byte range of the whole data section (id, size and contents) in the original.
+    data: Option<std::ops::Range<usize>>,
+}
+
+/// Byte ranges of every section of `bytes`: `(id, start of the id byte, end of the contents)`.
+fn section_ranges(bytes: &[u8]) -> Result<Vec<(u8, usize, usize)>> {
+    let mut r = wasmparser::BinaryReader::new(bytes, 0);
+    r.read_bytes(8).map_err(malformed)?;
+    let mut out = Vec::new();
+    while !r.eof() {
+        let start = r.original_position() as usize;
+        let id = r.read_u8().map_err(malformed)?;
+        let size = r.read_var_u32().map_err(malformed)? as usize;
+        r.read_bytes(size).map_err(malformed)?;
+        out.push((id, start, r.original_position() as usize));
+    }
+    Ok(out)
+}
+
+fn split_data_section(bytes: &[u8]) -> Result<SplitModule> {
+    let sections = section_ranges(bytes)?;
+    let mut without_data = Vec::with_capacity(bytes.len().min(1 << 20));
+    without_data.extend_from_slice(&bytes[..8]);
+    let mut data = None;
+    for (id, start, end) in sections {
+        match id {
+            11 => data = Some(start..end),
+            // The data count only exists for `memory.init`/`data.drop`, which the VFS cannot use
+            // once its data is gone from walrus's view.
+            12 => {}
+            _ => without_data.extend_from_slice(&bytes[start..end]),
+        }
+    }
+    Ok(SplitModule { without_data, data })
+}
+
+/// Inserts the raw `data_section` (id byte included) right after the code section of `module`
+/// (or after the last non-custom section), where the binary format wants it.
+fn splice_after_code(module: &[u8], data_section: &[u8]) -> Result<Vec<u8>> {
+    let sections = section_ranges(module)?;
+    if sections.iter().any(|(id, _, _)| *id == 11) {
+        return Err(vfs_err(
+            "walrus emitted a data section for the stripped VFS",
+        ));
+    }
+    let at = sections
+        .iter()
+        .filter(|(id, _, _)| *id != 0)
+        .map(|(_, _, end)| *end)
+        .max()
+        .unwrap_or(8);
+    let mut out = Vec::with_capacity(module.len() + data_section.len());
+    out.extend_from_slice(&module[..at]);
+    out.extend_from_slice(data_section);
+    out.extend_from_slice(&module[at..]);
+    Ok(out)
 }
 
 /// A function import of the VFS.

@@ -89,3 +89,31 @@ fn fails_if_a_pack_import_is_still_used() {
 fn fails_on_garbage() {
     assert!(matches!(prepare_vfs(b"not wasm"), Err(MergeError::Vfs(_))));
 }
+
+#[test]
+fn data_section_bypasses_walrus_unchanged() -> Result<()> {
+    // A snapshot whose data section holds an "image" and whose name section follows it.
+    let snap = wasm(
+        r#"(module $vfs
+  (import "wasivfs_pack" "image_len" (func $len (result i32)))
+  (import "wasi_snapshot_preview1" "fd_close" (func $host_fd_close (param i32) (result i32)))
+  (memory (export "memory") 3)
+  (func $init (export "wasivfs_init") (drop (call $len)))
+  (func (export "wasivfs_fd_close") (param i32) (result i32) (call $host_fd_close (local.get 0)))
+  (data (i32.const 16) "statics")
+  (data (i32.const 65536) "WVFSIMG image bytes")
+  (data (i32.const 131070) "\01\02\03\04"))"#,
+    );
+    let prepared = prepare_vfs(&snap)?;
+    wasmparser::Validator::new().validate_all(&prepared)?;
+    let region = wasivfs_trampoline_gen::memory_region(&prepared, 0, 65536, 19)?;
+    assert_eq!(region, b"WVFSIMG image bytes");
+    let tail = wasivfs_trampoline_gen::memory_region(&prepared, 0, 131070, 4)?;
+    assert_eq!(tail, [1, 2, 3, 4]);
+    let low = wasivfs_trampoline_gen::memory_region(&prepared, 0, 16, 7)?;
+    assert_eq!(low, b"statics");
+    let (imports, exports, _) = imports_and_exports(&prepared)?;
+    assert_eq!(imports, ["wasi_snapshot_preview1.fd_close"]);
+    assert_eq!(exports, ["wasivfs_fd_close"]);
+    Ok(())
+}
