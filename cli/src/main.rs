@@ -92,8 +92,8 @@ fn usage_error(e: clap::Error) -> ExitCode {
     }
 }
 
-/// Joins a multi-line message into one line.
-fn one_line(msg: &str) -> String {
+/// Joins a multi-line message (wasmtime adds backtraces) into one line.
+pub(crate) fn one_line(msg: &str) -> String {
     msg.lines()
         .map(str::trim)
         .filter(|l| !l.is_empty())

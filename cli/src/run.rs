@@ -1,6 +1,6 @@
 //! `wasivfs run`.
 
-use crate::args;
+use crate::{args, one_line};
 use anyhow::{anyhow, Result};
 use clap::Args;
 use std::path::PathBuf;
@@ -89,13 +89,4 @@ pub fn main(a: RunArgs) -> Result<ExitCode> {
     }
     // Exit codes are a byte on Unix.
     Ok(ExitCode::from(outcome.exit_code as u8))
-}
-
-/// Joins a multi-line message (wasmtime adds backtraces) into one line.
-fn one_line(msg: &str) -> String {
-    msg.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
 }

@@ -43,9 +43,8 @@ pub fn write_atomic_with(
         done += chunk.len() as u64;
         on_progress(done);
     }
-    tmp.as_file()
-        .sync_all()
-        .map_err(|e| PackError::io(path, e))?;
+    // No fsync: the rename below already guarantees that no reader ever sees a partial file, and
+    // flushing a 100+ MB output to disk would cost more than the rest of the pack.
     set_permissions(tmp.as_file(), path)?;
     tmp.persist(path)
         .map_err(|e| PackError::io(path, e.error))?;

@@ -223,25 +223,8 @@ mod tests {
         );
     }
 
-    /// Reads `/d/f.txt` through a preopen and writes it to stdout; exit code 1 on any errno.
-    const CAT: &str = r#"(module
-      (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))
-      (import "wasi_snapshot_preview1" "fd_read" (func $r (param i32 i32 i32 i32) (result i32)))
-      (import "wasi_snapshot_preview1" "path_open"
-        (func $open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
-      (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
-      (memory (export "memory") 1)
-      (data (i32.const 100) "f.txt")
-      (func (export "_start")
-        (if (call $open (i32.const 3) (i32.const 0) (i32.const 100) (i32.const 5)
-                        (i32.const 0) (i64.const 2) (i64.const 0) (i32.const 0) (i32.const 200))
-          (then (call $exit (i32.const 1))))
-        (i32.store (i32.const 0) (i32.const 1024))
-        (i32.store (i32.const 4) (i32.const 1000))
-        (if (call $r (i32.load (i32.const 200)) (i32.const 0) (i32.const 1) (i32.const 8))
-          (then (call $exit (i32.const 2))))
-        (i32.store (i32.const 4) (i32.load (i32.const 8)))
-        (drop (call $w (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))"#;
+    /// Opens `f.txt` in preopen fd 3 and writes it to stdout; exit 1/2 on errno.
+    const CAT: &str = include_str!("../../fixtures/wat/cat.wat");
 
     #[test]
     fn reads_a_mapped_directory() {

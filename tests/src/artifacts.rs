@@ -1,8 +1,9 @@
 //! Real-world modules downloaded and unpacked by `.ci/run` (CPython, MicroPython, Ruby).
 //!
 //! `WASIVFS_TEST_ARTIFACTS` names a directory holding the unpacked packages (PyPI wheels and npm
-//! tarballs). Tests that need a module call [`require`]: with `CI=true` a missing artifact fails
-//! the test; elsewhere the test prints why and returns early.
+//! tarballs); unset, it defaults to where `.ci/setup` puts them, `$WASIVFS_CACHE/artifacts` or
+//! `~/.cache/wasivfs/artifacts`. Tests that need a module call [`require`]: with `CI=true` a missing
+//! artifact fails the test; elsewhere the test prints why and returns early.
 
 use std::path::{Path, PathBuf};
 
@@ -13,9 +14,16 @@ pub const MICROPYTHON: &str = "micropython-wasi.wasm";
 /// CRuby 3.4 with its standard library (npm `@ruby/3.4-wasm-wasi`).
 pub const RUBY: &str = "ruby+stdlib.wasm";
 
-/// The directory named by `WASIVFS_TEST_ARTIFACTS`, if set.
+/// The artifacts directory: `WASIVFS_TEST_ARTIFACTS`, else `.ci/setup`'s default location.
 pub fn dir() -> Option<PathBuf> {
-    std::env::var_os("WASIVFS_TEST_ARTIFACTS").map(PathBuf::from)
+    if let Some(d) = std::env::var_os("WASIVFS_TEST_ARTIFACTS") {
+        return Some(PathBuf::from(d));
+    }
+    let cache = match std::env::var_os("WASIVFS_CACHE") {
+        Some(c) => PathBuf::from(c),
+        None => PathBuf::from(std::env::var_os("HOME")?).join(".cache/wasivfs"),
+    };
+    Some(cache.join("artifacts"))
 }
 
 /// Whether we run under CI (`CI=true`), where missing artifacts are failures.
