@@ -177,9 +177,12 @@ pub fn pack_to_bytes_with(
     timings.push(stage_done(&*progress, Stage::Snapshot, started));
     let started = stage_start(&*progress, Stage::Merge);
     let vfs = wasivfs_trampoline_gen::prepare_vfs(&snap.wasm).map_err(module_err)?;
-    let (image_addr, image_len) = (snap.image_addr, snap.image_len);
-    // The snapshot is as large as the image: free it before the merge allocates the output.
-    drop(snap);
+    let snapshot::Snapshot {
+        image_addr,
+        image_len,
+        image: mut image_source,
+        ..
+    } = snap;
 
     let mut info = LayerInfo {
         format: info::SECTION_FORMAT,
@@ -207,13 +210,34 @@ pub fn pack_to_bytes_with(
         trampolines: Vec::new(),
         stubs: Vec::new(),
     };
-    let out = wasivfs_trampoline_gen::merge(&app, &vfs, |plan| {
-        info.vfs_memory = plan.vfs_memory;
-        info.trampolines = plan.trampolines.clone();
-        info.stubs = plan.stubs.clone();
-        info.to_json()
-    })
-    .map_err(module_err)?;
+    let merger = wasivfs_trampoline_gen::Merger::new(&app, &vfs).map_err(module_err)?;
+    let plan = merger.plan();
+    info.vfs_memory = plan.vfs_memory;
+    info.trampolines = plan.trampolines.clone();
+    info.stubs = plan.stubs.clone();
+    // The image is written into the output straight from the host files; a read error is kept
+    // here so that it is reported as itself, naming the file.
+    let mut read_error: Option<PackError> = None;
+    let mut fill = |buf: &mut [u8]| {
+        image_source.read(buf).map_err(|e| {
+            let msg = e.to_string();
+            read_error = Some(e);
+            msg
+        })
+    };
+    let merged = merger.emit_with_image(
+        &info.to_json(),
+        wasivfs_trampoline_gen::Validation::Full,
+        wasivfs_trampoline_gen::ImageSegment {
+            offset: image_addr,
+            len: image_len,
+            fill: &mut fill,
+        },
+    );
+    if let Some(e) = read_error {
+        return Err(e);
+    }
+    let out = merged.map_err(module_err)?;
     timings.push(stage_done(&*progress, Stage::Merge, started));
     let report = PackReport {
         info,

@@ -23,14 +23,28 @@ pub const INIT_FUNC: &str = "wasivfs_init";
 const PACK_MODULE: &str = "wasivfs_pack";
 
 /// A snapshotted VFS and where its image landed.
-#[derive(Debug)]
 pub struct Snapshot {
-    /// The Wizer output (before `trampoline_gen::prepare_vfs`).
+    /// The Wizer output (before `trampoline_gen::prepare_vfs`): the VFS with its own state, but
+    /// with the image pages left out (see [`snapshot_with`]).
     pub wasm: Vec<u8>,
     /// Address of the image in the VFS memory.
     pub image_addr: u32,
     /// Length of the image.
     pub image_len: u32,
+    /// The image again, from the start, for the data segment the merger writes.
+    pub image: ImageSource,
+}
+
+/// Streams the image bytes (metadata, then file contents read from the host) into a buffer.
+pub struct ImageSource {
+    stream: ImageStream,
+}
+
+impl ImageSource {
+    /// Fills `out` with the next `out.len()` bytes of the image.
+    pub fn read(&mut self, out: &mut [u8]) -> Result<()> {
+        self.stream.read(out)
+    }
 }
 
 /// The image as a stream of byte pieces: the metadata, then each blob (zero-filled gaps never
@@ -214,20 +228,36 @@ pub fn snapshot_with(
         )));
     }
 
+    // The image goes into the output as one data segment that the merger fills straight from the
+    // host files. Wizer's rewrite would hold it three times over (its segment copies, the encoded
+    // data section and the module), so blank it here and let Wizer snapshot the VFS's own state:
+    // its statics, heap and globals, and the memory size that covers the image.
+    if let Some(memory) = instance.get_memory(&mut store, "memory") {
+        let data = memory.data_mut(&mut store);
+        let start = image_addr as usize;
+        if let Some(image) = data.get_mut(start..start + image_len as usize) {
+            blank(image);
+        }
+    }
     let mut state = WizerState {
         store: &mut store,
         instance,
         missing: None,
-        reads: 0,
     };
     let wasm = block_on(wizer.snapshot(&cx, &mut state)).map_err(|e| fail(format!("{e:#}")))?;
     if let Some(name) = state.missing {
         return Err(fail(format!("the instrumented VFS has no export `{name}`")));
     }
+    let mut stream = store.into_data().stream;
+    stream.pos = 0;
+    stream.current = None;
+    // The second pass is part of writing the output, not of the snapshot's progress.
+    stream.progress = Arc::new(NoProgress);
     Ok(Snapshot {
         wasm,
         image_addr,
         image_len,
+        image: ImageSource { stream },
     })
 }
 
@@ -268,9 +298,6 @@ struct WizerState<'s> {
     instance: Instance,
     /// An export Wizer asked for that does not exist (reported after the snapshot).
     missing: Option<String>,
-    /// How many times Wizer has read the memory: once to find the non-zero ranges, once to copy
-    /// them into data segments.
-    reads: u32,
 }
 
 impl InstanceState for WizerState<'_> {
@@ -301,16 +328,7 @@ impl InstanceState for WizerState<'_> {
         contents: impl FnOnce(&[u8]) + Send,
     ) -> impl Future<Output = ()> + Send {
         match self.instance.get_memory(&mut *self.store, name) {
-            Some(m) => {
-                contents(m.data(&*self.store));
-                self.reads += 1;
-                // After the second read every non-zero byte has been copied into Wizer's data
-                // segments and the instance never runs again: give its pages back now rather than
-                // holding the whole image twice while Wizer encodes its output.
-                if self.reads == 2 {
-                    release_pages(m.data_mut(&mut *self.store));
-                }
-            }
+            Some(m) => contents(m.data(&*self.store)),
             None => {
                 self.missing = Some(name.to_string());
                 contents(&[]);
@@ -320,31 +338,42 @@ impl InstanceState for WizerState<'_> {
     }
 }
 
-/// Returns the physical pages behind `data` to the OS (Linux); elsewhere a no-op.
-#[cfg(target_os = "linux")]
-fn release_pages(data: &mut [u8]) {
+/// Sets `data` to zeros, returning whole pages to the OS instead of writing them where possible.
+fn blank(data: &mut [u8]) {
     const PAGE: usize = 4096;
-    let start = data.as_mut_ptr() as usize;
-    let aligned = start.next_multiple_of(PAGE);
-    let end = (start + data.len()) / PAGE * PAGE;
-    if end <= aligned {
-        return;
+    let start = data.as_ptr() as usize;
+    let head = (start.next_multiple_of(PAGE) - start).min(data.len());
+    let body = (data.len() - head) / PAGE * PAGE;
+    if body > 0 && release_pages(&mut data[head..head + body]) {
+        data[..head].fill(0);
+        data[head + body..].fill(0);
+    } else {
+        data.fill(0);
     }
-    // SAFETY: the range lies inside `data`, which is borrowed mutably for the whole call, so no
-    // other reference observes it. `MADV_DONTNEED` on wasmtime's private linear-memory mapping
-    // only makes those bytes read back as zeros (or as the module's initial image); every byte is
-    // still initialized, and the instance is never read or run again after the snapshot.
-    let _ = unsafe {
+}
+
+/// Drops the physical pages behind the page-aligned `data`, so they read back as zeros. Returns
+/// whether that happened.
+#[cfg(target_os = "linux")]
+fn release_pages(data: &mut [u8]) -> bool {
+    // SAFETY: the range is `data`, borrowed mutably for the whole call, so no other reference
+    // observes it. It lies in pages the VFS grew at init time, which wasmtime backs with a
+    // private anonymous mapping: `MADV_DONTNEED` makes them read back as zeros, and every byte
+    // stays initialized.
+    unsafe {
         rustix::mm::madvise(
-            aligned as *mut std::ffi::c_void,
-            end - aligned,
+            data.as_mut_ptr().cast(),
+            data.len(),
             rustix::mm::Advice::LinuxDontNeed,
         )
-    };
+    }
+    .is_ok()
 }
 
 #[cfg(not(target_os = "linux"))]
-fn release_pages(_data: &mut [u8]) {}
+fn release_pages(_data: &mut [u8]) -> bool {
+    false
+}
 
 /// Drives a future that never actually waits (Wizer's snapshot over an in-memory instance).
 fn block_on<F: Future>(future: F) -> F::Output {

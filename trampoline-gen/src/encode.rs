@@ -93,12 +93,21 @@ pub(crate) fn items_of(section: &impl Encode) -> Vec<u8> {
     bytes.split_off(skip)
 }
 
+/// Fills a buffer with bytes produced on demand (e.g. read from files), or says why it cannot.
+pub type Fill<'a> = &'a mut dyn FnMut(&mut [u8]) -> Result<(), String>;
+
+/// One piece of a section: bytes at hand, or a length to be filled while writing.
+enum Part<'a> {
+    Bytes(Cow<'a, [u8]>),
+    Fill(usize, std::cell::RefCell<Fill<'a>>),
+}
+
 /// A section under construction: an item count and its bytes as a list of pieces.
 #[derive(Default)]
 pub(crate) struct Pieces<'a> {
     /// Number of items.
     pub count: u32,
-    parts: Vec<Cow<'a, [u8]>>,
+    parts: Vec<Part<'a>>,
     len: usize,
 }
 
@@ -109,13 +118,21 @@ impl<'a> Pieces<'a> {
         self.count += count;
         self.len += bytes.len();
         if !bytes.is_empty() {
-            self.parts.push(bytes);
+            self.parts.push(Part::Bytes(bytes));
         }
     }
 
     /// Appends bytes that are part of an item already counted.
     pub(crate) fn extend(&mut self, bytes: impl Into<Cow<'a, [u8]>>) {
         self.push(0, bytes);
+    }
+
+    /// Appends `len` bytes, part of an item already counted, that `fill` writes straight into
+    /// the output when the section is written (so they are never held twice).
+    pub(crate) fn extend_with(&mut self, len: usize, fill: Fill<'a>) {
+        self.len += len;
+        self.parts
+            .push(Part::Fill(len, std::cell::RefCell::new(fill)));
     }
 
     /// Total byte length of the items.
@@ -127,11 +144,19 @@ impl<'a> Pieces<'a> {
     pub(crate) fn write(&self, id: u8, out: &mut Vec<u8>) -> Result<(), String> {
         let size = leb_len(u64::from(self.count)) + self.len;
         let size = u32::try_from(size).map_err(|_| format!("section {id} exceeds 4 GiB"))?;
+        out.reserve(size as usize + 6);
         out.push(id);
         leb(size, out);
         leb(self.count, out);
         for p in &self.parts {
-            out.extend_from_slice(p);
+            match p {
+                Part::Bytes(b) => out.extend_from_slice(b),
+                Part::Fill(len, fill) => {
+                    let start = out.len();
+                    out.resize(start + len, 0);
+                    (fill.borrow_mut())(&mut out[start..])?;
+                }
+            }
         }
         Ok(())
     }

@@ -82,6 +82,17 @@ pub fn merge(
     merger.emit(&payload)
 }
 
+/// One more active data segment of the VFS memory, appended after the VFS's own, whose bytes are
+/// produced while the output is written (the packer streams the image from the host files).
+pub struct ImageSegment<'f> {
+    /// Address in the VFS memory.
+    pub offset: u32,
+    /// Length in bytes.
+    pub len: u32,
+    /// Writes exactly `len` bytes into the buffer it is given.
+    pub fill: crate::encode::Fill<'f>,
+}
+
 impl<'a> Merger<'a> {
     /// Checks both modules and plans the merge.
     pub fn new(app: &'a [u8], vfs: &'a [u8]) -> Result<Self> {
@@ -230,7 +241,27 @@ impl<'a> Merger<'a> {
 
     /// Like [`Merger::emit`], validating as much as `validation` says.
     pub fn emit_with(&self, wasivfs_section: &[u8], validation: Validation) -> Result<Vec<u8>> {
-        let extra = self.vfs.bytes.len() + wasivfs_section.len() + 4096;
+        self.emit_full(wasivfs_section, validation, None)
+    }
+
+    /// Like [`Merger::emit_with`], appending `image` as one more data segment of the VFS memory.
+    pub fn emit_with_image(
+        &self,
+        wasivfs_section: &[u8],
+        validation: Validation,
+        image: ImageSegment<'_>,
+    ) -> Result<Vec<u8>> {
+        self.emit_full(wasivfs_section, validation, Some(image))
+    }
+
+    fn emit_full(
+        &self,
+        wasivfs_section: &[u8],
+        validation: Validation,
+        mut image: Option<ImageSegment<'_>>,
+    ) -> Result<Vec<u8>> {
+        let image_len = image.as_ref().map_or(0, |i| i.len as usize + 16);
+        let extra = self.vfs.bytes.len() + wasivfs_section.len() + image_len + 4096;
         let mut out = Vec::with_capacity(self.app.bytes.len() + extra);
         out.extend_from_slice(&self.app.bytes[..8]);
         let mut next = 0;
@@ -243,15 +274,15 @@ impl<'a> Merger<'a> {
                 AppSection::Known(known) => {
                     let pos = Kind::ALL.iter().position(|k| *k == known.kind).unwrap_or(0);
                     for kind in &Kind::ALL[next.min(pos)..pos] {
-                        self.write_kind(*kind, None, &mut out)?;
+                        self.write_kind(*kind, None, &mut image, &mut out)?;
                     }
-                    self.write_kind(known.kind, Some(known), &mut out)?;
+                    self.write_kind(known.kind, Some(known), &mut image, &mut out)?;
                     next = pos + 1;
                 }
             }
         }
         for kind in &Kind::ALL[next..] {
-            self.write_kind(*kind, None, &mut out)?;
+            self.write_kind(*kind, None, &mut image, &mut out)?;
         }
         let mut custom = Vec::with_capacity(wasivfs_section.len() + 16);
         wasi::CUSTOM_SECTION.encode_name(&mut custom);
@@ -275,7 +306,13 @@ impl<'a> Merger<'a> {
     }
 
     /// Writes the merged section of `kind` (the application's, if any, plus appended items).
-    fn write_kind(&self, kind: Kind, app: Option<&KnownSection>, out: &mut Vec<u8>) -> Result<()> {
+    fn write_kind(
+        &self,
+        kind: Kind,
+        app: Option<&KnownSection>,
+        image: &mut Option<ImageSegment<'_>>,
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
         let bytes = self.app.bytes;
         let raw = |s: &KnownSection| -> Cow<'a, [u8]> { Cow::Borrowed(&bytes[s.items.clone()]) };
         let mut p = Pieces::default();
@@ -299,12 +336,29 @@ impl<'a> Merger<'a> {
         if kind == Kind::DataCount {
             if app.is_some() || self.vfs.has_data_count {
                 let mut content = Vec::new();
-                leb(self.app.data_count + self.vfs.data_count, &mut content);
+                let extra = u32::from(image.is_some());
+                leb(
+                    self.app.data_count + self.vfs.data_count + extra,
+                    &mut content,
+                );
                 write_raw_section(kind.id(), &content, out).map_err(MergeError::Malformed)?;
             }
             return Ok(());
         }
         self.append_vfs(kind, &mut p)?;
+        if kind == Kind::Data {
+            if let Some(img) = image.take() {
+                let mut head = vec![2];
+                leb(self.remap.memory_base, &mut head);
+                wasm_encoder::Encode::encode(
+                    &wasm_encoder::ConstExpr::i32_const(img.offset as i32),
+                    &mut head,
+                );
+                leb(img.len, &mut head);
+                p.push(1, head);
+                p.extend_with(img.len as usize, img.fill);
+            }
+        }
         if app.is_some() || p.count > 0 || p.byte_len() > 0 {
             p.write(kind.id(), out).map_err(MergeError::Malformed)?;
         }

@@ -117,3 +117,51 @@ fn data_section_bypasses_walrus_unchanged() -> Result<()> {
     assert_eq!(exports, ["wasivfs_fd_close"]);
     Ok(())
 }
+
+#[test]
+fn image_segment_is_filled_while_writing() -> Result<()> {
+    use wasivfs_trampoline_gen::{memory_region, ImageSegment, Merger, Validation};
+    let prepared = prepare_vfs(&snapshot("(i32.const 0)"))?;
+    let app = wasm(
+        r#"(module
+             (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))
+             (memory (export "memory") 1)
+             (data (i32.const 8) "app data"))"#,
+    );
+    let merger = Merger::new(&app, &prepared)?;
+    let vfs_memory = merger.plan().vfs_memory;
+    let mut calls = 0;
+    let mut fill = |buf: &mut [u8]| {
+        calls += 1;
+        buf.copy_from_slice(b"streamed image");
+        Ok(())
+    };
+    let out = merger.emit_with_image(
+        b"{}",
+        Validation::Full,
+        ImageSegment {
+            offset: 100,
+            len: 14,
+            fill: &mut fill,
+        },
+    )?;
+    assert_eq!(calls, 1);
+    assert_eq!(memory_region(&out, vfs_memory, 100, 14)?, b"streamed image");
+    assert_eq!(memory_region(&out, 0, 8, 8)?, b"app data");
+    Run::new(&out)?;
+
+    let mut failing = |_: &mut [u8]| Err("disk on fire".to_string());
+    let err = merger
+        .emit_with_image(
+            b"{}",
+            Validation::Full,
+            ImageSegment {
+                offset: 100,
+                len: 14,
+                fill: &mut failing,
+            },
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("disk on fire"), "{err}");
+    Ok(())
+}
