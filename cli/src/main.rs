@@ -41,7 +41,22 @@ enum Command {
     Cat(readback::CatArgs),
     Unpack(readback::UnpackArgs),
     Inspect(readback::InspectArgs),
+    /// Turn a (packed) WASI module into a native single-file executable.
+    #[command(after_help = EXE_HELP)]
+    Exe(wasivfs_exe::ExeArgs),
 }
+
+const EXE_HELP: &str = "\
+Examples:
+  wasivfs exe packed.wasm -o app
+      makes ./app, a native executable that runs packed.wasm (compiled ahead of time)
+  wasivfs exe app.wasm -o app --dir ./data::/data
+      also grants the host directory ./data at /data on every run
+  ./app --any --flags
+      every argument goes to the program; WASIVFS_DIRS=\"HOST::GUEST;...\" grants more at run time
+
+The executable carries a runtime but no compiler. It needs the runner binary
+(wasivfs-exe-runner): --runner PATH, $WASIVFS_EXE_RUNNER, or next to wasivfs.";
 
 fn main() -> ExitCode {
     let matches = match Cli::command().try_get_matches() {
@@ -62,14 +77,29 @@ fn main() -> ExitCode {
         Command::Cat(a) => readback::cat(a),
         Command::Unpack(a) => readback::unpack(a),
         Command::Inspect(a) => readback::inspect(a),
+        Command::Exe(a) => wasivfs_exe::run(a).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {}", one_line(&format!("{e:#}")));
+            eprintln!("error: {}", render_error(&e));
             ExitCode::from(1)
         }
     }
+}
+
+/// The error and its causes on one line. A cause whose text the message already ends with (an
+/// error that displays its own source) is not repeated.
+fn render_error(e: &anyhow::Error) -> String {
+    let mut msg = e.to_string();
+    for cause in e.chain().skip(1) {
+        let cause = cause.to_string();
+        if !msg.ends_with(&cause) {
+            msg.push_str(": ");
+            msg.push_str(&cause);
+        }
+    }
+    one_line(&msg)
 }
 
 /// Help and version go to stdout as clap prints them; a usage mistake becomes one `error:` line

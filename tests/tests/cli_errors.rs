@@ -431,3 +431,28 @@ fn special_file_in_host_tree() {
         &out,
     );
 }
+
+#[test]
+fn errors_name_the_reason_once() {
+    let c = Case::new();
+    let input = c.write("notwasm.wasm", b"this is not a wasm module\n");
+    let tree = c.good_tree();
+    let out = c.out_dir().join("o.wasm");
+    let line = expect_error(
+        "reason once",
+        pack_cmd(&input, &mapdir("/src", &tree), &out),
+        "notwasm.wasm",
+        &out,
+    );
+    assert_eq!(line.matches("bad magic").count(), 1, "{line}");
+}
+
+#[test]
+fn exe_subcommand_refuses_bad_input() {
+    let c = Case::new();
+    let input = c.write("notwasm.wasm", b"this is not a wasm module\n");
+    let out = c.out_dir().join("app");
+    let mut cmd = Command::new(wasivfs_bin());
+    cmd.arg("exe").arg(&input).arg("-o").arg(&out);
+    expect_error("exe on non-wasm", cmd, "notwasm.wasm", &out);
+}
