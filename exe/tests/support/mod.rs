@@ -177,40 +177,8 @@ pub fn pack(input: &Path, mappings: &[(&str, &Path)]) -> Vec<u8> {
     }
 }
 
-/// Finds the file `name` under `$WASIVFS_TEST_ARTIFACTS` (where CI unpacks
-/// the downloaded wheels). `None` (after saying so) when it is not available
-/// outside CI; under `CI=true` a missing artifact fails the test.
+/// The downloaded interpreter `name` (see `wasivfs_e2e::artifacts`): `None`, after saying so,
+/// when it is not available outside CI; under `CI=true` a missing artifact fails the test.
 pub fn artifact(name: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("WASIVFS_TEST_ARTIFACTS")
-        .map(PathBuf::from)
-        .and_then(|root| find_under(&root, name, 6));
-    if found.is_none() {
-        let reason = format!("test artifact {name} not found under WASIVFS_TEST_ARTIFACTS");
-        if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
-            panic!("{reason}");
-        }
-        eprintln!("SKIPPED: {reason}");
-    }
-    found
-}
-
-fn find_under(dir: &Path, name: &str, depth: u32) -> Option<PathBuf> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .ok()?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    entries.sort();
-    if let Some(hit) = entries
-        .iter()
-        .find(|p| p.is_file() && p.file_name().is_some_and(|n| n == name))
-    {
-        return Some(hit.clone());
-    }
-    if depth == 0 {
-        return None;
-    }
-    entries
-        .iter()
-        .filter(|p| p.is_dir())
-        .find_map(|p| find_under(p, name, depth - 1))
+    wasivfs_e2e::artifacts::require(name)
 }
