@@ -118,8 +118,14 @@ pub fn main(a: PackArgs, matches: Option<&ArgMatches>) -> Result<ExitCode> {
         mtime: a.mtime,
         follow_symlinks: a.follow_symlinks,
         excludes,
+        segment_len: None,
     };
     let report = pack_with(&opts, progress::for_stderr(a.quiet))?;
+    if !a.quiet {
+        for w in &report.warnings {
+            eprintln!("warning: {}: {w}", opts.output.display());
+        }
+    }
     if a.verbose {
         for (stage, elapsed) in &report.timings {
             eprintln!(
@@ -130,13 +136,17 @@ pub fn main(a: PackArgs, matches: Option<&ArgMatches>) -> Result<ExitCode> {
         }
         let w = &report.walk;
         eprintln!(
-            "walked {} files ({} bytes), excluded {} entries; image {} bytes in memory {}; \
+            "walked {} files ({} bytes), excluded {} entries; image {} bytes in memory {} \
+             ({} pages at start); contents {} bytes in {} passive segments; \
              {} imports rerouted through the VFS",
             w.files,
             w.bytes,
             w.excluded,
             report.info.image_len,
             report.info.vfs_memory,
+            report.info.vfs_memory_pages,
+            report.info.content.len,
+            report.info.content.segments,
             report.info.trampolines.len()
         );
     }

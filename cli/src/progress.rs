@@ -52,17 +52,17 @@ impl Progress for Bar {
                 self.bar.set_style(spinner("{spinner}    layout {msg}"));
             }
             Event::Start(Stage::Snapshot) => {
-                self.bar.set_style(bytes_bar("snapshot"));
+                self.bar
+                    .set_style(spinner("{spinner}  snapshot of the VFS"));
+            }
+            Event::Start(Stage::Merge) => {
+                self.bar.set_style(bytes_bar("merging"));
                 self.bar.set_position(0);
                 self.bar.set_message("");
             }
-            Event::Snapshot { done, total } | Event::Written { done, total } => {
+            Event::Content { done, total } | Event::Written { done, total } => {
                 self.bar.set_length(total);
                 self.bar.set_position(done);
-            }
-            Event::Start(Stage::Merge) => {
-                self.bar
-                    .set_style(spinner("{spinner}   merging the VFS into the module"));
             }
             Event::Start(Stage::Write) => {
                 self.bar.set_style(bytes_bar("writing"));

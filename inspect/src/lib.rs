@@ -2,7 +2,8 @@
 //!
 //! A packed module carries one `wasivfs` custom section per pack (see `docs/image-format.md`); each
 //! names the memory and address range holding that layer's image, which is rebuilt from the module's
-//! data segments and read with [`wasivfs_image::Image`]. On top of that this crate resolves guest paths
+//! active data segments and read with [`wasivfs_image::Image`], and the passive data segments that
+//! hold its file contents. On top of that this crate resolves guest paths
 //! and implements `ls`, `cat`, `unpack` and `inspect`.
 
 use std::path::{Path, PathBuf};
@@ -53,11 +54,12 @@ pub enum InspectError {
     },
 }
 
-/// One pack layer: what its section says, and its image bytes.
+/// One pack layer: what its section says, its image bytes and its content region.
 pub struct Layer {
     /// The decoded `wasivfs` section.
     pub info: LayerInfo,
     image: Vec<u8>,
+    content: Vec<u8>,
 }
 
 impl Layer {
@@ -66,6 +68,20 @@ impl Layer {
         // Checked in `Packed::read`.
         Image::parse(&self.image).unwrap_or_else(|_| unreachable!("image validated on read"))
     }
+
+    /// The contents of file `ino` (`None` if it is not a file, or its range is outside the
+    /// content region).
+    pub fn file_bytes(&self, ino: u32) -> Option<&[u8]> {
+        let (off, len) = self.image().file_range(ino)?;
+        self.content.get(off as usize..off as usize + len as usize)
+    }
+}
+
+/// Reads only the `format` key, so that a section of another format gets a clear message instead
+/// of a schema error.
+#[derive(serde::Deserialize)]
+struct FormatOnly {
+    format: u32,
 }
 
 /// A packed module, read back.
@@ -139,16 +155,21 @@ impl Packed {
         }
         let mut layers = Vec::new();
         for (i, s) in sections.iter().enumerate() {
-            let info = LayerInfo::from_json(s).map_err(|e| InspectError::BadSection {
-                layer: i,
-                reason: e.to_string(),
-            })?;
-            if info.format != SECTION_FORMAT {
-                return Err(InspectError::BadSection {
-                    layer: i,
-                    reason: format!("unsupported format {}", info.format),
-                });
+            let bad = |reason: String| InspectError::BadSection { layer: i, reason };
+            let format = serde_json::from_slice::<FormatOnly>(s)
+                .map_err(|e| bad(e.to_string()))?
+                .format;
+            if format < SECTION_FORMAT {
+                return Err(bad(format!(
+                    "packed by an older wasivfs (format {format}; this one reads {SECTION_FORMAT}): pack the original module again"
+                )));
             }
+            if format != SECTION_FORMAT {
+                return Err(bad(format!(
+                    "packed by a newer wasivfs (format {format}; this one reads {SECTION_FORMAT})"
+                )));
+            }
+            let info = LayerInfo::from_json(s).map_err(|e| bad(e.to_string()))?;
             let image = wasivfs_trampoline_gen::memory_region(
                 module,
                 info.vfs_memory,
@@ -159,11 +180,43 @@ impl Packed {
                 layer: i,
                 reason: e.to_string(),
             })?;
-            Image::parse(&image).map_err(|e| InspectError::BadImage {
+            let parsed = Image::parse(&image).map_err(|e| InspectError::BadImage {
                 layer: i,
                 reason: e.to_string(),
             })?;
-            layers.push(Layer { info, image });
+            let c = &info.content;
+            let header = parsed.header();
+            if u64::from(header.content_len) != c.len
+                || header.segment_len != c.segment_len
+                || parsed.segment_count() != c.segments
+            {
+                return Err(InspectError::BadImage {
+                    layer: i,
+                    reason: "the image and the `wasivfs` section disagree about the contents"
+                        .into(),
+                });
+            }
+            let content =
+                wasivfs_trampoline_gen::passive_segments(module, c.first_segment, c.segments)
+                    .map_err(|e| InspectError::BadImage {
+                        layer: i,
+                        reason: e.to_string(),
+                    })?;
+            if content.len() as u64 != c.len {
+                return Err(InspectError::BadImage {
+                    layer: i,
+                    reason: format!(
+                        "the content segments hold {} bytes, the image says {}",
+                        content.len(),
+                        c.len
+                    ),
+                });
+            }
+            layers.push(Layer {
+                info,
+                image,
+                content,
+            });
         }
         Ok(Packed { layers })
     }
@@ -229,9 +282,8 @@ impl Packed {
     pub fn cat(&self, guest: &str) -> Result<&[u8], InspectError> {
         let e = self.resolve(guest, true)?;
         match e.image.inode(e.inode).map(|i| i.kind) {
-            Some(Kind::File) => e
-                .image
-                .file_data(e.inode)
+            Some(Kind::File) => self.layers[e.layer]
+                .file_bytes(e.inode)
                 .ok_or_else(|| InspectError::NotFound(guest.to_string())),
             Some(Kind::Directory) => Err(InspectError::IsADirectory(guest.to_string())),
             _ => Err(InspectError::NotFound(guest.to_string())),
@@ -283,7 +335,6 @@ impl Packed {
         std::fs::create_dir_all(dest).map_err(io(dest))?;
         let mut count = 0;
         for (path, layer, root) in self.mounts() {
-            let img = self.layers[layer].image();
             let mut target = dest.to_path_buf();
             for c in path.split('/').filter(|c| !c.is_empty()) {
                 target.push(safe_name(c.as_bytes()).map_err(|e| match e {
@@ -295,7 +346,7 @@ impl Packed {
                 remove_link(&target)?;
             }
             std::fs::create_dir_all(&target).map_err(io(&target))?;
-            count += extract_dir(&img, root, &target)?;
+            count += extract_dir(&self.layers[layer], root, &target)?;
         }
         Ok(count)
     }
@@ -437,7 +488,8 @@ fn remove_link(path: &Path) -> Result<(), InspectError> {
     }
 }
 
-fn extract_dir(img: &Image<'_>, dir: u32, target: &Path) -> Result<u64, InspectError> {
+fn extract_dir(layer: &Layer, dir: u32, target: &Path) -> Result<u64, InspectError> {
+    let img = &layer.image();
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| InspectError::Io { path, source }
@@ -461,11 +513,11 @@ fn extract_dir(img: &Image<'_>, dir: u32, target: &Path) -> Result<u64, InspectE
                         if err.kind() == std::io::ErrorKind::AlreadyExists && path.is_dir() => {}
                     r => r.map_err(io(&path))?,
                 }
-                count += extract_dir(img, e.inode, &path)?;
+                count += extract_dir(layer, e.inode, &path)?;
             }
             Kind::File => {
                 remove_link(&path)?;
-                let data = img.file_data(e.inode).unwrap_or_default();
+                let data = layer.file_bytes(e.inode).unwrap_or_default();
                 std::fs::write(&path, data).map_err(io(&path))?;
                 let f = std::fs::File::options()
                     .write(true)
@@ -557,7 +609,7 @@ pub fn render_summary(s: &Summary) -> String {
     );
     for (i, l) in s.layers.iter().enumerate() {
         out.push_str(&format!(
-            "\nlayer {i} (packed by {}, VFS ABI {})\n  input module: {} bytes, sha256 {}\n  mounts: {}\n  files: {}, directories: {}, symlinks: {}\n  file bytes: {} ({} stored after de-duplication)\n  image: memory {} at {:#x}, {} bytes\n  trampolines ({}): {}\n",
+            "\nlayer {i} (packed by {}, VFS ABI {})\n  input module: {} bytes, sha256 {}\n  mounts: {}\n  files: {}, directories: {}, symlinks: {}\n  file bytes: {} ({} stored after de-duplication)\n  image: memory {} at {:#x}, {} bytes; VFS memory {} pages ({} KiB) at start\n  contents: {} bytes in {} passive segments (data {}..{})\n  trampolines ({}): {}\n",
             l.tool,
             l.vfs_abi,
             l.input.size,
@@ -571,6 +623,12 @@ pub fn render_summary(s: &Summary) -> String {
             l.vfs_memory,
             l.image_addr,
             l.image_len,
+            l.vfs_memory_pages,
+            l.vfs_memory_pages * 64,
+            l.content.len,
+            l.content.segments,
+            l.content.first_segment,
+            l.content.first_segment + l.content.segments,
             l.trampolines.len(),
             l.trampolines.join(" "),
         ));

@@ -1,14 +1,18 @@
 //! Reads back a module built by hand: one memory whose data segments hold an image (split in two
-//! segments with a zero gap, as a snapshot produces), plus the `wasivfs` section describing it.
+//! segments with a zero gap, as a snapshot produces), passive segments with the file contents,
+//! plus the `wasivfs` section describing it.
 
-use wasivfs_image::builder::ImageBuilder;
-use wasivfs_image::section::{InputInfo, LayerInfo, MountInfo, SECTION_FORMAT};
+use wasivfs_image::builder::{ImageBuilder, Limits};
+use wasivfs_image::section::{ContentInfo, InputInfo, LayerInfo, MountInfo, SECTION_FORMAT};
 use wasivfs_inspect::{render_list, InspectError, Packed};
 use wasm_encoder::{ConstExpr, CustomSection, DataSection, MemorySection, MemoryType, Module};
 
 const ADDR: u32 = 65536;
+/// Small, so that files straddle content segments.
+const SEGMENT_LEN: u32 = 5;
 
-fn image() -> Vec<u8> {
+/// The image, and the content region.
+fn image() -> (Vec<u8>, Vec<u8>) {
     let mut b: ImageBuilder<&'static [u8]> = ImageBuilder::new();
     let root = b.add_mount("/src", 1_000_000_000).unwrap();
     let pkg = b.add_dir(root, "pkg", 2_000_000_000).unwrap();
@@ -32,16 +36,27 @@ fn image() -> Vec<u8> {
     let etc = b.add_mount("/", 6_000_000_000).unwrap();
     b.add_file(etc, "motd", 7_000_000_000, 5, [3; 32], b"hello")
         .unwrap();
-    let layout = b.finish(u32::MAX as u64).unwrap();
-    layout
-        .to_bytes(|s: &&[u8], out: &mut [u8]| -> Result<(), ()> {
+    let layout = b
+        .finish(Limits {
+            metadata: u32::MAX as u64,
+            content: u32::MAX as u64,
+            segment_len: SEGMENT_LEN,
+        })
+        .unwrap();
+    let content = layout
+        .content_bytes(|s: &&[u8], out: &mut [u8]| -> Result<(), ()> {
             out.copy_from_slice(s);
             Ok(())
         })
-        .unwrap()
+        .unwrap();
+    (layout.metadata, content)
 }
 
-fn packed_module(img: &[u8]) -> Vec<u8> {
+fn packed_module((img, content): &(Vec<u8>, Vec<u8>)) -> Vec<u8> {
+    packed_module_format(img, content, SECTION_FORMAT)
+}
+
+fn packed_module_format(img: &[u8], content: &[u8], format: u32) -> Vec<u8> {
     let mut m = Module::new();
     let mut mem = MemorySection::new();
     mem.memory(MemoryType {
@@ -66,14 +81,25 @@ fn packed_module(img: &[u8]) -> Vec<u8> {
         &ConstExpr::i32_const((ADDR as usize + cut + skip) as i32),
         img[cut + skip..].iter().copied(),
     );
+    let segments = content.chunks(SEGMENT_LEN as usize).count() as u32;
+    for chunk in content.chunks(SEGMENT_LEN as usize) {
+        data.passive(chunk.iter().copied());
+    }
     m.section(&data);
     let info = LayerInfo {
-        format: SECTION_FORMAT,
+        format,
         tool: "wasivfs test".into(),
-        vfs_abi: 1,
+        vfs_abi: 2,
         vfs_memory: 0,
+        vfs_memory_pages: 4,
         image_addr: ADDR,
         image_len: img.len() as u32,
+        content: ContentInfo {
+            first_segment: 2,
+            segments,
+            segment_len: SEGMENT_LEN,
+            len: content.len() as u64,
+        },
         input: InputInfo {
             sha256: "00".repeat(32),
             size: 1,
@@ -172,9 +198,20 @@ fn unpacks_with_links_and_times() {
 fn refuses_unpacked_and_corrupt_modules() {
     let plain = Module::new().finish();
     assert!(matches!(Packed::read(&plain), Err(InspectError::NotPacked)));
-    let mut img = image();
+    let (mut img, content) = image();
     img[0] = b'X';
-    let module = packed_module(&img);
+    let module = packed_module(&(img, content));
     let err = Packed::read(&module).err().unwrap();
     assert!(err.to_string().contains("corrupt embedded image"), "{err}");
+
+    // Contents cut short: the section promises more segments than the module has.
+    let (img, content) = image();
+    let module = packed_module(&(img.clone(), content[..content.len() - 1].to_vec()));
+    let err = Packed::read(&module).err().unwrap();
+    assert!(err.to_string().contains("pack layer 0"), "{err}");
+
+    // A module from the first image format (contents inside the VFS memory) says so.
+    let module = packed_module_format(&img, &content, 1);
+    let err = Packed::read(&module).err().unwrap();
+    assert!(err.to_string().contains("older wasivfs (format 1"), "{err}");
 }

@@ -1,9 +1,9 @@
 //! The `wasivfs` custom section written once per pack (`wasivfs_image::section`), and reading it back.
 
-pub use wasivfs_image::section::{InputInfo, LayerInfo, MountInfo, SECTION_FORMAT};
+pub use wasivfs_image::section::{ContentInfo, InputInfo, LayerInfo, MountInfo, SECTION_FORMAT};
 
 /// The VFS guest ABI version the packer embeds.
-pub const VFS_ABI: u32 = 1;
+pub const VFS_ABI: u32 = 2;
 
 /// Parses every `wasivfs` section of `module`, in pack order; an unparsable section gives its error.
 pub fn read_layers(module: &[u8]) -> Vec<Result<LayerInfo, String>> {

@@ -6,6 +6,7 @@
 
 #![deny(missing_docs)]
 
+pub mod content;
 pub mod error;
 pub mod exclude;
 pub mod info;
@@ -16,7 +17,7 @@ pub mod write;
 
 pub use error::{PackError, Result};
 pub use exclude::ExcludeRules;
-pub use info::{InputInfo, LayerInfo, MountInfo};
+pub use info::{ContentInfo, InputInfo, LayerInfo, MountInfo};
 pub use progress::{Event, NoProgress, Progress, Stage};
 pub use walk::{Mapping, WalkCounts};
 
@@ -33,6 +34,17 @@ pub const TOOL: &str = concat!("wasivfs ", env!("CARGO_PKG_VERSION"));
 /// Pages kept free in the VFS memory for its own heap at run time.
 const VFS_HEAP_RESERVE_PAGES: u64 = 16;
 const PAGE: u64 = 65536;
+
+/// Default bytes per passive content segment. Segment lengths are 32-bit; the segments of a
+/// module all sit in its data section, whose size is 32-bit too.
+pub const DEFAULT_SEGMENT_LEN: u32 = 256 << 20;
+
+/// Room kept in the data section for the VFS's own segments and segment headers.
+const DATA_SECTION_RESERVE: u64 = 16 << 20;
+
+/// Outputs larger than this are refused by V8 (Node, Deno, Chrome), SpiderMonkey and
+/// JavaScriptCore: `pack` warns.
+pub const BROWSER_MODULE_LIMIT: u64 = 1 << 30;
 
 /// What to pack. A plain struct: fill the fields (or start from `Default`).
 #[derive(Clone, Debug, Default)]
@@ -52,6 +64,9 @@ pub struct PackOptions {
     pub follow_symlinks: bool,
     /// Entries to leave out, matched relative to each mapped directory.
     pub excludes: ExcludeRules,
+    /// Bytes per passive content segment; `None` is [`DEFAULT_SEGMENT_LEN`]. Smaller values only
+    /// make sense for tests (they make reads cross segment boundaries).
+    pub segment_len: Option<u32>,
 }
 
 impl PackOptions {
@@ -84,6 +99,8 @@ pub struct PackReport {
     pub walk: WalkCounts,
     /// How long each stage took, in order.
     pub timings: Vec<(Stage, Duration)>,
+    /// Things the user should know, one line each (e.g. an output too large for browsers).
+    pub warnings: Vec<String>,
 }
 
 /// Packs `opts.mappings` into `opts.input` and writes `opts.output`.
@@ -161,10 +178,14 @@ pub fn pack_to_bytes_with(
     timings.push(stage_done(&*progress, Stage::Walk, started));
 
     let started = stage_start(&*progress, Stage::Layout);
-    let limit = image_limit()?;
+    let limits = wasivfs_image::builder::Limits {
+        metadata: image_limit()?,
+        content: (u32::MAX as u64).saturating_sub(app.len() as u64 + DATA_SECTION_RESERVE),
+        segment_len: opts.segment_len.unwrap_or(DEFAULT_SEGMENT_LEN),
+    };
     let layout = walked
         .builder
-        .finish(limit)
+        .finish(limits)
         .map_err(|source| PackError::Layout {
             what: mapping_list(&opts.mappings),
             source,
@@ -173,24 +194,30 @@ pub fn pack_to_bytes_with(
     timings.push(stage_done(&*progress, Stage::Layout, started));
 
     let started = stage_start(&*progress, Stage::Snapshot);
-    let snap = snapshot::snapshot_with(VFS_WASM, layout, walked.roots, input, progress.clone())?;
+    let snap = snapshot::snapshot(VFS_WASM, &layout.metadata, input)?;
     timings.push(stage_done(&*progress, Stage::Snapshot, started));
     let started = stage_start(&*progress, Stage::Merge);
     let vfs = wasivfs_trampoline_gen::prepare_vfs(&snap.wasm).map_err(module_err)?;
-    let snapshot::Snapshot {
-        image_addr,
-        image_len,
-        image: mut image_source,
-        ..
-    } = snap;
-
-    let mut info = LayerInfo {
+    let segment_lens: Vec<u32> = (0..layout.segment_count())
+        .map(|i| layout.segment_size(i))
+        .collect();
+    let merger = wasivfs_trampoline_gen::Merger::new(&app, &vfs, segment_lens.len() as u32)
+        .map_err(module_err)?;
+    let plan = merger.plan();
+    let info = LayerInfo {
         format: info::SECTION_FORMAT,
         tool: TOOL.to_string(),
         vfs_abi: info::VFS_ABI,
-        vfs_memory: 0,
-        image_addr,
-        image_len,
+        vfs_memory: plan.vfs_memory,
+        vfs_memory_pages: memory_pages(&vfs).map_err(module_err)?,
+        image_addr: snap.image_addr,
+        image_len: snap.image_len,
+        content: ContentInfo {
+            first_segment: plan.first_content_segment,
+            segments: plan.content_segments,
+            segment_len: layout.segment_len,
+            len: layout.content_len,
+        },
         input: InputInfo {
             sha256: info::sha256_hex(&app),
             size: app.len() as u64,
@@ -207,45 +234,54 @@ pub fn pack_to_bytes_with(
         symlinks: stats.symlinks,
         file_bytes: stats.file_bytes,
         stored_bytes: stats.stored_bytes,
-        trampolines: Vec::new(),
-        stubs: Vec::new(),
+        trampolines: plan.trampolines.clone(),
+        stubs: plan.stubs.clone(),
     };
-    let merger = wasivfs_trampoline_gen::Merger::new(&app, &vfs).map_err(module_err)?;
-    let plan = merger.plan();
-    info.vfs_memory = plan.vfs_memory;
-    info.trampolines = plan.trampolines.clone();
-    info.stubs = plan.stubs.clone();
-    // The image is written into the output straight from the host files; a read error is kept
-    // here so that it is reported as itself, naming the file.
+    // The contents are written into the output straight from the host files; a read error is
+    // kept here so that it is reported as itself, naming the file.
+    let mut reader = content::ContentReader::new(layout.blobs, walked.roots, progress.clone());
     let mut read_error: Option<PackError> = None;
     let mut fill = |buf: &mut [u8]| {
-        image_source.read(buf).map_err(|e| {
+        reader.read(buf).map_err(|e| {
             let msg = e.to_string();
             read_error = Some(e);
             msg
         })
     };
-    let merged = merger.emit_with_image(
+    let content = (!segment_lens.is_empty()).then(|| wasivfs_trampoline_gen::Content {
+        segment_lens,
+        fill: &mut fill,
+    });
+    let merged = merger.emit(
         &info.to_json(),
         wasivfs_trampoline_gen::Validation::Full,
-        wasivfs_trampoline_gen::ImageSegment {
-            offset: image_addr,
-            len: image_len,
-            fill: &mut fill,
-        },
+        content,
     );
     if let Some(e) = read_error {
         return Err(e);
     }
     let out = merged.map_err(module_err)?;
     timings.push(stage_done(&*progress, Stage::Merge, started));
+    let mut warnings = Vec::new();
+    if out.len() as u64 > BROWSER_MODULE_LIMIT {
+        warnings.push(format!(
+            "the output is {} MiB: V8 (Node, Deno, Chrome), SpiderMonkey and JavaScriptCore refuse modules over 1 GiB",
+            out.len() >> 20
+        ));
+    }
     let report = PackReport {
         info,
         output_size: out.len() as u64,
         walk: walk_counts,
         timings,
+        warnings,
     };
     Ok((out, report))
+}
+
+/// Initial size, in pages, of the (only) memory of the prepared VFS module.
+fn memory_pages(vfs: &[u8]) -> std::result::Result<u64, wasivfs_trampoline_gen::MergeError> {
+    initial_pages(vfs).map_err(wasivfs_trampoline_gen::MergeError::Vfs)
 }
 
 fn mapping_list(mappings: &[Mapping]) -> String {
@@ -256,7 +292,7 @@ fn mapping_list(mappings: &[Mapping]) -> String {
     format!("--mapdir {}", list.join(" "))
 }
 
-/// The largest image that fits in the VFS memory next to the VFS's own pages and heap.
+/// The largest image (metadata) that fits in the VFS memory next to the VFS's own pages and heap.
 fn image_limit() -> Result<u64> {
     let pages = vfs_initial_pages().map_err(|reason| PackError::Options {
         what: "embedded VFS module".into(),
@@ -267,7 +303,11 @@ fn image_limit() -> Result<u64> {
 }
 
 fn vfs_initial_pages() -> std::result::Result<u64, String> {
-    for payload in wasmparser::Parser::new(0).parse_all(VFS_WASM) {
+    initial_pages(VFS_WASM)
+}
+
+fn initial_pages(module: &[u8]) -> std::result::Result<u64, String> {
+    for payload in wasmparser::Parser::new(0).parse_all(module) {
         if let wasmparser::Payload::MemorySection(reader) = payload.map_err(|e| e.to_string())? {
             if let Some(memory) = reader.into_iter().next() {
                 return Ok(memory.map_err(|e| e.to_string())?.initial);

@@ -12,9 +12,10 @@ pub enum Stage {
     Walk,
     /// Laying the tree out as an image.
     Layout,
-    /// Running the VFS's initializer with the image and snapshotting it.
+    /// Running the VFS's initializer with the image (metadata) and snapshotting it.
     Snapshot,
-    /// Merging the VFS into the application and validating the result.
+    /// Merging the VFS into the application, writing the file contents into it, and validating
+    /// the result.
     Merge,
     /// Writing the output file.
     Write,
@@ -46,11 +47,11 @@ pub enum Event {
         /// Their total size.
         bytes: u64,
     },
-    /// `done` of the `total` image bytes have been streamed into the VFS.
-    Snapshot {
-        /// Bytes delivered.
+    /// `done` of the `total` bytes of file contents have been copied into the output.
+    Content {
+        /// Bytes copied.
         done: u64,
-        /// Image length.
+        /// Length of all distinct contents.
         total: u64,
     },
     /// `done` of the `total` output bytes have been written.

@@ -73,52 +73,69 @@ pub fn map(guest: &str, host: &Path) -> Map {
 
 /// Packs `mounts` into `module` in-process with the packer library; returns the packed bytes.
 pub fn pack(module: &[u8], mounts: &[Map]) -> Result<Vec<u8>> {
+    pack_with(module, mounts, None)
+}
+
+/// [`pack`] with contents in passive segments of `segment_len` bytes (`None`: the default).
+pub fn pack_with(module: &[u8], mounts: &[Map], segment_len: Option<u32>) -> Result<Vec<u8>> {
     let dir = tempfile::tempdir().context("temporary directory")?;
     let input = dir.path().join("input.wasm");
     std::fs::write(&input, module).context("writing the input module")?;
-    crate::packer::pack_file(&input, mounts)
+    crate::packer::pack_file_with(&input, mounts, segment_len)
 }
 
-/// The two sides of a differential run.
+/// The sides of a differential run.
 pub struct Differential {
     /// The oracle's outcome (host directories mapped).
     pub oracle: RunOutcome,
-    /// The packed module's outcome.
+    /// The packed module's outcome (default layout).
     pub packed: RunOutcome,
+    /// The outcome of the same module packed with its contents split into tiny segments, so that
+    /// reads cross segment boundaries.
+    pub packed_split: RunOutcome,
 }
 
 impl Differential {
-    /// Panics with a readable diff unless stdout, stderr and exit code are identical.
+    /// Panics with a readable diff unless stdout, stderr and exit code of both packed runs are
+    /// identical to the oracle's.
     pub fn assert_same(&self, what: &str) {
-        let (a, b) = (&self.oracle, &self.packed);
-        if a.stdout == b.stdout
-            && a.stderr == b.stderr
-            && a.exit_code == b.exit_code
-            && a.trap == b.trap
-        {
-            return;
-        }
-        let mut msg = format!("{what}: packed run differs from the host-mapped oracle\n");
-        if a.exit_code != b.exit_code || a.trap != b.trap {
-            msg += &format!(
-                "exit code: oracle {} packed {} (traps: oracle {:?}, packed {:?})\n",
-                a.exit_code, b.exit_code, a.trap, b.trap
-            );
-        }
-        if a.stdout != b.stdout {
-            msg += &format!(
-                "stdout (- oracle, + packed):\n{}",
-                line_diff(&a.stdout, &b.stdout)
-            );
-        }
-        if a.stderr != b.stderr {
-            msg += &format!(
-                "stderr (- oracle, + packed):\n{}",
-                line_diff(&a.stderr, &b.stderr)
-            );
-        }
-        panic!("{msg}");
+        same(&self.oracle, &self.packed, what);
+        same(
+            &self.oracle,
+            &self.packed_split,
+            &format!("{what} (contents in small segments)"),
+        );
     }
+}
+
+fn same(a: &RunOutcome, b: &RunOutcome, what: &str) {
+    if a.stdout == b.stdout
+        && a.stderr == b.stderr
+        && a.exit_code == b.exit_code
+        && a.trap == b.trap
+    {
+        return;
+    }
+    let mut msg = format!("{what}: packed run differs from the host-mapped oracle\n");
+    if a.exit_code != b.exit_code || a.trap != b.trap {
+        msg += &format!(
+            "exit code: oracle {} packed {} (traps: oracle {:?}, packed {:?})\n",
+            a.exit_code, b.exit_code, a.trap, b.trap
+        );
+    }
+    if a.stdout != b.stdout {
+        msg += &format!(
+            "stdout (- oracle, + packed):\n{}",
+            line_diff(&a.stdout, &b.stdout)
+        );
+    }
+    if a.stderr != b.stderr {
+        msg += &format!(
+            "stderr (- oracle, + packed):\n{}",
+            line_diff(&a.stderr, &b.stderr)
+        );
+    }
+    panic!("{msg}");
 }
 
 /// Runs `module` against the host trees (oracle), then packs `packed_mounts` into it and runs it
@@ -142,7 +159,14 @@ pub fn differential(
         packed_run = packed_run.dir(&m.host, &m.guest);
     }
     let packed = execute(&packed_bytes, &packed_run).context("packed run")?;
-    Ok(Differential { oracle, packed })
+    let small = crate::packer::small_segment_len(packed_mounts);
+    let split_bytes = pack_with(module, packed_mounts, Some(small)).context("packing (split)")?;
+    let packed_split = execute(&split_bytes, &packed_run).context("packed run (split)")?;
+    Ok(Differential {
+        oracle,
+        packed,
+        packed_split,
+    })
 }
 
 /// The common case: one tree at `guest`, oracle-mapped vs packed with no host directory.

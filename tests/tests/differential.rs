@@ -2,7 +2,9 @@
 //! 1, read-only) and against the same tree packed into the module with no host directory. stdout,
 //! stderr and the exit code must be identical.
 
-use wasivfs_e2e::run::{differential, differential_one, execute, map, pack, stdout, Run};
+use wasivfs_e2e::run::{
+    differential, differential_one, execute, map, pack, pack_with, stdout, Run,
+};
 use wasivfs_e2e::{fixtures, suites, trees};
 
 fn check(module: &[u8], args: &[&str], guest: &str, host: &std::path::Path, what: &str) -> String {
@@ -296,6 +298,12 @@ fn packing_twice_layers_both_trees() {
     let module = fixtures::fsops();
     let once = pack(&module, &[map("/one", first.path())]).unwrap();
     let twice = pack(&once, &[map("/two", second.path())]).unwrap();
+    // Both layers' contents in small segments: each layer reads its own.
+    let small = |m: &[_]| Some(wasivfs_e2e::packer::small_segment_len(m));
+    let one = [map("/one", first.path())];
+    let two = [map("/two", second.path())];
+    let once_split = pack_with(&module, &one, small(&one)).unwrap();
+    let twice_split = pack_with(&once_split, &two, small(&two)).unwrap();
     let ops = [
         "ls",
         "/one",
@@ -317,7 +325,13 @@ fn packing_twice_layers_both_trees() {
     )
     .unwrap();
     let packed = execute(&twice, &Run::args(&args)).unwrap();
-    wasivfs_e2e::run::Differential { oracle, packed }.assert_same("packed twice");
+    let packed_split = execute(&twice_split, &Run::args(&args)).unwrap();
+    wasivfs_e2e::run::Differential {
+        oracle,
+        packed,
+        packed_split,
+    }
+    .assert_same("packed twice");
 }
 
 #[test]
@@ -383,9 +397,11 @@ fn control_comparison_detects_a_missing_tree() {
     let oracle = execute(&module, &Run::args(&args).dir(t.path(), "/src")).unwrap();
     let bare = execute(&module, &Run::args(&args)).unwrap();
     assert_ne!(oracle.stdout, bare.stdout);
+    let split = execute(&module, &Run::args(&args)).unwrap();
     let d = wasivfs_e2e::run::Differential {
         oracle,
         packed: bare,
+        packed_split: split,
     };
     let caught = std::panic::catch_unwind(|| d.assert_same("control"));
     assert!(caught.is_err(), "assert_same accepted different outputs");

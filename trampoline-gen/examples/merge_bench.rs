@@ -88,14 +88,16 @@ fn run() -> Result<(), String> {
         check.push(t.elapsed());
 
         let t = Instant::now();
-        let m = Merger::new(&app, &vfs).map_err(|e| e.to_string())?;
+        let m = Merger::new(&app, &vfs, 0).map_err(|e| e.to_string())?;
         plan.push(t.elapsed());
         let t = Instant::now();
-        let out = m.emit(b"{}").map_err(|e| e.to_string())?;
+        let out = m
+            .emit(b"{}", Validation::Full, None)
+            .map_err(|e| e.to_string())?;
         emit.push(t.elapsed());
         let t = Instant::now();
         let out_changed = m
-            .emit_with(b"{}", Validation::Changed)
+            .emit(b"{}", Validation::Changed, None)
             .map_err(|e| e.to_string())?;
         emit_changed.push(t.elapsed());
         if out != out_changed {
@@ -113,7 +115,7 @@ fn run() -> Result<(), String> {
             fs::write(path, &out).map_err(|e| format!("{path}: {e}"))?;
         }
     }
-    let m = Merger::new(&app, &vfs).map_err(|e| e.to_string())?;
+    let m = Merger::new(&app, &vfs, 0).map_err(|e| e.to_string())?;
     let p = m.plan();
     println!(
         "output {out_len} bytes; {} trampolines, {} stubs, {} bodies rewritten",

@@ -96,10 +96,13 @@ pub(crate) fn items_of(section: &impl Encode) -> Vec<u8> {
 /// Fills a buffer with bytes produced on demand (e.g. read from files), or says why it cannot.
 pub type Fill<'a> = &'a mut dyn FnMut(&mut [u8]) -> Result<(), String>;
 
+/// A [`Fill`] that several pieces draw from in turn (each asks it for its own bytes).
+pub(crate) type SharedFill<'a> = std::rc::Rc<std::cell::RefCell<Fill<'a>>>;
+
 /// One piece of a section: bytes at hand, or a length to be filled while writing.
 enum Part<'a> {
     Bytes(Cow<'a, [u8]>),
-    Fill(usize, std::cell::RefCell<Fill<'a>>),
+    Fill(usize, SharedFill<'a>),
 }
 
 /// A section under construction: an item count and its bytes as a list of pieces.
@@ -129,10 +132,9 @@ impl<'a> Pieces<'a> {
 
     /// Appends `len` bytes, part of an item already counted, that `fill` writes straight into
     /// the output when the section is written (so they are never held twice).
-    pub(crate) fn extend_with(&mut self, len: usize, fill: Fill<'a>) {
+    pub(crate) fn extend_with(&mut self, len: usize, fill: SharedFill<'a>) {
         self.len += len;
-        self.parts
-            .push(Part::Fill(len, std::cell::RefCell::new(fill)));
+        self.parts.push(Part::Fill(len, fill));
     }
 
     /// Total byte length of the items.

@@ -17,13 +17,17 @@ pub(crate) enum Generated {
     },
 }
 
-/// The memories the generated code works between.
+/// What the generated code works between: the two memories and this layer's content segments.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Memories {
     /// The application memory (exported as `memory`).
     pub app: u32,
     /// The VFS memory.
     pub vfs: u32,
+    /// Data index of this layer's first content segment.
+    pub first_content: u32,
+    /// Number of content segments.
+    pub content_segments: u32,
 }
 
 /// Byte alignment (`align` = 0): the VFS's pointers into application memory may be unaligned.
@@ -59,6 +63,7 @@ pub(crate) fn body(g: &Generated, mem: Memories) -> Vec<u8> {
                     src_mem: mem.vfs,
                 });
         }
+        Generated::Intrinsic(Intrinsic::ReadContent) => read_content(&mut f, mem),
         Generated::Intrinsic(Intrinsic::Size) => {
             f.instruction(&Instruction::MemorySize(a));
         }
@@ -93,4 +98,32 @@ pub(crate) fn body(g: &Generated, mem: Memories) -> Vec<u8> {
     }
     f.instruction(&Instruction::End);
     f.into_raw_body()
+}
+
+/// `read_content(dst, segment, offset, len)`: a `br_table` on `segment` picks the `memory.init`
+/// of that content segment (the data index is an immediate). An unknown segment traps.
+///
+/// Blocks `B_n` (outermost) to `B_0` nest; `br_table` label `k` leaves `B_k`, after whose `end`
+/// stands the copy from segment `k`; the default label `n` leaves `B_n` and reaches the trap.
+fn read_content(f: &mut Function, mem: Memories) {
+    let n = mem.content_segments;
+    for _ in 0..=n {
+        f.instruction(&Instruction::Block(wasm_encoder::BlockType::Empty));
+    }
+    let targets: Vec<u32> = (0..n).collect();
+    f.instruction(&Instruction::LocalGet(1))
+        .instruction(&Instruction::BrTable(targets.into(), n))
+        .instruction(&Instruction::End);
+    for k in 0..n {
+        f.instruction(&Instruction::LocalGet(0))
+            .instruction(&Instruction::LocalGet(2))
+            .instruction(&Instruction::LocalGet(3))
+            .instruction(&Instruction::MemoryInit {
+                mem: mem.app,
+                data_index: mem.first_content + k,
+            })
+            .instruction(&Instruction::Return)
+            .instruction(&Instruction::End);
+    }
+    f.instruction(&Instruction::Unreachable);
 }

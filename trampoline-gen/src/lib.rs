@@ -28,6 +28,6 @@ pub mod wasi;
 pub use app::{check_app, AppInfo, InterceptedImport, MemoryInfo};
 pub use encode::Fill;
 pub use error::{MergeError, Result};
-pub use merge::{merge, ImageSegment, MergePlan, Merger, Validation};
-pub use readback::{memory_region, wasivfs_sections};
+pub use merge::{merge, Content, MergePlan, Merger, Validation};
+pub use readback::{memory_region, passive_segments, wasivfs_sections};
 pub use vfs::prepare_vfs;

@@ -26,6 +26,11 @@ pub struct MergePlan {
     pub app_memory: u32,
     /// Index of the VFS memory in the merged module (holds this layer's image).
     pub vfs_memory: u32,
+    /// Data index of this layer's first content segment (passive, appended after the VFS's own
+    /// data segments).
+    pub first_content_segment: u32,
+    /// Number of content segments.
+    pub content_segments: u32,
     /// Preview 1 imports of the application that now go through the VFS, in import order.
     pub trampolines: Vec<String>,
     /// Preview 1 functions the VFS imports that the application does not (they answer `ENOSYS`).
@@ -77,25 +82,26 @@ pub fn merge(
     vfs: &[u8],
     custom_section: impl FnOnce(&MergePlan) -> Vec<u8>,
 ) -> Result<Vec<u8>> {
-    let merger = Merger::new(app, vfs)?;
+    let merger = Merger::new(app, vfs, 0)?;
     let payload = custom_section(merger.plan());
-    merger.emit(&payload)
+    merger.emit(&payload, Validation::Full, None)
 }
 
-/// One more active data segment of the VFS memory, appended after the VFS's own, whose bytes are
-/// produced while the output is written (the packer streams the image from the host files).
-pub struct ImageSegment<'f> {
-    /// Address in the VFS memory.
-    pub offset: u32,
-    /// Length in bytes.
-    pub len: u32,
-    /// Writes exactly `len` bytes into the buffer it is given.
+/// A layer's file contents: passive data segments appended after the VFS's own data segments,
+/// whose bytes are produced while the output is written (the packer streams them from the host
+/// files, so they are never held twice).
+pub struct Content<'f> {
+    /// Length of each segment, in order; as many as announced to [`Merger::new`].
+    pub segment_lens: Vec<u32>,
+    /// Writes the next bytes of the content region into the buffer it is given; called once per
+    /// segment, in order.
     pub fill: crate::encode::Fill<'f>,
 }
 
 impl<'a> Merger<'a> {
-    /// Checks both modules and plans the merge.
-    pub fn new(app: &'a [u8], vfs: &'a [u8]) -> Result<Self> {
+    /// Checks both modules and plans the merge of a layer whose contents fill
+    /// `content_segments` passive segments (0 for none).
+    pub fn new(app: &'a [u8], vfs: &'a [u8], content_segments: u32) -> Result<Self> {
         let app = AppModule::scan(app)?;
         let vfs = VfsModule::parse(vfs)?;
 
@@ -210,6 +216,8 @@ impl<'a> Merger<'a> {
             app: app.info.clone(),
             app_memory: app.memory_export,
             vfs_memory: remap.memory_base,
+            first_content_segment: remap.data_base + vfs.data_count,
+            content_segments,
             trampolines,
             stubs,
             intrinsics,
@@ -233,35 +241,30 @@ impl<'a> Merger<'a> {
         &self.plan
     }
 
-    /// Writes the merged module with a `wasivfs` custom section holding `wasivfs_section`
-    /// appended last, and validates all of it.
-    pub fn emit(&self, wasivfs_section: &[u8]) -> Result<Vec<u8>> {
-        self.emit_with(wasivfs_section, Validation::Full)
-    }
-
-    /// Like [`Merger::emit`], validating as much as `validation` says.
-    pub fn emit_with(&self, wasivfs_section: &[u8], validation: Validation) -> Result<Vec<u8>> {
-        self.emit_full(wasivfs_section, validation, None)
-    }
-
-    /// Like [`Merger::emit_with`], appending `image` as one more data segment of the VFS memory.
-    pub fn emit_with_image(
+    /// Writes the merged module, with `content` (if any) as this layer's passive content segments
+    /// and a `wasivfs` custom section holding `wasivfs_section` appended last, and validates as
+    /// much of it as `validation` says.
+    pub fn emit(
         &self,
         wasivfs_section: &[u8],
         validation: Validation,
-        image: ImageSegment<'_>,
+        content: Option<Content<'_>>,
     ) -> Result<Vec<u8>> {
-        self.emit_full(wasivfs_section, validation, Some(image))
-    }
-
-    fn emit_full(
-        &self,
-        wasivfs_section: &[u8],
-        validation: Validation,
-        mut image: Option<ImageSegment<'_>>,
-    ) -> Result<Vec<u8>> {
-        let image_len = image.as_ref().map_or(0, |i| i.len as usize + 16);
-        let extra = self.vfs.bytes.len() + wasivfs_section.len() + image_len + 4096;
+        let announced = self.plan.content_segments as usize;
+        let given = content.as_ref().map_or(0, |c| c.segment_lens.len());
+        if given != announced {
+            return Err(MergeError::Malformed(format!(
+                "{given} content segments given, {announced} planned"
+            )));
+        }
+        let mut content: Option<ContentParts<'_>> = content.map(|c| ContentParts {
+            segment_lens: c.segment_lens,
+            fill: std::rc::Rc::new(std::cell::RefCell::new(c.fill as crate::encode::Fill<'_>)),
+        });
+        let content_len: usize = content
+            .as_ref()
+            .map_or(0, |c| c.segment_lens.iter().map(|l| *l as usize + 8).sum());
+        let extra = self.vfs.bytes.len() + wasivfs_section.len() + content_len + 4096;
         let mut out = Vec::with_capacity(self.app.bytes.len() + extra);
         out.extend_from_slice(&self.app.bytes[..8]);
         let mut next = 0;
@@ -274,15 +277,15 @@ impl<'a> Merger<'a> {
                 AppSection::Known(known) => {
                     let pos = Kind::ALL.iter().position(|k| *k == known.kind).unwrap_or(0);
                     for kind in &Kind::ALL[next.min(pos)..pos] {
-                        self.write_kind(*kind, None, &mut image, &mut out)?;
+                        self.write_kind(*kind, None, &mut content, &mut out)?;
                     }
-                    self.write_kind(known.kind, Some(known), &mut image, &mut out)?;
+                    self.write_kind(known.kind, Some(known), &mut content, &mut out)?;
                     next = pos + 1;
                 }
             }
         }
         for kind in &Kind::ALL[next..] {
-            self.write_kind(*kind, None, &mut image, &mut out)?;
+            self.write_kind(*kind, None, &mut content, &mut out)?;
         }
         let mut custom = Vec::with_capacity(wasivfs_section.len() + 16);
         wasi::CUSTOM_SECTION.encode_name(&mut custom);
@@ -306,11 +309,11 @@ impl<'a> Merger<'a> {
     }
 
     /// Writes the merged section of `kind` (the application's, if any, plus appended items).
-    fn write_kind(
-        &self,
+    fn write_kind<'s>(
+        &'s self,
         kind: Kind,
         app: Option<&KnownSection>,
-        image: &mut Option<ImageSegment<'_>>,
+        content: &mut Option<ContentParts<'s>>,
         out: &mut Vec<u8>,
     ) -> Result<()> {
         let bytes = self.app.bytes;
@@ -334,9 +337,10 @@ impl<'a> Merger<'a> {
             }
         }
         if kind == Kind::DataCount {
-            if app.is_some() || self.vfs.has_data_count {
+            // `memory.init` needs a data count section: write one whenever content exists.
+            let extra = self.plan.content_segments;
+            if app.is_some() || self.vfs.has_data_count || extra > 0 {
                 let mut content = Vec::new();
-                let extra = u32::from(image.is_some());
                 leb(
                     self.app.data_count + self.vfs.data_count + extra,
                     &mut content,
@@ -347,16 +351,14 @@ impl<'a> Merger<'a> {
         }
         self.append_vfs(kind, &mut p)?;
         if kind == Kind::Data {
-            if let Some(img) = image.take() {
-                let mut head = vec![2];
-                leb(self.remap.memory_base, &mut head);
-                wasm_encoder::Encode::encode(
-                    &wasm_encoder::ConstExpr::i32_const(img.offset as i32),
-                    &mut head,
-                );
-                leb(img.len, &mut head);
-                p.push(1, head);
-                p.extend_with(img.len as usize, img.fill);
+            if let Some(c) = content.take() {
+                for len in &c.segment_lens {
+                    // Passive: flag 1, then the length; the bytes come from the fill.
+                    let mut head = vec![1];
+                    leb(*len, &mut head);
+                    p.push(1, head);
+                    p.extend_with(*len as usize, c.fill.clone());
+                }
             }
         }
         if app.is_some() || p.count > 0 || p.byte_len() > 0 {
@@ -526,6 +528,8 @@ impl<'a> Merger<'a> {
                 let mems = Memories {
                     app: self.app.memory_export,
                     vfs: remap.memory_base,
+                    first_content: self.plan.first_content_segment,
+                    content_segments: self.plan.content_segments,
                 };
                 for (_, g) in &self.generated {
                     sec.raw(&generate::body(g, mems));
@@ -563,6 +567,12 @@ impl<'a> Merger<'a> {
         }
         Ok(())
     }
+}
+
+/// [`Content`] while it is written: one fill shared by all its segments.
+struct ContentParts<'f> {
+    segment_lens: Vec<u32>,
+    fill: crate::encode::SharedFill<'f>,
 }
 
 /// Encoding of a name (LEB128 length, then UTF-8 bytes).

@@ -1,5 +1,5 @@
-//! Reading a packed module back without a runtime: the `wasivfs` custom sections and the
-//! initial contents of a memory region.
+//! Reading a packed module back without a runtime: the `wasivfs` custom sections, the initial
+//! contents of a memory region, and passive data segments.
 
 use wasmparser::{DataKind, Operator, Parser, Payload};
 
@@ -65,4 +65,38 @@ pub fn memory_region(module: &[u8], memory_index: u32, addr: u32, len: u32) -> R
         }
     }
     Ok(buf)
+}
+
+/// The bytes of data segments `first .. first + count` of `module`, which must all be passive,
+/// concatenated.
+pub fn passive_segments(module: &[u8], first: u32, count: u32) -> Result<Vec<u8>> {
+    let fail = MergeError::ContentReadback;
+    let end = u64::from(first) + u64::from(count);
+    let mut out = Vec::new();
+    let mut seen = 0u32;
+    for payload in Parser::new(0).parse_all(module) {
+        let Payload::DataSection(reader) = payload.map_err(MergeError::malformed)? else {
+            continue;
+        };
+        for (i, datum) in reader.into_iter().enumerate() {
+            let datum = datum.map_err(MergeError::malformed)?;
+            let i = i as u64;
+            if i < u64::from(first) || i >= end {
+                continue;
+            }
+            if !matches!(datum.kind, DataKind::Passive) {
+                return Err(fail(format!(
+                    "data segment {i} is not a passive content segment"
+                )));
+            }
+            out.extend_from_slice(datum.data);
+            seen += 1;
+        }
+    }
+    if seen != count {
+        return Err(fail(format!(
+            "the module has {seen} of the {count} content segments from data index {first}"
+        )));
+    }
+    Ok(out)
 }

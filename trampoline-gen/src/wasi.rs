@@ -152,10 +152,21 @@ pub enum Intrinsic {
     Load(Width),
     /// `store_uN(app_addr, value)`, unaligned.
     Store(Width),
+    /// `read_content(app_dst, segment, offset, len)`: `memory.init` of the layer's content
+    /// segment number `segment` (0 = its first) into application memory.
+    ReadContent,
 }
 
 /// Every intrinsic with its import name and signature.
 pub const INTRINSICS: &[(&str, Intrinsic, Signature)] = &[
+    (
+        "read_content",
+        Intrinsic::ReadContent,
+        Signature {
+            params: &[I, I, I, I],
+            results: &[],
+        },
+    ),
     (
         "copy_in",
         Intrinsic::CopyIn,

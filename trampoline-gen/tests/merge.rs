@@ -19,7 +19,7 @@ fn merged(app: &[u8], base: i32, marker: &str, note: &str) -> Result<Vec<u8>> {
 fn plan_lists_trampolines_stubs_and_memories() -> Result<()> {
     let app = wasm(APP);
     let vfs = wasm(&vfs_wat(100, "VFS!"));
-    let m = Merger::new(&app, &vfs)?;
+    let m = Merger::new(&app, &vfs, 0)?;
     let plan = m.plan();
     assert_eq!(plan.trampolines, ["fd_write", "path_open", "fd_read"]);
     assert_eq!(plan.stubs, ["fd_close"]);
@@ -173,10 +173,10 @@ fn merging_a_merged_module_chains_the_layers() -> Result<()> {
     let app = wasm(APP);
     let once = merged(&app, 100, "VFS!", "first")?;
     let vfs2 = wasm(&vfs_wat(200, "TWO!"));
-    let m = Merger::new(&once, &vfs2)?;
+    let m = Merger::new(&once, &vfs2, 0)?;
     assert_eq!(m.plan().vfs_memory, 2);
     assert_eq!(m.plan().app.packed_layers, 1);
-    let twice = m.emit(b"second")?;
+    let twice = m.emit(b"second", Validation::Full, None)?;
     assert_eq!(
         wasivfs_sections(&twice),
         [b"first".to_vec(), b"second".to_vec()]
@@ -257,13 +257,13 @@ fn an_app_without_intercepted_imports_is_copied_unchanged_around_the_vfs() -> Re
              (func (export "f") (param i32) (result i32) (i32.mul (local.get 0) (i32.const 3))))"#,
     );
     let vfs = wasm(&vfs_wat(100, "VFS!"));
-    let m = Merger::new(&app, &vfs)?;
+    let m = Merger::new(&app, &vfs, 0)?;
     assert!(m.plan().trampolines.is_empty());
     assert_eq!(
         m.plan().stubs,
         ["fd_write", "path_open", "fd_close", "fd_read"]
     );
-    let out = m.emit(b"{}")?;
+    let out = m.emit(b"{}", Validation::Full, None)?;
     let mut run = Run::new(&out)?;
     assert_eq!(run.call1("f", 14)?, 42);
     Ok(())
@@ -273,8 +273,11 @@ fn an_app_without_intercepted_imports_is_copied_unchanged_around_the_vfs() -> Re
 fn validation_modes_give_the_same_bytes() -> Result<()> {
     let app = wasm(APP);
     let vfs = wasm(&vfs_wat(100, "VFS!"));
-    let m = Merger::new(&app, &vfs)?;
-    assert_eq!(m.emit(b"x")?, m.emit_with(b"x", Validation::Changed)?);
+    let m = Merger::new(&app, &vfs, 0)?;
+    assert_eq!(
+        m.emit(b"x", Validation::Full, None)?,
+        m.emit(b"x", Validation::Changed, None)?
+    );
     Ok(())
 }
 
@@ -287,11 +290,11 @@ fn an_invalid_input_body_is_reported_as_such() -> Result<()> {
              (func (export "bad") (result i32) (i64.const 1)))"#,
     );
     let vfs = wasm(&vfs_wat(100, "VFS!"));
-    let m = Merger::new(&app, &vfs)?;
-    let full = m.emit(b"{}");
+    let m = Merger::new(&app, &vfs, 0)?;
+    let full = m.emit(b"{}", Validation::Full, None);
     assert!(matches!(full, Err(MergeError::InvalidInput(_))), "{full:?}");
     // The cheaper mode trusts copied bodies, so only the full one notices.
-    assert!(m.emit_with(b"{}", Validation::Changed).is_ok());
+    assert!(m.emit(b"{}", Validation::Changed, None).is_ok());
     Ok(())
 }
 

@@ -119,47 +119,57 @@ fn data_section_bypasses_walrus_unchanged() -> Result<()> {
 }
 
 #[test]
-fn image_segment_is_filled_while_writing() -> Result<()> {
-    use wasivfs_trampoline_gen::{memory_region, ImageSegment, Merger, Validation};
+fn content_segments_are_filled_while_writing() -> Result<()> {
+    use wasivfs_trampoline_gen::{memory_region, passive_segments, Content, Merger, Validation};
     let prepared = prepare_vfs(&snapshot("(i32.const 0)"))?;
     let app = wasm(
         r#"(module
              (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))
              (memory (export "memory") 1)
-             (data (i32.const 8) "app data"))"#,
+             (data (i32.const 8) "app data")
+             (data "app passive"))"#,
     );
-    let merger = Merger::new(&app, &prepared)?;
-    let vfs_memory = merger.plan().vfs_memory;
+    let merger = Merger::new(&app, &prepared, 2)?;
+    let plan = merger.plan().clone();
+    assert_eq!(plan.content_segments, 2);
     let mut calls = 0;
+    let mut stream = &b"streamed contents"[..];
     let mut fill = |buf: &mut [u8]| {
         calls += 1;
-        buf.copy_from_slice(b"streamed image");
+        let (head, rest) = stream.split_at(buf.len());
+        buf.copy_from_slice(head);
+        stream = rest;
         Ok(())
     };
-    let out = merger.emit_with_image(
+    let out = merger.emit(
         b"{}",
         Validation::Full,
-        ImageSegment {
-            offset: 100,
-            len: 14,
+        Some(Content {
+            segment_lens: vec![8, 9],
             fill: &mut fill,
-        },
+        }),
     )?;
-    assert_eq!(calls, 1);
-    assert_eq!(memory_region(&out, vfs_memory, 100, 14)?, b"streamed image");
+    assert_eq!(calls, 2);
+    assert_eq!(
+        passive_segments(&out, plan.first_content_segment, 2)?,
+        b"streamed contents"
+    );
+    // The application's own passive segment keeps its index and bytes.
+    assert_eq!(passive_segments(&out, 1, 1)?, b"app passive");
     assert_eq!(memory_region(&out, 0, 8, 8)?, b"app data");
     Run::new(&out)?;
 
+    // The announced number of segments must be given.
+    assert!(merger.emit(b"{}", Validation::Full, None).is_err());
     let mut failing = |_: &mut [u8]| Err("disk on fire".to_string());
     let err = merger
-        .emit_with_image(
+        .emit(
             b"{}",
             Validation::Full,
-            ImageSegment {
-                offset: 100,
-                len: 14,
+            Some(Content {
+                segment_lens: vec![8, 9],
                 fill: &mut failing,
-            },
+            }),
         )
         .unwrap_err();
     assert!(err.to_string().contains("disk on fire"), "{err}");

@@ -1,5 +1,6 @@
 //! Reading embedded files: `fd_read`, `fd_pread`, `fd_seek`, `fd_tell`. File bytes go to the
-//! application with one `copy_out` straight from the image.
+//! application straight from the module's passive content segments, with one
+//! [`AppMemory::copy_content`] (a `memory.init`) per segment the requested range touches.
 
 use wasivfs_image::Image;
 
@@ -36,13 +37,15 @@ pub fn read_at<H: AppMemory>(
         return Err(EBADF);
     }
     mem::check(h, buf, len as u64)?;
-    let data = img.file_data(open.inode).ok_or(EIO)?;
-    let start = usize::try_from(pos).unwrap_or(usize::MAX).min(data.len());
-    let n = (data.len() - start).min(len as usize);
-    if n > 0 {
-        h.copy_out(buf, &data[start..start + n]);
+    let (off, size) = img.file_range(open.inode).ok_or(EIO)?;
+    let start = u32::try_from(pos).unwrap_or(u32::MAX).min(size);
+    let n = (size - start).min(len);
+    let mut dst = buf;
+    for piece in img.pieces(off + start, n) {
+        h.copy_content(dst, piece.segment, piece.offset, piece.len);
+        dst += piece.len;
     }
-    Ok(n as u32)
+    Ok(n)
 }
 
 /// The position `fd_seek` moves to, or `EINVAL`.

@@ -120,6 +120,10 @@ pub trait AppMemory {
     fn copy_in(&mut self, dst: &mut [u8], src: u32);
     /// Copies `src` to application address `dst`.
     fn copy_out(&mut self, dst: u32, src: &[u8]);
+    /// Copies `len` bytes of content segment `segment` (0 = this image's first), starting at
+    /// `offset` within it, to application address `dst` (a `memory.init`). The caller checked the
+    /// application range; the segment range comes from the image.
+    fn copy_content(&mut self, dst: u32, segment: u32, offset: u32, len: u32);
     /// Loads a little-endian u32.
     fn load_u32(&mut self, addr: u32) -> u32;
     /// Loads a little-endian u64.
@@ -146,6 +150,8 @@ mod app {
         pub fn app_copy_in(dst: i32, app_src: i32, len: i32);
         #[link_name = "copy_out"]
         pub fn app_copy_out(app_dst: i32, src: i32, len: i32);
+        #[link_name = "read_content"]
+        pub fn app_read_content(app_dst: i32, segment: i32, offset: i32, len: i32);
         #[link_name = "size"]
         pub fn app_size() -> i32;
         #[link_name = "load_u32"]
@@ -172,6 +178,10 @@ impl AppMemory for WasmHost {
     fn copy_out(&mut self, dst: u32, src: &[u8]) {
         // SAFETY: `src` is a live slice of our own memory; the caller checked the app range.
         unsafe { app::app_copy_out(dst as i32, src.as_ptr() as i32, src.len() as i32) }
+    }
+    fn copy_content(&mut self, dst: u32, segment: u32, offset: u32, len: u32) {
+        // SAFETY: plain integers; the caller checked the app range and the image the segment one.
+        unsafe { app::app_read_content(dst as i32, segment as i32, offset as i32, len as i32) }
     }
     fn load_u32(&mut self, addr: u32) -> u32 {
         // SAFETY: the caller checked the app range.

@@ -27,8 +27,9 @@ mod pack {
     }
 }
 
-/// Wizer's init function: grows memory by `ceil(len / 65536)` pages, streams the image into the new
-/// (64 KiB aligned) pages and tells the packer where it landed.
+/// Wizer's init function: grows memory by `ceil(len / 65536)` pages, streams the image (metadata
+/// only: file contents stay in the module's passive segments) into the new (64 KiB aligned) pages
+/// and tells the packer where it landed.
 #[export_name = "wasivfs_init"]
 extern "C" fn wasivfs_init() {
     // SAFETY: pack-time imports with the documented signatures.

@@ -4,7 +4,7 @@
 //! directory's children in byte order of their names, so the result depends only on the tree, never on
 //! the order the host listed it in. File contents are not held here: each file carries a caller-chosen
 //! `source` (a path, say) and a content digest, identical contents are stored once, and the returned
-//! [`Layout`] says which byte range of the image each distinct content fills.
+//! [`Layout`] says which byte range of the content region each distinct content fills.
 
 use crate::{Kind, DIRENT_LEN, HEADER_LEN, INODE_LEN, MAGIC, MOUNT_LEN, VERSION};
 use std::collections::{HashMap, VecDeque};
@@ -22,13 +22,33 @@ pub enum BuildError {
     BadName(String),
     /// `parent` does not name a directory added to this builder.
     NotADirectory(u32),
-    /// The image would be larger than the limit given to [`ImageBuilder::finish`].
+    /// The metadata (tree, names, link targets) would be larger than [`Limits::metadata`].
     TooLarge {
-        /// The size the image would have had.
+        /// The size the metadata would have had.
         total: u64,
         /// The limit.
         limit: u64,
     },
+    /// The distinct file contents would be larger than [`Limits::content`].
+    ContentTooLarge {
+        /// Bytes of distinct contents.
+        total: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// [`Limits::segment_len`] is 0.
+    ZeroSegmentLength,
+}
+
+/// Bounds a layout must respect (the packer derives them from the module limits).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest metadata (header, tables, strings), which must fit the VFS memory.
+    pub metadata: u64,
+    /// Largest content region (at most `u32::MAX`: offsets are 32-bit).
+    pub content: u64,
+    /// Bytes per content segment.
+    pub segment_len: u32,
 }
 
 impl std::fmt::Display for BuildError {
@@ -43,8 +63,13 @@ impl std::fmt::Display for BuildError {
             BuildError::NotADirectory(i) => write!(f, "node {i} is not a directory"),
             BuildError::TooLarge { total, limit } => write!(
                 f,
-                "the image would be {total} bytes, more than the {limit} bytes a 32-bit memory can hold"
+                "the tree's metadata would be {total} bytes, more than the {limit} bytes the VFS memory can hold"
             ),
+            BuildError::ContentTooLarge { total, limit } => write!(
+                f,
+                "the file contents are {total} bytes, more than the {limit} bytes a module's data section can hold"
+            ),
+            BuildError::ZeroSegmentLength => f.write_str("the content segment length is 0"),
         }
     }
 }
@@ -73,7 +98,7 @@ enum Node<S> {
 /// One distinct file content and where its bytes come from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Blob<S> {
-    /// Absolute offset of these bytes within the image.
+    /// Offset of these bytes within the content region.
     pub offset: u64,
     /// Length in bytes.
     pub len: u64,
@@ -95,16 +120,18 @@ impl<S> Default for ImageBuilder<S> {
     }
 }
 
-/// The laid-out image: metadata bytes plus the list of contents to append.
+/// The laid-out image: metadata bytes plus the list of contents that make up the content region.
 #[derive(Debug)]
 pub struct Layout<S> {
-    /// Header, tables and strings: the first `metadata.len()` bytes of the image.
+    /// The image: header, tables and strings.
     pub metadata: Vec<u8>,
-    /// Distinct file contents in image order; blob `i` starts where blob `i-1` ended, the first at
-    /// `metadata.len()`.
+    /// Distinct file contents in content-region order; blob `i` starts where blob `i-1` ended, the
+    /// first at 0.
     pub blobs: Vec<Blob<S>>,
-    /// Total image length.
-    pub total_len: u64,
+    /// Length of the content region.
+    pub content_len: u64,
+    /// Bytes per content segment.
+    pub segment_len: u32,
     /// Counts for reports.
     pub stats: Stats,
 }
@@ -257,8 +284,11 @@ impl<S> ImageBuilder<S> {
         Ok(id)
     }
 
-    /// Lays the tree out. Fails if the image would exceed `limit` bytes (or `u32::MAX`).
-    pub fn finish(mut self, limit: u64) -> Result<Layout<S>, BuildError> {
+    /// Lays the tree out within `limits`.
+    pub fn finish(mut self, limits: Limits) -> Result<Layout<S>, BuildError> {
+        if limits.segment_len == 0 {
+            return Err(BuildError::ZeroSegmentLength);
+        }
         for n in &mut self.nodes {
             if let Node::Dir { children, .. } = n {
                 children.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
@@ -360,14 +390,20 @@ impl<S> ImageBuilder<S> {
         let inodes_off = mounts_off + (mounts.len() * MOUNT_LEN) as u64;
         let dirents_off = inodes_off + (inode_recs.len() * INODE_LEN) as u64;
         let strings_off = dirents_off + (dirent_recs.len() * DIRENT_LEN) as u64;
-        let data_off = strings_off + strings.len() as u64;
-        let total = data_off + data_len;
-        let limit = limit.min(u32::MAX as u64);
+        let total = strings_off + strings.len() as u64;
+        let limit = limits.metadata.min(u32::MAX as u64);
         if total > limit {
             return Err(BuildError::TooLarge { total, limit });
         }
-        // Everything below fits in u32 because total does.
-        let mut m: Vec<u8> = Vec::with_capacity(data_off as usize);
+        let content_limit = limits.content.min(u32::MAX as u64);
+        if data_len > content_limit {
+            return Err(BuildError::ContentTooLarge {
+                total: data_len,
+                limit: content_limit,
+            });
+        }
+        // Everything below fits in u32 because total and data_len do.
+        let mut m: Vec<u8> = Vec::with_capacity(total as usize);
         m.extend_from_slice(&MAGIC);
         for v in [
             VERSION,
@@ -381,7 +417,7 @@ impl<S> ImageBuilder<S> {
             dirents_off as u32,
             strings_off as u32,
             strings.len() as u32,
-            data_off as u32,
+            limits.segment_len,
             data_len as u32,
             0,
         ] {
@@ -410,7 +446,7 @@ impl<S> ImageBuilder<S> {
 
         let mut slots: Vec<Option<(u64, S)>> = self.blobs.into_iter().map(Some).collect();
         let mut blobs = Vec::with_capacity(blob_order.len());
-        let mut at = data_off;
+        let mut at = 0u64;
         for b in blob_order {
             if let Some((len, source)) = slots[b].take() {
                 blobs.push(Blob {
@@ -424,26 +460,37 @@ impl<S> ImageBuilder<S> {
         Ok(Layout {
             metadata: m,
             blobs,
-            total_len: total,
+            content_len: data_len,
+            segment_len: limits.segment_len,
             stats,
         })
     }
 }
 
 impl<S> Layout<S> {
-    /// Assembles the whole image in memory, asking `read` for each blob's bytes. Meant for tests and
-    /// small trees; the packer streams instead.
-    pub fn to_bytes<E>(
+    /// Assembles the content region in memory, asking `read` for each blob's bytes. Meant for
+    /// tests and small trees; the packer streams instead.
+    pub fn content_bytes<E>(
         &self,
         mut read: impl FnMut(&S, &mut [u8]) -> Result<(), E>,
     ) -> Result<Vec<u8>, E> {
-        let mut out = self.metadata.clone();
-        out.resize(self.total_len as usize, 0);
+        let mut out = vec![0u8; self.content_len as usize];
         for b in &self.blobs {
             let start = b.offset as usize;
             read(&b.source, &mut out[start..start + b.len as usize])?;
         }
         Ok(out)
+    }
+
+    /// Number of content segments.
+    pub fn segment_count(&self) -> u32 {
+        crate::segment_count(self.content_len as u32, self.segment_len)
+    }
+
+    /// Length of content segment `i`.
+    pub fn segment_size(&self, i: u32) -> u32 {
+        let start = i as u64 * self.segment_len as u64;
+        (self.content_len.saturating_sub(start)).min(self.segment_len as u64) as u32
     }
 }
 
@@ -462,7 +509,7 @@ mod tests {
         d
     }
 
-    fn build(order_reversed: bool) -> Vec<u8> {
+    fn build(order_reversed: bool) -> (Vec<u8>, Vec<u8>) {
         let mut b: ImageBuilder<Vec<u8>> = ImageBuilder::new();
         let root = b.add_mount("/src", 7).unwrap();
         let mut files: Vec<(&str, &[u8])> = vec![
@@ -481,20 +528,41 @@ mod tests {
         b.add_file(sub, "empty", 2, 0, digest(b""), Vec::new())
             .unwrap();
         b.add_symlink(root, "link", "sub/empty", 3).unwrap();
-        let layout = b.finish(u32::MAX as u64).unwrap();
-        layout
-            .to_bytes(|s: &Vec<u8>, out: &mut [u8]| -> Result<(), ()> {
+        let layout = b.finish(LIMITS).unwrap();
+        let content = layout
+            .content_bytes(|s: &Vec<u8>, out: &mut [u8]| -> Result<(), ()> {
                 out.copy_from_slice(s);
                 Ok(())
             })
-            .unwrap()
+            .unwrap();
+        (layout.metadata, content)
+    }
+
+    const LIMITS: Limits = Limits {
+        metadata: u32::MAX as u64,
+        content: u32::MAX as u64,
+        segment_len: 3,
+    };
+
+    /// The bytes of file `ino`, gathered piece by piece as the VFS reads them.
+    fn file(img: &Image<'_>, content: &[u8], ino: u32) -> Vec<u8> {
+        let (off, len) = img.file_range(ino).unwrap();
+        let mut out = Vec::new();
+        for p in img.pieces(off, len) {
+            assert!(p.len > 0 && p.offset + p.len <= img.header().segment_len);
+            let at = (p.segment * img.header().segment_len + p.offset) as usize;
+            out.extend_from_slice(&content[at..at + p.len as usize]);
+        }
+        out
     }
 
     #[test]
     fn round_trip_and_order_independence() {
-        let bytes = build(false);
-        assert_eq!(bytes, build(true));
+        let (bytes, content) = build(false);
+        assert_eq!((bytes.clone(), content.clone()), build(true));
         let img = Image::parse(&bytes).unwrap();
+        assert_eq!(content, b"hellobee");
+        assert_eq!(img.segment_count(), 3);
         assert_eq!(img.mount_count(), 1);
         let m = img.mount(0).unwrap();
         assert_eq!(m.path, b"/src");
@@ -507,8 +575,8 @@ mod tests {
         );
         let a = img.lookup(m.root, b"a.txt").unwrap();
         let dup = img.lookup(m.root, b"dup.txt").unwrap();
-        assert_eq!(img.file_data(a).unwrap(), b"hello");
-        assert_eq!(img.file_data(dup).unwrap(), b"hello");
+        assert_eq!(file(&img, &content, a), b"hello");
+        assert_eq!(file(&img, &content, dup), b"hello");
         assert_eq!(
             img.inode(a).unwrap().a,
             img.inode(dup).unwrap().a,
@@ -520,7 +588,7 @@ mod tests {
         assert_eq!(img.inode(sub).unwrap().parent, m.root);
         assert_eq!(img.inode(m.root).unwrap().parent, m.root);
         let empty = img.lookup(sub, b"empty").unwrap();
-        assert_eq!(img.file_data(empty).unwrap(), b"");
+        assert_eq!(file(&img, &content, empty), b"");
         assert!(img.lookup(m.root, b"missing").is_none());
         assert!(img.lookup(m.root, b"0").is_none());
         assert!(img.lookup(m.root, b"zzz").is_none());
@@ -539,8 +607,8 @@ mod tests {
         assert!(b.add_dir(r, "x", 0).is_err());
         b.add_file(r, "big", 0, 5 << 30, [1; 32], ()).unwrap();
         assert!(matches!(
-            b.finish(u32::MAX as u64),
-            Err(BuildError::TooLarge { .. })
+            b.finish(LIMITS),
+            Err(BuildError::ContentTooLarge { .. })
         ));
         assert_eq!(Image::parse(b"short").unwrap_err(), crate::Error::Truncated);
     }

@@ -1,8 +1,11 @@
 //! The wasivfs embedded filesystem image.
 //!
 //! An image is one contiguous, little-endian byte blob that the VFS reads in place: fixed-size tables
-//! addressed by index, directory entries sorted by name for binary search, and file contents that are
-//! plain byte ranges (so reading an embedded file is one memory copy). See `docs/image-format.md`.
+//! addressed by index and directory entries sorted by name for binary search. File contents are not
+//! part of it: they form a separate *content region*, stored in the module as passive data segments
+//! of [`Header::segment_len`] bytes each, and an inode names a byte range of that region (so reading
+//! an embedded file is one `memory.init` per segment the range touches). See
+//! `docs/image-format.md`.
 //!
 //! The reader ([`Image`]) is `no_std` and allocation-free. The writer ([`builder`]) needs the
 //! `builder` feature.
@@ -17,7 +20,7 @@ pub mod section;
 /// The eight bytes every image starts with.
 pub const MAGIC: [u8; 8] = *b"WVFSIMG\0";
 /// The image format version this crate reads and writes.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 /// Size of the header in bytes.
 pub const HEADER_LEN: usize = 64;
 /// Size of one mount record in bytes.
@@ -61,6 +64,8 @@ pub enum Error {
     UnsupportedVersion(u32),
     /// A table or string range lies outside the image.
     OutOfBounds,
+    /// The content region is not empty but its segment length is 0.
+    BadSegmentLength,
 }
 
 impl core::fmt::Display for Error {
@@ -70,6 +75,7 @@ impl core::fmt::Display for Error {
             Error::BadMagic => f.write_str("not a wasivfs image (bad magic)"),
             Error::UnsupportedVersion(v) => write!(f, "unsupported image version {v}"),
             Error::OutOfBounds => f.write_str("image table out of bounds"),
+            Error::BadSegmentLength => f.write_str("image content segment length is 0"),
         }
     }
 }
@@ -77,7 +83,7 @@ impl core::fmt::Display for Error {
 /// The decoded header: counts and offsets of every table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct Header {
-    /// Total image length in bytes.
+    /// Total image (metadata) length in bytes; the content region is not part of it.
     pub total_len: u32,
     /// Number of mount records.
     pub mount_count: u32,
@@ -95,10 +101,10 @@ pub struct Header {
     pub strings_off: u32,
     /// Length of the string region.
     pub strings_len: u32,
-    /// Offset of the data region (file contents).
-    pub data_off: u32,
-    /// Length of the data region.
-    pub data_len: u32,
+    /// Bytes per content segment (every segment but the last is this long).
+    pub segment_len: u32,
+    /// Length of the content region (all distinct file contents, back to back).
+    pub content_len: u32,
 }
 
 /// One embedded mount: a guest path that becomes a preopened directory.
@@ -115,7 +121,7 @@ pub struct Mount<'a> {
 pub struct Inode {
     /// What it is.
     pub kind: Kind,
-    /// Directory: index of its first entry. File: offset of its contents within the data region.
+    /// Directory: index of its first entry. File: offset of its contents within the content region.
     /// Symlink: offset of its target within the string region.
     pub a: u32,
     /// Directory: number of entries. File: size in bytes. Symlink: target length.
@@ -195,9 +201,12 @@ impl<'a> Image<'a> {
             dirents_off: u32_at(bytes, 40),
             strings_off: u32_at(bytes, 44),
             strings_len: u32_at(bytes, 48),
-            data_off: u32_at(bytes, 52),
-            data_len: u32_at(bytes, 56),
+            segment_len: u32_at(bytes, 52),
+            content_len: u32_at(bytes, 56),
         };
+        if header.content_len > 0 && header.segment_len == 0 {
+            return Err(Error::BadSegmentLength);
+        }
         let total = header.total_len as usize;
         if bytes.len() < total {
             return Err(Error::Truncated);
@@ -205,8 +214,7 @@ impl<'a> Image<'a> {
         let ok = range_ok(total, header.mounts_off, header.mount_count, MOUNT_LEN)
             && range_ok(total, header.inodes_off, header.inode_count, INODE_LEN)
             && range_ok(total, header.dirents_off, header.dirent_count, DIRENT_LEN)
-            && range_ok(total, header.strings_off, header.strings_len, 1)
-            && range_ok(total, header.data_off, header.data_len, 1);
+            && range_ok(total, header.strings_off, header.strings_len, 1);
         if !ok {
             return Err(Error::OutOfBounds);
         }
@@ -312,18 +320,30 @@ impl<'a> Image<'a> {
         None
     }
 
-    /// The contents of file `ino`.
-    pub fn file_data(&self, ino: u32) -> Option<&'a [u8]> {
+    /// Where the contents of file `ino` lie in the content region: `(offset, len)`, checked to be
+    /// inside it.
+    pub fn file_range(&self, ino: u32) -> Option<(u32, u32)> {
         let i = self.inode(ino)?;
         if i.kind != Kind::File {
             return None;
         }
-        let start = (self.header.data_off as usize).checked_add(i.a as usize)?;
-        let end = start.checked_add(i.b as usize)?;
-        if end > self.header.data_off as usize + self.header.data_len as usize {
-            return None;
+        let end = i.a.checked_add(i.b)?;
+        (end <= self.header.content_len).then_some((i.a, i.b))
+    }
+
+    /// Number of passive data segments the content region is stored in.
+    pub fn segment_count(&self) -> u32 {
+        segment_count(self.header.content_len, self.header.segment_len)
+    }
+
+    /// Splits `len` bytes of the content region starting at `offset` into pieces that each lie in
+    /// one segment, in order. The range must lie inside the region (see [`Image::file_range`]).
+    pub fn pieces(&self, offset: u32, len: u32) -> Pieces {
+        Pieces {
+            pos: offset,
+            end: offset.saturating_add(len),
+            segment_len: self.header.segment_len,
         }
-        Some(&self.bytes[start..end])
     }
 
     /// The target of symlink `ino`.
@@ -341,5 +361,52 @@ impl<'a> Image<'a> {
         }
         let start = self.header.strings_off as usize + off as usize;
         Some(&self.bytes[start..start + len as usize])
+    }
+}
+
+/// Number of segments of `segment_len` bytes (the last one shorter) that hold `content_len` bytes.
+pub fn segment_count(content_len: u32, segment_len: u32) -> u32 {
+    if content_len == 0 || segment_len == 0 {
+        0
+    } else {
+        content_len.div_ceil(segment_len)
+    }
+}
+
+/// One piece of a content range that lies inside a single segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Piece {
+    /// Index of the segment (0 = the first segment of this image's content).
+    pub segment: u32,
+    /// Offset within that segment.
+    pub offset: u32,
+    /// Length in bytes (never 0).
+    pub len: u32,
+}
+
+/// The pieces of a content range, one per segment it touches (see [`Image::pieces`]).
+#[derive(Clone, Debug)]
+pub struct Pieces {
+    pos: u32,
+    end: u32,
+    segment_len: u32,
+}
+
+impl Iterator for Pieces {
+    type Item = Piece;
+
+    fn next(&mut self) -> Option<Piece> {
+        if self.pos >= self.end || self.segment_len == 0 {
+            return None;
+        }
+        let segment = self.pos / self.segment_len;
+        let offset = self.pos % self.segment_len;
+        let len = (self.segment_len - offset).min(self.end - self.pos);
+        self.pos += len;
+        Some(Piece {
+            segment,
+            offset,
+            len,
+        })
     }
 }

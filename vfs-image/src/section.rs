@@ -1,12 +1,12 @@
-//! The `wasivfs` custom section: one JSON object per pack layer that says where that layer's image lies
-//! and what went into it. Written by the packer, read by `ls`, `cat`, `unpack` and `inspect`.
+//! The `wasivfs` custom section: one JSON object per pack layer that says where that layer's image
+//! (metadata) and file contents lie and what went into it. Written by the packer, read by `ls`, `cat`, `unpack` and `inspect`.
 
 use serde::{Deserialize, Serialize};
 
 /// Name of the custom section.
 pub const SECTION_NAME: &str = "wasivfs";
 /// Version of the section's JSON schema.
-pub const SECTION_FORMAT: u32 = 1;
+pub const SECTION_FORMAT: u32 = 2;
 
 /// What the packer records about the module it was given.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,6 +24,20 @@ pub struct MountInfo {
     pub guest: String,
 }
 
+/// Where a layer's file contents are: passive data segments `first_segment ..
+/// first_segment + segments` (module data indices), each `segment_len` bytes but the last.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContentInfo {
+    /// Data index of the first content segment.
+    pub first_segment: u32,
+    /// Number of content segments.
+    pub segments: u32,
+    /// Bytes per segment (the last one may be shorter).
+    pub segment_len: u32,
+    /// Total content bytes.
+    pub len: u64,
+}
+
 /// The payload of one `wasivfs` custom section.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LayerInfo {
@@ -33,12 +47,16 @@ pub struct LayerInfo {
     pub tool: String,
     /// VFS guest ABI version.
     pub vfs_abi: u32,
-    /// Index of the memory that holds the image.
+    /// Index of the memory that holds the image (the VFS memory).
     pub vfs_memory: u32,
-    /// Address of the image in that memory.
+    /// Initial size of the VFS memory, in 64 KiB pages.
+    pub vfs_memory_pages: u64,
+    /// Address of the image (metadata only) in that memory.
     pub image_addr: u32,
     /// Length of the image in bytes.
     pub image_len: u32,
+    /// Where the file contents are.
+    pub content: ContentInfo,
     /// The module that was packed.
     pub input: InputInfo,
     /// Mounts, in `--mapdir` order.

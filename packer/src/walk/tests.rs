@@ -21,18 +21,37 @@ fn err_of(host: &Path) -> String {
 }
 
 /// Lays out and assembles the image of a walk, reading contents through the roots.
-fn image_of(walked: Walked) -> Vec<u8> {
-    let layout = walked.builder.finish(u32::MAX as u64).unwrap();
+/// The image and the content region of a walked tree.
+fn layout_of(walked: Walked) -> (Vec<u8>, Vec<u8>) {
+    let layout = walked
+        .builder
+        .finish(wasivfs_image::builder::Limits {
+            metadata: u32::MAX as u64,
+            content: u32::MAX as u64,
+            segment_len: 5,
+        })
+        .unwrap();
     let roots = walked.roots;
-    layout
-        .to_bytes(|src: &Source, out: &mut [u8]| -> Result<()> {
+    let content = layout
+        .content_bytes(|src: &Source, out: &mut [u8]| -> Result<()> {
             use std::io::Read;
             roots
                 .open(src)?
                 .read_exact(out)
                 .map_err(|e| PackError::io(&src.rel, e))
         })
-        .unwrap()
+        .unwrap();
+    (layout.metadata, content)
+}
+
+fn image_of(walked: Walked) -> Vec<u8> {
+    layout_of(walked).0
+}
+
+/// The contents of file `ino`.
+fn file_of<'c>(img: &Image<'_>, content: &'c [u8], ino: u32) -> &'c [u8] {
+    let (off, len) = img.file_range(ino).unwrap();
+    &content[off as usize..(off + len) as usize]
 }
 
 #[test]
@@ -45,7 +64,7 @@ fn walks_files_dirs_and_links_in_name_order() {
     std::fs::write(d.join("sub/deeper/same.txt"), b"hello").unwrap();
     std::os::unix::fs::symlink("sub/deeper/same.txt", d.join("link")).unwrap();
     std::os::unix::fs::symlink("../../a.txt", d.join("sub/deeper/up")).unwrap();
-    let bytes = image_of(walk_one(d).unwrap());
+    let (bytes, content) = layout_of(walk_one(d).unwrap());
     let img = Image::parse(&bytes).unwrap();
     let root = img.mount(0).unwrap().root;
     let names: Vec<&[u8]> = (0..img.dir_len(root))
@@ -53,15 +72,15 @@ fn walks_files_dirs_and_links_in_name_order() {
         .collect();
     assert_eq!(names, vec![&b"a.txt"[..], b"b.txt", b"link", b"sub"]);
     let a = img.lookup(root, b"a.txt").unwrap();
-    assert_eq!(img.file_data(a).unwrap(), b"hello");
+    assert_eq!(file_of(&img, &content, a), b"hello");
     let link = img.lookup(root, b"link").unwrap();
     assert_eq!(img.symlink_target(link).unwrap(), b"sub/deeper/same.txt");
     let sub = img.lookup(root, b"sub").unwrap();
     let deeper = img.lookup(sub, b"deeper").unwrap();
     let same = img.lookup(deeper, b"same.txt").unwrap();
-    assert_eq!(img.file_data(same).unwrap(), b"hello");
+    assert_eq!(file_of(&img, &content, same), b"hello");
     // Identical contents are stored once.
-    assert_eq!(img.header().data_len, 8);
+    assert_eq!(img.header().content_len, 8);
 }
 
 #[test]
@@ -267,7 +286,7 @@ fn follow_symlinks_stores_the_targets() {
     std::os::unix::fs::symlink("real/sub/f.txt", d.join("file-link")).unwrap();
     std::os::unix::fs::symlink("real", d.join("dir-link")).unwrap();
     let walked = walk(&[mapping("/src", d)], &follow()).unwrap();
-    let bytes = image_of(walked);
+    let (bytes, content) = layout_of(walked);
     assert_eq!(
         names_below(&bytes),
         [
@@ -284,9 +303,9 @@ fn follow_symlinks_stores_the_targets() {
     let root = img.mount(0).unwrap().root;
     let fl = img.lookup(root, b"file-link").unwrap();
     assert_eq!(img.inode(fl).unwrap().kind, wasivfs_image::Kind::File);
-    assert_eq!(img.file_data(fl).unwrap(), b"content");
+    assert_eq!(file_of(&img, &content, fl), b"content");
     // The same content is stored once.
-    assert_eq!(img.header().data_len, 7);
+    assert_eq!(img.header().content_len, 7);
     // Without --follow-symlinks the links stay links.
     let bytes = image_of(walk_one(d).unwrap());
     let img = Image::parse(&bytes).unwrap();

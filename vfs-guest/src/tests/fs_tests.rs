@@ -15,7 +15,7 @@ pub const BUF_AT: u32 = 4000;
 
 /// A VFS over the test image with one host preopen (fd 3): `/src` is fd 4, `/data` fd 5.
 pub fn setup() -> (Vfs<'static>, Mock) {
-    let bytes: &'static [u8] = Box::leak(test_image().into_boxed_slice());
+    let bytes: &'static [u8] = Box::leak(test_image().0.into_boxed_slice());
     let img = Image::parse(bytes).unwrap();
     let mut m = Mock::new(Some(&[(3, "/host")]));
     let mut v = Vfs::new(Some(img));
@@ -102,7 +102,7 @@ fn decode_filestat(m: &Mock, at: u32) -> Filestat {
 
 #[test]
 fn preopens_follow_host_ones_and_borrowed_memory_is_restored() {
-    let bytes: &'static [u8] = Box::leak(test_image().into_boxed_slice());
+    let bytes: &'static [u8] = Box::leak(test_image().0.into_boxed_slice());
     let mut m = Mock::new(Some(&[(3, "/host"), (4, "/other")]));
     m.put(0, b"ABCDEFGH");
     let mut v = Vfs::new(Some(Image::parse(bytes).unwrap()));
@@ -128,7 +128,7 @@ fn preopens_follow_host_ones_and_borrowed_memory_is_restored() {
 
 #[test]
 fn stub_prestat_means_no_host_preopens() {
-    let bytes: &'static [u8] = Box::leak(test_image().into_boxed_slice());
+    let bytes: &'static [u8] = Box::leak(test_image().0.into_boxed_slice());
     let mut m = Mock::new(None);
     let mut v = Vfs::new(Some(Image::parse(bytes).unwrap()));
     assert_eq!(v.fd_prestat_get(&mut m, 3, 100), 0);

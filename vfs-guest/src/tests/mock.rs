@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::vec::Vec;
 
-use wasivfs_image::builder::ImageBuilder;
+use wasivfs_image::builder::{ImageBuilder, Limits};
 
 use crate::host::{impl_wasi_by_dispatch, AppMemory};
 
@@ -26,6 +26,8 @@ pub struct Mock {
     pub next_host_fd: u32,
     /// Answer of every call not scripted otherwise.
     pub default_answer: i32,
+    /// The test image's content segments (what `memory.init` reads in a merged module).
+    pub segments: Vec<Vec<u8>>,
 }
 
 impl Mock {
@@ -36,6 +38,7 @@ impl Mock {
             preopens: preopens.map(|p| p.iter().copied().collect()),
             next_host_fd: 100,
             default_answer: 0,
+            segments: test_image().1,
         }
     }
 
@@ -110,6 +113,12 @@ impl AppMemory for Mock {
     fn copy_out(&mut self, dst: u32, src: &[u8]) {
         self.put(dst, src);
     }
+    fn copy_content(&mut self, dst: u32, segment: u32, offset: u32, len: u32) {
+        // A real `memory.init` traps on an out-of-range segment read: so does this.
+        let seg = &self.segments[segment as usize];
+        let bytes = seg[offset as usize..(offset + len) as usize].to_vec();
+        self.put(dst, &bytes);
+    }
     fn load_u32(&mut self, addr: u32) -> u32 {
         self.u32_at(addr)
     }
@@ -141,7 +150,10 @@ fn digest(bytes: &[u8]) -> [u8; 32] {
 ///        loop2 -> loop1, broken -> missing, link_link -> link_a, link_file_slash -> a.txt/
 /// /data  x.bin "xyz"
 /// ```
-pub fn test_image() -> Vec<u8> {
+///
+/// Returns the image and its content segments, which are only 4 bytes long so that reads cross
+/// segment boundaries.
+pub fn test_image() -> (Vec<u8>, Vec<Vec<u8>>) {
     let mut b: ImageBuilder<Vec<u8>> = ImageBuilder::new();
     let src = b.add_mount("/src", 1_000).unwrap();
     let data = b.add_mount("/data", 2_000).unwrap();
@@ -164,11 +176,19 @@ pub fn test_image() -> Vec<u8> {
     b.add_symlink(src, "link_link", "link_a", 13).unwrap();
     b.add_symlink(src, "escape", "../../etc", 14).unwrap();
     file(&mut b, data, "x.bin", b"xyz", 777);
-    let layout = b.finish(u32::MAX as u64).unwrap();
-    layout
-        .to_bytes(|s: &Vec<u8>, out: &mut [u8]| -> Result<(), ()> {
+    let layout = b
+        .finish(Limits {
+            metadata: u32::MAX as u64,
+            content: u32::MAX as u64,
+            segment_len: 4,
+        })
+        .unwrap();
+    let content = layout
+        .content_bytes(|s: &Vec<u8>, out: &mut [u8]| -> Result<(), ()> {
             out.copy_from_slice(s);
             Ok(())
         })
-        .unwrap()
+        .unwrap();
+    let segments = content.chunks(4).map(|c| c.to_vec()).collect();
+    (layout.metadata, segments)
 }
