@@ -128,3 +128,53 @@ fn failed_pack_leaves_the_output_untouched() {
     assert!(err.contains("cat.wasm") && err.contains("magic"), "{err}");
     assert_eq!(std::fs::read(&f.opts.output).unwrap(), b"previous");
 }
+
+/// The content region of `dir` walked as one mapping, read back through a [`content::ContentReader`]
+/// after `change` ran on the tree.
+fn read_contents_after(dir: &std::path::Path, change: impl FnOnce()) -> Result<Vec<u8>> {
+    let walked = walk::walk(
+        &[Mapping {
+            guest: "/t".into(),
+            host: dir.to_path_buf(),
+        }],
+        &walk::WalkOptions::default(),
+    )?;
+    let layout = walked
+        .builder
+        .finish(wasivfs_image::builder::Limits {
+            metadata: u32::MAX as u64,
+            content: u32::MAX as u64,
+            segment_len: 4,
+        })
+        .unwrap();
+    change();
+    let mut reader = content::ContentReader::new(layout.blobs, walked.roots, Arc::new(NoProgress));
+    let mut out = vec![0u8; layout.content_len as usize];
+    reader.read(&mut out)?;
+    assert_eq!(reader.position(), layout.content_len);
+    Ok(out)
+}
+
+#[test]
+fn contents_are_read_once_in_layout_order_and_changes_are_caught() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a"), b"alpha").unwrap();
+    std::fs::write(dir.path().join("b"), b"beta").unwrap();
+    std::fs::write(dir.path().join("c"), b"alpha").unwrap();
+    // Identical contents are stored once.
+    assert_eq!(
+        read_contents_after(dir.path(), || {}).unwrap(),
+        b"alphabeta"
+    );
+
+    // A file that grew or shrank since the walk is an error naming it, never silently packed.
+    let grow = dir.path().join("b");
+    let err = read_contents_after(dir.path(), || std::fs::write(&grow, b"betamax").unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("changed size") && err.contains('b'), "{err}");
+    let err = read_contents_after(dir.path(), || std::fs::write(&grow, b"be").unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("changed size"), "{err}");
+}

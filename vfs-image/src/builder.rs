@@ -63,11 +63,11 @@ impl std::fmt::Display for BuildError {
             BuildError::NotADirectory(i) => write!(f, "node {i} is not a directory"),
             BuildError::TooLarge { total, limit } => write!(
                 f,
-                "the tree's metadata would be {total} bytes, more than the {limit} bytes the VFS memory can hold"
+                "too large: the tree's metadata would be {total} bytes, the VFS memory can hold {limit}"
             ),
             BuildError::ContentTooLarge { total, limit } => write!(
                 f,
-                "the file contents are {total} bytes, more than the {limit} bytes a module's data section can hold"
+                "too large for a module: the file contents are {total} bytes, a module's data section can hold {limit} next to this module's own"
             ),
             BuildError::ZeroSegmentLength => f.write_str("the content segment length is 0"),
         }

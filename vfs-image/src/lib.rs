@@ -410,3 +410,30 @@ impl Iterator for Pieces {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pieces(offset: u32, len: u32, segment_len: u32) -> Vec<(u32, u32, u32)> {
+        Pieces {
+            pos: offset,
+            end: offset + len,
+            segment_len,
+        }
+        .map(|p| (p.segment, p.offset, p.len))
+        .collect()
+    }
+
+    #[test]
+    fn ranges_split_at_segment_boundaries() {
+        assert_eq!(pieces(0, 0, 4), vec![]);
+        assert_eq!(pieces(1, 2, 4), vec![(0, 1, 2)]);
+        assert_eq!(pieces(3, 6, 4), vec![(0, 3, 1), (1, 0, 4), (2, 0, 1)]);
+        assert_eq!(pieces(8, 4, 4), vec![(2, 0, 4)]);
+        assert_eq!(pieces(7, 1, 4), vec![(1, 3, 1)]);
+        assert_eq!(segment_count(0, 4), 0);
+        assert_eq!(segment_count(8, 4), 2);
+        assert_eq!(segment_count(9, 4), 3);
+    }
+}
