@@ -248,7 +248,7 @@ pub fn pack_to_bytes_with(
             msg
         })
     };
-    let content = (!segment_lens.is_empty()).then(|| wasivfs_trampoline_gen::Content {
+    let content = (!segment_lens.is_empty()).then_some(wasivfs_trampoline_gen::Content {
         segment_lens,
         fill: &mut fill,
     });

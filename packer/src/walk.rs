@@ -320,6 +320,12 @@ impl RootWalk<'_> {
     }
 }
 
+/// Whether `e` is the OS's "too many levels of symbolic links" (`ELOOP`). std's
+/// `ErrorKind::FilesystemLoop` is not stable yet, so the errno is compared.
+fn is_symlink_loop(e: &std::io::Error) -> bool {
+    e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error())
+}
+
 /// The error for a symlink that cannot be followed.
 fn follow_error(path: &Path, target: &str, host: &Path, e: std::io::Error) -> PackError {
     let reason = if target.starts_with('/') {
@@ -329,7 +335,7 @@ fn follow_error(path: &Path, target: &str, host: &Path, e: std::io::Error) -> Pa
         )
     } else if e.kind() == std::io::ErrorKind::NotFound {
         format!("symlink target {target:?} does not exist (--follow-symlinks)")
-    } else if format!("{:?}", e.kind()) == "FilesystemLoop" {
+    } else if is_symlink_loop(&e) {
         format!("symlink target {target:?} is a loop of symlinks (--follow-symlinks)")
     } else if e.kind() == std::io::ErrorKind::PermissionDenied && e.raw_os_error().is_none() {
         // cap-std's refusal to leave the root.

@@ -21,7 +21,12 @@ pub(crate) fn dispatch(f: impl FnOnce(&mut Vfs<'static>, &mut WasmHost) -> i32) 
     // code), so this is the only live reference.
     let state = unsafe { &mut *STATE.0.get() };
     let vfs = state.get_or_insert_with(|| {
-        let image = crate::init::image_bytes().and_then(|b| wasivfs_image::Image::parse(b).ok());
+        // A placed image that does not parse is a damaged module: trap rather than pretend
+        // there are no embedded directories.
+        let image = crate::init::image_bytes().map(|b| match wasivfs_image::Image::parse(b) {
+            Ok(image) => image,
+            Err(_) => core::arch::wasm32::unreachable(),
+        });
         Vfs::new(image)
     });
     f(vfs, &mut WasmHost)
