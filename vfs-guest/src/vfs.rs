@@ -330,6 +330,7 @@ impl<'a> Vfs<'a> {
             Ok(Target::Embedded(o)) => (|| {
                 let img = self.img()?;
                 let (buf, len) = file::first_non_empty(h, iovs as u32, iovs_len as u32)?;
+                file::check_range(&o, offset as u64, len.min(file::PREAD_MAX))?;
                 let n = file::read_at(h, &img, &o, buf, len, offset as u64)?;
                 mem::store_u32(h, nread as u32, n)
             })(),
@@ -412,6 +413,7 @@ impl<'a> Vfs<'a> {
             Ok(Target::Embedded(o)) => (|| {
                 let img = self.img()?;
                 let (buf, len) = file::first_non_empty(h, iovs as u32, iovs_len as u32)?;
+                file::check_range(&o, o.pos, len)?;
                 let n = file::read_at(h, &img, &o, buf, len, o.pos)?;
                 if let Some(open) = self.table.embedded_mut(fd as u32) {
                     open.pos = o.pos.saturating_add(n as u64);
