@@ -154,23 +154,41 @@ fn delta() -> impl Strategy<Value = i64> {
 fn rights() -> impl Strategy<Value = u64> {
     prop_oneof![
         1 => Just(ALL_RIGHTS),
-        4 => Just(READ_RIGHTS),
+        6 => Just(READ_RIGHTS),
         1 => Just(0u64),
-        2 => any::<u64>().prop_map(|r| r & ALL_RIGHTS),
+        1 => any::<u64>().prop_map(|r| r & ALL_RIGHTS),
     ]
+}
+
+/// A random `path_open`.
+pub fn open() -> impl Strategy<Value = Op> {
+    (
+        0usize..16,
+        path_sel(),
+        any::<bool>(),
+        prop_oneof![8 => Just(0u32), 2 => Just(2u32), 1 => 0..=OFLAGS],
+        rights(),
+        rights(),
+        prop_oneof![6 => Just(0u32), 1 => 0..=FDFLAGS],
+    )
+        .prop_map(
+            |(dir, path, follow, oflags, rights, inheriting, fdflags)| Op::Open {
+                dir,
+                path,
+                follow,
+                oflags,
+                rights,
+                inheriting,
+                fdflags,
+            },
+        )
 }
 
 /// One random call.
 pub fn op() -> impl Strategy<Value = Op> {
     let h = || 0usize..16;
     prop_oneof![
-        6 => (h(), path_sel(), any::<bool>(),
-              prop_oneof![6 => Just(0u32), 3 => Just(2u32), 1 => 0..=OFLAGS],
-              rights(), rights(),
-              prop_oneof![6 => Just(0u32), 1 => 0..=FDFLAGS])
-            .prop_map(|(dir, path, follow, oflags, rights, inheriting, fdflags)| Op::Open {
-                dir, path, follow, oflags, rights, inheriting, fdflags,
-            }),
+        8 => open(),
         1 => any::<usize>().prop_map(Op::Reopen),
         2 => h().prop_map(Op::Close),
         5 => (h(), iovs()).prop_map(|(h, iovs)| Op::Read { h, iovs }),
@@ -196,9 +214,16 @@ pub fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-/// A sequence of calls.
+/// A sequence of calls: a few opens first (so most calls have something to work on), then any.
 pub fn ops() -> impl Strategy<Value = Vec<Op>> {
-    prop::collection::vec(op(), 1..40)
+    (
+        prop::collection::vec(open(), 0..4),
+        prop::collection::vec(op(), 1..40),
+    )
+        .prop_map(|(mut first, rest)| {
+            first.extend(rest);
+            first
+        })
 }
 
 fn hex(s: &str) -> String {
@@ -210,10 +235,14 @@ fn hex(s: &str) -> String {
 
 fn spell(tree: &TreeSpec, sel: &PathSel) -> String {
     let paths = tree.paths();
+    let files = tree.files();
+    // Half the choices are regular files, so reads have something to read.
     let p = if sel.odd || paths.is_empty() {
         ODD_PATHS[sel.index % ODD_PATHS.len()]
+    } else if sel.index % 2 == 0 && !files.is_empty() {
+        files[(sel.index / 2) % files.len()]
     } else {
-        paths[sel.index % paths.len()]
+        paths[(sel.index / 2) % paths.len()]
     };
     match sel.variant {
         1 => format!("{p}/"),
@@ -246,8 +275,11 @@ pub fn encode(tree: &TreeSpec, ops: &[Op]) -> Vec<String> {
     for op in ops {
         let n = opens.len() + 1;
         let hs = |h: &usize| pick(*h, n);
-        // Directory arguments: the preopen half of the time.
-        let ds = |d: &usize| if d % 2 == 0 { 0 } else { pick(d / 2, n) };
+        // Directory arguments: the preopen three times out of four.
+        let ds = |d: &usize| if d % 4 != 0 { 0 } else { pick(d / 4, n) };
+        // What is closed or moved away: not the preopen (every later path call would fail),
+        // except through a renumber onto it.
+        let cs = |h: &usize| if n > 1 { 1 + pick(*h, n - 1) } else { 1 };
         let line = match op {
             Op::Open {
                 dir,
@@ -273,7 +305,7 @@ pub fn encode(tree: &TreeSpec, ops: &[Op]) -> Vec<String> {
                 line
             }
             Op::Reopen(_) => "tell 0".to_string(),
-            Op::Close(h) => format!("close {}", hs(h)),
+            Op::Close(h) => format!("close {}", cs(h)),
             Op::Read { h, iovs } => format!("read {} {}", hs(h), shape(iovs)),
             Op::Pread { h, offset, iovs } => format!("pread {} {offset} {}", hs(h), shape(iovs)),
             Op::Seek { h, offset, whence } => format!("seek {} {offset} {whence}", hs(h)),
@@ -294,8 +326,8 @@ pub fn encode(tree: &TreeSpec, ops: &[Op]) -> Vec<String> {
             Op::Readlink { dir, path, buf } => {
                 format!("readlink {} {buf} {}", ds(dir), hex(&spell(tree, path)))
             }
-            Op::Renumber { from, to } => format!("renumber {} {}", hs(from), hs(to)),
-            Op::RenumberTo { from, to } => format!("renumberto {} {to}", hs(from)),
+            Op::Renumber { from, to } => format!("renumber {} {}", cs(from), hs(to)),
+            Op::RenumberTo { from, to } => format!("renumberto {} {to}", cs(from)),
             Op::Prestat(h) => format!("prestat {}", hs(h)),
         };
         lines.push(line);

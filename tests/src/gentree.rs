@@ -225,6 +225,15 @@ impl TreeSpec {
         self.entries.iter().map(|(p, _)| p.as_str()).collect()
     }
 
+    /// The paths of the regular files.
+    pub fn files(&self) -> Vec<&str> {
+        self.entries
+            .iter()
+            .filter(|(_, k)| matches!(k, Kind::File { .. }))
+            .map(|(p, _)| p.as_str())
+            .collect()
+    }
+
     /// One line per entry: `d PATH`, `f PATH LEN SEED`, `l PATH -> TARGET`.
     pub fn to_text(&self) -> String {
         let mut s = String::new();
