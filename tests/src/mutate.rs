@@ -219,6 +219,33 @@ pub fn apply(module: &[u8], edits: &[Mutation]) -> Vec<u8> {
 
 /// Rewrites one leaf of the `section`-th `wasivfs` section (modulo their number).
 fn mutate_json(module: &[u8], section: usize, leaf: usize, value: &JsonLeaf) -> Option<Vec<u8>> {
+    let sections = wasivfs_sections(module);
+    if sections.is_empty() {
+        return None;
+    }
+    let section = section % sections.len();
+    let json: serde_json::Value = serde_json::from_slice(&sections[section].1).ok()?;
+    let mut leaves = Vec::new();
+    collect_leaves(&json, String::new(), &mut leaves);
+    if leaves.is_empty() {
+        return None;
+    }
+    let pointer = &leaves[leaf % leaves.len()];
+    let old = json.pointer(pointer)?;
+    let new = match value {
+        JsonLeaf::Number(n) => serde_json::from_str(&n.to_string()).ok()?,
+        JsonLeaf::Nudge(d) => match old.as_i64() {
+            Some(v) => serde_json::Value::from(v.saturating_add(*d)),
+            None => serde_json::Value::from(*d),
+        },
+        JsonLeaf::Text(s) => serde_json::Value::from(s.as_str()),
+        JsonLeaf::Null => serde_json::Value::Null,
+    };
+    set_json(module, section, pointer, new)
+}
+
+/// Every `wasivfs` custom section: `(offset of its payload, payload)`.
+fn wasivfs_sections(module: &[u8]) -> Vec<(usize, Vec<u8>)> {
     let mut found = Vec::new();
     for payload in Parser::new(0).parse_all(module) {
         if let Ok(Payload::CustomSection(c)) = payload {
@@ -227,27 +254,21 @@ fn mutate_json(module: &[u8], section: usize, leaf: usize, value: &JsonLeaf) -> 
             }
         }
     }
-    if found.is_empty() {
-        return None;
-    }
-    let (data_at, data) = &found[section % found.len()];
+    found
+}
+
+/// `module` with the value at JSON `pointer` (e.g. `/image_len`) of its `section`-th `wasivfs`
+/// section replaced by `value`, the section re-encoded; `None` if there is no such value.
+pub fn set_json(
+    module: &[u8],
+    section: usize,
+    pointer: &str,
+    value: serde_json::Value,
+) -> Option<Vec<u8>> {
+    let sections = wasivfs_sections(module);
+    let (data_at, data) = sections.get(section)?;
     let mut json: serde_json::Value = serde_json::from_slice(data).ok()?;
-    let mut leaves = Vec::new();
-    collect_leaves(&json, String::new(), &mut leaves);
-    if leaves.is_empty() {
-        return None;
-    }
-    let pointer = &leaves[leaf % leaves.len()];
-    let slot = json.pointer_mut(pointer)?;
-    *slot = match value {
-        JsonLeaf::Number(n) => serde_json::from_str(&n.to_string()).ok()?,
-        JsonLeaf::Nudge(d) => match slot.as_i64() {
-            Some(v) => serde_json::Value::from(v.saturating_add(*d)),
-            None => serde_json::Value::from(*d),
-        },
-        JsonLeaf::Text(s) => serde_json::Value::from(s.as_str()),
-        JsonLeaf::Null => serde_json::Value::Null,
-    };
+    *json.pointer_mut(pointer)? = value;
     let payload = serde_json::to_vec(&json).ok()?;
     // Rebuild the whole section: id 0, size, name, payload.
     let mut body = Vec::new();

@@ -8,7 +8,7 @@
 //! have to install and compile on top of the normal build; this runs on what is already built, with
 //! a fixed seed and case count: `WASIVFS_FUZZ_CASES` (default 40 for the readers, half that for
 //! `pack`) and `WASIVFS_FUZZ_SEED` change them. A failure prints the seed and the shrunk list of
-//! edits; add it to the regression lists below.
+//! edits; keep it as an explicit test below (as `hostile_section_values` keeps hand-picked ones).
 
 use proptest::test_runner::{Config, RngSeed, TestCaseError, TestError, TestRunner};
 use std::path::{Path, PathBuf};
@@ -17,7 +17,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 use wasivfs_e2e::cli::wasivfs_bin;
 use wasivfs_e2e::limited::output_within;
-use wasivfs_e2e::mutate::{self, JsonLeaf, Mutation, Pos};
+use wasivfs_e2e::mutate::{self, Mutation, Pos};
 use wasivfs_e2e::{fixtures, trees};
 
 const DEFAULT_CASES: u64 = 40;
@@ -84,6 +84,21 @@ fn bases() -> &'static [Vec<u8>; 2] {
     })
 }
 
+/// Reader runs that succeeded and that ran, for the summary line: a mutator whose modules were
+/// all rejected at the door would test little.
+static RUNS: [std::sync::atomic::AtomicUsize; 2] = [
+    std::sync::atomic::AtomicUsize::new(0),
+    std::sync::atomic::AtomicUsize::new(0),
+];
+
+fn count(ok: bool) {
+    use std::sync::atomic::Ordering::Relaxed;
+    RUNS[1].fetch_add(1, Relaxed);
+    if ok {
+        RUNS[0].fetch_add(1, Relaxed);
+    }
+}
+
 /// What every reader invocation must satisfy; `Err` says what went wrong.
 fn check(what: &str, out: &std::process::Output) -> Result<(), String> {
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -128,6 +143,7 @@ fn check_readers(module: &[u8]) -> Result<(), String> {
     for args in runs {
         let out = output_within(Command::new(wasivfs_bin()).args(*args), LIMIT)?;
         check(&args.join(" "), &out)?;
+        count(out.status.success());
     }
     let dest = dir.path().join("out");
     let out = output_within(
@@ -219,7 +235,15 @@ fn fuzz(
         check(&mutate::apply(&bases[base], &edits)).map_err(TestCaseError::fail)
     });
     match result {
-        Ok(()) => println!("{name}: {cases} mutated modules, seed {seed}: no violation"),
+        Ok(()) => {
+            use std::sync::atomic::Ordering::Relaxed;
+            println!(
+                "{name}: {cases} mutated modules, seed {seed}: no violation \
+                 ({} of {} reader runs so far in this process succeeded)",
+                RUNS[0].load(Relaxed),
+                RUNS[1].load(Relaxed)
+            )
+        }
         Err(TestError::Fail(reason, (base, edits))) => panic!(
             "{name} (seed {seed}, WASIVFS_FUZZ_SEED={seed}): base module {base}, edits {edits:?}:\n{reason}"
         ),
@@ -266,34 +290,91 @@ fn base_modules_read_back() {
     assert!(regions.len() >= 5, "{regions:?}");
 }
 
-/// Edits the mutator found that once broke a reader, kept as regression tests.
-fn reader_regressions() -> Vec<(usize, Vec<Mutation>)> {
-    vec![
-        (
-            0,
-            vec![Mutation::Json {
-                section: 0,
-                leaf: 0,
-                value: JsonLeaf::Number(1 << 32),
-            }],
-        ),
-        (
-            1,
-            vec![Mutation::SetU32 {
-                at: Pos {
-                    region: 1,
-                    offset: 16,
-                },
-                value: 0xffff_ffff,
-            }],
-        ),
-    ]
+/// Hand-picked hostile values in the `wasivfs` section (the first layer's and the second's):
+/// where the image is, how long, in which memory, in what format, the mount paths. Kept as fixed
+/// cases beside the random ones; edits the mutator finds breaking a reader are added here.
+#[test]
+fn hostile_section_values() {
+    use serde_json::json;
+    let edits = [
+        ("/image_len", json!(u32::MAX)),
+        ("/image_len", json!(0)),
+        ("/image_len", json!(1u64 << 40)),
+        ("/image_addr", json!(u32::MAX - 63)),
+        ("/image_addr", json!(-1)),
+        ("/vfs_memory", json!(9)),
+        ("/vfs_memory", json!(0)),
+        ("/format", json!(2)),
+        ("/mounts/0/guest", json!("/..")),
+        ("/mounts/0/guest", json!("")),
+        ("/mounts", json!([])),
+        ("/input", json!(null)),
+    ];
+    let mut tried = 0;
+    for (base, module) in bases().iter().enumerate() {
+        for layer in 0..=base {
+            for (pointer, value) in &edits {
+                let Some(m) = mutate::set_json(module, layer, pointer, value.clone()) else {
+                    continue;
+                };
+                tried += 1;
+                check_readers(&m).unwrap_or_else(|e| {
+                    panic!("base {base}, layer {layer}, {pointer} = {value}: {e}")
+                });
+            }
+        }
+    }
+    assert!(
+        tried >= 30,
+        "only {tried} edits applied: the section's keys changed?"
+    );
 }
 
+/// Found by `readers_survive_mutated_modules` (WASIVFS_FUZZ_CASES=200, WASIVFS_FUZZ_SEED=77): one
+/// flipped bit made an entry name of the image contain `/`; `unpack` refused it half-way through
+/// and left the output directory behind. It now builds the tree beside the output and renames it
+/// into place only when complete.
 #[test]
-fn reader_regression_cases() {
-    for (base, edits) in reader_regressions() {
-        let m = mutate::apply(&bases()[base], &edits);
-        check_readers(&m).unwrap_or_else(|e| panic!("base {base}, edits {edits:?}: {e}"));
+fn unpack_of_a_corrupt_image_leaves_nothing() {
+    let found = mutate::apply(
+        &bases()[0],
+        &[Mutation::Flip {
+            at: Pos {
+                region: 11045243001299033731,
+                offset: 5764689770683152936,
+            },
+            bit: 34,
+        }],
+    );
+    check_readers(&found).unwrap_or_else(|e| panic!("the found case: {e}"));
+    // The same failure made on purpose, independent of where the mutator's edit lands: a name
+    // deep in the tree gets a `/`, so the extraction fails after writing other entries.
+    for base in bases() {
+        let at = base
+            .windows(8)
+            .position(|w| w == b"deep.txt")
+            .expect("the name is in the image");
+        let mut m = base.clone();
+        m[at + 2] = b'/';
+        check_readers(&m).unwrap_or_else(|e| panic!("deep.txt renamed de/p.txt: {e}"));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.wasm");
+        std::fs::write(&path, &m).unwrap();
+        let out = wasivfs_e2e::cli::wasivfs([
+            "unpack".as_ref(),
+            path.as_os_str(),
+            "-o".as_ref(),
+            dir.path().join("out").as_os_str(),
+        ]);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "the corrupt name was not noticed"
+        );
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "unpack left output"
+        );
     }
 }
