@@ -239,7 +239,7 @@ fn spell(tree: &TreeSpec, sel: &PathSel) -> String {
     // Half the choices are regular files, so reads have something to read.
     let p = if sel.odd || paths.is_empty() {
         ODD_PATHS[sel.index % ODD_PATHS.len()]
-    } else if sel.index % 2 == 0 && !files.is_empty() {
+    } else if sel.index.is_multiple_of(2) && !files.is_empty() {
         files[(sel.index / 2) % files.len()]
     } else {
         paths[(sel.index / 2) % paths.len()]
@@ -260,7 +260,7 @@ fn spell(tree: &TreeSpec, sel: &PathSel) -> String {
 /// Picks one of the `n` handles that exist (the preopen plus one per `open` so far): even choices
 /// one of the three newest, odd ones any.
 fn pick(choice: usize, n: usize) -> usize {
-    if choice % 2 == 0 {
+    if choice.is_multiple_of(2) {
         n - 1 - (choice / 2) % n.min(3)
     } else {
         (choice / 2) % n
@@ -276,7 +276,13 @@ pub fn encode(tree: &TreeSpec, ops: &[Op]) -> Vec<String> {
         let n = opens.len() + 1;
         let hs = |h: &usize| pick(*h, n);
         // Directory arguments: the preopen three times out of four.
-        let ds = |d: &usize| if d % 4 != 0 { 0 } else { pick(d / 4, n) };
+        let ds = |d: &usize| {
+            if !d.is_multiple_of(4) {
+                0
+            } else {
+                pick(d / 4, n)
+            }
+        };
         // What is closed or moved away: not the preopen (every later path call would fail),
         // except through a renumber onto it.
         let cs = |h: &usize| if n > 1 { 1 + pick(*h, n - 1) } else { 1 };
