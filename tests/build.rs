@@ -2,8 +2,9 @@
 //! `WASIVFS_FIXTURE_<NAME>` compile-time environment variables.
 //!
 //! - C fixtures (`fixtures/c/*.c`) are built with clang-14 against wasi-libc.
-//! - The Rust fixture (`fixtures/rust-guest`) is built with the current cargo for `wasm32-wasip1`, in
-//!   its own target directory under `OUT_DIR` so it never waits on the outer build's lock.
+//! - The Rust fixtures (`fixtures/rust-guest`, `fixtures/ops-guest`) are built with the current cargo
+//!   for `wasm32-wasip1`, each in its own target directory under `OUT_DIR` so it never waits on the
+//!   outer build's lock.
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -20,6 +21,7 @@ fn main() {
 
     if let Err(msg) = build_c(&fixtures.join("c"), &out)
         .and_then(|()| build_rust(&fixtures.join("rust-guest"), &out))
+        .and_then(|()| build_rust(&fixtures.join("ops-guest"), &out))
     {
         // A build script reports failure by panicking; keep the message first and readable.
         panic!("\n\nerror: could not build the wasivfs test fixtures: {msg}\n\n");
@@ -78,7 +80,11 @@ fn build_rust(dir: &Path, out: &Path) -> Result<(), String> {
         dir.join("Cargo.toml").display()
     );
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-    let target_dir = out.join("rust-guest-target");
+    let name = dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| format!("{}: fixture directory name is not UTF-8", dir.display()))?;
+    let target_dir = out.join(format!("{name}-target"));
     let mut cmd = Command::new(&cargo);
     cmd.args([
         "build",
@@ -111,9 +117,11 @@ fn build_rust(dir: &Path, out: &Path) -> Result<(), String> {
             dir.display()
         ));
     }
-    let wasm = target_dir.join("wasm32-wasip1/release/wasivfs-rust-guest.wasm");
+    // The package is named `wasivfs-<directory>`; the variable `WASIVFS_FIXTURE_<DIRECTORY>`.
+    let wasm = target_dir.join(format!("wasm32-wasip1/release/wasivfs-{name}.wasm"));
     println!(
-        "cargo:rustc-env=WASIVFS_FIXTURE_RUST_GUEST={}",
+        "cargo:rustc-env=WASIVFS_FIXTURE_{}={}",
+        name.to_uppercase().replace('-', "_"),
         wasm.display()
     );
     Ok(())

@@ -13,6 +13,8 @@ use serde::Serialize;
 use wasivfs_image::section::{LayerInfo, SECTION_FORMAT};
 use wasivfs_image::{Image, Kind};
 
+mod staging;
+
 /// Why a module cannot be read back, or a request cannot be served.
 #[derive(Debug, thiserror::Error)]
 pub enum InspectError {
@@ -326,8 +328,13 @@ impl Packed {
     /// itself), keeping symlinks and modification times (of links too), so that packing the
     /// extracted tree with the same mounts reproduces the module. Nothing is written through a
     /// symlink, and entry names that are not plain file names are refused. Returns the number of
-    /// entries written.
+    /// entries written. All or nothing: the tree is built beside `dest` and renamed into place, so
+    /// an error leaves no output (`dest` must not exist, or be an empty directory).
     pub fn unpack(&self, dest: &Path) -> Result<u64, InspectError> {
+        staging::staged(dest, |stage| self.unpack_into(stage))
+    }
+
+    fn unpack_into(&self, dest: &Path) -> Result<u64, InspectError> {
         let io = |path: &Path| {
             let path = path.to_path_buf();
             move |source| InspectError::Io { path, source }

@@ -8,6 +8,9 @@ pub const FSOPS: &str = env!("WASIVFS_FIXTURE_FSOPS");
 /// `fixtures/rust-guest`: the Rust `std::fs` probe for `wasm32-wasip1`.
 pub const RUST_GUEST: &str = env!("WASIVFS_FIXTURE_RUST_GUEST");
 
+/// `fixtures/ops-guest`: runs raw WASI preview 1 calls read from stdin (the generated tests).
+pub const OPS_GUEST: &str = env!("WASIVFS_FIXTURE_OPS_GUEST");
+
 /// Reads a compiled fixture; panics with the path if the build script's output went missing.
 pub fn bytes(path: &str) -> Vec<u8> {
     std::fs::read(Path::new(path)).unwrap_or_else(|e| panic!("fixture {path}: {e}"))
@@ -16,6 +19,11 @@ pub fn bytes(path: &str) -> Vec<u8> {
 /// The C probe's bytes.
 pub fn fsops() -> Vec<u8> {
     bytes(FSOPS)
+}
+
+/// The raw-call guest's bytes.
+pub fn ops_guest() -> Vec<u8> {
+    bytes(OPS_GUEST)
 }
 
 /// The Rust probe's bytes.

@@ -11,14 +11,25 @@
 //! - [`cli`]: locating and running the real `wasivfs` binary.
 //! - [`artifacts`]: the downloaded real-world modules (CPython, MicroPython, Ruby).
 //! - [`interp`]: the interpreter apps, import/export lists, and the CRuby reactor harness.
+//! - [`gentree`], [`genops`], [`opdiff`]: the generated differential tests (random trees, random
+//!   preview 1 call sequences, their comparison).
+//! - [`mutate`], [`limited`]: the untrusted-input tests (a mutator of packed modules, commands run
+//!   with a time limit).
+//! - [`testsuite`]: the prebuilt WASI preview 1 test suite kept beside the repository.
 
 #![deny(missing_docs)]
 
 pub mod artifacts;
 pub mod cli;
 pub mod fixtures;
+pub mod genops;
+pub mod gentree;
 pub mod interp;
+pub mod limited;
+pub mod mutate;
+pub mod opdiff;
 pub mod packer;
 pub mod run;
 pub mod suites;
+pub mod testsuite;
 pub mod trees;

@@ -21,6 +21,15 @@ impl Tree {
         })
     }
 
+    /// An empty tree in a fresh temporary directory under `base`.
+    pub fn empty_in(base: &Path) -> io::Result<Tree> {
+        Ok(Tree {
+            dir: tempfile::Builder::new()
+                .prefix("wasivfs-tree")
+                .tempdir_in(base)?,
+        })
+    }
+
     /// The tree's root on the host.
     pub fn path(&self) -> &Path {
         self.dir.path()

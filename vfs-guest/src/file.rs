@@ -23,6 +23,23 @@ pub fn first_non_empty<H: AppMemory>(
         .unwrap_or((0, 0)))
 }
 
+/// The most bytes the oracle's `fd_pread` asks the host for at once (wasmtime-wasi reads through
+/// a stream with a 64 KiB buffer); its `fd_read` asks for the whole buffer.
+pub const PREAD_MAX: u32 = 64 * 1024;
+
+/// `EINVAL` where the host refuses a read: wasmtime reads host files with `pread`, and the kernel
+/// refuses a range whose end (`pos` plus the `count` bytes asked for) does not fit a signed 64-bit
+/// offset, however short the file. Other kinds of open pass (the read itself answers `EBADF`).
+pub fn check_range(open: &Open, pos: u64, count: u32) -> Result<(), Errno> {
+    if open.kind != OpenKind::File {
+        return Ok(());
+    }
+    match pos.checked_add(u64::from(count)) {
+        Some(end) if end <= i64::MAX as u64 => Ok(()),
+        _ => Err(EINVAL),
+    }
+}
+
 /// Copies up to `len` bytes of file `open` from offset `pos` to application address `buf`.
 /// Returns how many bytes were copied.
 pub fn read_at<H: AppMemory>(

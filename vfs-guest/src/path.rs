@@ -1,7 +1,9 @@
 //! Path resolution inside an embedded mount, with the errors a host preopen gives (wasmtime-wasi
-//! resolves beneath the preopen; escaping it is "not permitted"):
+//! resolves beneath the directory descriptor the path is relative to; escaping it is "not
+//! permitted"):
 //!
-//! - an empty path is `ENOENT`; an absolute path, or `..` above the mount root, is `EPERM`;
+//! - an empty path is `ENOENT`; an absolute path, or `..` above the directory the lookup is
+//!   confined to (the callers pass the descriptor's own directory), is `EPERM`;
 //! - a NUL byte is `EINVAL`; a component longer than 255 bytes or a path of 4096 bytes or more is
 //!   `ENAMETOOLONG`;
 //! - intermediate symlinks are always followed, the last one only when asked (or when a trailing

@@ -330,6 +330,7 @@ impl<'a> Vfs<'a> {
             Ok(Target::Embedded(o)) => (|| {
                 let img = self.img()?;
                 let (buf, len) = file::first_non_empty(h, iovs as u32, iovs_len as u32)?;
+                file::check_range(&o, offset as u64, len.min(file::PREAD_MAX))?;
                 let n = file::read_at(h, &img, &o, buf, len, offset as u64)?;
                 mem::store_u32(h, nread as u32, n)
             })(),
@@ -412,6 +413,7 @@ impl<'a> Vfs<'a> {
             Ok(Target::Embedded(o)) => (|| {
                 let img = self.img()?;
                 let (buf, len) = file::first_non_empty(h, iovs as u32, iovs_len as u32)?;
+                file::check_range(&o, o.pos, len)?;
                 let n = file::read_at(h, &img, &o, buf, len, o.pos)?;
                 if let Some(open) = self.table.embedded_mut(fd as u32) {
                     open.pos = o.pos.saturating_add(n as u64);
@@ -579,7 +581,7 @@ impl<'a> Vfs<'a> {
                 let p = read_path(h, path, path_len)?;
                 let img = self.img()?;
                 let follow = flags as u32 & lookupflags::SYMLINK_FOLLOW != 0;
-                let ino = path::resolve(&img, d.root, d.inode, &p, follow)?;
+                let ino = path::resolve(&img, d.inode, d.inode, &p, follow)?;
                 let st = stat::filestat(&img, ino)?;
                 mem::write_bytes(h, buf as u32, &st.encode())
             })(),
@@ -745,7 +747,7 @@ impl<'a> Vfs<'a> {
                 let d = Self::embedded_dir(&o)?;
                 let p = read_path(h, path, path_len)?;
                 let img = self.img()?;
-                let ino = path::resolve(&img, d.root, d.inode, &p, false)?;
+                let ino = path::resolve(&img, d.inode, d.inode, &p, false)?;
                 let target = img.symlink_target(ino).ok_or(EINVAL)?;
                 let n = target.len().min(buf_len as u32 as usize);
                 mem::write_bytes(h, buf as u32, &target[..n])?;
@@ -931,7 +933,9 @@ fn open_embedded(
         return Err(EPERM);
     }
     let follow = dirflags & lookupflags::SYMLINK_FOLLOW != 0;
-    let ino = path::resolve(img, dir.root, dir.inode, p, follow)?;
+    // Like a host directory descriptor, each one is a capability of its own: no lookup from it
+    // (`..`, a symlink's target) may leave it, even to a place still inside the mount.
+    let ino = path::resolve(img, dir.inode, dir.inode, p, follow)?;
     let node = img.inode(ino).ok_or(EBADF)?;
     let kind = match node.kind {
         Kind::Directory => OpenKind::Dir,

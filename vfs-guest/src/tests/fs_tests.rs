@@ -226,10 +226,15 @@ fn directories_open_and_file_directory_mismatches() {
         open_with(&mut v, &mut m, f as i32, "x", 0, 0, 0),
         Err(ENOTDIR as i32)
     );
-    // `..` from an opened subdirectory stops at the mount root, not at the subdirectory.
+    // An opened subdirectory confines its own lookups, as a host directory descriptor does:
+    // `..` from it is refused even though the mount root is above it.
     let sub = open(&mut v, &mut m, "sub").unwrap();
-    let a = open_with(&mut v, &mut m, sub as i32, "../a.txt", 0, 0, 0).unwrap();
-    assert_eq!(read(&mut v, &mut m, a, 100).unwrap(), b"hello world");
+    assert_eq!(
+        open_with(&mut v, &mut m, sub as i32, "../a.txt", 0, 0, 0),
+        Err(EPERM as i32)
+    );
+    let c = open_with(&mut v, &mut m, sub as i32, "./c.txt", 0, 0, 0).unwrap();
+    assert_eq!(read(&mut v, &mut m, c, 100).unwrap(), b"sea");
     assert_eq!(
         open_with(&mut v, &mut m, sub as i32, "../..", 0, 0, 0),
         Err(EPERM as i32)

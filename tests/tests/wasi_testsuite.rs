@@ -1,0 +1,127 @@
+//! The WASI preview 1 test suite (`shared/wasi-testsuite`, see `wasivfs_e2e::testsuite`), run on
+//! the embedded wasmtime as it is (the oracle) and packed by wasivfs with no mount at all, so every
+//! fd and path call goes through the VFS and falls through to the host. Both must pass every test.
+//!
+//! Packing with no mount keeps the host's descriptor numbers: several tests assume fd 3 is not
+//! open, which a mount would break.
+//!
+//! The suite is found at `$WASIVFS_WASI_TESTSUITE`, else `<repo>/../shared/wasi-testsuite`. Missing,
+//! the tests print `SKIPPED`, except with `CI=true`, where they fail.
+
+use std::path::Path;
+use wasivfs_e2e::artifacts::in_ci;
+use wasivfs_e2e::run::{engine, pack};
+use wasivfs_e2e::testsuite::{self, SuiteTest};
+use wasivfs_runtime::{RunOptions, RunOutcome, Stdio};
+
+/// The suite's tests, or `None` after printing why they are unavailable (a failure under CI).
+fn suite() -> Option<Vec<SuiteTest>> {
+    let dir = testsuite::location();
+    match testsuite::tests(&dir) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            let reason = format!(
+                "wasi-testsuite unavailable: {e} (set {} to its directory)",
+                testsuite::ENV
+            );
+            if in_ci() {
+                panic!("{reason}");
+            }
+            eprintln!("SKIPPED: {reason}");
+            None
+        }
+    }
+}
+
+fn run(module: &[u8], t: &SuiteTest, root: Option<&Path>) -> RunOutcome {
+    let mut args = vec![t.name.rsplit('/').next().unwrap_or(&t.name).to_string()];
+    args.extend(t.args.iter().cloned());
+    let opts = RunOptions {
+        args,
+        env: t.env.clone(),
+        dirs: root
+            .map(|r| vec![(r.to_path_buf(), "/".to_string())])
+            .unwrap_or_default(),
+        read_only: false,
+        stdio: Stdio::Capture { stdin: Vec::new() },
+    };
+    wasivfs_runtime::run_bytes(engine(), module, &opts)
+        .unwrap_or_else(|e| panic!("{}: cannot run: {e:#}", t.name))
+}
+
+/// Copies `from` into the fresh directory `to`, writable (the suite's copy may be read-only, and
+/// the tests create and delete files in their root).
+fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(to)?;
+    std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o755))?;
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        let (src, dst) = (e.path(), to.join(e.file_name()));
+        let ty = e.file_type()?;
+        if ty.is_dir() {
+            copy_tree(&src, &dst)?;
+        } else if ty.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&src)?, &dst)?;
+        } else {
+            std::fs::copy(&src, &dst)?;
+            std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(0o644))?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs each selected test on the oracle and packed; returns how many ran. `root` tests get a
+/// fresh writable copy of their root for each run.
+fn check_all(tests: &[SuiteTest]) -> usize {
+    let mut failures = Vec::new();
+    for t in tests {
+        let module = std::fs::read(&t.wasm).unwrap_or_else(|e| panic!("{}: {e}", t.wasm.display()));
+        let packed = pack(&module, &[]).unwrap_or_else(|e| panic!("{}: packing: {e:#}", t.name));
+        for (side, bytes) in [("host-mapped", &module), ("packed", &packed)] {
+            let scratch = tempfile::tempdir().expect("temporary directory");
+            let root = t.root.as_ref().map(|r| {
+                let copy = scratch.path().join("root");
+                copy_tree(r, &copy).unwrap_or_else(|e| panic!("{}: copying {r:?}: {e}", t.name));
+                copy
+            });
+            let outcome = run(bytes, t, root.as_deref());
+            if let Some(why) = t.check(&outcome) {
+                failures.push(format!(
+                    "{} ({side}): {why}\n  stderr: {}",
+                    t.name,
+                    String::from_utf8_lossy(&outcome.stderr).trim_end()
+                ));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} wasi-testsuite runs failed:\n{}",
+        failures.len(),
+        tests.len() * 2,
+        failures.join("\n")
+    );
+    tests.len()
+}
+
+/// The requirement: every test without a root directory passes packed with no mount.
+#[test]
+fn tests_without_root_pass_packed_with_no_mount() {
+    let Some(all) = suite() else { return };
+    let selected: Vec<SuiteTest> = all.into_iter().filter(|t| t.root.is_none()).collect();
+    assert!(!selected.is_empty(), "no test without a root directory");
+    let n = check_all(&selected);
+    println!("{n} wasi-testsuite tests without a root passed host-mapped and packed");
+}
+
+/// The file system tests too, with their root host-mapped read-write as `/` next to a packed module
+/// with no mount: the VFS forwards every call on that host preopen.
+#[test]
+fn tests_with_root_pass_through_the_vfs() {
+    let Some(all) = suite() else { return };
+    let selected: Vec<SuiteTest> = all.into_iter().filter(|t| t.root.is_some()).collect();
+    assert!(!selected.is_empty(), "no test with a root directory");
+    let n = check_all(&selected);
+    println!("{n} wasi-testsuite tests with a root passed host-mapped and packed");
+}
