@@ -41,6 +41,21 @@ pub struct SuiteTest {
     pub stderr: Option<String>,
 }
 
+/// Whether `dir` holds the suite's specifications (`*.json`) but not one `.wasm` program: a copy
+/// whose binaries were lost, which no run can use.
+pub fn programs_missing(dir: &Path) -> bool {
+    let count = |ext: &str| {
+        ["assemblyscript", "c", "rust"]
+            .iter()
+            .filter_map(|lang| std::fs::read_dir(dir.join(lang)).ok())
+            .flatten()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().extension().is_some_and(|x| x == ext))
+            .count()
+    };
+    count("json") > 0 && count("wasm") == 0
+}
+
 /// Every test under `dir`, sorted by name; an error says what is wrong with the suite.
 pub fn tests(dir: &Path) -> Result<Vec<SuiteTest>, String> {
     let mut out = Vec::new();
