@@ -29,8 +29,25 @@ Run `wasivfs <command> --help` for each command's options and examples.";
 #[derive(Parser, Debug)]
 #[command(name = "wasivfs", version = VERSION, propagate_version = true, after_help = MAIN_HELP)]
 struct Cli {
+    /// Print nothing on success (no summary, no progress); works with every command.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+
+    /// Also print each stage's time on stderr; works with every command.
+    #[arg(short, long, global = true)]
+    verbose: bool,
+
     #[command(subcommand)]
     command: Command,
+}
+
+/// How much a command prints besides its result: the global `-q` / `-v`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Verbosity {
+    /// `-q`: nothing on success.
+    pub quiet: bool,
+    /// `-v`: stage times on stderr.
+    pub verbose: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -67,15 +84,19 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
     };
+    let verbosity = Verbosity {
+        quiet: cli.quiet,
+        verbose: cli.verbose,
+    };
     let result = match cli.command {
         Command::Pack(a) => {
             let sub = matches.subcommand_matches("pack");
-            pack::main(a, sub)
+            pack::main(a, sub, verbosity)
         }
-        Command::Run(a) => run::main(a),
+        Command::Run(a) => run::main(a, verbosity),
         Command::Ls(a) => readback::ls(a),
         Command::Cat(a) => readback::cat(a),
-        Command::Unpack(a) => readback::unpack(a),
+        Command::Unpack(a) => readback::unpack(a, verbosity),
         Command::Inspect(a) => readback::inspect(a),
         Command::Exe(a) => wasivfs_exe::run(a).map(|()| ExitCode::SUCCESS),
     };

@@ -11,14 +11,22 @@
 //! - [`cli`]: locating and running the real `wasivfs` binary.
 //! - [`artifacts`]: the downloaded real-world modules (CPython, MicroPython, Ruby).
 //! - [`interp`]: the interpreter apps, import/export lists, and the CRuby reactor harness.
+//! - [`runtimes`], [`browser`], [`ruby_cli`], [`process`]: outside runtimes (the `wasmtime` CLI,
+//!   Node, Bun, Deno, headless browsers) running packed modules, with time limits.
+//! - [`compat`]: the runtime table of `docs/compatibility.md`, checked against the test run.
 
 #![deny(missing_docs)]
 
 pub mod artifacts;
+pub mod browser;
 pub mod cli;
+pub mod compat;
 pub mod fixtures;
 pub mod interp;
 pub mod packer;
+pub mod process;
+pub mod ruby_cli;
 pub mod run;
+pub mod runtimes;
 pub mod suites;
 pub mod trees;
