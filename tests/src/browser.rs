@@ -77,7 +77,8 @@ impl Site {
 
     fn respond(&self, mut req: Request, results: &mpsc::Sender<Result<String>>) {
         let header = |v: &str| Header::from_bytes("Content-Type", v).ok();
-        let reply = match (req.method(), req.url()) {
+        let (method, url) = (req.method().clone(), req.url().to_string());
+        let reply = match (&method, url.as_str()) {
             (Method::Post, "/result") => {
                 let mut body = String::new();
                 let got = req

@@ -143,7 +143,8 @@ pub fn driver_wat(args: &[&str], code: &str) -> String {
         with_nul.push(0);
         let _ = writeln!(wat, "  (data $s{i} {})", wat_string(&with_nul));
     }
-    // $put(i): allocate, copy string i (with its NUL) and return the pointer.
+    // Each string goes to memory from cabi_realloc; argv's (ptr, len) pairs go into $list. The
+    // code is the last string, so $p points at it when the loop is done.
     wat.push_str("  (func (export \"_start\") (local $list i32) (local $p i32)\n");
     let list_bytes = args.len() * 8;
     let _ = writeln!(

@@ -198,11 +198,8 @@ fn runtime_row(rt: Runtime, test: &str) -> Option<Vec<String>> {
     let scratch = tempfile::tempdir().unwrap();
     let runs = run_all(rt, g, scratch.path());
     let cells = cells(g, &runs, &scrub(g, scratch.path()));
-    for (what, run, cell) in [("C probe", &runs[0]), ("CPython", &runs[1]), ("CRuby", &runs[2])]
-        .iter()
-        .zip(&cells)
-        .map(|((w, r), c)| (w, r, c))
-    {
+    let names = ["C probe", "CPython", "CRuby"];
+    for ((what, run), cell) in names.iter().zip(&runs).zip(&cells) {
         eprintln!(
             "{rt:?} {what}: {cell}\n  stderr: {}",
             String::from_utf8_lossy(&run.stderr)
