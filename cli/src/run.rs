@@ -28,10 +28,21 @@ second run of a large module starts fast; --no-cache compiles every time.";
 ///
 /// Options go before the module; every argument after it is the program's.
 #[derive(Args, Debug)]
-#[command(after_help = RUN_HELP)]
+#[command(
+    after_help = RUN_HELP,
+    override_usage = "wasivfs run [OPTIONS] <MODULE> [ARGS]..."
+)]
 pub struct RunArgs {
-    /// The module to run, e.g. packed.wasm. Its file name is the guest's argv[0].
-    pub module: PathBuf,
+    /// The module to run (e.g. packed.wasm; its file name is the guest's argv[0]), then the
+    /// program's arguments: everything after the module, options included, as with `wasmtime
+    /// run`. A `--` right after the module is dropped.
+    #[arg(
+        value_name = "MODULE",
+        required = true,
+        num_args = 1..,
+        trailing_var_arg = true
+    )]
+    pub module_and_args: Vec<OsString>,
 
     /// Preopen host directory HOST at guest path GUEST, e.g. --dir ./data::/data; without `::`
     /// the guest path is the host path (repeatable).
@@ -46,11 +57,6 @@ pub struct RunArgs {
     /// Compile the module every time instead of using wasmtime's compilation cache.
     #[arg(long)]
     pub no_cache: bool,
-
-    /// Arguments for the program (after argv[0]): everything after the module, options
-    /// included, e.g. `packed.wasm input.txt --flag`. A `--` right after the module is dropped.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "ARGS")]
-    pub args: Vec<OsString>,
 }
 
 /// The program's arguments: `args` without a leading `--`, each valid UTF-8 (WASI passes text).
@@ -73,20 +79,24 @@ fn guest_args(args: Vec<OsString>) -> Result<Vec<String>> {
 
 /// Runs `run`; `-v` prints the compile and run times on stderr.
 pub fn main(a: RunArgs, v: Verbosity) -> Result<ExitCode> {
-    let name = a.module.display().to_string();
-    let bytes = std::fs::read(&a.module).map_err(|e| anyhow!("{name}: {e}"))?;
+    let mut rest = a.module_and_args.into_iter();
+    let module = PathBuf::from(
+        rest.next()
+            .ok_or_else(|| anyhow!("no module given (see --help)"))?,
+    );
+    let name = module.display().to_string();
+    let bytes = std::fs::read(&module).map_err(|e| anyhow!("{name}: {e}"))?;
     if !bytes.starts_with(b"\0asm") {
         return Err(anyhow!(
             "{name}: not a WebAssembly module (bad magic bytes)"
         ));
     }
-    let argv0 = a
-        .module
+    let argv0 = module
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| name.clone());
     let mut argv = vec![argv0];
-    argv.extend(guest_args(a.args)?);
+    argv.extend(guest_args(rest.collect())?);
     let env = a
         .env
         .into_iter()

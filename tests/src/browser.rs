@@ -10,7 +10,6 @@ use crate::process::Bounded;
 use crate::runtimes::{fixture, js_dir, GuestRun, Runtime, RUN_LIMIT};
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::json;
-use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};

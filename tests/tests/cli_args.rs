@@ -163,8 +163,10 @@ fn quiet_and_verbose_work_on_every_subcommand() {
     }
     for sub in ["ls", "cat", "inspect", "unpack"] {
         let mut args = vec![sub, missing.as_str()];
-        if sub == "unpack" {
-            args.extend(["-o", &out_path]);
+        match sub {
+            "unpack" => args.extend(["-o", &out_path]),
+            "cat" => args.push("/src/a.txt"),
+            _ => {}
         }
         for flag in ["-q", "-v"] {
             let mut with = args.clone();
