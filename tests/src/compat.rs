@@ -80,12 +80,7 @@ pub fn cell(
                 String::from_utf8_lossy(expected_stdout),
                 String::from_utf8_lossy(&run.stdout),
             );
-            let line = a
-                .lines()
-                .zip(b.lines())
-                .take_while(|(x, y)| x == y)
-                .count()
-                + 1;
+            let line = a.lines().zip(b.lines()).take_while(|(x, y)| x == y).count() + 1;
             format!(
                 "differs from host-mapped from stdout line {line} (exit code {:?})",
                 run.exit

@@ -160,7 +160,10 @@ fn error_line(stderr: &str) -> Option<String> {
         return Some(l.trim().to_string());
     }
     let mut lines = stderr.lines();
-    let head = lines.find_map(|l| l.strip_prefix("Error: "))?.trim().to_string();
+    let head = lines
+        .find_map(|l| l.strip_prefix("Error: "))?
+        .trim()
+        .to_string();
     let mut cause = None;
     for l in lines.by_ref() {
         let t = l.trim();
@@ -225,7 +228,13 @@ pub fn run_ruby_js(rt: Runtime, wasm: &Path, entry: &str) -> Result<GuestRun> {
 fn js_command(rt: Runtime, cmd: &mut Command) {
     match rt {
         Runtime::Deno => {
-            cmd.args(["run", "--quiet", "--no-config", "--allow-read", "--allow-env"]);
+            cmd.args([
+                "run",
+                "--quiet",
+                "--no-config",
+                "--allow-read",
+                "--allow-env",
+            ]);
         }
         Runtime::Node26 | Runtime::Node20 => {
             cmd.arg("--no-warnings");

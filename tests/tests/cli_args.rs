@@ -84,7 +84,16 @@ fn run_passes_everything_after_the_module_to_the_program() {
     assert_eq!(e.run(&[], &[]).0, argv(&[]));
     assert_eq!(e.run(&[], &["a", "b c"]).0, argv(&["a", "b c"]));
     // Options after the module, ours included, are the program's.
-    let theirs = ["input.txt", "--dir", "x", "-q", "--no-cache", "--env", "A=1", "-v"];
+    let theirs = [
+        "input.txt",
+        "--dir",
+        "x",
+        "-q",
+        "--no-cache",
+        "--env",
+        "A=1",
+        "-v",
+    ];
     let (args, env) = e.run(&[], &theirs);
     assert_eq!(args, argv(&theirs));
     assert!(env.is_empty(), "{env:?}");
@@ -117,7 +126,11 @@ fn run_options_before_the_module_stay_ours() {
     let module = e.path();
     let out = wasivfs(["run", "-v", &module, "z"]);
     assert_eq!(out.status.code(), Some(0));
-    assert!(out.stdout.starts_with(b"echo.wasm\0z\0"), "{:?}", out.stdout);
+    assert!(
+        out.stdout.starts_with(b"echo.wasm\0z\0"),
+        "{:?}",
+        out.stdout
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("compile:") && err.contains("run:"), "{err}");
 }

