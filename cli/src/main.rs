@@ -29,8 +29,25 @@ Run `wasivfs <command> --help` for each command's options and examples.";
 #[derive(Parser, Debug)]
 #[command(name = "wasivfs", version = VERSION, propagate_version = true, after_help = MAIN_HELP)]
 struct Cli {
+    /// Print nothing on success (no summary, no progress); works with every command.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+
+    /// Also print each stage's time on stderr; works with every command.
+    #[arg(short, long, global = true)]
+    verbose: bool,
+
     #[command(subcommand)]
     command: Command,
+}
+
+/// How much a command prints besides its result: the global `-q` / `-v`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Verbosity {
+    /// `-q`: nothing on success.
+    pub quiet: bool,
+    /// `-v`: stage times on stderr.
+    pub verbose: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -67,15 +84,26 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
     };
+    // Global flags given at different levels (`-q pack ... -v`) escape clap's own conflict check.
+    if cli.quiet && cli.verbose {
+        return usage_error(Cli::command().error(
+            ErrorKind::ArgumentConflict,
+            "the argument '--quiet' cannot be used with '--verbose'",
+        ));
+    }
+    let verbosity = Verbosity {
+        quiet: cli.quiet,
+        verbose: cli.verbose,
+    };
     let result = match cli.command {
         Command::Pack(a) => {
             let sub = matches.subcommand_matches("pack");
-            pack::main(a, sub)
+            pack::main(a, sub, verbosity)
         }
-        Command::Run(a) => run::main(a),
+        Command::Run(a) => run::main(a, verbosity),
         Command::Ls(a) => readback::ls(a),
         Command::Cat(a) => readback::cat(a),
-        Command::Unpack(a) => readback::unpack(a),
+        Command::Unpack(a) => readback::unpack(a, verbosity),
         Command::Inspect(a) => readback::inspect(a),
         Command::Exe(a) => wasivfs_exe::run(a).map(|()| ExitCode::SUCCESS),
     };
@@ -111,11 +139,18 @@ fn usage_error(e: clap::Error) -> ExitCode {
         | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => e.exit(),
         _ => {
             let rendered = e.render().to_string();
-            let first = rendered
-                .lines()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("error: invalid arguments");
-            let first = first.strip_prefix("error: ").unwrap_or(first);
+            let mut lines = rendered.lines().filter(|l| !l.trim().is_empty());
+            let mut first = lines
+                .next()
+                .unwrap_or("error: invalid arguments")
+                .to_string();
+            // "the following required arguments were not provided:" names them on the next line.
+            if first.ends_with(':') {
+                if let Some(next) = lines.next() {
+                    first = format!("{first} {}", next.trim());
+                }
+            }
+            let first = first.strip_prefix("error: ").unwrap_or(&first);
             eprintln!("error: {first} (see --help)");
             ExitCode::from(2)
         }

@@ -1,6 +1,6 @@
 //! `wasivfs pack`.
 
-use crate::{args, progress};
+use crate::{args, progress, Verbosity};
 use anyhow::Result;
 use clap::{ArgMatches, Args};
 use std::path::PathBuf;
@@ -67,19 +67,12 @@ pub struct PackArgs {
     /// (e.g. 1700000000 or 2024-01-01T00:00:00Z). Overrides SOURCE_DATE_EPOCH.
     #[arg(long, value_name = "SECONDS|RFC3339", value_parser = args::mtime)]
     pub mtime: Option<u64>,
-
-    /// Print nothing on success (and no progress).
-    #[arg(short, long, conflicts_with = "verbose")]
-    pub quiet: bool,
-
-    /// Also print each stage's time and the walk's counts on stderr.
-    #[arg(short, long)]
-    pub verbose: bool,
 }
 
 /// Runs `pack`; `matches` gives the command-line positions so that `--mapdir` and `--dir`
-/// mounts keep their relative order.
-pub fn main(a: PackArgs, matches: Option<&ArgMatches>) -> Result<ExitCode> {
+/// mounts keep their relative order. `-q` prints nothing; `-v` adds each stage's time and the
+/// walk's counts on stderr.
+pub fn main(a: PackArgs, matches: Option<&ArgMatches>, v: Verbosity) -> Result<ExitCode> {
     let positions = |id: &str| -> Vec<usize> {
         matches
             .and_then(|m| m.indices_of(id))
@@ -120,13 +113,13 @@ pub fn main(a: PackArgs, matches: Option<&ArgMatches>) -> Result<ExitCode> {
         excludes,
         segment_len: None,
     };
-    let report = pack_with(&opts, progress::for_stderr(a.quiet))?;
-    if !a.quiet {
+    let report = pack_with(&opts, progress::for_stderr(v.quiet))?;
+    if !v.quiet {
         for w in &report.warnings {
             eprintln!("warning: {}: {w}", opts.output.display());
         }
     }
-    if a.verbose {
+    if v.verbose {
         for (stage, elapsed) in &report.timings {
             eprintln!(
                 "{:>9}: {:>9.1} ms",
@@ -150,7 +143,7 @@ pub fn main(a: PackArgs, matches: Option<&ArgMatches>) -> Result<ExitCode> {
             report.info.trampolines.len()
         );
     }
-    if !a.quiet {
+    if !v.quiet {
         let i = &report.info;
         let mounts: Vec<&str> = i.mounts.iter().map(|m| m.guest.as_str()).collect();
         println!(

@@ -1,5 +1,6 @@
 //! `wasivfs ls`, `cat`, `unpack` and `inspect`: reading a packed module back, without a runtime.
 
+use crate::Verbosity;
 use anyhow::{anyhow, Result};
 use clap::Args;
 use std::io::Write;
@@ -109,13 +110,10 @@ pub struct UnpackArgs {
     /// Directory to extract into; created if missing, must be empty if it exists.
     #[arg(short = 'o', long = "output", value_name = "DIR")]
     pub output: PathBuf,
-    /// Print nothing on success.
-    #[arg(short, long)]
-    pub quiet: bool,
 }
 
-/// Runs `unpack`.
-pub fn unpack(a: UnpackArgs) -> Result<ExitCode> {
+/// Runs `unpack`; `-q` prints nothing on success.
+pub fn unpack(a: UnpackArgs, v: Verbosity) -> Result<ExitCode> {
     let (_, packed) = open(&a.module)?;
     let out = &a.output;
     match std::fs::read_dir(out) {
@@ -131,7 +129,7 @@ pub fn unpack(a: UnpackArgs) -> Result<ExitCode> {
         Err(e) => return Err(anyhow!("{}: {e}", out.display())),
     }
     let count = packed.unpack(out).map_err(|e| anyhow!("{e}"))?;
-    if !a.quiet {
+    if !v.quiet {
         println!("{}: {count} entries extracted", out.display());
     }
     Ok(ExitCode::SUCCESS)

