@@ -5,7 +5,7 @@ use anyhow::{anyhow, Result};
 use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use wasivfs_runtime::{engine, engine_with_cache, run_command, RunOptions, Stdio};
+use wasivfs_runtime::{engine, load_for_run, run_command, RunOptions, Stdio};
 
 const RUN_HELP: &str = "\
 Examples:
@@ -15,8 +15,9 @@ Examples:
       maps ./src at /src, sets LANG, passes `/src/main.py --verbose` as arguments
 
 The module's exit code becomes wasivfs's exit code; a trap exits with 134.
-Compiled code is cached in wasmtime's cache directory (e.g. ~/.cache/wasmtime), so the
-second run of a large module starts fast; --no-cache compiles every time.";
+Compiled code is cached, uncompressed, in ~/.cache/wasivfs/modules (or $WASIVFS_CACHE_DIR),
+so the second run of a large module starts fast; --no-cache compiles every time and neither
+reads nor writes the cache. Deleting that directory clears it.";
 
 /// Run a WASI preview 1 command module (packed or not) on the embedded wasmtime.
 #[derive(Args, Debug)]
@@ -35,7 +36,7 @@ pub struct RunArgs {
     #[arg(long = "env", value_name = "NAME[=VALUE]", value_parser = args::env)]
     pub env: Vec<(String, Option<String>)>,
 
-    /// Compile the module every time instead of using wasmtime's compilation cache.
+    /// Compile the module every time instead of using the compilation cache.
     #[arg(long)]
     pub no_cache: bool,
 
@@ -47,12 +48,6 @@ pub struct RunArgs {
 /// Runs `run`.
 pub fn main(a: RunArgs) -> Result<ExitCode> {
     let name = a.module.display().to_string();
-    let bytes = std::fs::read(&a.module).map_err(|e| anyhow!("{name}: {e}"))?;
-    if !bytes.starts_with(b"\0asm") {
-        return Err(anyhow!(
-            "{name}: not a WebAssembly module (bad magic bytes)"
-        ));
-    }
     let argv0 = a
         .module
         .file_name()
@@ -75,12 +70,8 @@ pub fn main(a: RunArgs) -> Result<ExitCode> {
         read_only: false,
         stdio: Stdio::Inherit,
     };
-    let engine = if a.no_cache {
-        engine()?
-    } else {
-        engine_with_cache()?
-    };
-    let module = wasivfs_runtime::compile(&engine, &bytes)
+    let engine = engine()?;
+    let module = load_for_run(&engine, &a.module, !a.no_cache)
         .map_err(|e| anyhow!("{name}: {}", one_line(&format!("{e:#}"))))?;
     let outcome = run_command(&engine, &module, &opts)
         .map_err(|e| anyhow!("{name}: {}", one_line(&format!("{e:#}"))))?;
