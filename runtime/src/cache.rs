@@ -212,14 +212,20 @@ impl ModuleCache {
                 .set("recorded", &before.to_string())
                 .set("module", hash.to_hex().as_str());
             // A hint only: if it cannot be written the next run hashes the file again.
-            let _ = write_atomically(p, r.encode().as_bytes());
+            let _ = write_atomically(&p, r.encode().as_bytes());
         }
         Ok(hash)
     }
 
     /// Writes `compiled` as the entry (`artifact`, `sum`), then maps it. Errors are about the
     /// cache directory; the caller then runs the in-memory copy.
-    fn store(&self, engine: &Engine, artifact: &Path, sum: &Path, compiled: &[u8]) -> Result<Module> {
+    fn store(
+        &self,
+        engine: &Engine,
+        artifact: &Path,
+        sum: &Path,
+        compiled: &[u8],
+    ) -> Result<Module> {
         let dir = self.layout_dir();
         create_private_dir(&dir).with_context(|| format!("{}", dir.display()))?;
         let ctx = || format!("{}", artifact.display());
@@ -231,10 +237,19 @@ impl ModuleCache {
         // The data must be on disk before the record that vouches for it can be: otherwise a
         // crash could leave a record whose stamp matches a file of zeros.
         tmp.as_file().sync_all().with_context(ctx)?;
-        let file = tmp.persist(artifact).map_err(|e| e.error).with_context(ctx)?;
+        let file = tmp
+            .persist(artifact)
+            .map_err(|e| e.error)
+            .with_context(ctx)?;
         let before = now_ns();
         let meta = file.metadata().with_context(ctx)?;
-        write_artifact_record(sum, &meta, before, &hash_bytes(compiled), compiled.len() as u64)?;
+        write_artifact_record(
+            sum,
+            &meta,
+            before,
+            &hash_bytes(compiled),
+            compiled.len() as u64,
+        )?;
         evict::evict(&dir, self.max_bytes, artifact);
         // SAFETY: the file is the one just written from `precompile_module`'s output for this
         // engine, and cache entries are never written in place (see `open_entry`).
@@ -349,7 +364,8 @@ fn open_entry(engine: &Engine, artifact: &Path, sum: &Path) -> Result<(Module, L
         evict::touch(sum);
         Lookup::Hit
     } else {
-        let (actual, n) = hash_file(&mut file).map_err(|e| Miss::Damaged(format!("{name}: {e}")))?;
+        let (actual, n) =
+            hash_file(&mut file).map_err(|e| Miss::Damaged(format!("{name}: {e}")))?;
         if n != len || actual != hash {
             return Err(Miss::Damaged(format!("{name}: checksum mismatch")));
         }

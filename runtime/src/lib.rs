@@ -9,8 +9,8 @@
 
 pub mod cache;
 
-pub use cache::{load_for_run, Lookup, Miss, ModuleCache};
 use anyhow::{anyhow, Result};
+pub use cache::{load_for_run, Lookup, Miss, ModuleCache};
 use std::path::PathBuf;
 use wasmtime::{Config, Engine, Linker, Module, Store, Strategy};
 use wasmtime_wasi::p1::{self, WasiP1Ctx};

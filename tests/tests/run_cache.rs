@@ -81,7 +81,10 @@ fn stderr(o: &Output) -> String {
 
 /// What the guest saw: its stdout and exit code.
 fn guest(o: &Output) -> (String, Option<i32>) {
-    (String::from_utf8_lossy(&o.stdout).into_owned(), o.status.code())
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        o.status.code(),
+    )
 }
 
 fn identity(p: &Path) -> (u64, i64, i64) {
@@ -95,7 +98,11 @@ fn second_run_uses_the_cached_artifact() {
     let first = c.run(&[]);
     assert!(first.status.success(), "{}", stderr(&first));
     assert!(guest(&first).0.contains("embedded"), "{first:?}");
-    assert!(stderr(&first).contains("compiled (not in the cache)"), "{}", stderr(&first));
+    assert!(
+        stderr(&first).contains("compiled (not in the cache)"),
+        "{}",
+        stderr(&first)
+    );
     let artifact = c.artifact();
     let before = identity(&artifact);
 
@@ -103,7 +110,11 @@ fn second_run_uses_the_cached_artifact() {
     // stamp has settled it is mapped as is.
     let second = c.run(&[]);
     assert_eq!(guest(&second), guest(&first));
-    assert!(stderr(&second).contains("wasivfs: cache verified"), "{}", stderr(&second));
+    assert!(
+        stderr(&second).contains("wasivfs: cache verified"),
+        "{}",
+        stderr(&second)
+    );
     std::thread::sleep(Duration::from_millis(2100));
     let third = c.run(&[]);
     assert_eq!(guest(&third), guest(&first));
@@ -135,7 +146,11 @@ fn truncated_artifact_is_recompiled_invisibly() {
     assert_eq!(fs::metadata(&artifact).unwrap().len(), len);
     let third = c.run(&[]);
     assert_eq!(guest(&third), guest(&first));
-    assert!(stderr(&third).contains("cache verified"), "{}", stderr(&third));
+    assert!(
+        stderr(&third).contains("cache verified"),
+        "{}",
+        stderr(&third)
+    );
 }
 
 #[test]
@@ -155,7 +170,11 @@ fn corrupted_artifact_is_recompiled_invisibly() {
     fs::write(&artifact, &bytes).unwrap();
     let second = c.run(&[]);
     assert_eq!(guest(&second), guest(&first));
-    assert!(stderr(&second).contains("checksum mismatch"), "{}", stderr(&second));
+    assert!(
+        stderr(&second).contains("checksum mismatch"),
+        "{}",
+        stderr(&second)
+    );
 }
 
 #[test]
@@ -164,13 +183,21 @@ fn no_cache_reads_and_writes_nothing() {
     let o = c.run(&["--no-cache"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(guest(&o).0.contains("embedded"));
-    assert!(!c.cache().exists(), "--no-cache created {}", c.cache().display());
+    assert!(
+        !c.cache().exists(),
+        "--no-cache created {}",
+        c.cache().display()
+    );
     // With an entry present, --no-cache still compiles and leaves it alone.
     c.run(&[]);
     let artifact = c.artifact();
     let before = identity(&artifact);
     let o = c.run(&["--no-cache"]);
-    assert!(stderr(&o).contains("compiled (--no-cache)"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("compiled (--no-cache)"),
+        "{}",
+        stderr(&o)
+    );
     assert_eq!(identity(&artifact), before);
     assert_eq!(cwasm_files(&c.cache()).len(), 1);
 }

@@ -245,7 +245,9 @@ mod tests {
     fn file_hash_matches_memory_hash_across_chunks() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("f");
-        let data: Vec<u8> = (0..(CHUNK * 2 + 12345)).map(|i| (i * 31 % 251) as u8).collect();
+        let data: Vec<u8> = (0..(CHUNK * 2 + 12345))
+            .map(|i| (i * 31 % 251) as u8)
+            .collect();
         std::fs::write(&p, &data).unwrap();
         let mut f = File::open(&p).unwrap();
         let (h, n) = hash_file(&mut f).unwrap();

@@ -53,7 +53,9 @@ impl Fixture {
     }
 
     fn artifact(&self) -> PathBuf {
-        self.cache.artifact_path(&self.engine, &self.module).unwrap()
+        self.cache
+            .artifact_path(&self.engine, &self.module)
+            .unwrap()
     }
 
     /// Loads until the entry is a plain hit (the first loads after a write are checksummed in
@@ -88,7 +90,10 @@ fn second_load_uses_the_stored_artifact_then_trusts_it_by_stamp() {
     let f = Fixture::new("cached", 5);
     let (first, lookup) = f.load();
     assert_eq!(lookup, compiled(Miss::Absent));
-    assert_eq!((first.exit_code, first.stdout.as_slice()), (5, &b"cached\n"[..]));
+    assert_eq!(
+        (first.exit_code, first.stdout.as_slice()),
+        (5, &b"cached\n"[..])
+    );
     let artifact = f.artifact();
     let before = identity(&artifact);
     f.settle(&first);
@@ -174,7 +179,10 @@ fn entry_from_another_wasmtime_version_is_recompiled() {
     let artifact = f.artifact();
     // What another wasmtime version would have written at this path, with an intact record.
     let mut config = crate::base_config();
-    config.module_version(wasmtime::ModuleVersionStrategy::Custom("0.0.1-other".into()))
+    config
+        .module_version(wasmtime::ModuleVersionStrategy::Custom(
+            "0.0.1-other".into(),
+        ))
         .unwrap();
     let other = Engine::new(&config).unwrap();
     let bytes = other
@@ -226,7 +234,10 @@ fn not_wasm_and_invalid_wasm_are_errors() {
     fs::write(&f.module, b"\0asm\x01\0\0\0\x7f").unwrap();
     let err = f.cache.load(&f.engine, &f.module).unwrap_err();
     assert!(format!("{err:#}").contains("cannot compile"), "{err:#}");
-    let err = f.cache.load(&f.engine, &f.module.with_extension("missing")).unwrap_err();
+    let err = f
+        .cache
+        .load(&f.engine, &f.module.with_extension("missing"))
+        .unwrap_err();
     assert!(err.to_string().contains("No such file"), "{err}");
 }
 
@@ -254,12 +265,22 @@ fn unwritable_cache_still_runs() {
 fn cache_is_bounded() {
     let a = Fixture::new("module a", 0);
     let b_module = a.module.with_file_name("b.wasm");
-    fs::write(&b_module, wat::parse_str(module_wat("module b", 0)).unwrap()).unwrap();
+    fs::write(
+        &b_module,
+        wat::parse_str(module_wat("module b", 0)).unwrap(),
+    )
+    .unwrap();
     a.load();
     let a_artifact = a.artifact();
     let one = fs::metadata(&a_artifact).unwrap().len();
     let bounded = a.cache.clone().with_max_bytes(one + one / 2);
     bounded.load(&a.engine, &b_module).unwrap();
-    assert!(!a_artifact.exists(), "the older entry should have been evicted");
-    assert!(bounded.artifact_path(&a.engine, &b_module).unwrap().exists());
+    assert!(
+        !a_artifact.exists(),
+        "the older entry should have been evicted"
+    );
+    assert!(bounded
+        .artifact_path(&a.engine, &b_module)
+        .unwrap()
+        .exists());
 }
