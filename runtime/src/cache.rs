@@ -462,7 +462,7 @@ fn engine_key(engine: &Engine) -> String {
 fn check_magic(file: &mut File) -> Result<()> {
     let mut magic = [0u8; 4];
     file.seek(SeekFrom::Start(0))?;
-    let ok = file.read_exact(&mut magic).is_ok() && &magic == b"\0asm";
+    let ok = file.read_exact(&mut magic).is_ok() && magic == *b"\0asm";
     if !ok {
         return Err(anyhow!("not a WebAssembly module (bad magic bytes)"));
     }
