@@ -161,7 +161,8 @@ fn corrupted_artifact_is_recompiled_invisibly() {
     let mut bytes = fs::read(&artifact).unwrap();
     // Random-looking bytes over the first half: ELF header, code and metadata alike.
     let mut x = 0x2545_f491_u32;
-    for b in &mut bytes[..bytes.len() / 2] {
+    let half = bytes.len() / 2;
+    for b in &mut bytes[..half] {
         x ^= x << 13;
         x ^= x >> 17;
         x ^= x << 5;
