@@ -178,7 +178,8 @@ measure() {
     cmd="$(printf '%q ' "$@")"
     local hf=("$HYPERFINE" -N --style none --warmup 1 --runs "$RUNS" --export-json "$RES/$name.json")
     [ "$prepare" = ":" ] || hf+=(--prepare "$prepare")
-    "${hf[@]}" "$cmd" >/dev/null
+    "${hf[@]}" "$cmd" >/dev/null 2>"$RES/$name.hyperfine" \
+      || { cat "$RES/$name.hyperfine" >&2; die "$name: hyperfine failed: $*"; }
     python3 -c 'import json,sys; print("\n".join(str(t) for t in json.load(open(sys.argv[1]))["results"][0]["times"]))' \
       "$RES/$name.json" > "$RES/$name.wall"
   fi
@@ -255,7 +256,7 @@ measure pack-one --prepare "rm -f '$WORK/p1.wasm'" -- \
 echo
 echo "## wasivfs start-up benchmark ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg))"
 echo "wasivfs: $WASIVFS ($("$WASIVFS" --version))"
-echo "wasmtime CLI: $("$WASMTIME" --version); node: $("$NODE" --version); walls by: ${HYPERFINE:+hyperfine}${HYPERFINE:-own loop}"
+echo "wasmtime CLI: $("$WASMTIME" --version); node: $("$NODE" --version); walls by: $([ -n "$HYPERFINE" ] && echo hyperfine || echo "own loop")"
 echo "tree: $TREE_FILES files, $TREE_BYTES bytes; modules: one-file $(stat -c %s "$ONE") B, with the tree $(stat -c %s "$IMG") B"
 echo "medians of $RUNS runs after one warm-up"
 echo
