@@ -7,7 +7,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
-use wasivfs_runtime::{engine, engine_with_cache, run_command, RunOptions, Stdio};
+use wasivfs_runtime::{engine, load_for_run, run_command, RunOptions, Stdio};
 
 const RUN_HELP: &str = "\
 Examples:
@@ -21,8 +21,9 @@ Examples:
       a `--` right after the module is dropped, the rest goes to the program
 
 The module's exit code becomes wasivfs's exit code; a trap exits with 134.
-Compiled code is cached in wasmtime's cache directory (e.g. ~/.cache/wasmtime), so the
-second run of a large module starts fast; --no-cache compiles every time.";
+Compiled code is cached, uncompressed, in ~/.cache/wasivfs/modules (or $WASIVFS_CACHE_DIR),
+so the second run of a large module starts fast; --no-cache compiles every time and neither
+reads nor writes the cache. Deleting that directory clears it.";
 
 /// Run a WASI preview 1 command module (packed or not) on the embedded wasmtime.
 ///
@@ -54,7 +55,7 @@ pub struct RunArgs {
     #[arg(long = "env", value_name = "NAME[=VALUE]", value_parser = args::env)]
     pub env: Vec<(String, Option<String>)>,
 
-    /// Compile the module every time instead of using wasmtime's compilation cache.
+    /// Compile the module every time instead of using the compilation cache.
     #[arg(long)]
     pub no_cache: bool,
 }
@@ -77,7 +78,7 @@ fn guest_args(args: Vec<OsString>) -> Result<Vec<String>> {
         .collect()
 }
 
-/// Runs `run`; `-v` prints the compile and run times on stderr.
+/// Runs `run`; `-v` prints the compile (or cache load) and run times on stderr.
 pub fn main(a: RunArgs, v: Verbosity) -> Result<ExitCode> {
     let mut rest = a.module_and_args.into_iter();
     let module = PathBuf::from(
@@ -85,12 +86,6 @@ pub fn main(a: RunArgs, v: Verbosity) -> Result<ExitCode> {
             .ok_or_else(|| anyhow!("no module given (see --help)"))?,
     );
     let name = module.display().to_string();
-    let bytes = std::fs::read(&module).map_err(|e| anyhow!("{name}: {e}"))?;
-    if !bytes.starts_with(b"\0asm") {
-        return Err(anyhow!(
-            "{name}: not a WebAssembly module (bad magic bytes)"
-        ));
-    }
     let argv0 = module
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -112,13 +107,9 @@ pub fn main(a: RunArgs, v: Verbosity) -> Result<ExitCode> {
         read_only: false,
         stdio: Stdio::Inherit,
     };
-    let engine = if a.no_cache {
-        engine()?
-    } else {
-        engine_with_cache()?
-    };
+    let engine = engine()?;
     let started = Instant::now();
-    let module = wasivfs_runtime::compile(&engine, &bytes)
+    let module = load_for_run(&engine, &module, !a.no_cache)
         .map_err(|e| anyhow!("{name}: {}", one_line(&format!("{e:#}"))))?;
     let compiled = started.elapsed();
     let outcome = run_command(&engine, &module, &opts)

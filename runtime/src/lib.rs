@@ -2,11 +2,15 @@
 //!
 //! This is the engine behind `wasivfs run` and the oracle of the differential tests: the same
 //! function runs a module with host directories mapped in (what a packed module must imitate) or a
-//! packed module with none. Output can go to the terminal or be captured.
+//! packed module with none. Output can go to the terminal or be captured. [`cache`] keeps
+//! compiled modules between runs of `wasivfs run`.
 
 #![deny(missing_docs)]
 
+pub mod cache;
+
 use anyhow::{anyhow, Result};
+pub use cache::{load_for_run, Lookup, Miss, ModuleCache};
 use std::path::PathBuf;
 use wasmtime::{Config, Engine, Linker, Module, Store, Strategy};
 use wasmtime_wasi::p1::{self, WasiP1Ctx};
@@ -20,17 +24,6 @@ pub const TRAP_EXIT_CODE: i32 = 134;
 /// A wasmtime engine with Cranelift and multi-memory on (packed modules have two memories).
 pub fn engine() -> Result<Engine> {
     Engine::new(&base_config()).map_err(|e| anyhow!(e).context("cannot configure the wasm engine"))
-}
-
-/// Like [`engine`], with wasmtime's on-disk compilation cache (its default location, e.g.
-/// `~/.cache/wasmtime`), so running the same module again skips compiling it. Falls back to no
-/// cache when the cache cannot be set up (no home directory, read-only disk).
-pub fn engine_with_cache() -> Result<Engine> {
-    let mut config = base_config();
-    if let Ok(cache) = wasmtime::Cache::new(wasmtime::CacheConfig::new()) {
-        config.cache(Some(cache));
-    }
-    Engine::new(&config).map_err(|e| anyhow!(e).context("cannot configure the wasm engine"))
 }
 
 fn base_config() -> Config {

@@ -1,0 +1,204 @@
+//! The compilation cache of `wasivfs run`, through the real binary: a second run uses the stored
+//! artifact, a truncated or corrupted artifact is recompiled with the guest none the wiser, and
+//! `--no-cache` writes nothing. Every run points the cache at a temporary directory.
+
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+use wasivfs_e2e::cli::wasivfs_bin;
+use wasivfs_e2e::fixtures;
+
+struct Case {
+    dir: tempfile::TempDir,
+}
+
+impl Case {
+    /// A packed module (the C probe with `/src/a.txt` embedded) and an empty cache directory.
+    fn packed() -> Case {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("src");
+        fs::create_dir(&src).unwrap();
+        fs::write(src.join("a.txt"), b"embedded\n").unwrap();
+        fs::write(dir.path().join("app.wasm"), fixtures::fsops()).unwrap();
+        let o = Command::new(wasivfs_bin())
+            .arg("pack")
+            .arg(dir.path().join("app.wasm"))
+            .arg("--mapdir")
+            .arg(format!("/src::{}", src.display()))
+            .arg("-o")
+            .arg(dir.path().join("packed.wasm"))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        Case { dir }
+    }
+
+    fn cache(&self) -> PathBuf {
+        self.dir.path().join("cache")
+    }
+
+    fn run(&self, extra: &[&str]) -> Output {
+        Command::new(wasivfs_bin())
+            .arg("run")
+            .args(extra)
+            .arg(self.dir.path().join("packed.wasm"))
+            .args(["--", "/src", "cat", "a.txt"])
+            .env("WASIVFS_CACHE_DIR", self.cache())
+            .env("WASIVFS_CACHE_LOG", "1")
+            .output()
+            .unwrap()
+    }
+
+    /// The single stored artifact.
+    fn artifact(&self) -> PathBuf {
+        let found = cwasm_files(&self.cache());
+        assert_eq!(found.len(), 1, "{found:?}");
+        found.into_iter().next().unwrap()
+    }
+}
+
+fn cwasm_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(rd) = fs::read_dir(dir) else {
+        return out;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(cwasm_files(&p));
+        } else if p.extension().is_some_and(|x| x == "cwasm") {
+            out.push(p);
+        }
+    }
+    out
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// What the guest saw: its stdout and exit code.
+fn guest(o: &Output) -> (String, Option<i32>) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        o.status.code(),
+    )
+}
+
+fn identity(p: &Path) -> (u64, i64, i64) {
+    let m = fs::metadata(p).unwrap();
+    (m.ino(), m.mtime(), m.mtime_nsec())
+}
+
+#[test]
+fn second_run_uses_the_cached_artifact() {
+    let c = Case::packed();
+    let first = c.run(&[]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert!(guest(&first).0.contains("embedded"), "{first:?}");
+    assert!(
+        stderr(&first).contains("compiled (not in the cache)"),
+        "{}",
+        stderr(&first)
+    );
+    let artifact = c.artifact();
+    let before = identity(&artifact);
+
+    // Just after the write the artifact is checksummed in full before it is used; once its
+    // stamp has settled it is mapped as is.
+    let second = c.run(&[]);
+    assert_eq!(guest(&second), guest(&first));
+    assert!(
+        stderr(&second).contains("wasivfs: cache verified"),
+        "{}",
+        stderr(&second)
+    );
+    std::thread::sleep(Duration::from_millis(2100));
+    let third = c.run(&[]);
+    assert_eq!(guest(&third), guest(&first));
+    let fourth = c.run(&[]);
+    assert_eq!(guest(&fourth), guest(&first));
+    assert_eq!(stderr(&fourth), "wasivfs: cache hit\n");
+    assert_eq!(identity(&artifact), before, "the artifact was rewritten");
+}
+
+#[test]
+fn truncated_artifact_is_recompiled_invisibly() {
+    let c = Case::packed();
+    let first = c.run(&[]);
+    let artifact = c.artifact();
+    let len = fs::metadata(&artifact).unwrap().len();
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&artifact)
+        .unwrap()
+        .set_len(len / 3)
+        .unwrap();
+    let second = c.run(&[]);
+    assert_eq!(guest(&second), guest(&first));
+    let err = stderr(&second);
+    assert!(
+        err.contains("damaged compilation cache entry, recompiled") && err.contains(".cwasm"),
+        "{err}"
+    );
+    assert_eq!(fs::metadata(&artifact).unwrap().len(), len);
+    let third = c.run(&[]);
+    assert_eq!(guest(&third), guest(&first));
+    assert!(
+        stderr(&third).contains("cache verified"),
+        "{}",
+        stderr(&third)
+    );
+}
+
+#[test]
+fn corrupted_artifact_is_recompiled_invisibly() {
+    let c = Case::packed();
+    let first = c.run(&[]);
+    let artifact = c.artifact();
+    let mut bytes = fs::read(&artifact).unwrap();
+    // Random-looking bytes over the first half: ELF header, code and metadata alike.
+    let mut x = 0x2545_f491_u32;
+    let half = bytes.len() / 2;
+    for b in &mut bytes[..half] {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        *b = x as u8;
+    }
+    fs::write(&artifact, &bytes).unwrap();
+    let second = c.run(&[]);
+    assert_eq!(guest(&second), guest(&first));
+    assert!(
+        stderr(&second).contains("checksum mismatch"),
+        "{}",
+        stderr(&second)
+    );
+}
+
+#[test]
+fn no_cache_reads_and_writes_nothing() {
+    let c = Case::packed();
+    let o = c.run(&["--no-cache"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(guest(&o).0.contains("embedded"));
+    assert!(
+        !c.cache().exists(),
+        "--no-cache created {}",
+        c.cache().display()
+    );
+    // With an entry present, --no-cache still compiles and leaves it alone.
+    c.run(&[]);
+    let artifact = c.artifact();
+    let before = identity(&artifact);
+    let o = c.run(&["--no-cache"]);
+    assert!(
+        stderr(&o).contains("compiled (--no-cache)"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(identity(&artifact), before);
+    assert_eq!(cwasm_files(&c.cache()).len(), 1);
+}
