@@ -57,6 +57,9 @@ fn locate_and_build() -> Result<PathBuf, String> {
     Ok(bin)
 }
 
+/// The variable that points `wasivfs run`'s compilation cache elsewhere.
+const CACHE_DIR_ENV: &str = wasivfs_runtime::cache::CACHE_DIR_ENV;
+
 /// Runs `wasivfs ARGS...` and returns its output.
 pub fn wasivfs<I, S>(args: I) -> Output
 where
@@ -64,8 +67,12 @@ where
     S: AsRef<std::ffi::OsStr>,
 {
     let bin = wasivfs_bin();
-    Command::new(&bin)
-        .args(args)
+    let mut cmd = Command::new(&bin);
+    // Keep `wasivfs run`'s compilation cache out of the user's own cache directory.
+    if std::env::var_os(CACHE_DIR_ENV).is_none() {
+        cmd.env(CACHE_DIR_ENV, std::env::temp_dir().join("wasivfs-e2e-cache"));
+    }
+    cmd.args(args)
         .output()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.display()))
 }
