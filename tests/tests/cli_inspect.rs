@@ -91,8 +91,10 @@ fn version_names_the_abi_and_image_format() {
     assert_eq!(
         v.trim(),
         format!(
-            "wasivfs {} (VFS ABI 1, image format 1)",
-            env!("CARGO_PKG_VERSION")
+            "wasivfs {} (VFS ABI {}, image format {})",
+            env!("CARGO_PKG_VERSION"),
+            wasivfs_packer::info::VFS_ABI,
+            wasivfs_packer::info::SECTION_FORMAT
         )
     );
 }
