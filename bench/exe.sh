@@ -1,60 +1,105 @@
 #!/usr/bin/env bash
-# Figures for `wasivfs exe` (printed, never asserted):
+# Figures for `wasivfs exe`, per target (printed, never asserted):
 #   1. size of a hello-world executable (and of the bare runner);
-#   2. start-up wall time of that executable vs `wasivfs run` on the same
-#      module from a cold cache (`--no-cache`: it compiles on every run), and
-#      with wasmtime's compilation cache warm;
-#   3. recursive fib(N) (Rust, wasm32-wasip1) as an executable vs the same
-#      Rust program built natively.
-# Needs hyperfine, cargo and the wasm32-wasip1 target. Usage: bench/exe.sh [N]
-#   WASIVFS=path/to/wasivfs   (default: target/release/wasivfs, else target/debug/wasivfs)
+#   2. start-up wall time of that executable, for the targets this machine runs natively, vs
+#      `wasivfs run` on the same module from a cold cache (`--no-cache`: it compiles on every
+#      run) and with wasmtime's compilation cache warm;
+#   3. recursive fib(N) (Rust, wasm32-wasip1) as an executable vs the same Rust program built
+#      natively (glibc and musl).
+# The executables are made by the release `wasivfs` binary, as a user would (`wasivfs exe
+# [--target T]`); a target whose runner cannot be built here is left out, saying why.
+# Needs hyperfine, cargo, python3 and the wasm32-wasip1 target. Usage: bench/exe.sh [N]
+#   WASIVFS=path/to/wasivfs   (default: target/release/wasivfs, built first)
+#   WASIVFS_CACHE=dir         (default: target/exe-cache, the tests' runner cache)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N="${1:-40}"
 TARGET="${CARGO_TARGET_DIR:-$PWD/target}"
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
+export WASIVFS_CACHE="${WASIVFS_CACHE:-$TARGET/exe-cache}"
+HOST_ARCH="$(uname -m)"
 
-echo "== building (runner, fixtures, exe front end)" >&2
-cargo build -q --release --manifest-path exe-runner/Cargo.toml --target-dir "$TARGET/exe-runner"
-RUNNER="$TARGET/exe-runner/release/wasivfs-exe-runner"
+echo "== building (wasivfs, fixtures)" >&2
+if [ -z "${WASIVFS:-}" ]; then
+  cargo build -q --release -p wasivfs
+  WASIVFS="$TARGET/release/wasivfs"
+fi
 FIX=exe/tests/fixtures/rust-guest/Cargo.toml
 cargo build -q --release --target wasm32-wasip1 --manifest-path "$FIX" --target-dir "$TARGET/exe-fixtures"
 cargo build -q --release --manifest-path "$FIX" --target-dir "$TARGET/exe-fixtures"
-cargo build -q -p wasivfs-exe --example exe
-MAKE_EXE="$TARGET/debug/examples/exe"
 WASM="$TARGET/exe-fixtures/wasm32-wasip1/release"
 NATIVE="$TARGET/exe-fixtures/release"
-if [ -z "${WASIVFS:-}" ]; then
-  if [ -x "$TARGET/release/wasivfs" ]; then WASIVFS="$TARGET/release/wasivfs"; else WASIVFS="$TARGET/debug/wasivfs"; fi
+NATIVE_MUSL=""
+if cargo build -q --release --target "$HOST_ARCH-unknown-linux-musl" --manifest-path "$FIX" \
+    --target-dir "$TARGET/exe-fixtures" 2>/dev/null; then
+  NATIVE_MUSL="$TARGET/exe-fixtures/$HOST_ARCH-unknown-linux-musl/release"
 fi
 
-"$MAKE_EXE" --runner "$RUNNER" "$WASM/hello.wasm" -o "$WORK/hello"
-"$MAKE_EXE" --runner "$RUNNER" "$WASM/fib.wasm" -o "$WORK/fib"
+# The targets: "default" (the built-in runner, CPU detected) and every --target that is ready.
+targets=(default)
+while read -r triple status; do
+  case "$status" in
+    ready*) targets+=("$triple") ;;
+    *) echo "-- $triple left out: $status" >&2 ;;
+  esac
+done < <("$WASIVFS" exe --list-targets | tail -n +2)
 
-echo "== size"
-printf 'runner alone:          %8d bytes\n' "$(stat -c %s "$RUNNER")"
-printf 'hello-world executable: %8d bytes (wasm %d bytes)\n' "$(stat -c %s "$WORK/hello")" "$(stat -c %s "$WASM/hello.wasm")"
+native() {  # whether this machine runs executables of target $1 directly
+  case "$1" in
+    default|"$HOST_ARCH"-unknown-linux-*) return 0 ;;
+    *) return 1 ;;
+  esac
+}
 
-echo "== start-up (hello world)"
-hyperfine -N --warmup 3 --export-json "$WORK/start.json" \
-  -n exe "$WORK/hello" \
-  -n "wasivfs run --no-cache ($(basename "$(dirname "$WASIVFS")"))" "$WASIVFS run --no-cache $WASM/hello.wasm" \
-  -n "wasivfs run, warm cache ($(basename "$(dirname "$WASIVFS")"))" "$WASIVFS run $WASM/hello.wasm"
+echo "== size (hello world, wasm $(stat -c %s "$WASM/hello.wasm") bytes)"
+for t in "${targets[@]}"; do
+  args=(); [ "$t" = default ] || args=(--target "$t")
+  "$WASIVFS" exe "${args[@]}" "$WASM/hello.wasm" -o "$WORK/hello-$t"
+  "$WASIVFS" exe "${args[@]}" "$WASM/fib.wasm" -o "$WORK/fib-$t"
+  out="$WORK/hello-$t"; [ -f "$out" ] || out="$out.exe"
+  python3 - "$out" "$t" <<'PY'
+import struct, sys
+path, t = sys.argv[1], sys.argv[2]
+data = open(path, "rb").read()
+payload_offset = struct.unpack_from("<Q", data, len(data) - 64 + 16)[0]
+print(f"{t:28s} executable {len(data)/1e6:6.2f} MB (runner {payload_offset/1e6:.2f} MB incl. padding)")
+PY
+done
+
+echo "== start-up (hello world, native targets), median"
+cmds=()
+for t in "${targets[@]}"; do
+  native "$t" && cmds+=(-n "exe $t" "$WORK/hello-$t")
+done
+hyperfine -N --warmup 3 --export-json "$WORK/start.json" "${cmds[@]}" \
+  -n "wasivfs run --no-cache" "$WASIVFS run --no-cache $WASM/hello.wasm" \
+  -n "wasivfs run, warm cache" "$WASIVFS run $WASM/hello.wasm" >/dev/null
 python3 - "$WORK/start.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))["results"]
-m = [x["median"] for x in r]
-print(f"median: exe {m[0]*1e3:.2f} ms, wasivfs run cold cache {m[1]*1e3:.2f} ms (speed-up {m[1]/m[0]:.1f}x), "
-      f"warm cache {m[2]*1e3:.2f} ms (speed-up {m[2]/m[0]:.1f}x)")
+cold, warm = r[-2]["median"], r[-1]["median"]
+for x in r[:-2]:
+    m = x["median"]
+    print(f"{x['command']:36s} {m*1e3:6.2f} ms  (wasivfs run: cold cache {cold*1e3:.1f} ms = {cold/m:.1f}x, warm {warm*1e3:.1f} ms = {warm/m:.1f}x)")
 PY
 
-echo "== fib($N)"
-hyperfine -N --warmup 1 --runs 5 --export-json "$WORK/fib.json" \
-  -n exe "$WORK/fib $N" -n native "$NATIVE/fib $N"
+echo "== fib($N), median"
+cmds=()
+for t in "${targets[@]}"; do
+  native "$t" && cmds+=(-n "exe $t" "$WORK/fib-$t $N")
+done
+cmds+=(-n "native Rust (glibc)" "$NATIVE/fib $N")
+[ -n "$NATIVE_MUSL" ] && cmds+=(-n "native Rust (musl)" "$NATIVE_MUSL/fib $N")
+hyperfine -N --warmup 1 --runs 5 --export-json "$WORK/fib.json" "${cmds[@]}" >/dev/null
 python3 - "$WORK/fib.json" <<'PY'
 import json, sys
-r = json.load(open(sys.argv[1]))["results"]
-m = [x["median"] for x in r]
-print(f"median: exe {m[0]:.3f} s, native {m[1]:.3f} s, ratio {m[0]/m[1]:.2f}x")
+r = {x["command"]: x["median"] for x in json.load(open(sys.argv[1]))["results"]}
+base = r["native Rust (glibc)"]
+musl = r.get("native Rust (musl)")
+for name, m in r.items():
+    line = f"{name:36s} {m:.3f} s  = {m/base:.2f}x native glibc"
+    if musl:
+        line += f", {m/musl:.2f}x native musl"
+    print(line)
 PY

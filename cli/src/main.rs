@@ -66,14 +66,19 @@ enum Command {
 const EXE_HELP: &str = "\
 Examples:
   wasivfs exe packed.wasm -o app
-      makes ./app, a native executable that runs packed.wasm (compiled ahead of time)
+      makes ./app, a native executable for this machine that runs packed.wasm
+  wasivfs exe packed.wasm -o app --target aarch64-unknown-linux-musl
+      the same for another machine: a static Linux arm64 executable
+  wasivfs exe --list-targets
+      the targets, and what to install for those not ready here
   wasivfs exe app.wasm -o app --dir ./data::/data
       also grants the host directory ./data at /data on every run
   ./app --any --flags
       every argument goes to the program; WASIVFS_DIRS=\"HOST::GUEST;...\" grants more at run time
 
-The executable carries a runtime but no compiler. It needs the runner binary
-(wasivfs-exe-runner): --runner PATH, $WASIVFS_EXE_RUNNER, or next to wasivfs.";
+The module is compiled ahead of time; the executable carries a runtime but no compiler.
+The runner for wasivfs's own target is built in; the runner for another target is built
+with cargo on first use and cached (see docs/exe.md).";
 
 fn main() -> ExitCode {
     let matches = match Cli::command().try_get_matches() {

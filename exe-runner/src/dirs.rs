@@ -13,7 +13,7 @@
 #![allow(dead_code)]
 
 use std::ffi::OsStr;
-use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
 
 use crate::trailer::DirMapping;
 
@@ -23,9 +23,13 @@ pub const DIRS_ENV: &str = "WASIVFS_DIRS";
 /// Separator between grants in [`DIRS_ENV`].
 pub const LIST_SEPARATOR: u8 = b';';
 
-/// Parses one `HOST::GUEST` grant.
+/// Parses one `HOST::GUEST` grant. The host part is kept as the OS string's
+/// encoded bytes (raw bytes on Unix); see [`host_path`].
 pub fn parse_grant(spec: &OsStr) -> Result<DirMapping, String> {
-    let bytes = spec.as_bytes();
+    parse_grant_bytes(spec.as_encoded_bytes())
+}
+
+fn parse_grant_bytes(bytes: &[u8]) -> Result<DirMapping, String> {
     let (host, guest) = match find_last(bytes, b"::") {
         Some(at) => (&bytes[..at], &bytes[at + 2..]),
         None => (bytes, bytes),
@@ -47,11 +51,30 @@ pub fn parse_grant(spec: &OsStr) -> Result<DirMapping, String> {
 
 /// Parses a `;`-separated list of grants (the value of [`DIRS_ENV`]).
 pub fn parse_list(list: &OsStr) -> Result<Vec<DirMapping>, String> {
-    list.as_bytes()
+    list.as_encoded_bytes()
         .split(|b| *b == LIST_SEPARATOR)
         .filter(|entry| !entry.is_empty())
-        .map(|entry| parse_grant(OsStr::from_bytes(entry)))
+        .map(parse_grant_bytes)
         .collect()
+}
+
+/// The host path of a grant, from the bytes stored by [`parse_grant`] (or
+/// baked into the executable): any bytes on Unix, UTF-8 elsewhere.
+pub fn host_path(bytes: &[u8]) -> Result<PathBuf, String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        Ok(PathBuf::from(OsStr::from_bytes(bytes)))
+    }
+    #[cfg(not(unix))]
+    {
+        std::str::from_utf8(bytes).map(PathBuf::from).map_err(|_| {
+            format!(
+                "granted host directory {} is not valid UTF-8",
+                String::from_utf8_lossy(bytes)
+            )
+        })
+    }
 }
 
 fn find_last(haystack: &[u8], needle: &[u8]) -> Option<usize> {

@@ -10,6 +10,7 @@
 //! program (damaged or incompatible payload, bad `WASIVFS_DIRS`, a granted
 //! directory that cannot be opened, non-UTF-8 arguments or environment).
 
+#[cfg(unix)]
 mod code_memory;
 mod dirs;
 mod engine_config;

@@ -1,16 +1,10 @@
 //! Runs the attached module with WASI preview 1, as `wasivfs run` does.
 
-use std::ffi::OsStr;
-use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
-use std::ptr::NonNull;
-
 use wasmtime::{Config, Engine, Linker, Module, Store};
 use wasmtime_wasi::p1::{self, WasiP1Ctx};
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
 
-use crate::code_memory::MappedCode;
-use crate::dirs::{parse_list, DIRS_ENV};
+use crate::dirs::{host_path, parse_list, DIRS_ENV};
 use crate::trailer::DirMapping;
 use crate::{engine_config, payload};
 
@@ -24,18 +18,13 @@ pub fn run() -> Result<u8, String> {
 
     let mut config = Config::new();
     engine_config::apply(&mut config);
-    config.with_custom_code_memory(Some(MappedCode::new()));
+    #[cfg(unix)]
+    config.with_custom_code_memory(Some(crate::code_memory::MappedCode::new()));
     let engine = Engine::new(&config).map_err(|e| format!("cannot set up wasmtime: {e:#}"))?;
-    let code = NonNull::from(&payload.code[..]);
-    // SAFETY: `code` is exactly the output of `Engine::precompile_module`
-    // written by `wasivfs exe` (its checksum was just verified), wasmtime's
-    // own version and settings check runs before anything is used, and the
-    // mapping outlives the module: `payload` lives until this function returns
-    // and the module, store and instance are dropped before it.
-    let module = unsafe { Module::deserialize_raw(&engine, code) }.map_err(|e| {
+    let module = load_module(&engine, &payload).map_err(|e| {
         format!(
             "the attached program cannot be loaded by this runner \
-             (made by another wasivfs/wasmtime build or for another host?): {e:#}"
+             (made by another wasivfs/wasmtime build or for another target?): {e:#}"
         )
     })?;
 
@@ -72,6 +61,26 @@ pub fn run() -> Result<u8, String> {
     Ok(status)
 }
 
+/// Unix: runs the code in place, in the file mapping (see `code_memory.rs`).
+#[cfg(unix)]
+fn load_module(engine: &Engine, payload: &payload::Payload) -> wasmtime::Result<Module> {
+    let code = std::ptr::NonNull::from(&payload.code[..]);
+    // SAFETY: `code` is exactly the output of `Engine::precompile_module`
+    // written by `wasivfs exe` (its checksum was just verified), wasmtime's
+    // own version and settings check runs before anything is used, and the
+    // mapping outlives the module: `payload` lives until `run` returns and the
+    // module, store and instance are dropped before it.
+    unsafe { Module::deserialize_raw(engine, code) }
+}
+
+/// Elsewhere (Windows): wasmtime copies the code into memory it manages.
+#[cfg(not(unix))]
+fn load_module(engine: &Engine, payload: &payload::Payload) -> wasmtime::Result<Module> {
+    // SAFETY: as above, the checksummed output of `Engine::precompile_module`,
+    // checked by wasmtime for version and settings before use.
+    unsafe { Module::deserialize(engine, &payload.code[..]) }
+}
+
 /// Builds the WASI context: inherited stdio, arguments and environment (minus
 /// `WASIVFS_DIRS`, which is addressed to the runner), and the granted dirs.
 fn build_ctx(dirs: &[DirMapping]) -> Result<WasiP1Ctx, String> {
@@ -99,8 +108,8 @@ fn build_ctx(dirs: &[DirMapping]) -> Result<WasiP1Ctx, String> {
         b.env(&key, &value);
     }
     for d in dirs {
-        let host = Path::new(OsStr::from_bytes(&d.host));
-        b.preopened_dir(host, &d.guest, FsPerms::ReadWrite)
+        let host = host_path(&d.host)?;
+        b.preopened_dir(&host, &d.guest, FsPerms::ReadWrite)
             .map_err(|e| {
                 format!(
                     "cannot open directory {} (granted as {}): {e:#}",

@@ -10,23 +10,40 @@ use anyhow::{bail, Context, Result};
 use wasmtime::{Config, Engine};
 
 use crate::dirs::parse_grant;
+use crate::engine_config;
+use crate::runner::{availability, runner_for, Availability, RunnerOrigin};
+use crate::target::{Os, Target};
 use crate::trailer::{Footer, Options, FOOTER_LEN, MAGIC, PAYLOAD_ALIGN};
-use crate::{engine_config, runner, target};
 
 /// What to make.
 #[derive(Debug, Clone, Default)]
 pub struct ExeOptions {
-    /// Where to write the executable (replaced atomically).
+    /// Where to write the executable (replaced atomically). For a Windows target, `.exe` is
+    /// added when the name has no extension.
     pub output: PathBuf,
     /// Directories granted on every run, each `HOST::GUEST` (see `docs/exe.md`).
     pub dirs: Vec<OsString>,
-    /// The runner binary; `None` looks it up with [`crate::find_runner`].
+    /// The runner binary to use instead of the built-in or cached one (it must be for the
+    /// target).
     pub runner: Option<PathBuf>,
+    /// The target triple. `None`: the target wasivfs was built for, with the module compiled
+    /// for this machine's CPU. `Some`: that target, compiled for its architecture's baseline
+    /// CPU, so that the executable runs on any machine of the target.
+    pub target: Option<String>,
+    /// Say on stderr when a runner is being built (which takes minutes).
+    pub progress: bool,
 }
 
-/// Sizes of what was written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExeReport {
+    /// The executable's path (`ExeOptions::output`, plus `.exe` for Windows if it had no
+    /// extension).
+    pub output: PathBuf,
+    /// The target triple.
+    pub target: &'static str,
+    /// Where the runner came from.
+    pub runner: RunnerOrigin,
     /// Size of the runner part.
     pub runner_bytes: u64,
     /// Size of the precompiled module.
@@ -35,8 +52,15 @@ pub struct ExeReport {
     pub total_bytes: u64,
 }
 
-/// Compiles `module` (wasm bytes) with the settings the runner expects.
+/// Compiles `module` (wasm bytes) with the settings the runner expects, for the target wasivfs
+/// was built for and this machine's CPU.
 pub fn precompile(module: &[u8]) -> Result<Vec<u8>> {
+    precompile_for(module, None)
+}
+
+/// Compiles `module` with the settings the runner expects: for `target` and the baseline CPU
+/// of its architecture, or, with `None`, for this machine (CPU features detected).
+pub fn precompile_for(module: &[u8], target: Option<&Target>) -> Result<Vec<u8>> {
     if module.len() < 8 || module[0..4] != *b"\0asm" {
         bail!("not a WebAssembly binary module");
     }
@@ -45,10 +69,41 @@ pub fn precompile(module: &[u8]) -> Result<Vec<u8>> {
     }
     let mut config = Config::new();
     engine_config::apply(&mut config);
+    if let Some(t) = target {
+        config
+            .target(t.triple)
+            .map_err(|e| anyhow::anyhow!("target {}: {e:#}", t.triple))?;
+    }
     let engine = Engine::new(&config).map_err(|e| anyhow::anyhow!("{e:#}"))?;
     engine
         .precompile_module(module)
         .map_err(|e| anyhow::anyhow!("cannot compile the module: {}", one_line(&format!("{e:#}"))))
+}
+
+/// The target of `opts`: `--target`, else the one wasivfs was built for.
+fn target_of(opts: &ExeOptions) -> Result<Target> {
+    match &opts.target {
+        Some(triple) => Target::parse(triple),
+        None => match Target::builtin() {
+            Some(t) => Ok(t),
+            None => bail!(
+                "this wasivfs was built for {}, which wasivfs exe makes no executables for; \
+                 choose one with --target (see --list-targets)",
+                crate::runner::builtin_target()
+            ),
+        },
+    }
+}
+
+/// The output path for `target`: `.exe` added for Windows when the name has no extension.
+fn output_for(output: &Path, target: &Target) -> PathBuf {
+    if target.os == Os::Windows && output.extension().is_none() {
+        let mut name = output.as_os_str().to_os_string();
+        name.push(".exe");
+        PathBuf::from(name)
+    } else {
+        output.to_path_buf()
+    }
 }
 
 /// Joins the lines of a multi-line message.
@@ -73,21 +128,33 @@ pub fn build_executable(module: &[u8], opts: &ExeOptions) -> Result<ExeReport> {
             .map(|d| parse_grant(d).map_err(anyhow::Error::msg))
             .collect::<Result<_>>()?,
     };
-    let runner_path = runner::find_runner(opts.runner.as_ref())?;
-    let runner = fs::read(&runner_path)
-        .with_context(|| format!("cannot read runner {}", runner_path.display()))?;
-    target::check_runner(&runner)
-        .with_context(|| format!("runner {} is unusable", runner_path.display()))?;
-    if runner.len() >= FOOTER_LEN && runner[runner.len() - FOOTER_LEN..][..8] == MAGIC {
+    let target = target_of(opts)?;
+    let output = output_for(&opts.output, &target);
+    // Say what to install before compiling; compile before building a runner, so that a
+    // module that cannot be compiled is refused first.
+    if opts.runner.is_none() {
+        if let Availability::Missing(m) = availability(&target) {
+            return Err(m.into());
+        }
+    }
+    let payload = precompile_for(module, opts.target.is_some().then_some(&target))?;
+
+    let runner = runner_for(&target, opts.runner.as_deref(), opts.progress)?;
+    let bytes = &runner.bytes[..];
+    if bytes.len() >= FOOTER_LEN && bytes[bytes.len() - FOOTER_LEN..][..8] == MAGIC {
+        let shown = match &runner.origin {
+            RunnerOrigin::Explicit(p) | RunnerOrigin::Cached(p) | RunnerOrigin::Built(p) => {
+                p.display().to_string()
+            }
+            RunnerOrigin::BuiltIn => "built in".to_string(),
+        };
         bail!(
-            "runner {} already carries a program (it is an output of wasivfs exe, not the runner)",
-            runner_path.display()
+            "runner {shown} already carries a program (it is an output of wasivfs exe, not the runner)"
         );
     }
 
-    let payload = precompile(module)?;
     let options = options.encode();
-    let payload_offset = (runner.len() as u64).next_multiple_of(PAYLOAD_ALIGN);
+    let payload_offset = (bytes.len() as u64).next_multiple_of(PAYLOAD_ALIGN);
     let mut footer = Footer {
         payload_offset,
         payload_len: payload.len() as u64,
@@ -96,16 +163,19 @@ pub fn build_executable(module: &[u8], opts: &ExeOptions) -> Result<ExeReport> {
         checksum: 0,
     };
     footer.checksum = footer.compute_checksum(&payload, &options);
-    let padding = vec![0u8; (payload_offset - runner.len() as u64) as usize];
+    let padding = vec![0u8; (payload_offset - bytes.len() as u64) as usize];
 
     write_atomically(
-        &opts.output,
-        &[&runner, &padding, &payload, &options, &footer.encode()],
+        &output,
+        &[bytes, &padding, &payload, &options, &footer.encode()],
     )?;
     Ok(ExeReport {
-        runner_bytes: runner.len() as u64,
+        output,
+        target: target.triple,
+        runner_bytes: bytes.len() as u64,
         payload_bytes: payload.len() as u64,
         total_bytes: footer.options_offset + footer.options_len + FOOTER_LEN as u64,
+        runner: runner.origin,
     })
 }
 
@@ -135,4 +205,42 @@ fn write_atomically(output: &Path, parts: &[&[u8]]) -> Result<()> {
         .map_err(|e| e.error)
         .with_context(|| format!("cannot write {shown}"))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A module that exits through WASI with code 7.
+    fn exit7() -> Vec<u8> {
+        wat::parse_str(
+            r#"(module
+                 (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+                 (memory (export "memory") 1)
+                 (func (export "_start") (call $exit (i32.const 7))))"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn precompiles_for_every_target() {
+        for target in Target::all() {
+            let payload = precompile_for(&exit7(), Some(&target))
+                .unwrap_or_else(|e| panic!("{}: {e:#}", target.triple));
+            assert_eq!(&payload[..4], b"\x7fELF", "{}", target.triple);
+        }
+        assert!(precompile(&exit7()).is_ok());
+    }
+
+    #[test]
+    fn windows_outputs_get_exe_only_without_an_extension() {
+        let win = Target::parse("x86_64-pc-windows-gnu").unwrap_or_else(|e| panic!("{e}"));
+        let musl = Target::parse("x86_64-unknown-linux-musl").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(output_for(Path::new("d/app"), &win), Path::new("d/app.exe"));
+        assert_eq!(
+            output_for(Path::new("d/app.bin"), &win),
+            Path::new("d/app.bin")
+        );
+        assert_eq!(output_for(Path::new("d/app"), &musl), Path::new("d/app"));
+    }
 }

@@ -1,37 +1,270 @@
-//! Locating the runner binary that executables are made from.
+//! Where the runner an executable is made from comes from.
+//!
+//! - `--runner PATH` ([`crate::ExeOptions::runner`]): that file, for the chosen target.
+//! - The target wasivfs itself was built for: the runner built into wasivfs (its build script
+//!   builds `exe-runner/` and embeds it).
+//! - Any other supported target: a runner built on first use with cargo, from the runner's
+//!   sources embedded in wasivfs, and kept in the cache:
+//!   `<cache>/runners/<version>-<sources hash>/<triple>/wasivfs-exe-runner[.exe]`, where
+//!   `<cache>` is `$WASIVFS_CACHE`, else `$XDG_CACHE_HOME/wasivfs`, else `~/.cache/wasivfs`.
+//!   The build's log stays next to it; its target directory is removed once it succeeds.
 
-use std::path::PathBuf;
+use std::borrow::Cow;
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 
-/// Environment variable naming the runner binary explicitly.
-pub const RUNNER_ENV: &str = "WASIVFS_EXE_RUNNER";
+use crate::embedded::{BUILTIN_RUNNER, RUNNER_SOURCES, RUNNER_SOURCES_KEY};
+use crate::target::Target;
+use crate::toolchain::{self, Missing};
 
-/// File name of the runner looked up next to the current executable.
-pub const RUNNER_FILE_NAME: &str = "wasivfs-exe-runner";
+/// Environment variable naming the cache directory.
+pub const CACHE_ENV: &str = "WASIVFS_CACHE";
 
-/// Finds the runner: `explicit` if given, else `$WASIVFS_EXE_RUNNER`, else
-/// `wasivfs-exe-runner` in the directory of the current executable.
-pub fn find_runner(explicit: Option<&PathBuf>) -> Result<PathBuf> {
+/// Where a runner came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunnerOrigin {
+    /// Given with `--runner`.
+    Explicit(PathBuf),
+    /// Built into wasivfs.
+    BuiltIn,
+    /// Found in the cache.
+    Cached(PathBuf),
+    /// Built just now, and kept in the cache.
+    Built(PathBuf),
+}
+
+/// A runner binary for a target.
+#[derive(Debug, Clone)]
+pub struct Runner {
+    /// Its bytes.
+    pub bytes: Cow<'static, [u8]>,
+    /// Where it came from.
+    pub origin: RunnerOrigin,
+}
+
+/// The runner built into this wasivfs (for [`builtin_target`]).
+pub fn builtin_runner() -> &'static [u8] {
+    BUILTIN_RUNNER
+}
+
+/// The target triple of [`builtin_runner`]: the one wasivfs itself was built for.
+pub fn builtin_target() -> &'static str {
+    crate::embedded::BUILTIN_TARGET
+}
+
+/// The cache directory: `$WASIVFS_CACHE`, else `$XDG_CACHE_HOME/wasivfs`, else
+/// `$HOME/.cache/wasivfs`.
+pub fn cache_dir() -> Option<PathBuf> {
+    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    if let Some(dir) = var(CACHE_ENV) {
+        return Some(PathBuf::from(dir));
+    }
+    if let Some(dir) = var("XDG_CACHE_HOME") {
+        return Some(Path::new(&dir).join("wasivfs"));
+    }
+    var("HOME").map(|home| Path::new(&home).join(".cache/wasivfs"))
+}
+
+/// The directory of runners built from this wasivfs's embedded sources.
+fn runners_dir() -> Result<PathBuf> {
+    match cache_dir() {
+        Some(d) => Ok(d.join("runners").join(RUNNER_SOURCES_KEY)),
+        None => bail!("no cache directory for runners: set {CACHE_ENV} or HOME"),
+    }
+}
+
+/// Where the cached runner for `target` is (whether or not it exists yet).
+pub fn cached_runner_path(target: &Target) -> Result<PathBuf> {
+    Ok(runners_dir()?
+        .join(target.triple)
+        .join(target.runner_file_name()))
+}
+
+/// Whether `target` can be built for on this machine now, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Availability {
+    /// The built-in runner serves it.
+    BuiltIn,
+    /// Its runner is in the cache.
+    Cached(PathBuf),
+    /// Its runner can be built (on first use).
+    Buildable,
+    /// Its runner cannot be built: something is missing.
+    Missing(Missing),
+}
+
+/// How `target`'s runner would be obtained right now.
+pub fn availability(target: &Target) -> Availability {
+    if target.is_builtin() {
+        return Availability::BuiltIn;
+    }
+    let Ok(path) = cached_runner_path(target) else {
+        return Availability::Missing(Missing {
+            triple: target.triple,
+            install: vec![format!(
+                "export {CACHE_ENV}=DIR (no HOME to cache runners in)"
+            )],
+        });
+    };
+    if path.is_file() {
+        return Availability::Cached(path);
+    }
+    match toolchain::prepare(target, &build_cwd()) {
+        Ok(_) => Availability::Buildable,
+        Err(m) => Availability::Missing(m),
+    }
+}
+
+/// The directory cargo runs in: the cache when it exists (only the user's own cargo
+/// configuration applies there), else the system's temporary directory.
+fn build_cwd() -> PathBuf {
+    match runners_dir() {
+        Ok(d) if d.is_dir() => d,
+        _ => std::env::temp_dir(),
+    }
+}
+
+/// The runner to make an executable for `target` from: `explicit` if given (checked against
+/// the target), the built-in one for its own target, else the cached one, built first if
+/// needed (saying so on stderr when `progress`).
+pub fn runner_for(target: &Target, explicit: Option<&Path>, progress: bool) -> Result<Runner> {
     if let Some(path) = explicit {
-        return Ok(path.clone());
+        let bytes =
+            fs::read(path).with_context(|| format!("cannot read runner {}", path.display()))?;
+        target
+            .check_runner(&bytes)
+            .with_context(|| format!("runner {} is unusable", path.display()))?;
+        return Ok(Runner {
+            bytes: Cow::Owned(bytes),
+            origin: RunnerOrigin::Explicit(path.to_path_buf()),
+        });
     }
-    if let Some(path) = std::env::var_os(RUNNER_ENV) {
-        if !path.is_empty() {
-            return Ok(PathBuf::from(path));
+    if target.is_builtin() {
+        return Ok(Runner {
+            bytes: Cow::Borrowed(BUILTIN_RUNNER),
+            origin: RunnerOrigin::BuiltIn,
+        });
+    }
+    let path = cached_runner_path(target)?;
+    if let Some(bytes) = read_cached(target, &path) {
+        return Ok(Runner {
+            bytes: Cow::Owned(bytes),
+            origin: RunnerOrigin::Cached(path),
+        });
+    }
+    build_runner(target, &path, progress)
+}
+
+/// The cached runner at `path`, if it is there and fit for `target`.
+fn read_cached(target: &Target, path: &Path) -> Option<Vec<u8>> {
+    let bytes = fs::read(path).ok()?;
+    target.check_runner(&bytes).ok()?;
+    Some(bytes)
+}
+
+/// Builds the runner for `target` into the cache at `path`, one build per target at a time.
+fn build_runner(target: &Target, path: &Path, progress: bool) -> Result<Runner> {
+    let dir = runners_dir()?;
+    fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let env = toolchain::prepare(target, &dir)?;
+
+    // One build per target at a time; whoever waited finds the runner built.
+    let lock_path = dir.join(format!("{}.lock", target.triple));
+    let lock = File::create(&lock_path)
+        .with_context(|| format!("cannot create {}", lock_path.display()))?;
+    lock.lock()
+        .with_context(|| format!("cannot lock {}", lock_path.display()))?;
+    if let Some(bytes) = read_cached(target, path) {
+        return Ok(Runner {
+            bytes: Cow::Owned(bytes),
+            origin: RunnerOrigin::Cached(path.to_path_buf()),
+        });
+    }
+
+    let src = dir.join(format!("src-{}", target.triple));
+    for (rel, contents) in RUNNER_SOURCES {
+        let file = src.join(rel);
+        if let Some(parent) = file.parent() {
+            fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
         }
+        fs::write(&file, contents).with_context(|| format!("cannot write {}", file.display()))?;
     }
-    if let Ok(exe) = std::env::current_exe() {
-        if let Some(dir) = exe.parent() {
-            let candidate = dir.join(RUNNER_FILE_NAME);
-            if candidate.is_file() {
-                return Ok(candidate);
-            }
-        }
+    let build_dir = dir.join(format!("build-{}", target.triple));
+    let log_path = dir.join(format!("{}.log", target.triple));
+    let log =
+        File::create(&log_path).with_context(|| format!("cannot create {}", log_path.display()))?;
+    let log_err = log
+        .try_clone()
+        .with_context(|| format!("cannot write {}", log_path.display()))?;
+    if progress {
+        eprintln!(
+            "wasivfs exe: building the runner for {} with cargo; this happens once and takes a \
+             few minutes (log: {})",
+            target.triple,
+            log_path.display()
+        );
     }
-    bail!(
-        "cannot find the executable runner `{RUNNER_FILE_NAME}`: build it with \
-         `cargo build --release --manifest-path exe-runner/Cargo.toml` and put it next to \
-         wasivfs, or name it with {RUNNER_ENV}=PATH or --runner PATH"
-    )
+    let mut cmd = Command::new(&env.cargo);
+    cmd.args(["build", "--release", "--locked", "--target", target.triple])
+        .arg("--manifest-path")
+        .arg(src.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&build_dir)
+        .current_dir(&dir)
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log_err)
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("CARGO_BUILD_TARGET_DIR")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("RUSTC_WORKSPACE_WRAPPER");
+    for (k, v) in &env.vars {
+        cmd.env(k, v);
+    }
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot run {}", env.cargo.display()))?;
+    if !status.success() {
+        let first_error = fs::read_to_string(&log_path)
+            .ok()
+            .and_then(|log| {
+                log.lines()
+                    .map(str::trim)
+                    .find(|l| l.starts_with("error"))
+                    .map(str::to_owned)
+            })
+            .unwrap_or_else(|| format!("cargo exited with {status}"));
+        bail!(
+            "building the runner for {} failed: {first_error} (log: {})",
+            target.triple,
+            log_path.display()
+        );
+    }
+    let built = build_dir
+        .join(target.triple)
+        .join("release")
+        .join(target.runner_file_name());
+    let bytes = fs::read(&built).with_context(|| format!("cannot read {}", built.display()))?;
+    target
+        .check_runner(&bytes)
+        .with_context(|| format!("the runner built at {} is unusable", built.display()))?;
+    let parent = path.parent().unwrap_or(&dir);
+    fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(parent)
+        .with_context(|| format!("cannot write in {}", parent.display()))?;
+    std::io::Write::write_all(&mut tmp, &bytes)
+        .with_context(|| format!("cannot write in {}", parent.display()))?;
+    tmp.persist(path)
+        .map_err(|e| e.error)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    // The build directory is only needed again for other sources (another wasivfs version).
+    let _ = fs::remove_dir_all(&build_dir);
+    Ok(Runner {
+        bytes: Cow::Owned(bytes),
+        origin: RunnerOrigin::Built(path.to_path_buf()),
+    })
 }

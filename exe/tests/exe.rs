@@ -215,6 +215,12 @@ fn exe_time_errors_write_nothing() {
         output: output.clone(),
         dirs: dirs.iter().map(Into::into).collect(),
         runner: Some(runner.to_path_buf()),
+        ..Default::default()
+    };
+    let for_target = |triple: &str| ExeOptions {
+        output: output.clone(),
+        target: Some(triple.to_string()),
+        ..Default::default()
     };
     let not_elf = tmp.path().join("not-elf");
     std::fs::write(&not_elf, b"#!/bin/sh\necho hi\n").unwrap_or_else(|e| panic!("{e}"));
@@ -234,6 +240,19 @@ fn exe_time_errors_write_nothing() {
             c_probe(),
             opts(&[], &tmp.path().join("missing")),
             "cannot read runner",
+        ),
+        (
+            c_probe(),
+            for_target("riscv64gc-unknown-linux-gnu"),
+            "unsupported target `riscv64gc-unknown-linux-gnu`",
+        ),
+        (
+            c_probe(),
+            ExeOptions {
+                target: Some("aarch64-unknown-linux-musl".into()),
+                ..opts(&[], runner())
+            },
+            "needs machine 183",
         ),
     ];
     for (module, o, expect) in cases {

@@ -1,5 +1,10 @@
-//! Shared helpers of the `wasivfs exe` tests: building the runner and the
-//! guest fixtures once, making executables, and running them in isolation.
+//! Shared helpers of the `wasivfs exe` tests: building the guest fixtures once, making
+//! executables with the installed `wasivfs` binary, and running them in isolation.
+//!
+//! Executables are made as after `cargo install --path cli`: by a copy of the `wasivfs` binary
+//! alone in an empty directory, with no runner beside it and no variable naming one. Runners
+//! for other targets are built into a cache under the target directory (`exe-cache/`), shared
+//! by the tests of one `cargo test` run and kept for the next.
 
 #![allow(dead_code)]
 
@@ -7,8 +12,6 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
-
-use wasivfs_exe::{build_executable, ExeOptions};
 
 /// The repository root.
 pub fn root() -> PathBuf {
@@ -41,27 +44,47 @@ fn run_build(cmd: &mut Command, what: &str) {
     );
 }
 
-/// The runner binary: `$WASIVFS_EXE_RUNNER` if set, else built once with
-/// cargo (release, in its own target directory).
-pub fn runner() -> &'static Path {
-    static RUNNER: OnceLock<PathBuf> = OnceLock::new();
-    RUNNER.get_or_init(|| {
-        if let Some(p) = std::env::var_os("WASIVFS_EXE_RUNNER") {
-            if !p.is_empty() {
-                return PathBuf::from(p);
-            }
-        }
-        let dir = target_dir().join("exe-runner");
-        run_build(
-            Command::new(cargo())
-                .args(["build", "--release", "--manifest-path"])
-                .arg(root().join("exe-runner/Cargo.toml"))
-                .arg("--target-dir")
-                .arg(&dir),
-            "the exe runner",
-        );
-        dir.join("release/wasivfs-exe-runner")
+/// The `wasivfs` binary as installed: copied alone into a directory of its own (kept for the
+/// test process), so that nothing beside it can serve as a runner.
+pub fn installed_wasivfs() -> &'static Path {
+    static BIN: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    &BIN.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let bin = dir.path().join("wasivfs");
+        std::fs::copy(wasivfs_e2e::cli::wasivfs_bin(), &bin)
+            .unwrap_or_else(|e| panic!("cannot copy the wasivfs binary: {e}"));
+        (dir, bin)
     })
+    .1
+}
+
+/// The runner cache the tests use (`WASIVFS_CACHE` of the `wasivfs` they run).
+pub fn exe_cache() -> PathBuf {
+    target_dir().join("exe-cache")
+}
+
+/// A `wasivfs ARGS` command as a user runs it: the installed binary, with the runner cache of
+/// the tests.
+pub fn wasivfs(args: &[&std::ffi::OsStr]) -> Command {
+    let mut cmd = Command::new(installed_wasivfs());
+    cmd.args(args).env("WASIVFS_CACHE", exe_cache());
+    cmd
+}
+
+/// The runner built into wasivfs, written to a file of its own.
+pub fn runner() -> &'static Path {
+    static RUNNER: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    &RUNNER
+        .get_or_init(|| {
+            use std::os::unix::fs::PermissionsExt;
+            let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+            let path = dir.path().join("wasivfs-exe-runner");
+            std::fs::write(&path, wasivfs_exe::builtin_runner()).unwrap_or_else(|e| panic!("{e}"));
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+                .unwrap_or_else(|e| panic!("{e}"));
+            (dir, path)
+        })
+        .1
 }
 
 /// The C probe (`tests/fixtures/probe.c`) compiled to wasm32-wasi.
@@ -117,18 +140,52 @@ pub fn read(path: &Path) -> Vec<u8> {
     std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
 }
 
-/// Makes an executable from `module` with baked `dirs` into `dir/name`.
+/// Makes an executable for this machine from `module` with baked `dirs` into `dir/name`, with
+/// the installed `wasivfs exe`.
 pub fn make_exe(module: &[u8], dir: &Path, name: &str, dirs: &[&str]) -> PathBuf {
+    make_exe_for(module, dir, name, dirs, None)
+}
+
+/// Like [`make_exe`], for `target` (`--target`) when given. Returns the executable's path
+/// (with `.exe` for Windows).
+pub fn make_exe_for(
+    module: &[u8],
+    dir: &Path,
+    name: &str,
+    dirs: &[&str],
+    target: Option<&str>,
+) -> PathBuf {
+    let input = dir.join(format!("{name}.wasm"));
+    std::fs::write(&input, module).unwrap_or_else(|e| panic!("{e}"));
     let output = dir.join(name);
-    let opts = ExeOptions {
-        output: output.clone(),
-        dirs: dirs.iter().map(OsString::from).collect(),
-        runner: Some(runner().to_path_buf()),
-    };
-    if let Err(e) = build_executable(module, &opts) {
-        panic!("wasivfs exe failed: {e:#}");
+    let mut args: Vec<OsString> = vec![
+        "exe".into(),
+        input.into(),
+        "-o".into(),
+        output.clone().into(),
+    ];
+    for d in dirs {
+        args.push("--dir".into());
+        args.push((*d).into());
     }
-    output
+    if let Some(t) = target {
+        args.push("--target".into());
+        args.push(t.into());
+    }
+    let args: Vec<&std::ffi::OsStr> = args.iter().map(OsString::as_os_str).collect();
+    let out = wasivfs(&args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run wasivfs: {e}"));
+    assert!(
+        out.status.success(),
+        "wasivfs exe failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if target.is_some_and(|t| t.contains("windows")) {
+        dir.join(format!("{name}.exe"))
+    } else {
+        output
+    }
 }
 
 /// Copies `exe` alone into a fresh empty directory and runs it there with a
