@@ -84,22 +84,31 @@ for x in r[:-2]:
     print(f"{x['command']:36s} {m*1e3:6.2f} ms  (wasivfs run: cold cache {cold*1e3:.1f} ms = {cold/m:.1f}x, warm {warm*1e3:.1f} ms = {warm/m:.1f}x)")
 PY
 
-echo "== fib($N), median"
-cmds=()
+echo "== fib($N): CPU time (user + system) over 15 rounds, every variant once per round"
+# Round-robin rather than one command after the other, and CPU time rather than wall time, so
+# that load from other processes that drifts during the run hits every variant alike.
+fibs=()
 for t in "${targets[@]}"; do
-  native "$t" && cmds+=(-n "exe $t" "$WORK/fib-$t $N")
+  native "$t" && fibs+=("exe $t=$WORK/fib-$t")
 done
-cmds+=(-n "native Rust (glibc)" "$NATIVE/fib $N")
-[ -n "$NATIVE_MUSL" ] && cmds+=(-n "native Rust (musl)" "$NATIVE_MUSL/fib $N")
-hyperfine -N --warmup 1 --runs 5 --export-json "$WORK/fib.json" "${cmds[@]}" >/dev/null
-python3 - "$WORK/fib.json" <<'PY'
-import json, sys
-r = {x["command"]: x["median"] for x in json.load(open(sys.argv[1]))["results"]}
-base = r["native Rust (glibc)"]
-musl = r.get("native Rust (musl)")
-for name, m in r.items():
-    line = f"{name:36s} {m:.3f} s  = {m/base:.2f}x native glibc"
-    if musl:
-        line += f", {m/musl:.2f}x native musl"
+fibs+=("native Rust (glibc)=$NATIVE/fib")
+[ -n "$NATIVE_MUSL" ] && fibs+=("native Rust (musl)=$NATIVE_MUSL/fib")
+python3 - "$N" "${fibs[@]}" <<'PY'
+import os, statistics, subprocess, sys
+n, cmds = sys.argv[1], dict(a.split("=", 1) for a in sys.argv[2:])
+times = {k: [] for k in cmds}
+for _ in range(15):
+    for name, exe in cmds.items():
+        p = subprocess.Popen([exe, n], stdout=subprocess.DEVNULL)
+        _, status, ru = os.wait4(p.pid, 0)
+        assert status == 0, (name, status)
+        times[name].append(ru.ru_utime + ru.ru_stime)
+med = {k: statistics.median(v) for k, v in times.items()}
+low = {k: min(v) for k, v in times.items()}
+for name in cmds:
+    line = f"{name:36s} median {med[name]:.3f} s, min {low[name]:.3f} s"
+    for base in ("native Rust (glibc)", "native Rust (musl)"):
+        if base in med:
+            line += f" | vs {base[13:-1]}: {med[name]/med[base]:.2f}x median, {low[name]/low[base]:.2f}x min"
     print(line)
 PY

@@ -77,15 +77,7 @@ pub fn list_targets() -> String {
             Availability::Buildable => {
                 "ready: runner built with cargo on first use (a few minutes)".to_string()
             }
-            Availability::Missing(m) => {
-                let steps = m
-                    .install
-                    .iter()
-                    .map(|s| format!("`{s}`"))
-                    .collect::<Vec<_>>()
-                    .join(", then ");
-                format!("missing: install with {steps}")
-            }
+            Availability::Missing(m) => format!("missing: first {}", m.steps()),
         };
         out.push_str(&format!("{:<27} {status}\n", target.triple));
     }

@@ -104,8 +104,9 @@ pub fn availability(target: &Target) -> Availability {
     let Ok(path) = cached_runner_path(target) else {
         return Availability::Missing(Missing {
             triple: target.triple,
-            install: vec![format!(
-                "export {CACHE_ENV}=DIR (no HOME to cache runners in)"
+            rust: false,
+            commands: vec![format!(
+                "export {CACHE_ENV}=DIR  # no HOME to cache runners in"
             )],
         });
     };

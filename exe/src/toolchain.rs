@@ -24,27 +24,43 @@ use std::process::{Command, Stdio};
 
 use crate::target::{Arch, Os, Target};
 
-/// What is missing to build a runner for a target: one command per missing piece.
+/// What is missing to build a runner for a target, as what to do about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Missing {
     /// The target.
     pub triple: &'static str,
-    /// Commands (or, for cargo, an instruction) that install what is missing, in order.
-    pub install: Vec<String>,
+    /// Rust itself (cargo) was not found.
+    pub rust: bool,
+    /// Commands that install the other missing pieces, in order.
+    pub commands: Vec<String>,
+}
+
+impl Missing {
+    /// What to do, as one phrase: "install Rust with rustup (...), then run `a` and `b`".
+    pub fn steps(&self) -> String {
+        let commands = self
+            .commands
+            .iter()
+            .map(|c| format!("`{c}`"))
+            .collect::<Vec<_>>()
+            .join(" and ");
+        match (self.rust, commands.is_empty()) {
+            (true, true) => "install Rust with rustup (cargo is not on PATH)".to_string(),
+            (true, false) => {
+                format!("install Rust with rustup (cargo is not on PATH), then run {commands}")
+            }
+            (false, _) => format!("run {commands}"),
+        }
+    }
 }
 
 impl fmt::Display for Missing {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let steps = self
-            .install
-            .iter()
-            .map(|s| format!("`{s}`"))
-            .collect::<Vec<_>>()
-            .join(", then ");
         write!(
             f,
-            "building the runner for {} needs what this machine lacks; install it with {steps}",
-            self.triple
+            "to build the runner for {} on this machine, first {}",
+            self.triple,
+            self.steps()
         )
     }
 }
@@ -63,29 +79,24 @@ pub struct BuildEnv {
 /// Looks for everything a runner build for `target` needs, with `cwd` as the directory cargo
 /// and rustc will run in (toolchain overrides are looked up from there).
 pub fn prepare(target: &Target, cwd: &Path) -> Result<BuildEnv, Missing> {
-    let mut install = Vec::new();
-    let cargo = match cargo_program() {
-        Some(c) => Some(c),
-        None => {
-            install.push("install Rust with rustup, so that cargo is on PATH".to_string());
-            None
-        }
-    };
+    let mut commands = Vec::new();
+    let cargo = cargo_program();
     if let Some(cargo) = &cargo {
         if !has_std(cargo, target, cwd) {
-            install.push(format!("rustup target add {}", target.triple));
+            commands.push(format!("rustup target add {}", target.triple));
         }
     }
     let mut vars = Vec::new();
     match c_toolchain(target) {
         Ok(found) => vars = found,
-        Err(step) => install.push(step),
+        Err(command) => commands.push(command),
     }
     match cargo {
-        Some(cargo) if install.is_empty() => Ok(BuildEnv { cargo, vars }),
+        Some(cargo) if commands.is_empty() => Ok(BuildEnv { cargo, vars }),
         _ => Err(Missing {
             triple: target.triple,
-            install,
+            rust: cargo.is_none(),
+            commands,
         }),
     }
 }
@@ -227,19 +238,29 @@ mod tests {
 
     #[test]
     fn missing_reads_as_one_line_of_commands() {
-        let m = Missing {
+        let mut m = Missing {
             triple: "aarch64-unknown-linux-musl",
-            install: vec![
+            rust: false,
+            commands: vec![
                 "rustup target add aarch64-unknown-linux-musl".into(),
                 "apt-get install gcc-aarch64-linux-gnu libc6-dev-arm64-cross".into(),
             ],
         };
         assert_eq!(
             m.to_string(),
-            "building the runner for aarch64-unknown-linux-musl needs what this machine lacks; \
-             install it with `rustup target add aarch64-unknown-linux-musl`, then \
+            "to build the runner for aarch64-unknown-linux-musl on this machine, first run \
+             `rustup target add aarch64-unknown-linux-musl` and \
              `apt-get install gcc-aarch64-linux-gnu libc6-dev-arm64-cross`"
         );
+        m.rust = true;
+        m.commands.remove(0);
+        assert_eq!(
+            m.steps(),
+            "install Rust with rustup (cargo is not on PATH), then run \
+             `apt-get install gcc-aarch64-linux-gnu libc6-dev-arm64-cross`"
+        );
+        m.commands.clear();
+        assert_eq!(m.steps(), "install Rust with rustup (cargo is not on PATH)");
     }
 
     #[test]

@@ -304,7 +304,7 @@ fn list_targets_shows_every_target() {
     );
     for (t, status) in &listed {
         assert!(
-            status.starts_with("ready") || status.starts_with("missing: install with `"),
+            status.starts_with("ready") || status.starts_with("missing: first "),
             "{t}: {status}"
         );
     }
@@ -393,7 +393,10 @@ fn missing_toolchain_pieces_are_named_in_one_line() {
         assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
         let err = stderr(&out);
         assert_eq!(err.lines().count(), 1, "{err}");
-        let expected = format!("install it with `rustup target add {triple}`, then `{install}`");
+        let expected = format!(
+            "to build the runner for {triple} on this machine, first run \
+             `rustup target add {triple}` and `{install}`"
+        );
         assert!(err.contains(&expected), "{err}\nexpected: {expected}");
         if triple != X86_64_MUSL {
             assert!(!err.contains(host_gcc), "{err}");
@@ -418,5 +421,8 @@ fn missing_toolchain_pieces_are_named_in_one_line() {
     .unwrap_or_else(|e| panic!("cannot run wasivfs: {e}"));
     let err = stderr(&out);
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains("install Rust with rustup"), "{err}");
+    assert!(
+        err.contains("first install Rust with rustup (cargo is not on PATH), then run `"),
+        "{err}"
+    );
 }
