@@ -100,5 +100,5 @@ guest_median() {
   for _ in $(seq "$RUNS"); do out+=("$("$@")"); done
   printf '%s\n' "${out[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
 }
-printf '  host-mapped /app: %s ms\n' "$(guest_median "$WASIVFS" run "$PYTHON" --dir "$APP::/app" -- -B /app/main.py report)"
+printf '  host-mapped /app: %s ms\n' "$(guest_median "$WASIVFS" run --dir "$APP::/app" "$PYTHON" -- -B /app/main.py report)"
 printf '  packed /app:      %s ms\n' "$(guest_median "$WASIVFS" run "$WORK/py-app.wasm" -- -B /app/main.py report)"

@@ -236,11 +236,11 @@ measure node-img -- "${NODE_RUN[@]}" "$IMG" -c pass
 # reference goes, as a `with` would).
 WALK_PY='import os; s = [len(open(os.path.join(r, f), "rb").read()) for r, _, fs in os.walk("/t") for f in fs]; print(len(s), sum(s))'
 packed_says="$("$WASIVFS" run "$IMG" -- -c "$WALK_PY")"
-mapped_says="$("$WASIVFS" run "$ONE" --dir "$TREE::/t" -- -c "$WALK_PY")"
+mapped_says="$("$WASIVFS" run --dir "$TREE::/t" "$ONE" -- -c "$WALK_PY")"
 [ "$packed_says" = "$mapped_says" ] || die "walk: packed saw '$packed_says', host-mapped saw '$mapped_says'"
 note "walk sees: $packed_says (files, bytes)"
 measure walk-packed -- "$WASIVFS" run "$IMG" -- -c "$WALK_PY"
-measure walk-mapped -- "$WASIVFS" run "$ONE" --dir "$TREE::/t" -- -c "$WALK_PY"
+measure walk-mapped -- "$WASIVFS" run --dir "$TREE::/t" "$ONE" -- -c "$WALK_PY"
 
 # --- pack time vs cp -r of the same tree (both write into $WORK, on the same file system).
 note "measuring pack and cp -r"
