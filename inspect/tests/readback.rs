@@ -36,13 +36,7 @@ fn image() -> (Vec<u8>, Vec<u8>) {
     let etc = b.add_mount("/", 6_000_000_000).unwrap();
     b.add_file(etc, "motd", 7_000_000_000, 5, [3; 32], b"hello")
         .unwrap();
-    let layout = b
-        .finish(Limits {
-            metadata: u32::MAX as u64,
-            content: u32::MAX as u64,
-            segment_len: SEGMENT_LEN,
-        })
-        .unwrap();
+    let layout = b.finish(Limits::format_max(SEGMENT_LEN)).unwrap();
     let content = layout
         .content_bytes(|s: &&[u8], out: &mut [u8]| -> Result<(), ()> {
             out.copy_from_slice(s);

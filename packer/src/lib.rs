@@ -178,11 +178,12 @@ pub fn pack_to_bytes_with(
     timings.push(stage_done(&*progress, Stage::Walk, started));
 
     let started = stage_start(&*progress, Stage::Layout);
-    let limits = wasivfs_image::builder::Limits {
-        metadata: image_limit()?,
-        content: (u32::MAX as u64).saturating_sub(app.len() as u64 + DATA_SECTION_RESERVE),
-        segment_len: opts.segment_len.unwrap_or(DEFAULT_SEGMENT_LEN),
-    };
+    let limits =
+        wasivfs_image::builder::Limits::format_max(opts.segment_len.unwrap_or(DEFAULT_SEGMENT_LEN))
+            .within(
+                image_limit()?,
+                (u32::MAX as u64).saturating_sub(app.len() as u64 + DATA_SECTION_RESERVE),
+            );
     let layout = walked
         .builder
         .finish(limits)

@@ -141,11 +141,7 @@ fn read_contents_after(dir: &std::path::Path, change: impl FnOnce()) -> Result<V
     )?;
     let layout = walked
         .builder
-        .finish(wasivfs_image::builder::Limits {
-            metadata: u32::MAX as u64,
-            content: u32::MAX as u64,
-            segment_len: 4,
-        })
+        .finish(wasivfs_image::builder::Limits::format_max(4))
         .unwrap();
     change();
     let mut reader = content::ContentReader::new(layout.blobs, walked.roots, Arc::new(NoProgress));

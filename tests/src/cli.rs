@@ -70,7 +70,10 @@ where
     let mut cmd = Command::new(&bin);
     // Keep `wasivfs run`'s compilation cache out of the user's own cache directory.
     if std::env::var_os(CACHE_DIR_ENV).is_none() {
-        cmd.env(CACHE_DIR_ENV, std::env::temp_dir().join("wasivfs-e2e-cache"));
+        cmd.env(
+            CACHE_DIR_ENV,
+            std::env::temp_dir().join("wasivfs-e2e-cache"),
+        );
     }
     cmd.args(args)
         .output()

@@ -42,6 +42,7 @@ pub enum BuildError {
 
 /// Bounds a layout must respect (the packer derives them from the module limits).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Limits {
     /// Largest metadata (header, tables, strings), which must fit the VFS memory.
     pub metadata: u64,
@@ -112,6 +113,26 @@ pub struct ImageBuilder<S> {
     nodes: Vec<Node<S>>,
     blobs: Vec<(u64, S)>,
     by_digest: HashMap<([u8; 32], u64), usize>,
+}
+
+impl Limits {
+    /// The widest limits the format allows (32-bit offsets), with `segment_len`-byte segments.
+    pub fn format_max(segment_len: u32) -> Limits {
+        Limits {
+            metadata: u32::MAX as u64,
+            content: u32::MAX as u64,
+            segment_len,
+        }
+    }
+
+    /// `self` with the metadata and content bounds lowered to `metadata` and `content`.
+    pub fn within(self, metadata: u64, content: u64) -> Limits {
+        Limits {
+            metadata: self.metadata.min(metadata),
+            content: self.content.min(content),
+            ..self
+        }
+    }
 }
 
 impl<S> Default for ImageBuilder<S> {

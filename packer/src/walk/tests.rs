@@ -25,11 +25,7 @@ fn err_of(host: &Path) -> String {
 fn layout_of(walked: Walked) -> (Vec<u8>, Vec<u8>) {
     let layout = walked
         .builder
-        .finish(wasivfs_image::builder::Limits {
-            metadata: u32::MAX as u64,
-            content: u32::MAX as u64,
-            segment_len: 5,
-        })
+        .finish(wasivfs_image::builder::Limits::format_max(5))
         .unwrap();
     let roots = walked.roots;
     let content = layout

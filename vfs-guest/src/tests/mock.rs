@@ -176,13 +176,7 @@ pub fn test_image() -> (Vec<u8>, Vec<Vec<u8>>) {
     b.add_symlink(src, "link_link", "link_a", 13).unwrap();
     b.add_symlink(src, "escape", "../../etc", 14).unwrap();
     file(&mut b, data, "x.bin", b"xyz", 777);
-    let layout = b
-        .finish(Limits {
-            metadata: u32::MAX as u64,
-            content: u32::MAX as u64,
-            segment_len: 4,
-        })
-        .unwrap();
+    let layout = b.finish(Limits::format_max(4)).unwrap();
     let content = layout
         .content_bytes(|s: &Vec<u8>, out: &mut [u8]| -> Result<(), ()> {
             out.copy_from_slice(s);
