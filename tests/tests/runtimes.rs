@@ -290,7 +290,10 @@ fn deno() {
     }
 }
 
+/// Not in CI: under load the page sometimes never reports (see `docs/compatibility.md`). Run it
+/// with `cargo test -p wasivfs-e2e --test runtimes -- --ignored chromium`.
 #[test]
+#[ignore = "headless Chromium sometimes never runs the page under load; run by hand"]
 fn chromium() {
     if let Some(cells) = runtime_row(Runtime::Chromium, "runtimes::chromium") {
         assert_all_same(Runtime::Chromium, &cells);
