@@ -57,7 +57,10 @@ impl ContentReader {
             // Blobs are contiguous from 0, so find the one holding `pos`.
             let index = self.blobs.partition_point(|b| b.offset + b.len <= self.pos);
             let Some(blob) = self.blobs.get(index) else {
-                break;
+                return Err(PackError::Options {
+                    what: "content".into(),
+                    reason: "the file contents have a gap in their layout".into(),
+                });
             };
             if self.current.as_ref().map(|c| c.0) != Some(index) {
                 let file = self.roots.open(&blob.source)?;

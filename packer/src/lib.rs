@@ -199,9 +199,7 @@ pub fn pack_to_bytes_with(
     timings.push(stage_done(&*progress, Stage::Snapshot, started));
     let started = stage_start(&*progress, Stage::Merge);
     let vfs = wasivfs_trampoline_gen::prepare_vfs(&snap.wasm).map_err(module_err)?;
-    let segment_lens: Vec<u32> = (0..layout.segment_count())
-        .map(|i| layout.segment_size(i))
-        .collect();
+    let segment_lens = layout.segment_lens();
     let merger = wasivfs_trampoline_gen::Merger::new(&app, &vfs, segment_lens.len() as u32)
         .map_err(module_err)?;
     let plan = merger.plan();
@@ -210,7 +208,7 @@ pub fn pack_to_bytes_with(
         tool: TOOL.to_string(),
         vfs_abi: info::VFS_ABI,
         vfs_memory: plan.vfs_memory,
-        vfs_memory_pages: memory_pages(&vfs).map_err(module_err)?,
+        vfs_memory_pages: plan.vfs_memory_pages,
         image_addr: snap.image_addr,
         image_len: snap.image_len,
         content: ContentInfo {
@@ -280,11 +278,6 @@ pub fn pack_to_bytes_with(
     Ok((out, report))
 }
 
-/// Initial size, in pages, of the (only) memory of the prepared VFS module.
-fn memory_pages(vfs: &[u8]) -> std::result::Result<u64, wasivfs_trampoline_gen::MergeError> {
-    initial_pages(vfs).map_err(wasivfs_trampoline_gen::MergeError::Vfs)
-}
-
 fn mapping_list(mappings: &[Mapping]) -> String {
     let list: Vec<String> = mappings
         .iter()
@@ -304,11 +297,7 @@ fn image_limit() -> Result<u64> {
 }
 
 fn vfs_initial_pages() -> std::result::Result<u64, String> {
-    initial_pages(VFS_WASM)
-}
-
-fn initial_pages(module: &[u8]) -> std::result::Result<u64, String> {
-    for payload in wasmparser::Parser::new(0).parse_all(module) {
+    for payload in wasmparser::Parser::new(0).parse_all(VFS_WASM) {
         if let wasmparser::Payload::MemorySection(reader) = payload.map_err(|e| e.to_string())? {
             if let Some(memory) = reader.into_iter().next() {
                 return Ok(memory.map_err(|e| e.to_string())?.initial);

@@ -26,6 +26,8 @@ pub struct MergePlan {
     pub app_memory: u32,
     /// Index of the VFS memory in the merged module (holds this layer's image).
     pub vfs_memory: u32,
+    /// Initial size of the VFS memory, in 64 KiB pages (0 if the VFS has no memory).
+    pub vfs_memory_pages: u64,
     /// Data index of this layer's first content segment (passive, appended after the VFS's own
     /// data segments).
     pub first_content_segment: u32,
@@ -216,6 +218,7 @@ impl<'a> Merger<'a> {
             app: app.info.clone(),
             app_memory: app.memory_export,
             vfs_memory: remap.memory_base,
+            vfs_memory_pages: vfs.memory.map_or(0, |m| m.initial),
             first_content_segment: remap.data_base + vfs.data_count,
             content_segments,
             trampolines,

@@ -503,15 +503,15 @@ impl<S> Layout<S> {
         Ok(out)
     }
 
-    /// Number of content segments.
-    pub fn segment_count(&self) -> u32 {
-        crate::segment_count(self.content_len as u32, self.segment_len)
-    }
-
-    /// Length of content segment `i`.
-    pub fn segment_size(&self, i: u32) -> u32 {
-        let start = i as u64 * self.segment_len as u64;
-        (self.content_len.saturating_sub(start)).min(self.segment_len as u64) as u32
+    /// Length of each content segment, in order (all `segment_len` but the last).
+    pub fn segment_lens(&self) -> Vec<u32> {
+        let count = crate::segment_count(self.content_len as u32, self.segment_len);
+        (0..count as u64)
+            .map(|i| {
+                let start = i * self.segment_len as u64;
+                (self.content_len - start).min(self.segment_len as u64) as u32
+            })
+            .collect()
     }
 }
 
