@@ -75,3 +75,15 @@ pub fn require(name: &str) -> Option<PathBuf> {
         }
     }
 }
+
+/// The number in environment variable `name` (a test's case count or seed), or `default` when it
+/// is unset; a value that is not a number stops the test with a message naming it.
+pub fn env_number(name: &str, default: u64) -> u64 {
+    match std::env::var(name) {
+        Ok(v) => v
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}={v:?} is not a number")),
+        Err(_) => default,
+    }
+}

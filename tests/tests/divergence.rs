@@ -12,22 +12,13 @@
 use proptest::test_runner::{Config, RngSeed, TestCaseError, TestError, TestRunner};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use wasivfs_e2e::artifacts::env_number;
 use wasivfs_e2e::genops;
 use wasivfs_e2e::gentree;
 use wasivfs_e2e::opdiff::{run_case, Case};
 
 const DEFAULT_CASES: u32 = 24;
 const DEFAULT_SEED: u64 = 0x5eed_d1ff_0013;
-
-fn env_number(name: &str, default: u64) -> u64 {
-    match std::env::var(name) {
-        Ok(v) => v
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("{name}={v:?} is not a number")),
-        Err(_) => default,
-    }
-}
 
 #[test]
 fn generated_calls_agree() {

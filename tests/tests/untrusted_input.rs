@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
+use wasivfs_e2e::artifacts::env_number;
 use wasivfs_e2e::cli::wasivfs_bin;
 use wasivfs_e2e::limited::output_within;
 use wasivfs_e2e::mutate::{self, Mutation, Pos};
@@ -24,16 +25,6 @@ const DEFAULT_CASES: u64 = 40;
 const DEFAULT_SEED: u64 = 0xf022_0013;
 /// Generous: a reader takes milliseconds on these small modules, a pack about a second.
 const LIMIT: Duration = Duration::from_secs(60);
-
-fn env_number(name: &str, default: u64) -> u64 {
-    match std::env::var(name) {
-        Ok(v) => v
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("{name}={v:?} is not a number")),
-        Err(_) => default,
-    }
-}
 
 /// A small tree with every kind of entry the readers handle.
 fn tree() -> &'static trees::Tree {
