@@ -12,10 +12,8 @@ use wasivfs_inspect::{render_list, render_summary, Packed};
 fn open(path: &Path) -> Result<(Vec<u8>, Packed)> {
     let name = path.display();
     let bytes = std::fs::read(path).map_err(|e| anyhow!("{name}: {e}"))?;
-    if !bytes.starts_with(b"\0asm") {
-        return Err(anyhow!(
-            "{name}: not a WebAssembly module (bad magic bytes), so not packed by wasivfs"
-        ));
+    if let Some(problem) = wasivfs_abi::BinaryKind::of(&bytes).problem() {
+        return Err(anyhow!("{name}: {problem}, so not packed by wasivfs"));
     }
     let packed = Packed::read(&bytes).map_err(|e| anyhow!("{name}: {e}"))?;
     Ok((bytes, packed))

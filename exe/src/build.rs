@@ -61,11 +61,8 @@ pub fn precompile(module: &[u8]) -> Result<Vec<u8>> {
 /// Compiles `module` with the settings the runner expects: for `target` and the baseline CPU
 /// of its architecture, or, with `None`, for this machine (CPU features detected).
 pub fn precompile_for(module: &[u8], target: Option<&Target>) -> Result<Vec<u8>> {
-    if module.len() < 8 || module[0..4] != *b"\0asm" {
-        bail!("not a WebAssembly binary module");
-    }
-    if module[4..8] != [1, 0, 0, 0] {
-        bail!("a WebAssembly component or unknown version; wasivfs exe takes a core module");
+    if let Some(problem) = wasivfs_abi::BinaryKind::of(module).problem() {
+        bail!("{problem}; wasivfs exe takes a core module");
     }
     let mut config = Config::new();
     engine_config::apply(&mut config);

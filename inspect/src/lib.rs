@@ -6,14 +6,20 @@
 //! hold its file contents. On top of that this crate resolves guest paths
 //! and implements `ls`, `cat`, `unpack` and `inspect`.
 
-use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::path::PathBuf;
 
 use serde::Serialize;
 use wasivfs_image::section::{LayerInfo, SECTION_FORMAT};
 use wasivfs_image::{Image, Kind};
 
+mod list;
+mod render;
+mod resolve;
 mod staging;
+mod unpack;
+
+pub use list::ListItem;
+pub use render::{format_time, render_list, render_summary};
 
 /// Why a module cannot be read back, or a request cannot be served.
 #[derive(Debug, thiserror::Error)]
@@ -101,21 +107,6 @@ pub struct Entry<'a> {
     image: Image<'a>,
 }
 
-/// One line of a listing.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct ListItem {
-    /// Absolute guest path.
-    pub path: String,
-    /// `dir`, `file` or `symlink`.
-    pub kind: &'static str,
-    /// File size (link target length for a symlink, 0 for a directory).
-    pub size: u64,
-    /// Modification time, ns since the Unix epoch.
-    pub mtime_ns: u64,
-    /// Symlink target.
-    pub target: Option<String>,
-}
-
 /// The summary `inspect` prints.
 #[derive(Clone, Debug, Serialize)]
 pub struct Summary {
@@ -125,16 +116,6 @@ pub struct Summary {
     pub memories: u32,
     /// Each pack layer, first pack first.
     pub layers: Vec<LayerInfo>,
-}
-
-const MAX_SYMLINK_HOPS: u32 = 40;
-
-fn kind_name(k: Kind) -> &'static str {
-    match k {
-        Kind::Directory => "dir",
-        Kind::File => "file",
-        Kind::Symlink => "symlink",
-    }
 }
 
 impl<'a> Entry<'a> {
@@ -250,305 +231,6 @@ impl Packed {
         }
         out
     }
-
-    /// Resolves an absolute guest path to an entry: the mount with the longest matching prefix wins,
-    /// then components are looked up, following symlinks in the middle of the path always and at the
-    /// end when `follow` is set. `..` never climbs above the mount root.
-    pub fn resolve(&self, guest: &str, follow: bool) -> Result<Entry<'_>, InspectError> {
-        let not_found = || InspectError::NotFound(guest.to_string());
-        let mut best: Option<(usize, usize, u32)> = None; // (prefix len, layer, root)
-        for (path, layer, root) in self.mounts() {
-            let matches = path == "/"
-                || guest == path
-                || (guest.starts_with(&path) && guest.as_bytes().get(path.len()) == Some(&b'/'));
-            let len = if path == "/" { 0 } else { path.len() };
-            if matches && best.is_none_or(|b| len > b.0) {
-                best = Some((len, layer, root));
-            }
-        }
-        let (plen, layer, root) = best.ok_or_else(not_found)?;
-        let image = self.layers[layer].image();
-        let rest = &guest[plen..];
-        let mut hops = 0;
-        let inode = walk(&image, root, root, rest, follow, &mut hops)
-            .map_err(|e| e.unwrap_or_else(not_found))?
-            .ok_or_else(not_found)?;
-        Ok(Entry {
-            layer,
-            inode,
-            image,
-        })
-    }
-
-    /// The bytes of the file at `guest` (symlinks followed).
-    pub fn cat(&self, guest: &str) -> Result<&[u8], InspectError> {
-        let e = self.resolve(guest, true)?;
-        match e.image.inode(e.inode).map(|i| i.kind) {
-            Some(Kind::File) => self.layers[e.layer]
-                .file_bytes(e.inode)
-                .ok_or_else(|| InspectError::NotFound(guest.to_string())),
-            Some(Kind::Directory) => Err(InspectError::IsADirectory(guest.to_string())),
-            _ => Err(InspectError::NotFound(guest.to_string())),
-        }
-    }
-
-    /// Lists `guest` (or every mount when `None`): a directory's entries, or the entry itself; with
-    /// `recursive`, everything below.
-    pub fn list(
-        &self,
-        guest: Option<&str>,
-        recursive: bool,
-    ) -> Result<Vec<ListItem>, InspectError> {
-        let mut out = Vec::new();
-        match guest {
-            None => {
-                for (path, layer, root) in self.mounts() {
-                    let img = self.layers[layer].image();
-                    out.push(item(&img, root, path.clone()));
-                    if recursive {
-                        list_dir(&img, root, &path, true, &mut out);
-                    }
-                }
-            }
-            Some(g) => {
-                let g = normalize(g);
-                let e = self.resolve(&g, true)?;
-                if e.kind() == Kind::Directory {
-                    list_dir(&e.image, e.inode, &g, recursive, &mut out);
-                } else {
-                    let e = self.resolve(&g, false)?;
-                    out.push(item(&e.image, e.inode, g.clone()));
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    /// Extracts every mount below `dest` (guest `/src` becomes `dest/src`, guest `/` is `dest`
-    /// itself), keeping symlinks and modification times (of links too), so that packing the
-    /// extracted tree with the same mounts reproduces the module. Nothing is written through a
-    /// symlink, and entry names that are not plain file names are refused. Returns the number of
-    /// entries written. All or nothing: the tree is built beside `dest` and renamed into place, so
-    /// an error leaves no output (`dest` must not exist, or be an empty directory).
-    pub fn unpack(&self, dest: &Path) -> Result<u64, InspectError> {
-        staging::staged(dest, |stage| self.unpack_into(stage))
-    }
-
-    fn unpack_into(&self, dest: &Path) -> Result<u64, InspectError> {
-        let io = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| InspectError::Io { path, source }
-        };
-        std::fs::create_dir_all(dest).map_err(io(dest))?;
-        let mut count = 0;
-        for (path, layer, root) in self.mounts() {
-            let mut target = dest.to_path_buf();
-            for c in path.split('/').filter(|c| !c.is_empty()) {
-                target.push(safe_name(c.as_bytes()).map_err(|e| match e {
-                    InspectError::BadImage { reason, .. } => {
-                        InspectError::BadImage { layer, reason }
-                    }
-                    e => e,
-                })?);
-                remove_link(&target)?;
-            }
-            std::fs::create_dir_all(&target).map_err(io(&target))?;
-            count += extract_dir(&self.layers[layer], root, &target)?;
-        }
-        Ok(count)
-    }
-}
-
-fn normalize(g: &str) -> String {
-    let t = g.trim_end_matches('/');
-    if t.is_empty() {
-        "/".to_string()
-    } else if t.starts_with('/') {
-        t.to_string()
-    } else {
-        format!("/{t}")
-    }
-}
-
-/// Walks `path` (relative, may be empty) from `dir`. `Ok(None)` = not found; `Err(Some)` = loop.
-fn walk(
-    img: &Image<'_>,
-    root: u32,
-    dir: u32,
-    path: &str,
-    follow_last: bool,
-    hops: &mut u32,
-) -> Result<Option<u32>, Option<InspectError>> {
-    let comps: Vec<&str> = path
-        .split('/')
-        .filter(|c| !c.is_empty() && *c != ".")
-        .collect();
-    let mut cur = dir;
-    for (i, c) in comps.iter().enumerate() {
-        let last = i + 1 == comps.len();
-        if *c == ".." {
-            if cur != root {
-                cur = img.inode(cur).map(|n| n.parent).ok_or(None)?;
-            }
-            continue;
-        }
-        let Some(next) = img.lookup(cur, c.as_bytes()) else {
-            return Ok(None);
-        };
-        let node = img.inode(next).ok_or(None)?;
-        if node.kind == Kind::Symlink && (!last || follow_last) {
-            *hops += 1;
-            if *hops > MAX_SYMLINK_HOPS {
-                return Err(Some(InspectError::Loop(path.to_string())));
-            }
-            let target = img.symlink_target(next).ok_or(None)?;
-            let target = String::from_utf8_lossy(target).into_owned();
-            match walk(img, root, cur, &target, true, hops)? {
-                Some(t) => cur = t,
-                None => return Ok(None),
-            }
-        } else {
-            cur = next;
-        }
-    }
-    Ok(Some(cur))
-}
-
-fn item(img: &Image<'_>, ino: u32, path: String) -> ListItem {
-    let n = img.inode(ino);
-    ListItem {
-        path,
-        kind: n.map(|n| kind_name(n.kind)).unwrap_or("file"),
-        size: n.map(|n| n.size()).unwrap_or(0),
-        mtime_ns: n.map(|n| n.mtime_ns).unwrap_or(0),
-        target: img
-            .symlink_target(ino)
-            .map(|t| String::from_utf8_lossy(t).into_owned()),
-    }
-}
-
-fn join(dir: &str, name: &str) -> String {
-    if dir.ends_with('/') {
-        format!("{dir}{name}")
-    } else {
-        format!("{dir}/{name}")
-    }
-}
-
-fn list_dir(img: &Image<'_>, dir: u32, path: &str, recursive: bool, out: &mut Vec<ListItem>) {
-    for i in 0..img.dir_len(dir) {
-        let Some(e) = img.dir_entry(dir, i) else {
-            continue;
-        };
-        let child = join(path, &String::from_utf8_lossy(e.name));
-        out.push(item(img, e.inode, child.clone()));
-        if recursive && img.inode(e.inode).map(|n| n.kind) == Some(Kind::Directory) {
-            list_dir(img, e.inode, &child, true, out);
-        }
-    }
-}
-
-fn mtime(ns: u64) -> SystemTime {
-    SystemTime::UNIX_EPOCH + Duration::from_nanos(ns)
-}
-
-/// A name from the image that is safe to create below the extraction directory.
-fn safe_name(name: &[u8]) -> Result<&str, InspectError> {
-    let bad = |why: &str| InspectError::BadImage {
-        layer: 0,
-        reason: format!("entry name {:?} {why}", String::from_utf8_lossy(name)),
-    };
-    let name = std::str::from_utf8(name).map_err(|_| bad("is not UTF-8"))?;
-    if name.is_empty() || name == "." || name == ".." {
-        return Err(bad("is not a file name"));
-    }
-    if name.contains(['/', '\0']) {
-        return Err(bad("contains `/` or NUL"));
-    }
-    Ok(name)
-}
-
-/// Sets the modification (and access) time of `path` itself, not of what it points to.
-fn set_link_mtime(path: &Path, ns: u64) -> std::io::Result<()> {
-    use rustix::fs::{utimensat, AtFlags, Timestamps, CWD};
-    let t = rustix::fs::Timespec {
-        tv_sec: i64::try_from(ns / 1_000_000_000).unwrap_or(i64::MAX),
-        tv_nsec: (ns % 1_000_000_000) as _,
-    };
-    let times = Timestamps {
-        last_access: t,
-        last_modification: t,
-    };
-    utimensat(CWD, path, &times, AtFlags::SYMLINK_NOFOLLOW).map_err(std::io::Error::from)
-}
-
-/// Removes a symlink at `path` (so nothing is written through it); other entries stay.
-fn remove_link(path: &Path) -> Result<(), InspectError> {
-    match path.symlink_metadata() {
-        Ok(m) if m.file_type().is_symlink() => {
-            std::fs::remove_file(path).map_err(|source| InspectError::Io {
-                path: path.to_path_buf(),
-                source,
-            })
-        }
-        _ => Ok(()),
-    }
-}
-
-fn extract_dir(layer: &Layer, dir: u32, target: &Path) -> Result<u64, InspectError> {
-    let img = &layer.image();
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| InspectError::Io { path, source }
-    };
-    let mut count = 0;
-    for i in 0..img.dir_len(dir) {
-        let Some(e) = img.dir_entry(dir, i) else {
-            continue;
-        };
-        let name = safe_name(e.name)?;
-        let path = target.join(name);
-        let Some(node) = img.inode(e.inode) else {
-            continue;
-        };
-        count += 1;
-        match node.kind {
-            Kind::Directory => {
-                remove_link(&path)?;
-                match std::fs::create_dir(&path) {
-                    Err(err)
-                        if err.kind() == std::io::ErrorKind::AlreadyExists && path.is_dir() => {}
-                    r => r.map_err(io(&path))?,
-                }
-                count += extract_dir(layer, e.inode, &path)?;
-            }
-            Kind::File => {
-                remove_link(&path)?;
-                let data = layer.file_bytes(e.inode).unwrap_or_default();
-                std::fs::write(&path, data).map_err(io(&path))?;
-                let f = std::fs::File::options()
-                    .write(true)
-                    .open(&path)
-                    .map_err(io(&path))?;
-                f.set_modified(mtime(node.mtime_ns)).map_err(io(&path))?;
-            }
-            Kind::Symlink => {
-                let t = String::from_utf8_lossy(img.symlink_target(e.inode).unwrap_or_default())
-                    .into_owned();
-                if path.symlink_metadata().is_ok() {
-                    std::fs::remove_file(&path).map_err(io(&path))?;
-                }
-                std::os::unix::fs::symlink(&t, &path).map_err(io(&path))?;
-                set_link_mtime(&path, node.mtime_ns).map_err(io(&path))?;
-            }
-        }
-    }
-    // A directory's time is set last: creating entries inside it changes it.
-    if let Some(node) = img.inode(dir) {
-        let f = std::fs::File::open(target).map_err(io(target))?;
-        f.set_modified(mtime(node.mtime_ns)).map_err(io(target))?;
-    }
-    Ok(count)
 }
 
 fn count_memories(module: &[u8]) -> u32 {
@@ -568,80 +250,4 @@ fn count_memories(module: &[u8]) -> u32 {
         }
     }
     n
-}
-
-/// Formats `ns` since the epoch as `YYYY-MM-DD HH:MM:SS` UTC.
-pub fn format_time(ns: u64) -> String {
-    let s = humantime::format_rfc3339_seconds(mtime(ns)).to_string();
-    s.trim_end_matches('Z').replace('T', " ")
-}
-
-/// Renders a listing the way `wasivfs ls` prints it.
-pub fn render_list(items: &[ListItem], long: bool) -> String {
-    let mut out = String::new();
-    for it in items {
-        if long {
-            let t = match it.kind {
-                "dir" => 'd',
-                "symlink" => 'l',
-                _ => '-',
-            };
-            out.push_str(&format!(
-                "{t} {:>12} {} {}",
-                it.size,
-                format_time(it.mtime_ns),
-                it.path
-            ));
-            if let Some(target) = &it.target {
-                out.push_str(&format!(" -> {target}"));
-            }
-        } else {
-            out.push_str(&it.path);
-            if it.kind == "dir" && !it.path.ends_with('/') {
-                out.push('/');
-            }
-        }
-        out.push('\n');
-    }
-    out
-}
-
-/// Renders `inspect`'s human-readable summary.
-pub fn render_summary(s: &Summary) -> String {
-    let mut out = format!(
-        "module size: {} bytes\nmemories: {}\npack layers: {}\n",
-        s.module_size,
-        s.memories,
-        s.layers.len()
-    );
-    for (i, l) in s.layers.iter().enumerate() {
-        out.push_str(&format!(
-            "\nlayer {i} (packed by {}, VFS ABI {})\n  input module: {} bytes, sha256 {}\n  mounts: {}\n  files: {}, directories: {}, symlinks: {}\n  file bytes: {} ({} stored after de-duplication)\n  image: memory {} at {:#x}, {} bytes; VFS memory {} pages ({} KiB) at start\n  contents: {} bytes in {} passive segments (data {}..{})\n  trampolines ({}): {}\n",
-            l.tool,
-            l.vfs_abi,
-            l.input.size,
-            l.input.sha256,
-            l.mounts.iter().map(|m| m.guest.as_str()).collect::<Vec<_>>().join(", "),
-            l.files,
-            l.dirs,
-            l.symlinks,
-            l.file_bytes,
-            l.stored_bytes,
-            l.vfs_memory,
-            l.image_addr,
-            l.image_len,
-            l.vfs_memory_pages,
-            l.vfs_memory_pages * 64,
-            l.content.len,
-            l.content.segments,
-            l.content.first_segment,
-            l.content.first_segment + l.content.segments,
-            l.trampolines.len(),
-            l.trampolines.join(" "),
-        ));
-        if !l.stubs.is_empty() {
-            out.push_str(&format!("  stubs (ENOSYS): {}\n", l.stubs.join(" ")));
-        }
-    }
-    out
 }

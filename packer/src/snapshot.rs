@@ -13,9 +13,9 @@ use wasmtime::{Caller, Config, Engine, Extern, Instance, Linker, Module, OptLeve
 use wasmtime_wizer::{InstanceState, SnapshotVal, ValType, Wizer};
 
 /// The VFS export Wizer runs.
-pub const INIT_FUNC: &str = "wasivfs_init";
+pub const INIT_FUNC: &str = wasivfs_abi::INIT_EXPORT;
 /// The import module of the pack-time functions.
-const PACK_MODULE: &str = "wasivfs_pack";
+const PACK_MODULE: &str = wasivfs_abi::PACK_IMPORTS;
 
 /// A snapshotted VFS and where its image landed.
 pub struct Snapshot {

@@ -458,15 +458,15 @@ fn engine_key(engine: &Engine) -> String {
     format!("{:016x}", h.finish())
 }
 
-/// Fails unless the file starts with the wasm magic bytes.
+/// Fails unless the file starts with a core module's header.
 fn check_magic(file: &mut File) -> Result<()> {
-    let mut magic = [0u8; 4];
+    let mut header = Vec::with_capacity(8);
     file.seek(SeekFrom::Start(0))?;
-    let ok = file.read_exact(&mut magic).is_ok() && magic == *b"\0asm";
-    if !ok {
-        return Err(anyhow!("not a WebAssembly module (bad magic bytes)"));
+    Read::by_ref(file).take(8).read_to_end(&mut header)?;
+    match wasivfs_abi::BinaryKind::of(&header).problem() {
+        Some(problem) => Err(anyhow!("{problem}")),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 fn read_all(file: &mut File) -> Result<Vec<u8>> {

@@ -12,8 +12,9 @@ use wasivfs_trampoline_gen::{check_app, merge, wasi, Merger, Validation};
 
 fn passthrough_vfs() -> Result<Vec<u8>, String> {
     let mut text = String::from("(module\n");
-    let ty = |t: &wasmparser::ValType| t.to_string();
-    for (name, sig) in wasi::INTERCEPTED {
+    let ty = |t: &wasivfs_abi::ValKind| wasi::val_type(*t).to_string();
+    for f in wasivfs_abi::INTERCEPTED {
+        let (name, sig) = (f.name, f.signature);
         let params: Vec<_> = sig.params.iter().map(ty).collect();
         text.push_str(&format!(
             "  (import \"{}\" \"{name}\" (func $host_{name} (param {}) (result i32)))\n",
@@ -21,7 +22,8 @@ fn passthrough_vfs() -> Result<Vec<u8>, String> {
             params.join(" ")
         ));
     }
-    for (name, _, sig) in wasi::INTRINSICS {
+    for (f, _) in wasivfs_abi::INTRINSICS {
+        let (name, sig) = (f.name, f.signature);
         let params: Vec<_> = sig.params.iter().map(ty).collect();
         let results: Vec<_> = sig.results.iter().map(ty).collect();
         text.push_str(&format!(
@@ -36,7 +38,8 @@ fn passthrough_vfs() -> Result<Vec<u8>, String> {
         "  (data (i32.const 65536) \"{}\")\n",
         "\\2a".repeat(1 << 20)
     ));
-    for (name, sig) in wasi::INTERCEPTED {
+    for f in wasivfs_abi::INTERCEPTED {
+        let (name, sig) = (f.name, f.signature);
         let params: Vec<_> = sig.params.iter().map(ty).collect();
         let gets: String = (0..sig.params.len())
             .map(|i| format!(" (local.get {i})"))

@@ -143,8 +143,11 @@ impl<'a> AppModule<'a> {
 
     /// Scans and checks `bytes`.
     pub(crate) fn scan(bytes: &'a [u8]) -> Result<Self> {
-        if bytes.len() < 4 || &bytes[..4] != b"\0asm" {
-            return Err(MergeError::NotWasm);
+        match wasivfs_abi::BinaryKind::of(bytes) {
+            wasivfs_abi::BinaryKind::NotWasm => return Err(MergeError::NotWasm),
+            wasivfs_abi::BinaryKind::Component => return Err(MergeError::Component),
+            // An unknown version is reported by the parser, with its number.
+            wasivfs_abi::BinaryKind::CoreModule | wasivfs_abi::BinaryKind::UnknownVersion => {}
         }
         let mut m = AppModule {
             bytes,

@@ -169,8 +169,8 @@ fn malformed(e: wasmparser::BinaryReaderError) -> MergeError {
 impl<'a> VfsModule<'a> {
     /// Parses and checks the shape of the VFS guest ABI.
     pub(crate) fn parse(bytes: &'a [u8]) -> Result<Self> {
-        if bytes.len() < 4 || &bytes[..4] != b"\0asm" {
-            return Err(vfs_err("not a WebAssembly module (bad magic bytes)"));
+        if let Some(problem) = wasivfs_abi::BinaryKind::of(bytes).problem() {
+            return Err(vfs_err(problem));
         }
         let mut m = VfsModule {
             bytes,

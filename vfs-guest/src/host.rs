@@ -5,12 +5,13 @@
 //! tests implement [`Host`] with a mock over an in-memory application memory.
 
 /// Size of one wasm page in bytes.
-pub const PAGE: u64 = 65536;
+pub const PAGE: u64 = wasivfs_abi::PAGE_SIZE;
 
 /// Declares the intercepted preview 1 functions once: the [`Wasi`] trait, the wasm32 imports and
 /// their forwarding implementation, and (through `$extra`) anything else generated from the list.
 macro_rules! wasi_functions {
-    ($( fn $name:ident ( $($arg:ident : $ty:ty),* ); )*) => {
+    (module = $module:literal; export_prefix = $prefix:literal;
+     $( fn $name:ident ( $($arg:ident : $ty:ty),* ); )*) => {
         /// The host's preview 1 functions for every name in the intercept list, with their raw
         /// signatures (pointers are application addresses; the return value is an errno).
         pub trait Wasi {
@@ -22,7 +23,7 @@ macro_rules! wasi_functions {
 
         #[cfg(target_arch = "wasm32")]
         mod raw {
-            #[link(wasm_import_module = "wasi_snapshot_preview1")]
+            #[link(wasm_import_module = $module)]
             extern "C" {
                 $( pub fn $name($($arg: $ty),*) -> i32; )*
             }
@@ -62,7 +63,7 @@ macro_rules! wasi_functions {
         #[cfg(target_arch = "wasm32")]
         pub mod exports {
             $(
-                #[export_name = concat!("wasivfs_", stringify!($name))]
+                #[export_name = concat!($prefix, stringify!($name))]
                 #[allow(clippy::too_many_arguments)]
                 extern "C" fn $name($($arg: $ty),*) -> i32 {
                     crate::exports::dispatch(|vfs, host| vfs.$name(host, $($arg),*))
@@ -72,44 +73,7 @@ macro_rules! wasi_functions {
     };
 }
 
-wasi_functions! {
-    fn fd_advise(fd: i32, offset: i64, len: i64, advice: i32);
-    fn fd_allocate(fd: i32, offset: i64, len: i64);
-    fn fd_close(fd: i32);
-    fn fd_datasync(fd: i32);
-    fn fd_fdstat_get(fd: i32, buf: i32);
-    fn fd_fdstat_set_flags(fd: i32, flags: i32);
-    fn fd_fdstat_set_rights(fd: i32, base: i64, inheriting: i64);
-    fn fd_filestat_get(fd: i32, buf: i32);
-    fn fd_filestat_set_size(fd: i32, size: i64);
-    fn fd_filestat_set_times(fd: i32, atim: i64, mtim: i64, fst_flags: i32);
-    fn fd_pread(fd: i32, iovs: i32, iovs_len: i32, offset: i64, nread: i32);
-    fn fd_prestat_get(fd: i32, buf: i32);
-    fn fd_prestat_dir_name(fd: i32, path: i32, path_len: i32);
-    fn fd_pwrite(fd: i32, iovs: i32, iovs_len: i32, offset: i64, nwritten: i32);
-    fn fd_read(fd: i32, iovs: i32, iovs_len: i32, nread: i32);
-    fn fd_readdir(fd: i32, buf: i32, buf_len: i32, cookie: i64, bufused: i32);
-    fn fd_renumber(fd: i32, to: i32);
-    fn fd_seek(fd: i32, offset: i64, whence: i32, newoffset: i32);
-    fn fd_sync(fd: i32);
-    fn fd_tell(fd: i32, offset: i32);
-    fn fd_write(fd: i32, iovs: i32, iovs_len: i32, nwritten: i32);
-    fn path_create_directory(fd: i32, path: i32, path_len: i32);
-    fn path_filestat_get(fd: i32, flags: i32, path: i32, path_len: i32, buf: i32);
-    fn path_filestat_set_times(fd: i32, flags: i32, path: i32, path_len: i32, atim: i64, mtim: i64, fst_flags: i32);
-    fn path_link(old_fd: i32, old_flags: i32, old_path: i32, old_path_len: i32, new_fd: i32, new_path: i32, new_path_len: i32);
-    fn path_open(fd: i32, dirflags: i32, path: i32, path_len: i32, oflags: i32, rights_base: i64, rights_inheriting: i64, fdflags: i32, fd_out: i32);
-    fn path_readlink(fd: i32, path: i32, path_len: i32, buf: i32, buf_len: i32, bufused: i32);
-    fn path_remove_directory(fd: i32, path: i32, path_len: i32);
-    fn path_rename(fd: i32, old_path: i32, old_path_len: i32, new_fd: i32, new_path: i32, new_path_len: i32);
-    fn path_symlink(old_path: i32, old_path_len: i32, fd: i32, new_path: i32, new_path_len: i32);
-    fn path_unlink_file(fd: i32, path: i32, path_len: i32);
-    fn poll_oneoff(in_: i32, out: i32, nsubscriptions: i32, nevents: i32);
-    fn sock_accept(fd: i32, flags: i32, fd_out: i32);
-    fn sock_recv(fd: i32, ri_data: i32, ri_data_len: i32, ri_flags: i32, ro_datalen: i32, ro_flags: i32);
-    fn sock_send(fd: i32, si_data: i32, si_data_len: i32, si_flags: i32, so_datalen: i32);
-    fn sock_shutdown(fd: i32, how: i32);
-}
+wasivfs_abi::for_each_intercepted!(wasi_functions);
 
 /// The application's linear memory, reached through the merger's intrinsics. Callers check bounds
 /// against [`AppMemory::app_len`] first: the intrinsics trap when out of bounds.
@@ -142,61 +106,54 @@ impl<T: Wasi + AppMemory> Host for T {}
 #[cfg(target_arch = "wasm32")]
 pub struct WasmHost;
 
-#[cfg(target_arch = "wasm32")]
-mod app {
-    #[link(wasm_import_module = "wasivfs_app")]
-    extern "C" {
-        #[link_name = "copy_in"]
-        pub fn app_copy_in(dst: i32, app_src: i32, len: i32);
-        #[link_name = "copy_out"]
-        pub fn app_copy_out(app_dst: i32, src: i32, len: i32);
-        #[link_name = "read_content"]
-        pub fn app_read_content(app_dst: i32, segment: i32, offset: i32, len: i32);
-        #[link_name = "size"]
-        pub fn app_size() -> i32;
-        #[link_name = "load_u32"]
-        pub fn app_load_u32(addr: i32) -> i32;
-        #[link_name = "load_u64"]
-        pub fn app_load_u64(addr: i32) -> i64;
-        #[link_name = "store_u32"]
-        pub fn app_store_u32(addr: i32, v: i32);
-        #[link_name = "store_u64"]
-        pub fn app_store_u64(addr: i32, v: i64);
-    }
+/// Declares the `wasivfs_app` intrinsics as imports (only the ones called end up imported).
+macro_rules! intrinsic_imports {
+    (module = $module:literal;
+     $( fn $name:ident ( $($arg:ident : $ty:ty),* ) $(-> $ret:ty)? => $kind:ident $(($w:ident))? ; )*) => {
+        #[cfg(target_arch = "wasm32")]
+        #[allow(dead_code)] // declared in full; only the intrinsics called are imported
+        mod app {
+            #[link(wasm_import_module = $module)]
+            extern "C" {
+                $( pub fn $name($($arg: $ty),*) $(-> $ret)?; )*
+            }
+        }
+    };
 }
+wasivfs_abi::for_each_intrinsic!(intrinsic_imports);
 
 #[cfg(target_arch = "wasm32")]
 impl AppMemory for WasmHost {
     fn app_len(&mut self) -> u64 {
         // SAFETY: a plain intrinsic call with no arguments.
-        (unsafe { app::app_size() } as u32 as u64) * PAGE
+        (unsafe { app::size() } as u32 as u64) * PAGE
     }
     fn copy_in(&mut self, dst: &mut [u8], src: u32) {
         // SAFETY: `dst` is a live slice of our own memory; the caller checked the app range.
-        unsafe { app::app_copy_in(dst.as_mut_ptr() as i32, src as i32, dst.len() as i32) }
+        unsafe { app::copy_in(dst.as_mut_ptr() as i32, src as i32, dst.len() as i32) }
     }
     fn copy_out(&mut self, dst: u32, src: &[u8]) {
         // SAFETY: `src` is a live slice of our own memory; the caller checked the app range.
-        unsafe { app::app_copy_out(dst as i32, src.as_ptr() as i32, src.len() as i32) }
+        unsafe { app::copy_out(dst as i32, src.as_ptr() as i32, src.len() as i32) }
     }
     fn copy_content(&mut self, dst: u32, segment: u32, offset: u32, len: u32) {
         // SAFETY: plain integers; the caller checked the app range and the image the segment one.
-        unsafe { app::app_read_content(dst as i32, segment as i32, offset as i32, len as i32) }
+        unsafe { app::read_content(dst as i32, segment as i32, offset as i32, len as i32) }
     }
     fn load_u32(&mut self, addr: u32) -> u32 {
         // SAFETY: the caller checked the app range.
-        unsafe { app::app_load_u32(addr as i32) as u32 }
+        unsafe { app::load_u32(addr as i32) as u32 }
     }
     fn load_u64(&mut self, addr: u32) -> u64 {
         // SAFETY: the caller checked the app range.
-        unsafe { app::app_load_u64(addr as i32) as u64 }
+        unsafe { app::load_u64(addr as i32) as u64 }
     }
     fn store_u32(&mut self, addr: u32, v: u32) {
         // SAFETY: the caller checked the app range.
-        unsafe { app::app_store_u32(addr as i32, v as i32) }
+        unsafe { app::store_u32(addr as i32, v as i32) }
     }
     fn store_u64(&mut self, addr: u32, v: u64) {
         // SAFETY: the caller checked the app range.
-        unsafe { app::app_store_u64(addr as i32, v as i64) }
+        unsafe { app::store_u64(addr as i32, v as i64) }
     }
 }

@@ -15,23 +15,29 @@ pub fn image_location() -> Option<(u32, u32)> {
     (addr != 0 && len != 0).then_some((addr, len))
 }
 
-mod pack {
-    #[link(wasm_import_module = "wasivfs_pack")]
-    extern "C" {
-        #[link_name = "image_len"]
-        pub fn image_len() -> i32;
-        #[link_name = "image_read"]
-        pub fn image_read(dst: i32, len: i32);
-        #[link_name = "image_placed"]
-        pub fn image_placed(addr: i32, len: i32);
-    }
-}
+/// Declares the pack-time imports and the init export under the names the ABI gives them.
+macro_rules! pack_functions {
+    (module = $module:literal; init_export = $init:literal;
+     $( fn $name:ident ( $($arg:ident : $ty:ty),* ) $(-> $ret:ty)? ; )*) => {
+        mod pack {
+            #[link(wasm_import_module = $module)]
+            extern "C" {
+                $( pub fn $name($($arg: $ty),*) $(-> $ret)?; )*
+            }
+        }
 
-/// Wizer's init function: grows memory by `ceil(len / 65536)` pages, streams the image (metadata
-/// only: file contents stay in the module's passive segments) into the new (64 KiB aligned) pages
-/// and tells the packer where it landed.
-#[export_name = "wasivfs_init"]
-extern "C" fn wasivfs_init() {
+        /// Wizer's init function: grows memory by `ceil(len / 65536)` pages, streams the image
+        /// (metadata only: file contents stay in the module's passive segments) into the new
+        /// (64 KiB aligned) pages and tells the packer where it landed.
+        #[export_name = $init]
+        extern "C" fn wasivfs_init() {
+            init();
+        }
+    };
+}
+wasivfs_abi::for_each_pack_function!(pack_functions);
+
+fn init() {
     // SAFETY: pack-time imports with the documented signatures.
     let len = unsafe { pack::image_len() } as u32;
     if len == 0 {

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Name of the custom section.
-pub const SECTION_NAME: &str = "wasivfs";
+pub const SECTION_NAME: &str = wasivfs_abi::CUSTOM_SECTION;
 /// Version of the section's JSON schema.
 pub const SECTION_FORMAT: u32 = 2;
 
