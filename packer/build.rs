@@ -23,6 +23,8 @@ fn run() -> Result<(), String> {
         .ok_or("the packer crate has no parent directory")?
         .to_path_buf();
     for p in [
+        "abi/src",
+        "abi/Cargo.toml",
         "vfs-guest/src",
         "vfs-guest/Cargo.toml",
         "vfs-image/src",
