@@ -25,7 +25,7 @@ if [ -z "${WASIVFS:-}" ]; then
   cargo build -q --release -p wasivfs
   WASIVFS="$TARGET/release/wasivfs"
 fi
-FIX=exe/tests/fixtures/rust-guest/Cargo.toml
+FIX=fixtures/exe-guest/Cargo.toml
 cargo build -q --release --target wasm32-wasip1 --manifest-path "$FIX" --target-dir "$TARGET/exe-fixtures"
 cargo build -q --release --manifest-path "$FIX" --target-dir "$TARGET/exe-fixtures"
 WASM="$TARGET/exe-fixtures/wasm32-wasip1/release"

@@ -2,7 +2,7 @@
 //! `WASIVFS_FIXTURE_<NAME>` compile-time environment variables.
 //!
 //! - C fixtures (`fixtures/c/*.c`) are built with clang-14 against wasi-libc.
-//! - The Rust fixtures (`fixtures/rust-guest`, `fixtures/ops-guest`) are built with the current cargo
+//! - The Rust fixtures (`fixtures/rust-guest`, `fixtures/ops-guest`, `fixtures/exe-guest`) are built with the current cargo
 //!   for `wasm32-wasip1`, each in its own target directory under `OUT_DIR` so it never waits on the
 //!   outer build's lock.
 
@@ -22,6 +22,7 @@ fn main() {
     if let Err(msg) = build_c(&fixtures.join("c"), &out)
         .and_then(|()| build_rust(&fixtures.join("rust-guest"), &out))
         .and_then(|()| build_rust(&fixtures.join("ops-guest"), &out))
+        .and_then(|()| build_rust(&fixtures.join("exe-guest"), &out))
     {
         // A build script reports failure by panicking; keep the message first and readable.
         panic!("\n\nerror: could not build the wasivfs test fixtures: {msg}\n\n");
@@ -117,12 +118,30 @@ fn build_rust(dir: &Path, out: &Path) -> Result<(), String> {
             dir.display()
         ));
     }
-    // The package is named `wasivfs-<directory>`; the variable `WASIVFS_FIXTURE_<DIRECTORY>`.
-    let wasm = target_dir.join(format!("wasm32-wasip1/release/wasivfs-{name}.wasm"));
-    println!(
-        "cargo:rustc-env=WASIVFS_FIXTURE_{}={}",
-        name.to_uppercase().replace('-', "_"),
-        wasm.display()
-    );
+    let release = target_dir.join("wasm32-wasip1/release");
+    let var = |name: &str| format!("WASIVFS_FIXTURE_{}", name.to_uppercase().replace('-', "_"));
+    let bins = dir.join("src/bin");
+    if bins.is_dir() {
+        // A package of several programs (`src/bin/<bin>.rs`): `WASIVFS_FIXTURE_<DIRECTORY>_<BIN>`.
+        let mut names: Vec<String> = std::fs::read_dir(&bins)
+            .map_err(|e| format!("{}: {e}", bins.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "rs"))
+            .filter_map(|p| p.file_stem().and_then(|s| s.to_str()).map(String::from))
+            .collect();
+        names.sort();
+        for bin in names {
+            let wasm = release.join(format!("{bin}.wasm"));
+            println!(
+                "cargo:rustc-env={}={}",
+                var(&format!("{name}_{bin}")),
+                wasm.display()
+            );
+        }
+    } else {
+        // One program, the package `wasivfs-<directory>`: `WASIVFS_FIXTURE_<DIRECTORY>`.
+        let wasm = release.join(format!("wasivfs-{name}.wasm"));
+        println!("cargo:rustc-env={}={}", var(name), wasm.display());
+    }
     Ok(())
 }

@@ -227,7 +227,7 @@ fn exe_time_errors_write_nothing() {
     let made = make_exe(c_probe(), tmp.path(), "made", &[]);
 
     let cases: Vec<(&[u8], ExeOptions, &str)> = vec![
-        (b"not wasm", opts(&[], runner()), "not a WebAssembly binary"),
+        (b"not wasm", opts(&[], runner()), "not a WebAssembly module"),
         (
             b"\0asm\x01\0\0\0\x05\x03\x01",
             opts(&[], runner()),

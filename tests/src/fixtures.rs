@@ -11,6 +11,16 @@ pub const RUST_GUEST: &str = env!("WASIVFS_FIXTURE_RUST_GUEST");
 /// `fixtures/ops-guest`: runs raw WASI preview 1 calls read from stdin (the generated tests).
 pub const OPS_GUEST: &str = env!("WASIVFS_FIXTURE_OPS_GUEST");
 
+/// `fixtures/c/probe.c`: a small C program that prints its arguments, environment and the files
+/// it is asked to read (the `wasivfs exe` tests' probe).
+pub const PROBE: &str = env!("WASIVFS_FIXTURE_PROBE");
+
+/// `fixtures/exe-guest/src/bin/hello.rs`: a Rust hello world.
+pub const EXE_GUEST_HELLO: &str = env!("WASIVFS_FIXTURE_EXE_GUEST_HELLO");
+
+/// `fixtures/exe-guest/src/bin/fib.rs`: a CPU-bound Rust program (recursive Fibonacci).
+pub const EXE_GUEST_FIB: &str = env!("WASIVFS_FIXTURE_EXE_GUEST_FIB");
+
 /// Reads a compiled fixture; panics with the path if the build script's output went missing.
 pub fn bytes(path: &str) -> Vec<u8> {
     std::fs::read(Path::new(path)).unwrap_or_else(|e| panic!("fixture {path}: {e}"))

@@ -29,21 +29,6 @@ pub fn target_dir() -> PathBuf {
     }
 }
 
-fn cargo() -> OsString {
-    std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
-}
-
-fn run_build(cmd: &mut Command, what: &str) {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot start the build of {what}: {e}"));
-    assert!(
-        out.status.success(),
-        "building {what} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// The `wasivfs` binary as installed: copied alone into a directory of its own (kept for the
 /// test process), so that nothing beside it can serve as a runner.
 pub fn installed_wasivfs() -> &'static Path {
@@ -87,52 +72,20 @@ pub fn runner() -> &'static Path {
         .1
 }
 
-/// The C probe (`tests/fixtures/probe.c`) compiled to wasm32-wasi.
+/// The C probe (`fixtures/c/probe.c`), built by the end-to-end tests' build script.
 pub fn c_probe() -> &'static [u8] {
     static WASM: OnceLock<Vec<u8>> = OnceLock::new();
-    WASM.get_or_init(|| {
-        let out = target_dir().join("exe-fixtures/probe.wasm");
-        if let Some(parent) = out.parent() {
-            std::fs::create_dir_all(parent).unwrap_or_else(|e| panic!("{e}"));
-        }
-        let clang = std::env::var_os("WASI_CLANG").unwrap_or_else(|| "clang-14".into());
-        run_build(
-            Command::new(clang)
-                .args(["--target=wasm32-wasi", "--sysroot=/usr", "-O2", "-o"])
-                .arg(&out)
-                .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/probe.c")),
-            "the C probe (needs clang with a wasm32-wasi sysroot)",
-        );
-        read(&out)
-    })
+    WASM.get_or_init(|| wasivfs_e2e::fixtures::bytes(wasivfs_e2e::fixtures::PROBE))
 }
 
-/// The Rust fixtures (`tests/fixtures/rust-guest`) for wasm32-wasip1; `bin`
-/// is `hello` or `fib`.
+/// The Rust programs of `fixtures/exe-guest` for wasm32-wasip1; `bin` is `hello` or `fib`.
 pub fn rust_guest(bin: &str) -> Vec<u8> {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    let dir = BUILT.get_or_init(|| {
-        let dir = target_dir().join("exe-fixtures");
-        run_build(
-            Command::new(cargo())
-                .args([
-                    "build",
-                    "--release",
-                    "--target",
-                    "wasm32-wasip1",
-                    "--manifest-path",
-                ])
-                .arg(
-                    Path::new(env!("CARGO_MANIFEST_DIR"))
-                        .join("tests/fixtures/rust-guest/Cargo.toml"),
-                )
-                .arg("--target-dir")
-                .arg(&dir),
-            "the Rust wasm fixtures",
-        );
-        dir.join("wasm32-wasip1/release")
-    });
-    read(&dir.join(format!("{bin}.wasm")))
+    use wasivfs_e2e::fixtures::{bytes, EXE_GUEST_FIB, EXE_GUEST_HELLO};
+    match bin {
+        "hello" => bytes(EXE_GUEST_HELLO),
+        "fib" => bytes(EXE_GUEST_FIB),
+        other => panic!("no exe-guest program {other:?}"),
+    }
 }
 
 /// Reads a file or panics naming it.
