@@ -1,9 +1,6 @@
 //! Precompiling a module and assembling the executable.
 
 use std::ffi::OsString;
-use std::fs;
-use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -176,31 +173,15 @@ pub fn build_executable(module: &[u8], opts: &ExeOptions) -> Result<ExeReport> {
     })
 }
 
-/// Writes `parts` to a temporary file beside `output`, marks it executable and
-/// renames it over `output`.
+/// Writes `parts` to `output` all or nothing, executable. Not flushed to disk before the rename,
+/// like every output a user asks for (see `wasivfs_atomic_write`).
 fn write_atomically(output: &Path, parts: &[&[u8]]) -> Result<()> {
-    let dir = match output.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
+    let opts = wasivfs_atomic_write::Options {
+        mode: wasivfs_atomic_write::Mode::Executable,
+        durable: false,
     };
-    let shown = output.display();
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".wasivfs-exe-")
-        .tempfile_in(dir)
-        .with_context(|| format!("cannot create a temporary file next to {shown}"))?;
-    for part in parts {
-        tmp.write_all(part)
-            .with_context(|| format!("cannot write {shown}"))?;
-    }
-    tmp.as_file()
-        .sync_all()
-        .with_context(|| format!("cannot write {shown}"))?;
-    tmp.as_file()
-        .set_permissions(fs::Permissions::from_mode(0o755))
-        .with_context(|| format!("cannot make {shown} executable"))?;
-    tmp.persist(output)
-        .map_err(|e| e.error)
-        .with_context(|| format!("cannot write {shown}"))?;
+    wasivfs_atomic_write::write_parts(output, parts, opts, &mut |_| {})
+        .with_context(|| format!("cannot write {}", output.display()))?;
     Ok(())
 }
 

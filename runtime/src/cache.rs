@@ -30,7 +30,7 @@ use anyhow::{anyhow, Context, Result};
 use stamp::{hash_bytes, hash_file, now_ns, settled, Record, Stamp};
 use std::fs::{self, File};
 use std::hash::{Hash, Hasher};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use wasmtime::{Engine, Module};
 
@@ -229,18 +229,9 @@ impl ModuleCache {
         let dir = self.layout_dir();
         create_private_dir(&dir).with_context(|| format!("{}", dir.display()))?;
         let ctx = || format!("{}", artifact.display());
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".tmp")
-            .tempfile_in(&dir)
-            .with_context(ctx)?;
-        tmp.write_all(compiled).with_context(ctx)?;
         // The data must be on disk before the record that vouches for it can be: otherwise a
         // crash could leave a record whose stamp matches a file of zeros.
-        tmp.as_file().sync_all().with_context(ctx)?;
-        let file = tmp
-            .persist(artifact)
-            .map_err(|e| e.error)
-            .with_context(ctx)?;
+        let file = wasivfs_atomic_write::write(artifact, compiled, DURABLE).with_context(ctx)?;
         let before = now_ns();
         let meta = file.metadata().with_context(ctx)?;
         write_artifact_record(
@@ -413,17 +404,26 @@ fn read_file_record(path: &Path, stamp: &Stamp) -> Option<blake3::Hash> {
     blake3::Hash::from_hex(r.get("module")?).ok()
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same directory and a rename, creating
-/// the directory (private to the user) if needed.
+/// Cache artifacts: private, and on disk before their records are written.
+const DURABLE: wasivfs_atomic_write::Options = wasivfs_atomic_write::Options {
+    mode: wasivfs_atomic_write::Mode::Private,
+    durable: true,
+};
+
+/// Writes a record to `path` all or nothing, creating the directory (private to the user) if
+/// needed. Records need no flush: one lost in a crash just means hashing again.
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path
         .parent()
         .ok_or_else(|| std::io::Error::other("no parent directory"))?;
     create_private_dir(dir)?;
-    let mut tmp = tempfile::Builder::new().prefix(".tmp").tempfile_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    let opts = wasivfs_atomic_write::Options {
+        mode: wasivfs_atomic_write::Mode::Private,
+        durable: false,
+    };
+    wasivfs_atomic_write::write(path, bytes, opts)
+        .map(drop)
+        .map_err(std::io::Error::other)
 }
 
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {

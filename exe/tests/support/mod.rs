@@ -152,8 +152,18 @@ pub fn run_isolated(exe: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    cmd.output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", copy.display()))
+    // Another test thread may fork while our copy's descriptor is still open (it closes on exec
+    // only): the kernel then refuses to run the file for a moment (ETXTBSY). Try again.
+    let mut tries = 0;
+    loop {
+        match cmd.output() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && tries < 50 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            r => return r.unwrap_or_else(|e| panic!("cannot run {}: {e}", copy.display())),
+        }
+    }
 }
 
 /// The process's stdout as text.

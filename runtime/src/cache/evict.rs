@@ -63,7 +63,7 @@ pub(crate) fn evict(layout_dir: &Path, max_bytes: u64, keep: &Path) -> usize {
         let Ok(meta) = e.metadata() else { continue };
         let name = e.file_name();
         let name = name.to_string_lossy();
-        if name.starts_with(".tmp") {
+        if name.starts_with(wasivfs_atomic_write::TEMP_PREFIX) {
             if age(&meta) > TEMP_MAX_AGE {
                 let _ = fs::remove_file(&path);
             }

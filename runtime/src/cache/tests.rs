@@ -1,5 +1,6 @@
 use super::*;
 use crate::{engine, run_command, RunOptions, RunOutcome, Stdio};
+use std::io::Write;
 use std::time::Duration;
 
 /// Prints `msg` and exits with `code`; a data segment and a second memory make the artifact
