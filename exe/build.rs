@@ -16,18 +16,25 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Files of `exe-runner/` that a build of it needs, relative to that directory.
-fn runner_sources(dir: &Path) -> Result<Vec<PathBuf>, String> {
-    let mut files = vec![PathBuf::from("Cargo.toml"), PathBuf::from("Cargo.lock")];
-    let src = dir.join("src");
-    let mut rs: Vec<PathBuf> = std::fs::read_dir(&src)
-        .map_err(|e| format!("{}: {e}", src.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "rs"))
-        .filter_map(|p| p.file_name().map(|n| Path::new("src").join(n)))
-        .collect();
-    rs.sort();
-    files.extend(rs);
+/// The crates a build of the runner needs, as directories of the repository: the runner and its
+/// path dependencies (which the runner's manifest names as `../<directory>`).
+const RUNNER_CRATES: &[&str] = &["exe-runner", "exe-format", "command"];
+
+/// Files that a build of the runner needs, relative to the repository root.
+fn runner_sources(root: &Path) -> Result<Vec<PathBuf>, String> {
+    let mut files = vec![PathBuf::from("exe-runner/Cargo.lock")];
+    for krate in RUNNER_CRATES {
+        files.push(Path::new(krate).join("Cargo.toml"));
+        let src = root.join(krate).join("src");
+        let mut rs: Vec<PathBuf> = std::fs::read_dir(&src)
+            .map_err(|e| format!("{}: {e}", src.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "rs"))
+            .filter_map(|p| p.file_name().map(|n| Path::new(krate).join("src").join(n)))
+            .collect();
+        rs.sort();
+        files.extend(rs);
+    }
     Ok(files)
 }
 
@@ -48,23 +55,24 @@ fn main() {
 fn run() -> Result<(), String> {
     let manifest = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").ok_or("no CARGO_MANIFEST_DIR")?);
     let out = PathBuf::from(env::var_os("OUT_DIR").ok_or("no OUT_DIR")?);
-    let runner_dir = manifest
-        .parent()
-        .ok_or("no parent directory")?
-        .join("exe-runner");
+    let root = manifest.parent().ok_or("no parent directory")?;
+    let runner_dir = root.join("exe-runner");
     let target = env::var("TARGET").map_err(|_| "no TARGET")?;
 
     // The embedded sources, and a key naming them.
-    let files = runner_sources(&runner_dir)?;
+    let files = runner_sources(root)?;
     let mut key = 0xcbf2_9ce4_8422_2325u64;
-    let mut table =
-        String::from("/// The runner's sources: (path relative to `exe-runner/`, contents).\n");
+    let mut table = String::from(
+        "/// The runner's sources: (path relative to the repository root, contents).\n",
+    );
     table.push_str("pub const RUNNER_SOURCES: &[(&str, &[u8])] = &[\n");
     for rel in &files {
-        let path = runner_dir.join(rel);
+        let path = root.join(rel);
         println!("cargo:rerun-if-changed={}", path.display());
         let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let rel = rel.to_str().ok_or("non-UTF-8 file name in exe-runner/")?;
+        let rel = rel
+            .to_str()
+            .ok_or("non-UTF-8 file name in the runner's sources")?;
         fnv1a(&mut key, rel.as_bytes());
         fnv1a(&mut key, &[0]);
         fnv1a(&mut key, &bytes);
@@ -75,10 +83,12 @@ fn run() -> Result<(), String> {
         );
     }
     table.push_str("];\n");
-    println!(
-        "cargo:rerun-if-changed={}",
-        runner_dir.join("src").display()
-    );
+    for krate in RUNNER_CRATES {
+        println!(
+            "cargo:rerun-if-changed={}",
+            root.join(krate).join("src").display()
+        );
+    }
     let _ = writeln!(
         table,
         "/// Names the sources above: runners built from them are cached under this key.\n\

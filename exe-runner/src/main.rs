@@ -1,7 +1,8 @@
 //! The native stub of `wasivfs exe`.
 //!
 //! An executable made by `wasivfs exe` is this binary with a precompiled WASI
-//! preview 1 module (and a few baked options) appended; see `trailer.rs`. At
+//! preview 1 module (and a few baked options) appended; see the `trailer` module of
+//! `wasivfs-exe-format`. At
 //! start-up the runner maps that module straight from its own file, checks it,
 //! and runs it on the wasmtime runtime, which contains no compiler.
 //!
@@ -12,10 +13,7 @@
 
 #[cfg(unix)]
 mod code_memory;
-mod dirs;
-mod engine_config;
 mod payload;
-mod trailer;
 mod wasi;
 
 use std::process::ExitCode;

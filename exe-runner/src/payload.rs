@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use memmap2::{Mmap, MmapOptions};
 
-use crate::trailer::{Footer, FooterError, Options, FOOTER_LEN};
+use wasivfs_exe_format::trailer::{Footer, FooterError, Options, FOOTER_LEN};
 
 /// The attached program: the mapped precompiled module and the baked options.
 pub struct Payload {

@@ -1,15 +1,12 @@
 //! Runs the attached module with WASI preview 1, as `wasivfs run` does.
 
-use wasmtime::{Config, Engine, Linker, Module, Store};
-use wasmtime_wasi::p1::{self, WasiP1Ctx};
-use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
+use wasivfs_command::{run_command, RunOptions, Stdio};
+use wasivfs_exe_format::dirs::{host_path, parse_list, DIRS_ENV};
+use wasivfs_exe_format::engine_config;
+use wasivfs_exe_format::trailer::DirMapping;
+use wasmtime::{Config, Engine, Module};
 
-use crate::dirs::{host_path, parse_list, DIRS_ENV};
-use crate::trailer::DirMapping;
-use crate::{engine_config, payload};
-
-/// Exit status reported when the guest traps (wasmtime's convention: 128 + SIGABRT).
-const EXIT_TRAP: u8 = 134;
+use crate::payload;
 
 /// Loads the attached module and runs its `_start`. Returns the exit status,
 /// or a one-line message when the program could not be started.
@@ -32,30 +29,17 @@ pub fn run() -> Result<u8, String> {
     if let Some(list) = std::env::var_os(DIRS_ENV) {
         dirs.extend(parse_list(&list).map_err(|e| format!("{DIRS_ENV}: {e}"))?);
     }
-    let wasi = build_ctx(&dirs)?;
-
-    let mut linker: Linker<WasiP1Ctx> = Linker::new(&engine);
-    p1::add_to_linker_sync(&mut linker, |cx| cx).map_err(|e| format!("{e:#}"))?;
-    linker
-        .define_unknown_imports_as_traps(&module)
-        .map_err(|e| format!("{e:#}"))?;
-    let mut store = Store::new(&engine, wasi);
-    let result = linker
-        .instantiate(&mut store, &module)
-        .and_then(|instance| instance.get_typed_func::<(), ()>(&mut store, "_start"))
-        .and_then(|start| start.call(&mut store, ()));
-    let status = match result {
-        Ok(()) => 0,
-        Err(e) => match e.downcast_ref::<I32Exit>() {
-            // WASI exit codes are 0..=255 in practice; wrap like a Unix shell.
-            Some(I32Exit(code)) => (*code & 0xff) as u8,
-            None => {
-                eprintln!("error: {e:?}");
-                EXIT_TRAP
+    let opts = options(&dirs)?;
+    let status = match run_command(&engine, &module, &opts) {
+        // WASI exit codes are 0..=255 in practice; wrap like a Unix shell.
+        Ok(outcome) => {
+            if let Some(trap) = &outcome.trap {
+                eprintln!("error: {trap}");
             }
-        },
+            (outcome.exit_code & 0xff) as u8
+        }
+        Err(e) => return Err(e.to_string()),
     };
-    drop(store);
     drop(module);
     drop(payload);
     Ok(status)
@@ -81,16 +65,18 @@ fn load_module(engine: &Engine, payload: &payload::Payload) -> wasmtime::Result<
     unsafe { Module::deserialize(engine, &payload.code[..]) }
 }
 
-/// Builds the WASI context: inherited stdio, arguments and environment (minus
-/// `WASIVFS_DIRS`, which is addressed to the runner), and the granted dirs.
-fn build_ctx(dirs: &[DirMapping]) -> Result<WasiP1Ctx, String> {
-    let mut b = WasiCtxBuilder::new();
-    b.inherit_stdio().allow_blocking_current_thread(true);
+/// The run options: inherited stdio, arguments and environment (minus `WASIVFS_DIRS`, which is
+/// addressed to the runner), and the granted directories, read-write.
+fn options(dirs: &[DirMapping]) -> Result<RunOptions, String> {
+    let mut opts = RunOptions {
+        stdio: Stdio::Inherit,
+        ..RunOptions::default()
+    };
     for (i, arg) in std::env::args_os().enumerate() {
         let arg = arg
             .into_string()
             .map_err(|a| format!("argument {i} is not valid UTF-8: {}", a.to_string_lossy()))?;
-        b.arg(arg);
+        opts.args.push(arg);
     }
     for (key, value) in std::env::vars_os() {
         if key == DIRS_ENV {
@@ -105,18 +91,10 @@ fn build_ctx(dirs: &[DirMapping]) -> Result<WasiP1Ctx, String> {
         let value = value
             .into_string()
             .map_err(|_| format!("environment variable {key} is not valid UTF-8"))?;
-        b.env(&key, &value);
+        opts.env.push((key, value));
     }
     for d in dirs {
-        let host = host_path(&d.host)?;
-        b.preopened_dir(&host, &d.guest, FsPerms::ReadWrite)
-            .map_err(|e| {
-                format!(
-                    "cannot open directory {} (granted as {}): {e:#}",
-                    host.display(),
-                    d.guest
-                )
-            })?;
+        opts.dirs.push((host_path(&d.host)?, d.guest.clone()));
     }
-    Ok(b.build_p1())
+    Ok(opts)
 }

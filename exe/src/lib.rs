@@ -22,13 +22,8 @@ mod embedded {
     include!(concat!(env!("OUT_DIR"), "/embedded_runner.rs"));
 }
 
-// Shared verbatim with the runner so both sides agree byte for byte.
-#[path = "../../exe-runner/src/dirs.rs"]
-mod dirs;
-#[path = "../../exe-runner/src/engine_config.rs"]
-mod engine_config;
-#[path = "../../exe-runner/src/trailer.rs"]
-mod trailer;
+// What the runner reads, defined once for both sides.
+use wasivfs_exe_format::{dirs, engine_config, trailer};
 
 pub use build::{build_executable, precompile, precompile_for, ExeOptions, ExeReport};
 pub use cli::{list_targets, run, ExeArgs};

@@ -212,7 +212,7 @@ fn build_runner(target: &Target, path: &Path, progress: bool) -> Result<Runner> 
     let mut cmd = Command::new(&env.cargo);
     cmd.args(["build", "--release", "--locked", "--target", target.triple])
         .arg("--manifest-path")
-        .arg(src.join("Cargo.toml"))
+        .arg(src.join("exe-runner/Cargo.toml"))
         .arg("--target-dir")
         .arg(&build_dir)
         .current_dir(&dir)

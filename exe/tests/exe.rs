@@ -3,8 +3,7 @@
 
 mod support;
 
-#[path = "../../exe-runner/src/trailer.rs"]
-mod trailer;
+use wasivfs_exe_format::trailer;
 
 use std::path::Path;
 

@@ -11,15 +11,9 @@ pub mod cache;
 
 use anyhow::{anyhow, Result};
 pub use cache::{load_for_run, Lookup, Miss, ModuleCache};
-use std::path::PathBuf;
-use wasmtime::{Config, Engine, Linker, Module, Store, Strategy};
-use wasmtime_wasi::p1::{self, WasiP1Ctx};
-use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
-use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
+use wasmtime::{Config, Engine, Module, Strategy};
 
-/// The exit code reported for a module that trapped (what wasmtime's own CLI uses on Unix:
-/// 128 + SIGABRT).
-pub const TRAP_EXIT_CODE: i32 = 134;
+pub use wasivfs_command::{run_command, RunError, RunOptions, RunOutcome, Stdio, TRAP_EXIT_CODE};
 
 /// A wasmtime engine with Cranelift and multi-memory on (packed modules have two memories).
 pub fn engine() -> Result<Engine> {
@@ -33,47 +27,6 @@ fn base_config() -> Config {
     config
 }
 
-/// Where the guest's standard streams go.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub enum Stdio {
-    /// Use this process's stdin, stdout and stderr.
-    #[default]
-    Inherit,
-    /// Feed `stdin` as the guest's input and collect its output into [`RunOutcome`].
-    Capture {
-        /// Bytes the guest reads from fd 0.
-        stdin: Vec<u8>,
-    },
-}
-
-/// How to run a command module.
-#[derive(Clone, Debug, Default)]
-pub struct RunOptions {
-    /// The guest's argv, including argv\[0\].
-    pub args: Vec<String>,
-    /// The guest's environment, in order.
-    pub env: Vec<(String, String)>,
-    /// Host directories to preopen: `(host path, guest path)`, in order.
-    pub dirs: Vec<(PathBuf, String)>,
-    /// Map every directory read-only (the differential tests' oracle).
-    pub read_only: bool,
-    /// Terminal or captured standard streams.
-    pub stdio: Stdio,
-}
-
-/// What a run ended with.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct RunOutcome {
-    /// `proc_exit` code, 0 when `_start` returned, [`TRAP_EXIT_CODE`] on a trap.
-    pub exit_code: i32,
-    /// Captured stdout (empty when inherited).
-    pub stdout: Vec<u8>,
-    /// Captured stderr (empty when inherited).
-    pub stderr: Vec<u8>,
-    /// The trap message if the guest trapped.
-    pub trap: Option<String>,
-}
-
 /// Compiles `bytes` (binary or text wasm) into a module for [`run_command`].
 pub fn compile(engine: &Engine, bytes: &[u8]) -> Result<Module> {
     Module::new(engine, bytes).map_err(|e| anyhow!(e).context("cannot compile the module"))
@@ -82,78 +35,7 @@ pub fn compile(engine: &Engine, bytes: &[u8]) -> Result<Module> {
 /// Compiles and runs a command module given as bytes.
 pub fn run_bytes(engine: &Engine, bytes: &[u8], opts: &RunOptions) -> Result<RunOutcome> {
     let module = compile(engine, bytes)?;
-    run_command(engine, &module, opts)
-}
-
-/// Captured stdout is limited to this many bytes per stream.
-const CAPTURE_LIMIT: usize = 1 << 30;
-
-/// Runs the `_start` export of `module` with WASI preview 1.
-///
-/// Imports other than `wasi_snapshot_preview1` are defined as traps, so a module with unused foreign
-/// imports still runs. Errors are for what prevents the run (a missing directory, a module that is
-/// not a command, a failed instantiation); a guest exit or trap is a [`RunOutcome`].
-pub fn run_command(engine: &Engine, module: &Module, opts: &RunOptions) -> Result<RunOutcome> {
-    let mut builder = WasiCtxBuilder::new();
-    builder.args(&opts.args);
-    for (k, v) in &opts.env {
-        builder.env(k, v);
-    }
-    let perms = if opts.read_only {
-        FsPerms::ReadOnly
-    } else {
-        FsPerms::ReadWrite
-    };
-    for (host, guest) in &opts.dirs {
-        builder.preopened_dir(host, guest, perms).map_err(|e| {
-            anyhow!(e).context(format!("{}: cannot open directory", host.display()))
-        })?;
-    }
-    let pipes = match &opts.stdio {
-        Stdio::Inherit => {
-            builder.inherit_stdio();
-            None
-        }
-        Stdio::Capture { stdin } => {
-            let out = MemoryOutputPipe::new(CAPTURE_LIMIT);
-            let err = MemoryOutputPipe::new(CAPTURE_LIMIT);
-            builder.stdin(MemoryInputPipe::new(stdin.clone()));
-            builder.stdout(out.clone());
-            builder.stderr(err.clone());
-            Some((out, err))
-        }
-    };
-    let wasi = builder.build_p1();
-
-    let mut linker: Linker<WasiP1Ctx> = Linker::new(engine);
-    p1::add_to_linker_sync(&mut linker, |t| t).map_err(|e| anyhow!(e))?;
-    linker
-        .define_unknown_imports_as_traps(module)
-        .map_err(|e| anyhow!(e))?;
-    let mut store = Store::new(engine, wasi);
-    let instance = linker
-        .instantiate(&mut store, module)
-        .map_err(|e| anyhow!(e).context("cannot instantiate the module"))?;
-    let start = instance
-        .get_typed_func::<(), ()>(&mut store, "_start")
-        .map_err(|_| anyhow!("the module has no `_start` function: it is not a WASI command"))?;
-
-    let mut outcome = RunOutcome::default();
-    if let Err(e) = start.call(&mut store, ()) {
-        match e.downcast_ref::<I32Exit>() {
-            Some(exit) => outcome.exit_code = exit.0,
-            None => {
-                outcome.exit_code = TRAP_EXIT_CODE;
-                outcome.trap = Some(format!("{:#}", anyhow!(e)));
-            }
-        }
-    }
-    drop(store);
-    if let Some((out, err)) = pipes {
-        outcome.stdout = out.contents().to_vec();
-        outcome.stderr = err.contents().to_vec();
-    }
-    Ok(outcome)
+    Ok(run_command(engine, &module, opts)?)
 }
 
 #[cfg(test)]

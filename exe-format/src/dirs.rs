@@ -1,16 +1,12 @@
 //! The `HOST::GUEST` directory-grant syntax, shared by `wasivfs exe --dir`
 //! (baked grants) and the runner's `WASIVFS_DIRS` environment variable.
 //!
-//! This file is included verbatim by both crates (`#[path]`).
-//!
 //! - One grant is `HOST::GUEST`: the host directory `HOST` is shown to the
 //!   guest as `GUEST`. The split is at the *last* `::`, so a host path may
 //!   itself contain `::`. Without `::` the guest path equals the host path.
 //! - `WASIVFS_DIRS` holds grants separated by `;` (empty entries are
 //!   ignored). A path containing `;` cannot be granted through the variable;
 //!   bake it in with `--dir` instead.
-
-#![allow(dead_code)]
 
 use std::ffi::OsStr;
 use std::path::PathBuf;

@@ -1,8 +1,7 @@
 //! The trailer that `wasivfs exe` appends to the runner binary.
 //!
-//! This file is shared, verbatim, by the runner (which reads it) and by the
-//! `wasivfs-exe` crate (which writes it, through `#[path]`), so both sides use
-//! one definition. It depends on `std` and `crc32fast` only.
+//! The runner reads it and the `wasivfs-exe` crate writes it, both through
+//! this one definition.
 //!
 //! Layout of an executable made by `wasivfs exe`:
 //!
@@ -28,8 +27,6 @@
 //! | 40 | 8 | options length |
 //! | 48 | 4 | CRC-32 of payload, options and footer bytes 0..48 |
 //! | 52 | 12 | reserved, zero |
-
-#![allow(dead_code)]
 
 /// Magic bytes opening the footer.
 pub const MAGIC: [u8; 8] = *b"WVFSEXE\0";

@@ -1,8 +1,7 @@
 //! The wasmtime settings shared by the precompiler (`wasivfs exe`) and the runner.
 //!
-//! This file is included verbatim by both crates (the `wasivfs-exe` crate uses
-//! `#[path]`), so the engine that compiles the module and the engine that loads
-//! it agree on every setting that wasmtime checks when deserializing. The
+//! Both sides call [`apply`], so the engine that compiles the module and the
+//! engine that loads it agree on every setting that wasmtime checks when deserializing. The
 //! runner is built without wasmtime's `gc`, `threads` and
 //! `component-model-async` cargo features, so the matching proposals are
 //! turned off explicitly here: the compiler then refuses a module that needs
