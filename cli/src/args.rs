@@ -14,18 +14,12 @@ pub fn mapdir(value: &str) -> Result<(String, PathBuf), String> {
     }
 }
 
-/// A `--dir HOST::GUEST` value; without `::` the guest path is the host path.
+/// A `--dir HOST::GUEST` value; without `::` the guest path is the host path. The same grammar
+/// as `wasivfs exe --dir` and `WASIVFS_DIRS` (one parser for all three).
 pub fn dir(value: &str) -> Result<(PathBuf, String), String> {
-    match value.rsplit_once("::") {
-        Some((host, guest)) if !host.is_empty() && !guest.is_empty() => {
-            Ok((PathBuf::from(host), guest.to_string()))
-        }
-        Some(_) => Err(format!(
-            "expected HOST::GUEST (like ./src::/src), got {value:?}"
-        )),
-        None if value.is_empty() => Err("expected a directory".to_string()),
-        None => Ok((PathBuf::from(value), value.to_string())),
-    }
+    use wasivfs_exe_format::dirs::{host_path, parse_grant};
+    let grant = parse_grant(std::ffi::OsStr::new(value))?;
+    Ok((host_path(&grant.host)?, grant.guest))
 }
 
 /// An `--env K=V` value; a bare `K` takes its value from this process's environment.
