@@ -14,7 +14,6 @@
 use std::env;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// The crates a build of the runner needs, as directories of the repository: the runner and its
 /// path dependencies (which the runner's manifest names as `../<directory>`).
@@ -134,19 +133,15 @@ fn runner_target_dir(out: &Path) -> PathBuf {
 }
 
 fn build_runner(runner_dir: &Path, target: &str, out: &Path) -> Result<PathBuf, String> {
-    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let cargo = wasivfs_nested_cargo::cargo();
     let target_dir = runner_target_dir(out);
-    let mut cmd = Command::new(&cargo);
-    cmd.args(["build", "--release", "--locked", "--target", target])
-        .arg("--manifest-path")
-        .arg(runner_dir.join("Cargo.toml"))
-        .arg("--target-dir")
-        .arg(&target_dir)
-        // Flags and wrappers that the outer cargo meant for this crate's build, not the runner's.
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .env_remove("RUSTC_WORKSPACE_WRAPPER")
-        .env_remove("CARGO_TARGET_DIR")
-        .env_remove("CARGO_BUILD_TARGET_DIR");
+    let mut cmd = wasivfs_nested_cargo::release_build(
+        &cargo,
+        &runner_dir.join("Cargo.toml"),
+        target,
+        &target_dir,
+    );
+    cmd.arg("--locked");
     let output = cmd
         .output()
         .map_err(|e| format!("cannot run {}: {e}", cargo.to_string_lossy()))?;

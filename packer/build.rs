@@ -43,26 +43,12 @@ fn run() -> Result<(), String> {
 
     check_target_installed()?;
     let target_dir = out_dir.join("vfs-target");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-    let mut cmd = Command::new(cargo);
-    cmd.arg("build")
-        .arg("--release")
-        .arg("--target")
-        .arg(TARGET)
-        .arg("--manifest-path")
-        .arg(workspace.join("vfs-guest/Cargo.toml"))
-        .arg("--target-dir")
-        .arg(&target_dir);
-    for var in [
-        "CARGO_ENCODED_RUSTFLAGS",
-        "RUSTFLAGS",
-        "CARGO_TARGET_DIR",
-        "CARGO_BUILD_TARGET",
-        "CARGO_BUILD_RUSTFLAGS",
-        "RUSTC_WORKSPACE_WRAPPER",
-    ] {
-        cmd.env_remove(var);
-    }
+    let mut cmd = wasivfs_nested_cargo::release_build(
+        &wasivfs_nested_cargo::cargo(),
+        &workspace.join("vfs-guest/Cargo.toml"),
+        TARGET,
+        &target_dir,
+    );
     cmd.env("CARGO_ENCODED_RUSTFLAGS", "-Clink-arg=-zstack-size=65536");
     let status = cmd
         .status()

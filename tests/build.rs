@@ -80,38 +80,22 @@ fn build_rust(dir: &Path, out: &Path) -> Result<(), String> {
         "cargo:rerun-if-changed={}",
         dir.join("Cargo.toml").display()
     );
-    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let cargo = wasivfs_nested_cargo::cargo();
     let name = dir
         .file_name()
         .and_then(|n| n.to_str())
         .ok_or_else(|| format!("{}: fixture directory name is not UTF-8", dir.display()))?;
     let target_dir = out.join(format!("{name}-target"));
-    let mut cmd = Command::new(&cargo);
-    cmd.args([
-        "build",
-        "--release",
-        "--quiet",
-        "--target",
+    let mut cmd = wasivfs_nested_cargo::release_build(
+        &cargo,
+        &dir.join("Cargo.toml"),
         "wasm32-wasip1",
-        "--manifest-path",
-    ])
-    .arg(dir.join("Cargo.toml"))
-    .arg("--target-dir")
-    .arg(&target_dir);
-    for var in [
-        "CARGO_ENCODED_RUSTFLAGS",
-        "RUSTFLAGS",
-        "CARGO_TARGET_DIR",
-        "CARGO_BUILD_TARGET",
-        "CARGO_BUILD_RUSTFLAGS",
-        "RUSTC_WORKSPACE_WRAPPER",
-        "CARGO_PRIMARY_PACKAGE",
-    ] {
-        cmd.env_remove(var);
-    }
+        &target_dir,
+    );
+    cmd.arg("--quiet");
     let status = cmd
         .status()
-        .map_err(|e| format!("cannot run {cargo}: {e}"))?;
+        .map_err(|e| format!("cannot run {}: {e}", cargo.to_string_lossy()))?;
     if !status.success() {
         return Err(format!(
             "building {} for wasm32-wasip1 failed ({status}); if the target is missing, run: rustup target add wasm32-wasip1",

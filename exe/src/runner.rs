@@ -12,7 +12,7 @@
 use std::borrow::Cow;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use anyhow::{bail, Context, Result};
 
@@ -209,20 +209,17 @@ fn build_runner(target: &Target, path: &Path, progress: bool) -> Result<Runner> 
             log_path.display()
         );
     }
-    let mut cmd = Command::new(&env.cargo);
-    cmd.args(["build", "--release", "--locked", "--target", target.triple])
-        .arg("--manifest-path")
-        .arg(src.join("exe-runner/Cargo.toml"))
-        .arg("--target-dir")
-        .arg(&build_dir)
+    let mut cmd = wasivfs_nested_cargo::release_build(
+        &env.cargo.clone().into_os_string(),
+        &src.join("exe-runner/Cargo.toml"),
+        target.triple,
+        &build_dir,
+    );
+    cmd.arg("--locked")
         .current_dir(&dir)
         .stdin(Stdio::null())
         .stdout(log)
-        .stderr(log_err)
-        .env_remove("CARGO_TARGET_DIR")
-        .env_remove("CARGO_BUILD_TARGET_DIR")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .env_remove("RUSTC_WORKSPACE_WRAPPER");
+        .stderr(log_err);
     for (k, v) in &env.vars {
         cmd.env(k, v);
     }
