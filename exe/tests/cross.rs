@@ -181,8 +181,7 @@ fn packed_apps(tmp: &Path) -> Vec<(&'static str, PathBuf, Vec<Vec<&'static str>>
     let mut apps = Vec::new();
 
     let tree = tmp.join("tree");
-    std::fs::create_dir_all(tree.join("sub")).unwrap_or_else(|e| panic!("{e}"));
-    std::fs::write(tree.join("sub/note.txt"), "embedded note\n").unwrap_or_else(|e| panic!("{e}"));
+    note_tree(&tree);
     let plain = tmp.join("probe-plain.wasm");
     std::fs::write(&plain, c_probe()).unwrap_or_else(|e| panic!("{e}"));
     let probe = tmp.join("probe-packed.wasm");
@@ -320,16 +319,9 @@ fn unsupported_target_is_refused_in_one_line() {
         ("aarch64-apple-darwin", "Apple's SDK"),
         ("riscv64gc-unknown-linux-gnu", "supported: "),
     ] {
-        let out = wasivfs(&[
-            OsStr::new("exe"),
-            input.as_os_str(),
-            OsStr::new("-o"),
-            out_path.as_os_str(),
-            OsStr::new("--target"),
-            OsStr::new(triple),
-        ])
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run wasivfs: {e}"));
+        let out = exe_for_target(&input, &out_path, triple)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run wasivfs: {e}"));
         assert_eq!(out.status.code(), Some(1));
         let err = stderr(&out);
         assert_eq!(err.lines().count(), 1, "{err}");
@@ -371,25 +363,18 @@ fn missing_toolchain_pieces_are_named_in_one_line() {
         (WINDOWS, "apt-get install gcc-mingw-w64-x86-64"),
     ];
     for (triple, install) in cases {
-        let out = wasivfs(&[
-            OsStr::new("exe"),
-            input.as_os_str(),
-            OsStr::new("-o"),
-            out_path.as_os_str(),
-            OsStr::new("--target"),
-            OsStr::new(triple),
-        ])
-        .env("PATH", &bin)
-        .env_remove("CARGO")
-        .env_remove("RUSTC")
-        .env_remove(format!("CC_{}", triple.replace('-', "_")))
-        .env_remove(format!(
-            "CARGO_TARGET_{}_LINKER",
-            triple.replace('-', "_").to_uppercase()
-        ))
-        .env("WASIVFS_CACHE", tmp.path().join("cache"))
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run wasivfs: {e}"));
+        let out = exe_for_target(&input, &out_path, triple)
+            .env("PATH", &bin)
+            .env_remove("CARGO")
+            .env_remove("RUSTC")
+            .env_remove(format!("CC_{}", triple.replace('-', "_")))
+            .env_remove(format!(
+                "CARGO_TARGET_{}_LINKER",
+                triple.replace('-', "_").to_uppercase()
+            ))
+            .env("WASIVFS_CACHE", tmp.path().join("cache"))
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run wasivfs: {e}"));
         assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
         let err = stderr(&out);
         assert_eq!(err.lines().count(), 1, "{err}");
@@ -406,19 +391,12 @@ fn missing_toolchain_pieces_are_named_in_one_line() {
 
     // No cargo at all.
     std::fs::remove_file(bin.join("cargo")).unwrap_or_else(|e| panic!("{e}"));
-    let out = wasivfs(&[
-        OsStr::new("exe"),
-        input.as_os_str(),
-        OsStr::new("-o"),
-        out_path.as_os_str(),
-        OsStr::new("--target"),
-        OsStr::new(WINDOWS),
-    ])
-    .env("PATH", &bin)
-    .env_remove("CARGO")
-    .env("WASIVFS_CACHE", tmp.path().join("cache"))
-    .output()
-    .unwrap_or_else(|e| panic!("cannot run wasivfs: {e}"));
+    let out = exe_for_target(&input, &out_path, WINDOWS)
+        .env("PATH", &bin)
+        .env_remove("CARGO")
+        .env("WASIVFS_CACHE", tmp.path().join("cache"))
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run wasivfs: {e}"));
     let err = stderr(&out);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(

@@ -10,8 +10,7 @@ use support::*;
 fn packed_c_program_reads_its_embedded_files() {
     let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let tree = tmp.path().join("tree");
-    std::fs::create_dir_all(tree.join("sub")).unwrap_or_else(|e| panic!("{e}"));
-    std::fs::write(tree.join("sub/note.txt"), "embedded note\n").unwrap_or_else(|e| panic!("{e}"));
+    note_tree(&tree);
     let plain = tmp.path().join("probe.wasm");
     std::fs::write(&plain, c_probe()).unwrap_or_else(|e| panic!("{e}"));
     let packed = pack(&plain, &[("/src", &tree)]);

@@ -56,6 +56,25 @@ pub fn wasivfs(args: &[&std::ffi::OsStr]) -> Command {
     cmd
 }
 
+/// `wasivfs exe INPUT -o OUTPUT --target TRIPLE`, as [`wasivfs`] runs it.
+pub fn exe_for_target(input: &Path, output: &Path, triple: &str) -> Command {
+    use std::ffi::OsStr;
+    wasivfs(&[
+        OsStr::new("exe"),
+        input.as_os_str(),
+        OsStr::new("-o"),
+        output.as_os_str(),
+        OsStr::new("--target"),
+        OsStr::new(triple),
+    ])
+}
+
+/// Creates `tree/sub/note.txt` holding `embedded note\n`: the directory the packed tests embed.
+pub fn note_tree(tree: &Path) {
+    std::fs::create_dir_all(tree.join("sub")).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(tree.join("sub/note.txt"), "embedded note\n").unwrap_or_else(|e| panic!("{e}"));
+}
+
 /// The runner built into wasivfs, written to a file of its own.
 pub fn runner() -> &'static Path {
     static RUNNER: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
