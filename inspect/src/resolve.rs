@@ -4,7 +4,7 @@
 use crate::{Entry, InspectError, Packed};
 use wasivfs_image::{Image, Kind};
 
-const MAX_SYMLINK_HOPS: u32 = 40;
+use wasivfs_image::MAX_SYMLINK_HOPS;
 
 impl Packed {
     /// Resolves an absolute guest path to an entry: the mount with the longest matching prefix wins,

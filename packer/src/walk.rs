@@ -389,9 +389,9 @@ fn mtime_ns(meta: &Metadata, opts: &WalkOptions, path: &Path) -> Result<u64> {
     })
 }
 
-/// Most links followed while resolving one target (as Linux's limit); deeper chains are loops,
-/// which fail at run time with `ELOOP` but cannot escape.
-const MAX_LINK_HOPS: usize = 40;
+/// Most links followed while resolving one target; deeper chains are loops, which fail at run
+/// time with `ELOOP` but cannot escape.
+const MAX_LINK_HOPS: usize = wasivfs_image::MAX_SYMLINK_HOPS as usize;
 
 /// Checks that every symlink of one root, resolved lexically through the tree, stays inside it.
 fn check_symlinks(host: &Path, seen: &HashMap<String, Seen>) -> Result<()> {

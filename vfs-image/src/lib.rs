@@ -19,6 +19,9 @@ pub mod section;
 
 /// The eight bytes every image starts with.
 pub const MAGIC: [u8; 8] = *b"WVFSIMG\0";
+/// Most symlinks followed while resolving one path (Linux's limit): a longer chain is a loop
+/// (`ELOOP`). The packer's escape check, the VFS and `inspect` all stop there.
+pub const MAX_SYMLINK_HOPS: u32 = 40;
 /// The image format version this crate reads and writes.
 pub const VERSION: u32 = 2;
 /// Size of the header in bytes.
