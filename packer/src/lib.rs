@@ -156,7 +156,7 @@ pub fn pack_to_bytes_with(
     let mut timings = Vec::new();
     let started = stage_start(&*progress, Stage::Read);
     let app = std::fs::read(input).map_err(|e| PackError::io(input, e))?;
-    wasivfs_trampoline_gen::check_app(&app).map_err(module_err)?;
+    let scanned = wasivfs_trampoline_gen::scan_app(&app).map_err(module_err)?;
     timings.push(stage_done(&*progress, Stage::Read, started));
 
     let started = stage_start(&*progress, Stage::Walk);
@@ -200,8 +200,9 @@ pub fn pack_to_bytes_with(
     let started = stage_start(&*progress, Stage::Merge);
     let vfs = wasivfs_trampoline_gen::prepare_vfs(&snap.wasm).map_err(module_err)?;
     let segment_lens = layout.segment_lens();
-    let merger = wasivfs_trampoline_gen::Merger::new(&app, &vfs, segment_lens.len() as u32)
-        .map_err(module_err)?;
+    let merger =
+        wasivfs_trampoline_gen::Merger::from_scanned(scanned, &vfs, segment_lens.len() as u32)
+            .map_err(module_err)?;
     let plan = merger.plan();
     let info = LayerInfo {
         format: info::SECTION_FORMAT,
@@ -236,16 +237,13 @@ pub fn pack_to_bytes_with(
         trampolines: plan.trampolines.clone(),
         stubs: plan.stubs.clone(),
     };
-    // The contents are written into the output straight from the host files; a read error is
-    // kept here so that it is reported as itself, naming the file.
+    // The contents are written into the output straight from the host files; a read error
+    // comes back from the merger as itself, naming the file.
     let mut reader = content::ContentReader::new(layout.blobs, walked.roots, progress.clone());
-    let mut read_error: Option<PackError> = None;
     let mut fill = |buf: &mut [u8]| {
-        reader.read(buf).map_err(|e| {
-            let msg = e.to_string();
-            read_error = Some(e);
-            msg
-        })
+        reader
+            .read(buf)
+            .map_err(|e| Box::new(e) as wasivfs_trampoline_gen::FillError)
     };
     let content = (!segment_lens.is_empty()).then_some(wasivfs_trampoline_gen::Content {
         segment_lens,
@@ -256,10 +254,13 @@ pub fn pack_to_bytes_with(
         wasivfs_trampoline_gen::Validation::Full,
         content,
     );
-    if let Some(e) = read_error {
-        return Err(e);
-    }
-    let out = merged.map_err(module_err)?;
+    let out = merged.map_err(|e| match e {
+        wasivfs_trampoline_gen::MergeError::Content(e) => match e.downcast::<PackError>() {
+            Ok(e) => *e,
+            Err(e) => module_err(wasivfs_trampoline_gen::MergeError::Content(e)),
+        },
+        e => module_err(e),
+    })?;
     timings.push(stage_done(&*progress, Stage::Merge, started));
     let mut warnings = Vec::new();
     if out.len() as u64 > BROWSER_MODULE_LIMIT {

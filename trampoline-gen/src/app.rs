@@ -71,7 +71,24 @@ pub struct InterceptedImport {
 /// custom-page-size memory, no `memory` export, or an intercepted preview 1 import whose type
 /// is not the preview 1 signature.
 pub fn check_app(app: &[u8]) -> Result<AppInfo> {
-    AppModule::scan(app).map(|m| m.info)
+    scan_app(app).map(|a| a.0.info)
+}
+
+/// An application module checked by [`scan_app`], ready for [`crate::Merger::from_scanned`]: the
+/// pack pipeline checks the input before the (long) walk and merges it later without a second
+/// scan.
+pub struct ScannedApp<'a>(pub(crate) AppModule<'a>);
+
+impl ScannedApp<'_> {
+    /// What the scan found out.
+    pub fn info(&self) -> &AppInfo {
+        &self.0.info
+    }
+}
+
+/// Checks `app` like [`check_app`] and keeps what the scan found for the merge.
+pub fn scan_app(app: &[u8]) -> Result<ScannedApp<'_>> {
+    AppModule::scan(app).map(ScannedApp)
 }
 
 /// A known section of the application.

@@ -94,7 +94,11 @@ pub(crate) fn items_of(section: &impl Encode) -> Vec<u8> {
 }
 
 /// Fills a buffer with bytes produced on demand (e.g. read from files), or says why it cannot.
-pub type Fill<'a> = &'a mut dyn FnMut(&mut [u8]) -> Result<(), String>;
+pub type Fill<'a> = &'a mut dyn FnMut(&mut [u8]) -> Result<(), FillError>;
+
+/// Why a [`Fill`] could not produce its bytes: the caller's own error, handed back unchanged in
+/// [`crate::MergeError::Content`] (the packer gets its `PackError` back, naming the file).
+pub type FillError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// A [`Fill`] that several pieces draw from in turn (each asks it for its own bytes).
 pub(crate) type SharedFill<'a> = std::rc::Rc<std::cell::RefCell<Fill<'a>>>;
@@ -143,9 +147,10 @@ impl<'a> Pieces<'a> {
     }
 
     /// Writes the section (id, size, count, items) to `out`.
-    pub(crate) fn write(&self, id: u8, out: &mut Vec<u8>) -> Result<(), String> {
+    pub(crate) fn write(&self, id: u8, out: &mut Vec<u8>) -> Result<(), crate::MergeError> {
         let size = leb_len(u64::from(self.count)) + self.len;
-        let size = u32::try_from(size).map_err(|_| format!("section {id} exceeds 4 GiB"))?;
+        let size = u32::try_from(size)
+            .map_err(|_| crate::MergeError::Malformed(format!("section {id} exceeds 4 GiB")))?;
         out.reserve(size as usize + 6);
         out.push(id);
         leb(size, out);
@@ -156,7 +161,7 @@ impl<'a> Pieces<'a> {
                 Part::Fill(len, fill) => {
                     let start = out.len();
                     out.resize(start + len, 0);
-                    (fill.borrow_mut())(&mut out[start..])?;
+                    (fill.borrow_mut())(&mut out[start..]).map_err(crate::MergeError::Content)?;
                 }
             }
         }

@@ -76,6 +76,9 @@ pub enum MergeError {
         /// Why.
         reason: String,
     },
+    /// The caller's [`crate::Fill`] failed while the file contents were written; its own error.
+    #[error("{0}")]
+    Content(crate::FillError),
     /// A layer's content segments could not be read back from a module.
     #[error("cannot read the file contents: {0}")]
     ContentReadback(String),

@@ -25,8 +25,8 @@ mod validate;
 mod vfs;
 pub mod wasi;
 
-pub use app::{check_app, AppInfo, InterceptedImport, MemoryInfo};
-pub use encode::Fill;
+pub use app::{check_app, scan_app, AppInfo, InterceptedImport, MemoryInfo, ScannedApp};
+pub use encode::{Fill, FillError};
 pub use error::{MergeError, Result};
 pub use merge::{merge, Content, MergePlan, Merger, Validation};
 pub use readback::{memory_region, passive_segments, wasivfs_sections};

@@ -104,7 +104,16 @@ impl<'a> Merger<'a> {
     /// Checks both modules and plans the merge of a layer whose contents fill
     /// `content_segments` passive segments (0 for none).
     pub fn new(app: &'a [u8], vfs: &'a [u8], content_segments: u32) -> Result<Self> {
-        let app = AppModule::scan(app)?;
+        Self::from_scanned(crate::scan_app(app)?, vfs, content_segments)
+    }
+
+    /// [`Merger::new`] for an application already checked by [`crate::scan_app`].
+    pub fn from_scanned(
+        app: crate::ScannedApp<'a>,
+        vfs: &'a [u8],
+        content_segments: u32,
+    ) -> Result<Self> {
+        let app = app.0;
         let vfs = VfsModule::parse(vfs)?;
 
         let type_base = app.type_count();
@@ -365,7 +374,7 @@ impl<'a> Merger<'a> {
             }
         }
         if app.is_some() || p.count > 0 || p.byte_len() > 0 {
-            p.write(kind.id(), out).map_err(MergeError::Malformed)?;
+            p.write(kind.id(), out)?;
         }
         Ok(())
     }

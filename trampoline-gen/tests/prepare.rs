@@ -161,7 +161,7 @@ fn content_segments_are_filled_while_writing() -> Result<()> {
 
     // The announced number of segments must be given.
     assert!(merger.emit(b"{}", Validation::Full, None).is_err());
-    let mut failing = |_: &mut [u8]| Err("disk on fire".to_string());
+    let mut failing = |_: &mut [u8]| Err(std::io::Error::other("disk on fire").into());
     let err = merger
         .emit(
             b"{}",
@@ -173,5 +173,12 @@ fn content_segments_are_filled_while_writing() -> Result<()> {
         )
         .unwrap_err();
     assert!(err.to_string().contains("disk on fire"), "{err}");
+    // The fill's own error comes back, not a copy of its text.
+    match err {
+        wasivfs_trampoline_gen::MergeError::Content(e) => {
+            assert!(e.downcast_ref::<std::io::Error>().is_some(), "{e}")
+        }
+        other => panic!("expected the fill's error, got {other}"),
+    }
     Ok(())
 }
