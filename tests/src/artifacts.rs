@@ -16,14 +16,20 @@ pub const RUBY: &str = "ruby+stdlib.wasm";
 
 /// The artifacts directory: `WASIVFS_TEST_ARTIFACTS`, else `.ci/setup`'s default location.
 pub fn dir() -> Option<PathBuf> {
-    if let Some(d) = std::env::var_os("WASIVFS_TEST_ARTIFACTS") {
+    setup_dir("WASIVFS_TEST_ARTIFACTS", "artifacts")
+}
+
+/// A directory the setup scripts fill: `$var` if set, else `subdir` of the setup cache
+/// (`WASIVFS_CACHE`, else `~/.cache/wasivfs`).
+pub fn setup_dir(var: &str, subdir: &str) -> Option<PathBuf> {
+    if let Some(d) = std::env::var_os(var) {
         return Some(PathBuf::from(d));
     }
     let cache = match std::env::var_os("WASIVFS_CACHE") {
         Some(c) => PathBuf::from(c),
         None => PathBuf::from(std::env::var_os("HOME")?).join(".cache/wasivfs"),
     };
-    Some(cache.join("artifacts"))
+    Some(cache.join(subdir))
 }
 
 /// Whether we run under CI (`CI=true`), where missing artifacts are failures.

@@ -37,14 +37,7 @@ pub enum Runtime {
 
 /// The directory `.ci/setup-runtimes` installs into.
 pub fn dir() -> Option<PathBuf> {
-    if let Some(d) = std::env::var_os("WASIVFS_RUNTIMES") {
-        return Some(PathBuf::from(d));
-    }
-    let cache = match std::env::var_os("WASIVFS_CACHE") {
-        Some(c) => PathBuf::from(c),
-        None => PathBuf::from(std::env::var_os("HOME")?).join(".cache/wasivfs"),
-    };
-    Some(cache.join("runtimes"))
+    crate::artifacts::setup_dir("WASIVFS_RUNTIMES", "runtimes")
 }
 
 /// The npm project holding `@ruby/wasm-wasi` and `@bjorn3/browser_wasi_shim`.
