@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
-use wasivfs_image::section::{LayerInfo, SECTION_FORMAT};
+use wasivfs_image::section::{LayerInfo, MemoryMode, SECTION_FORMAT};
 use wasivfs_image::{Image, Kind};
 
 mod staging;
@@ -172,10 +172,20 @@ impl Packed {
                 )));
             }
             let info = LayerInfo::from_json(s).map_err(|e| bad(e.to_string()))?;
+            let addr = info.vfs_base.checked_add(u64::from(info.image_addr));
+            let addr = addr.and_then(|a| u32::try_from(a).ok()).ok_or_else(|| {
+                InspectError::BadImage {
+                    layer: i,
+                    reason: format!(
+                        "the image address {:#x} plus the VFS base {:#x} is past 4 GiB",
+                        info.image_addr, info.vfs_base
+                    ),
+                }
+            })?;
             let image = wasivfs_trampoline_gen::memory_region(
                 module,
                 info.vfs_memory,
-                info.image_addr,
+                addr,
                 info.image_len,
             )
             .map_err(|e| InspectError::BadImage {
@@ -616,7 +626,7 @@ pub fn render_summary(s: &Summary) -> String {
     );
     for (i, l) in s.layers.iter().enumerate() {
         out.push_str(&format!(
-            "\nlayer {i} (packed by {}, VFS ABI {})\n  input module: {} bytes, sha256 {}\n  mounts: {}\n  files: {}, directories: {}, symlinks: {}\n  file bytes: {} ({} stored after de-duplication)\n  image: memory {} at {:#x}, {} bytes; VFS memory {} pages ({} KiB) at start\n  contents: {} bytes in {} passive segments (data {}..{})\n  trampolines ({}): {}\n",
+            "\nlayer {i} (packed by {}, VFS ABI {})\n  input module: {} bytes, sha256 {}\n  mounts: {}\n  files: {}, directories: {}, symlinks: {}\n  file bytes: {} ({} stored after de-duplication)\n  memory mode: {}\n  image: memory {} at {:#x}, {} bytes; VFS memory {} pages ({} KiB) at start\n  contents: {} bytes in {} passive segments (data {}..{})\n  trampolines ({}): {}\n",
             l.tool,
             l.vfs_abi,
             l.input.size,
@@ -627,8 +637,15 @@ pub fn render_summary(s: &Summary) -> String {
             l.symlinks,
             l.file_bytes,
             l.stored_bytes,
+            match l.memory {
+                MemoryMode::Single => format!(
+                    "single (the VFS is a region of memory 0 from byte {:#x})",
+                    l.vfs_base
+                ),
+                MemoryMode::Multi => format!("multi (the VFS has memory {})", l.vfs_memory),
+            },
             l.vfs_memory,
-            l.image_addr,
+            l.vfs_base.saturating_add(u64::from(l.image_addr)),
             l.image_len,
             l.vfs_memory_pages,
             l.vfs_memory_pages * 64,

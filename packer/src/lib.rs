@@ -11,13 +11,14 @@ pub mod error;
 pub mod exclude;
 pub mod info;
 pub mod progress;
+mod single;
 pub mod snapshot;
 pub mod walk;
 pub mod write;
 
 pub use error::{PackError, Result};
 pub use exclude::ExcludeRules;
-pub use info::{ContentInfo, InputInfo, LayerInfo, MountInfo};
+pub use info::{ContentInfo, InputInfo, LayerInfo, MemoryMode, MountInfo};
 pub use progress::{Event, NoProgress, Progress, Stage};
 pub use walk::{Mapping, WalkCounts};
 
@@ -46,6 +47,9 @@ const DATA_SECTION_RESERVE: u64 = 16 << 20;
 /// JavaScriptCore: `pack` warns.
 pub const BROWSER_MODULE_LIMIT: u64 = 1 << 30;
 
+/// The `--memory` mode `pack` uses unless told otherwise (see `docs/design.md`).
+pub const DEFAULT_MEMORY_MODE: MemoryMode = MemoryMode::Multi;
+
 /// What to pack. A plain struct: fill the fields (or start from `Default`).
 #[derive(Clone, Debug, Default)]
 pub struct PackOptions {
@@ -67,6 +71,9 @@ pub struct PackOptions {
     /// Bytes per passive content segment; `None` is [`DEFAULT_SEGMENT_LEN`]. Smaller values only
     /// make sense for tests (they make reads cross segment boundaries).
     pub segment_len: Option<u32>,
+    /// Whether the VFS gets a memory of its own ([`MemoryMode::Multi`]) or a region of the
+    /// application's memory, leaving the output with one memory ([`MemoryMode::Single`]).
+    pub memory: MemoryMode,
 }
 
 impl PackOptions {
@@ -209,6 +216,8 @@ pub fn pack_to_bytes_with(
         vfs_abi: info::VFS_ABI,
         vfs_memory: plan.vfs_memory,
         vfs_memory_pages: plan.vfs_memory_pages,
+        memory: MemoryMode::Multi,
+        vfs_base: 0,
         image_addr: snap.image_addr,
         image_len: snap.image_len,
         content: ContentInfo {
@@ -259,7 +268,15 @@ pub fn pack_to_bytes_with(
     if let Some(e) = read_error {
         return Err(e);
     }
-    let out = merged.map_err(module_err)?;
+    let mut out = merged.map_err(module_err)?;
+    let mut info = info;
+    if opts.memory == MemoryMode::Single {
+        let (lowered, lowering) =
+            wasivfs_trampoline_gen::lower_memories(&out, &mut single::rewrite_section)
+                .map_err(module_err)?;
+        out = lowered;
+        single::relocate(&mut info, &lowering.bases);
+    }
     timings.push(stage_done(&*progress, Stage::Merge, started));
     let mut warnings = Vec::new();
     if out.len() as u64 > BROWSER_MODULE_LIMIT {

@@ -76,6 +76,9 @@ pub enum MergeError {
         /// Why.
         reason: String,
     },
+    /// The module cannot be turned into a single-memory module.
+    #[error("cannot make a single-memory module: {0}")]
+    Lowering(String),
     /// A layer's content segments could not be read back from a module.
     #[error("cannot read the file contents: {0}")]
     ContentReadback(String),
