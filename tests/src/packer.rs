@@ -13,7 +13,12 @@ pub fn pack_file(input: &Path, mounts: &[Map]) -> Result<Vec<u8>> {
 /// [`pack_file`] with the file contents split into passive segments of `segment_len` bytes
 /// (`None`: the default length).
 pub fn pack_file_with(input: &Path, mounts: &[Map], segment_len: Option<u32>) -> Result<Vec<u8>> {
-    pack_file_in(input, mounts, segment_len, wasivfs_packer::DEFAULT_MEMORY_MODE)
+    pack_file_in(
+        input,
+        mounts,
+        segment_len,
+        wasivfs_packer::DEFAULT_MEMORY_MODE,
+    )
 }
 
 /// [`pack_file_with`] in the given `--memory` mode.

@@ -78,7 +78,12 @@ pub fn pack(module: &[u8], mounts: &[Map]) -> Result<Vec<u8>> {
 
 /// [`pack`] with contents in passive segments of `segment_len` bytes (`None`: the default).
 pub fn pack_with(module: &[u8], mounts: &[Map], segment_len: Option<u32>) -> Result<Vec<u8>> {
-    pack_in(module, mounts, segment_len, wasivfs_packer::DEFAULT_MEMORY_MODE)
+    pack_in(
+        module,
+        mounts,
+        segment_len,
+        wasivfs_packer::DEFAULT_MEMORY_MODE,
+    )
 }
 
 /// [`pack_with`] in the given `--memory` mode.
@@ -184,7 +189,8 @@ pub fn differential(
     let split_bytes = pack_with(module, packed_mounts, Some(small)).context("packing (split)")?;
     let packed_split = execute(&split_bytes, &packed_run).context("packed run (split)")?;
     let other = crate::packer::other_memory_mode();
-    let other_bytes = pack_in(module, packed_mounts, None, other).context("packing (other memory mode)")?;
+    let other_bytes =
+        pack_in(module, packed_mounts, None, other).context("packing (other memory mode)")?;
     let packed_other_memory =
         execute(&other_bytes, &packed_run).context("packed run (other memory mode)")?;
     Ok(Differential {

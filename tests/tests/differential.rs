@@ -5,8 +5,8 @@
 use wasivfs_e2e::run::{
     differential, differential_one, execute, map, pack, pack_in, pack_with, stdout, Run,
 };
-use wasivfs_packer::MemoryMode;
 use wasivfs_e2e::{fixtures, suites, trees};
+use wasivfs_packer::MemoryMode;
 
 fn check(module: &[u8], args: &[&str], guest: &str, host: &std::path::Path, what: &str) -> String {
     let d = differential_one(module, args, guest, host).unwrap_or_else(|e| panic!("{what}: {e:#}"));
@@ -77,7 +77,12 @@ fn c_reads_between_many_memory_growths() {
     );
     let grew: u32 = out
         .lines()
-        .find_map(|l| l.strip_prefix("memory grew ")?.strip_suffix(" times")?.parse().ok())
+        .find_map(|l| {
+            l.strip_prefix("memory grew ")?
+                .strip_suffix(" times")?
+                .parse()
+                .ok()
+        })
         .unwrap_or_else(|| panic!("no growth count in: {out}"));
     assert!(grew >= 30, "the heap grew only {grew} times:\n{out}");
     assert!(out.contains("kept fd: 150000+150000 bytes"), "{out}");

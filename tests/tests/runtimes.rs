@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use wasivfs_e2e::browser::{self, Job};
 use wasivfs_e2e::run::{execute, map, pack_in, Run};
-use wasivfs_packer::MemoryMode;
 use wasivfs_e2e::runtimes::{self, GuestRun, Runtime};
 use wasivfs_e2e::{artifacts, compat, fixtures, interp, ruby_cli, suites, trees};
+use wasivfs_packer::MemoryMode;
 
 /// One packed program and what the oracle printed for it.
 struct Case {

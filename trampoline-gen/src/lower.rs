@@ -16,7 +16,9 @@
 //! application uses.
 
 use rayon::prelude::*;
-use wasm_encoder::{ConstExpr, Encode, GlobalSection, GlobalType, MemoryType, TypeSection, ValType};
+use wasm_encoder::{
+    ConstExpr, Encode, GlobalSection, GlobalType, MemoryType, TypeSection, ValType,
+};
 use wasmparser::{DataKind, ExternalKind, Operator};
 
 use crate::app::{reader, AppModule, AppSection, KnownSection};
@@ -31,7 +33,8 @@ const MAX_PAGES: u64 = 65536;
 /// Rewrites the payload of a `wasivfs` custom section for the lowered module: receives the
 /// payload and the byte address in memory 0 where each former memory now starts (index = old
 /// memory index; entry 0 is 0).
-pub type SectionRewrite<'a> = &'a mut dyn FnMut(&[u8], &[u64]) -> std::result::Result<Vec<u8>, String>;
+pub type SectionRewrite<'a> =
+    &'a mut dyn FnMut(&[u8], &[u64]) -> std::result::Result<Vec<u8>, String>;
 
 /// What [`lower_memories`] did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -188,7 +191,13 @@ struct Writer<'w, 'a> {
 }
 
 /// Sections the lowering adds to; written even if the input has none.
-const EXTENDED: [Kind; 5] = [Kind::Type, Kind::Function, Kind::Memory, Kind::Global, Kind::Code];
+const EXTENDED: [Kind; 5] = [
+    Kind::Type,
+    Kind::Function,
+    Kind::Memory,
+    Kind::Global,
+    Kind::Code,
+];
 
 impl Writer<'_, '_> {
     fn write(&self, section: SectionRewrite<'_>) -> Result<Vec<u8>> {
@@ -377,9 +386,13 @@ impl Writer<'_, '_> {
                 run += 1;
                 continue;
             }
-            let base = self.bases.get(*memory_index as usize).copied().ok_or_else(|| {
-                MergeError::Malformed(format!("data segment {i}: no memory {memory_index}"))
-            })?;
+            let base = self
+                .bases
+                .get(*memory_index as usize)
+                .copied()
+                .ok_or_else(|| {
+                    MergeError::Malformed(format!("data segment {i}: no memory {memory_index}"))
+                })?;
             let offset = offset.ok_or_else(|| {
                 MergeError::Lowering(format!(
                     "data segment {i} of memory {memory_index} has a non-constant offset"

@@ -131,7 +131,9 @@ pub(crate) fn lower_body(
     // First pass: does anything change, and which scratch locals are needed?
     let mut needed = [false; 5];
     let mut changes = false;
-    let mut ops = parsed.get_operators_reader().map_err(MergeError::malformed)?;
+    let mut ops = parsed
+        .get_operators_reader()
+        .map_err(MergeError::malformed)?;
     while !ops.eof() {
         let op = ops.read().map_err(MergeError::malformed)?;
         match classify(&op)? {
@@ -160,8 +162,8 @@ pub(crate) fn lower_body(
     let code_start = at(locals.original_position());
     let mut scratch = [0u32; 5];
     let mut extra = Vec::new();
-    let mut next = u32::try_from(declared)
-        .map_err(|_| MergeError::Malformed("too many locals".into()))?;
+    let mut next =
+        u32::try_from(declared).map_err(|_| MergeError::Malformed("too many locals".into()))?;
     for (i, ty) in SCRATCH.iter().enumerate() {
         if needed[i] {
             let n = if i == 0 { I32_SCRATCH } else { 1 };
@@ -184,7 +186,9 @@ pub(crate) fn lower_body(
     }
 
     // Second pass: copy unchanged operators' bytes, emit replacements for the others.
-    let mut ops = parsed.get_operators_reader().map_err(MergeError::malformed)?;
+    let mut ops = parsed
+        .get_operators_reader()
+        .map_err(MergeError::malformed)?;
     let mut copied = code_start;
     while !ops.eof() {
         let start = at(ops.original_position());
@@ -272,7 +276,10 @@ fn emit(op: &Operator, regions: &Regions, scratch: &[u32; 5], out: &mut Vec<u8>)
     let (b, c) = (scratch[0] + 1, scratch[0] + 2);
     match *op {
         Operator::MemorySize { mem } => {
-            let g = *regions.pages.get(mem as usize).ok_or_else(|| missing(mem))?;
+            let g = *regions
+                .pages
+                .get(mem as usize)
+                .ok_or_else(|| missing(mem))?;
             put(&Instruction::GlobalGet(g), out);
         }
         Operator::MemoryGrow { mem } => {

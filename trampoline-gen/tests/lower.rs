@@ -62,7 +62,9 @@ impl Runner {
         name: &str,
         p: P,
     ) -> Result<R> {
-        let f = self.instance.get_typed_func::<P, R>(&mut self.store, name)?;
+        let f = self
+            .instance
+            .get_typed_func::<P, R>(&mut self.store, name)?;
         Ok(f.call(&mut self.store, p)?)
     }
 
@@ -153,12 +155,14 @@ fn newly_grown_app_pages_are_zero_after_the_move() -> Result<()> {
 fn a_single_memory_module_is_unchanged_and_exported_extra_memories_are_refused() -> Result<()> {
     let one = wat::parse_str(r#"(module (memory (export "memory") 1))"#)?;
     assert_eq!(lower_memories(&one, &mut |p, _| Ok(p.to_vec()))?.0, one);
-    let exported = wat::parse_str(
-        r#"(module (memory (export "memory") 1) (memory (export "other") 1))"#,
-    )?;
+    let exported =
+        wat::parse_str(r#"(module (memory (export "memory") 1) (memory (export "other") 1))"#)?;
     let err = lower_memories(&exported, &mut |p, _| Ok(p.to_vec())).unwrap_err();
     assert!(matches!(err, MergeError::Lowering(_)), "{err}");
-    assert!(err.to_string().contains("memory 1 is exported as `other`"), "{err}");
+    assert!(
+        err.to_string().contains("memory 1 is exported as `other`"),
+        "{err}"
+    );
     let atomics = wat::parse_str(
         r#"(module (memory (export "memory") 1) (memory 1)
              (func (result i32) (i32.atomic.load 1 (i32.const 0))))"#,
