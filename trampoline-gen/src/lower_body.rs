@@ -348,95 +348,139 @@ impl Reencode for Retarget {
     }
 }
 
-/// The body of the grow helper of region `k` of `n` regions: `(param $delta i32) (result i32)`.
+/// The body of the grow helper of region `k`: `(param $delta i32) (result i32)`, the
+/// semantics of `memory.grow` for that region.
 ///
-/// Fails (returns -1, changing nothing) when the region would exceed its declared maximum or
-/// memory 0 cannot grow; otherwise grows memory 0, moves every region above `k` up by the new
-/// pages (a `memory.copy`, which has `memmove` semantics), zeroes the pages region `k` gained,
-/// and returns the region's old size.
+/// Fails (returns -1, changing nothing) when the region would pass its declared maximum or
+/// memory 0 cannot grow. A region below the top one has a *capacity*: the pages up to the next
+/// region's base. A growth within it only counts the pages (they are zero: never handed out).
+/// Past it, memory 0 grows by what is missing plus an eighth of the region's size as headroom
+/// (or, should that fail, by exactly what is missing), everything above the region moves up
+/// (one `memory.copy`, which has `memmove` semantics), and the bytes the move left behind in the
+/// region's new pages are zeroed. The headroom makes the moves logarithmic in the number of
+/// growths of a program that grows a page at a time.
 pub(crate) fn grow_helper(k: usize, regions: &Regions) -> Vec<u8> {
+    use Instruction as I;
     const DELTA: u32 = 0;
     const OLD: u32 = 1;
-    const END: u32 = 2;
-    const SRC: u32 = 3;
-    const LEN: u32 = 4;
-    let mut f = wasm_encoder::Function::new([(4, ValType::I32)]);
+    const NEED: u32 = 2;
+    const GOT: u32 = 3;
+    const END: u32 = 4;
+    const SRC: u32 = 5;
+    const LEN: u32 = 6;
+    let mut f = wasm_encoder::Function::new([(6, ValType::I32)]);
     let pages = regions.pages[k];
     let max = regions.max[k].min(65536) as i64 as i32;
-    f.instruction(&Instruction::GlobalGet(pages))
-        .instruction(&Instruction::LocalSet(OLD))
-        // delta > max - old (unsigned): too much.
-        .instruction(&Instruction::LocalGet(DELTA))
-        .instruction(&Instruction::I32Const(max))
-        .instruction(&Instruction::LocalGet(OLD))
-        .instruction(&Instruction::I32Sub)
-        .instruction(&Instruction::I32GtU)
-        .instruction(&Instruction::If(wasm_encoder::BlockType::Empty))
-        .instruction(&Instruction::I32Const(-1))
-        .instruction(&Instruction::Return)
-        .instruction(&Instruction::End)
-        // The physical end of memory 0 before growing (only used if the growth succeeds, so
-        // memory 0 was below 4 GiB).
-        .instruction(&Instruction::MemorySize(0))
-        .instruction(&Instruction::I32Const(16))
-        .instruction(&Instruction::I32Shl)
-        .instruction(&Instruction::LocalSet(END))
-        .instruction(&Instruction::LocalGet(DELTA))
-        .instruction(&Instruction::MemoryGrow(0))
-        .instruction(&Instruction::I32Const(-1))
-        .instruction(&Instruction::I32Eq)
-        .instruction(&Instruction::If(wasm_encoder::BlockType::Empty))
-        .instruction(&Instruction::I32Const(-1))
-        .instruction(&Instruction::Return)
-        .instruction(&Instruction::End);
+    let fail = |f: &mut wasm_encoder::Function| {
+        f.instruction(&I::If(wasm_encoder::BlockType::Empty))
+            .instruction(&I::I32Const(-1))
+            .instruction(&I::Return)
+            .instruction(&I::End);
+    };
+    f.instruction(&I::GlobalGet(pages))
+        .instruction(&I::LocalSet(OLD))
+        // delta > max - old (unsigned): past the maximum.
+        .instruction(&I::LocalGet(DELTA))
+        .instruction(&I::I32Const(max))
+        .instruction(&I::LocalGet(OLD))
+        .instruction(&I::I32Sub)
+        .instruction(&I::I32GtU);
+    fail(&mut f);
     let above: Vec<u32> = regions.base[k + 1..].iter().flatten().copied().collect();
-    if let Some(first_above) = above.first() {
-        // src = start of the next region; len = end - src; move [src, end) up by delta pages.
-        f.instruction(&Instruction::GlobalGet(*first_above))
-            .instruction(&Instruction::LocalSet(SRC))
-            .instruction(&Instruction::LocalGet(END))
-            .instruction(&Instruction::LocalGet(SRC))
-            .instruction(&Instruction::I32Sub)
-            .instruction(&Instruction::LocalSet(LEN))
-            .instruction(&Instruction::LocalGet(SRC))
-            .instruction(&Instruction::LocalGet(DELTA))
-            .instruction(&Instruction::I32Const(16))
-            .instruction(&Instruction::I32Shl)
-            .instruction(&Instruction::I32Add)
-            .instruction(&Instruction::LocalGet(SRC))
-            .instruction(&Instruction::LocalGet(LEN))
-            .instruction(&Instruction::MemoryCopy {
-                dst_mem: 0,
-                src_mem: 0,
-            })
-            // Zero what the move left behind in the pages region k gained: min(len, delta bytes).
-            .instruction(&Instruction::LocalGet(SRC))
-            .instruction(&Instruction::I32Const(0))
-            .instruction(&Instruction::LocalGet(LEN))
-            .instruction(&Instruction::LocalGet(DELTA))
-            .instruction(&Instruction::I32Const(16))
-            .instruction(&Instruction::I32Shl)
-            .instruction(&Instruction::LocalGet(LEN))
-            .instruction(&Instruction::LocalGet(DELTA))
-            .instruction(&Instruction::I32Const(16))
-            .instruction(&Instruction::I32Shl)
-            .instruction(&Instruction::I32LtU)
-            .instruction(&Instruction::Select)
-            .instruction(&Instruction::MemoryFill(0));
-        for g in &above {
-            f.instruction(&Instruction::GlobalGet(*g))
-                .instruction(&Instruction::LocalGet(DELTA))
-                .instruction(&Instruction::I32Const(16))
-                .instruction(&Instruction::I32Shl)
-                .instruction(&Instruction::I32Add)
-                .instruction(&Instruction::GlobalSet(*g));
+    match above.first() {
+        None => {
+            // The top region: grow memory 0 by exactly delta; nothing moves.
+            f.instruction(&I::LocalGet(DELTA))
+                .instruction(&I::MemoryGrow(0))
+                .instruction(&I::I32Const(-1))
+                .instruction(&I::I32Eq);
+            fail(&mut f);
+        }
+        Some(&next) => {
+            // need = old + delta - capacity, capacity = (base[k+1] - base[k]) / 64 KiB.
+            f.instruction(&I::LocalGet(OLD))
+                .instruction(&I::LocalGet(DELTA))
+                .instruction(&I::I32Add)
+                .instruction(&I::GlobalGet(next));
+            if let Some(Some(own)) = regions.base.get(k) {
+                f.instruction(&I::GlobalGet(*own)).instruction(&I::I32Sub);
+            }
+            f.instruction(&I::I32Const(16))
+                .instruction(&I::I32ShrU)
+                .instruction(&I::I32Sub)
+                .instruction(&I::LocalTee(NEED))
+                .instruction(&I::I32Const(0))
+                .instruction(&I::I32GtS)
+                .instruction(&I::If(wasm_encoder::BlockType::Empty))
+                // The physical end before growing (used only once a growth succeeded, so
+                // memory 0 was below 4 GiB).
+                .instruction(&I::MemorySize(0))
+                .instruction(&I::I32Const(16))
+                .instruction(&I::I32Shl)
+                .instruction(&I::LocalSet(END))
+                // got = need + old / 8; on failure got = need; on failure again, -1.
+                .instruction(&I::LocalGet(NEED))
+                .instruction(&I::LocalGet(OLD))
+                .instruction(&I::I32Const(3))
+                .instruction(&I::I32ShrU)
+                .instruction(&I::I32Add)
+                .instruction(&I::LocalTee(GOT))
+                .instruction(&I::MemoryGrow(0))
+                .instruction(&I::I32Const(-1))
+                .instruction(&I::I32Eq)
+                .instruction(&I::If(wasm_encoder::BlockType::Empty))
+                .instruction(&I::LocalGet(NEED))
+                .instruction(&I::LocalTee(GOT))
+                .instruction(&I::MemoryGrow(0))
+                .instruction(&I::I32Const(-1))
+                .instruction(&I::I32Eq);
+            fail(&mut f);
+            f.instruction(&I::End)
+                // got becomes bytes; src = base[k+1]; len = end - src.
+                .instruction(&I::LocalGet(GOT))
+                .instruction(&I::I32Const(16))
+                .instruction(&I::I32Shl)
+                .instruction(&I::LocalSet(GOT))
+                .instruction(&I::GlobalGet(next))
+                .instruction(&I::LocalSet(SRC))
+                .instruction(&I::LocalGet(END))
+                .instruction(&I::LocalGet(SRC))
+                .instruction(&I::I32Sub)
+                .instruction(&I::LocalSet(LEN))
+                // Move [src, end) up by got bytes.
+                .instruction(&I::LocalGet(SRC))
+                .instruction(&I::LocalGet(GOT))
+                .instruction(&I::I32Add)
+                .instruction(&I::LocalGet(SRC))
+                .instruction(&I::LocalGet(LEN))
+                .instruction(&I::MemoryCopy {
+                    dst_mem: 0,
+                    src_mem: 0,
+                })
+                // Zero what the move left behind: min(len, got) bytes at src.
+                .instruction(&I::LocalGet(SRC))
+                .instruction(&I::I32Const(0))
+                .instruction(&I::LocalGet(LEN))
+                .instruction(&I::LocalGet(GOT))
+                .instruction(&I::LocalGet(LEN))
+                .instruction(&I::LocalGet(GOT))
+                .instruction(&I::I32LtU)
+                .instruction(&I::Select)
+                .instruction(&I::MemoryFill(0));
+            for g in &above {
+                f.instruction(&I::GlobalGet(*g))
+                    .instruction(&I::LocalGet(GOT))
+                    .instruction(&I::I32Add)
+                    .instruction(&I::GlobalSet(*g));
+            }
+            f.instruction(&I::End);
         }
     }
-    f.instruction(&Instruction::LocalGet(OLD))
-        .instruction(&Instruction::LocalGet(DELTA))
-        .instruction(&Instruction::I32Add)
-        .instruction(&Instruction::GlobalSet(pages))
-        .instruction(&Instruction::LocalGet(OLD))
-        .instruction(&Instruction::End);
+    f.instruction(&I::LocalGet(OLD))
+        .instruction(&I::LocalGet(DELTA))
+        .instruction(&I::I32Add)
+        .instruction(&I::GlobalSet(pages))
+        .instruction(&I::LocalGet(OLD))
+        .instruction(&I::End);
     f.into_raw_body()
 }

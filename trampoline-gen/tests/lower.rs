@@ -171,3 +171,30 @@ fn a_single_memory_module_is_unchanged_and_exported_extra_memories_are_refused()
     assert!(err.to_string().contains("uses memory 1"), "{err}");
     Ok(())
 }
+
+#[test]
+fn growth_within_the_headroom_moves_nothing_and_still_reads_zeros() -> Result<()> {
+    // An application of 8 pages without a maximum grows a page at a time: the first growth
+    // takes headroom (an eighth of its size), the next ones fit in it.
+    let wat = TWO.replace(
+        r#"(memory $app (export "memory") 2 5)"#,
+        r#"(memory $app (export "memory") 8)"#,
+    );
+    run_both(&wat, |r| {
+        r.call::<(i32, i32), ()>("vfs_store", (0, 0x0102_0304))?;
+        let mut seen = Vec::new();
+        for _ in 0..20 {
+            let old = r.i("app_grow", 1)?;
+            seen.push(old);
+            let last = (old as i32 + 1) * 65536 - 4;
+            seen.push(r.i("app_load", last)?);
+            r.call::<(i32, i32), ()>("app_store", (last, old as i32))?;
+            seen.push(r.i("app_load", last)?);
+            seen.push(r.i("vfs_load", 0)?);
+            seen.push(r.i("vfs_load", 16)?);
+        }
+        seen.push(r.n("app_size")?);
+        seen.push(r.n("vfs_size")?);
+        Ok(seen)
+    })
+}
