@@ -48,10 +48,10 @@ const DATA_SECTION_RESERVE: u64 = 16 << 20;
 pub const BROWSER_MODULE_LIMIT: u64 = 1 << 30;
 
 /// The `--memory` mode `pack` uses unless told otherwise (see `docs/design.md`).
-pub const DEFAULT_MEMORY_MODE: MemoryMode = MemoryMode::Multi;
+pub const DEFAULT_MEMORY_MODE: MemoryMode = MemoryMode::Single;
 
 /// What to pack. A plain struct: fill the fields (or start from `Default`).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct PackOptions {
     /// The module to pack.
     pub input: PathBuf,
@@ -74,6 +74,23 @@ pub struct PackOptions {
     /// Whether the VFS gets a memory of its own ([`MemoryMode::Multi`]) or a region of the
     /// application's memory, leaving the output with one memory ([`MemoryMode::Single`]).
     pub memory: MemoryMode,
+}
+
+impl Default for PackOptions {
+    /// No input, output or mappings; [`DEFAULT_MEMORY_MODE`]; everything else off.
+    fn default() -> Self {
+        PackOptions {
+            input: PathBuf::new(),
+            output: PathBuf::new(),
+            mappings: Vec::new(),
+            source_date_epoch: None,
+            mtime: None,
+            follow_symlinks: false,
+            excludes: ExcludeRules::default(),
+            segment_len: None,
+            memory: DEFAULT_MEMORY_MODE,
+        }
+    }
 }
 
 impl PackOptions {

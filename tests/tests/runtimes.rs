@@ -324,7 +324,7 @@ fn node20_single_memory() {
         MemoryMode::Single,
         "runtimes::node20_single_memory",
     ) {
-        assert_all_same(Runtime::Node20, &cells[..2]);
+        assert_all_same(Runtime::Node20, &cells);
     }
 }
 

@@ -135,8 +135,9 @@ pub(crate) fn lower_body(
         .get_operators_reader()
         .map_err(MergeError::malformed)?;
     while !ops.eof() {
+        let prefixed = is_prefixed(body, at(ops.original_position()));
         let op = ops.read().map_err(MergeError::malformed)?;
-        match classify(&op)? {
+        match classify(&op, prefixed)? {
             Kind::Keep => {}
             Kind::Change(scratch) => {
                 changes = true;
@@ -193,7 +194,7 @@ pub(crate) fn lower_body(
     while !ops.eof() {
         let start = at(ops.original_position());
         let op = ops.read().map_err(MergeError::malformed)?;
-        if let Kind::Keep = classify(&op)? {
+        if let Kind::Keep = classify(&op, is_prefixed(body, start))? {
             continue;
         }
         out.extend_from_slice(&body[copied..start]);
@@ -221,7 +222,16 @@ fn memory_of(m: &wasmparser::MemArg) -> Option<u32> {
     }
 }
 
-fn classify(op: &Operator) -> Result<Kind> {
+/// Whether the operator at `pos` has a prefixed opcode (0xFC bulk memory and others, 0xFD SIMD,
+/// 0xFE atomics): the only ones besides plain loads, stores, `memory.size` and `memory.grow`
+/// that can name a memory.
+fn is_prefixed(body: &[u8], pos: usize) -> bool {
+    matches!(body.get(pos), Some(0xfc..=0xfe))
+}
+
+/// What to do with an operator; `prefixed` as [`is_prefixed`] says (unprefixed operators other
+/// than loads, stores, `memory.size` and `memory.grow` are not probed for memory indices).
+fn classify(op: &Operator, prefixed: bool) -> Result<Kind> {
     Ok(match op {
         Operator::MemorySize { .. } | Operator::MemoryGrow { .. } => Kind::Change(None),
         Operator::MemoryCopy { dst_mem, src_mem } if *dst_mem != 0 || *src_mem != 0 => {
@@ -243,6 +253,7 @@ fn classify(op: &Operator) -> Result<Kind> {
                     Shape::Store(ty) => Some(ty),
                 }),
             },
+            None if !prefixed => Kind::Keep,
             None => {
                 let mut probe = Probe::default();
                 // Operators the encoder cannot express cannot name a memory either.
