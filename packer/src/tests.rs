@@ -86,7 +86,7 @@ fn serves_the_file_and_records_the_layer(memory: MemoryMode) {
             // The VFS region starts right after the application's initial pages.
             assert_eq!(
                 layer.vfs_base,
-                check_app(&app).memories[0].initial_pages * PAGE
+                check_app(&app).unwrap().memories[0].initial_pages * PAGE
             );
         }
         MemoryMode::Multi => {
