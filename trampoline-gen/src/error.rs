@@ -77,7 +77,9 @@ pub enum MergeError {
         reason: String,
     },
     /// The module cannot be turned into a single-memory module.
-    #[error("cannot make a single-memory module: {0}")]
+    #[error(
+        "cannot make a single-memory module: {0} (`pack --memory multi` keeps the memories apart)"
+    )]
     Lowering(String),
     /// A layer's content segments could not be read back from a module.
     #[error("cannot read the file contents: {0}")]
