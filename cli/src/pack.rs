@@ -21,6 +21,9 @@ Examples:
       gitignore-style patterns, matched relative to each mapped directory
   SOURCE_DATE_EPOCH=1700000000 wasivfs pack app.wasm --mapdir /src::./src -o packed.wasm
   wasivfs pack app.wasm --mapdir /src::./src --mtime 2024-01-01T00:00:00Z -o packed.wasm
+  wasivfs pack app.wasm --mapdir /src::./src --memory multi -o packed.wasm
+      the VFS in a memory of its own (needs a runtime with multi-memory); the default,
+      --memory single, gives a module with one memory that runs on any WASI runtime
 
 Mounts are embedded in the order given; guest `/` and nested guest paths (like /usr and
 /usr/local/app) both work. Symlinks are kept as links (--follow-symlinks stores what they point
