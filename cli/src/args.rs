@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use wasivfs_packer::MemoryMode;
+
 /// A `--mapdir GUEST::HOST` value.
 pub fn mapdir(value: &str) -> Result<(String, PathBuf), String> {
     match value.split_once("::") {
@@ -28,6 +30,15 @@ pub fn env(value: &str) -> Result<(String, Option<String>), String> {
         Some(("", _)) => Err(format!("expected NAME=VALUE, got {value:?}")),
         Some((k, v)) => Ok((k.to_string(), Some(v.to_string()))),
         None => Ok((value.to_string(), None)),
+    }
+}
+
+/// A `--memory` value: `single` or `multi`.
+pub fn memory(value: &str) -> Result<MemoryMode, String> {
+    match value {
+        "single" => Ok(MemoryMode::Single),
+        "multi" => Ok(MemoryMode::Multi),
+        _ => Err(format!("expected `single` or `multi`, got {value:?}")),
     }
 }
 

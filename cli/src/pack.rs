@@ -5,7 +5,9 @@ use anyhow::Result;
 use clap::{ArgMatches, Args};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use wasivfs_packer::{normalize_guest_path, pack_with, ExcludeRules, Mapping, PackOptions};
+use wasivfs_packer::{
+    normalize_guest_path, pack_with, ExcludeRules, Mapping, MemoryMode, PackOptions,
+};
 
 const PACK_HELP: &str = "\
 Examples:
@@ -19,6 +21,9 @@ Examples:
       gitignore-style patterns, matched relative to each mapped directory
   SOURCE_DATE_EPOCH=1700000000 wasivfs pack app.wasm --mapdir /src::./src -o packed.wasm
   wasivfs pack app.wasm --mapdir /src::./src --mtime 2024-01-01T00:00:00Z -o packed.wasm
+  wasivfs pack app.wasm --mapdir /src::./src --memory multi -o packed.wasm
+      the VFS in a memory of its own (needs a runtime with multi-memory); the default,
+      --memory single, gives a module with one memory that runs on any WASI runtime
 
 Mounts are embedded in the order given; guest `/` and nested guest paths (like /usr and
 /usr/local/app) both work. Symlinks are kept as links (--follow-symlinks stores what they point
@@ -67,6 +72,14 @@ pub struct PackArgs {
     /// (e.g. 1700000000 or 2024-01-01T00:00:00Z). Overrides SOURCE_DATE_EPOCH.
     #[arg(long, value_name = "SECONDS|RFC3339", value_parser = args::mtime)]
     pub mtime: Option<u64>,
+
+    /// `single`: the output has one memory, the application's, with the VFS in a region above
+    /// the application's pages (runs where multi-memory is missing: Node 20, Safari, wazero,
+    /// wasm3, WAMR, older Wasmer and WasmEdge). `multi`: the VFS keeps a memory of its own
+    /// (isolated from the application's bugs; needs multi-memory).
+    #[arg(long, value_name = "single|multi", value_parser = args::memory,
+          default_value = wasivfs_packer::DEFAULT_MEMORY_MODE.as_str())]
+    pub memory: MemoryMode,
 }
 
 /// Runs `pack`; `matches` gives the command-line positions so that `--mapdir` and `--dir`
@@ -112,6 +125,7 @@ pub fn main(a: PackArgs, matches: Option<&ArgMatches>, v: Verbosity) -> Result<E
         follow_symlinks: a.follow_symlinks,
         excludes,
         segment_len: None,
+        memory: a.memory,
     };
     let report = pack_with(&opts, progress::for_stderr(v.quiet))?;
     if !v.quiet {
@@ -130,13 +144,15 @@ pub fn main(a: PackArgs, matches: Option<&ArgMatches>, v: Verbosity) -> Result<E
         let w = &report.walk;
         eprintln!(
             "walked {} files ({} bytes), excluded {} entries; image {} bytes in memory {} \
-             ({} pages at start); contents {} bytes in {} passive segments; \
+             ({}, VFS at byte {:#x}; {} pages at start); contents {} bytes in {} passive segments; \
              {} imports rerouted through the VFS",
             w.files,
             w.bytes,
             w.excluded,
             report.info.image_len,
             report.info.vfs_memory,
+            report.info.memory,
+            report.info.vfs_base,
             report.info.vfs_memory_pages,
             report.info.content.len,
             report.info.content.segments,

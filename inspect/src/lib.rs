@@ -153,10 +153,20 @@ impl Packed {
                 )));
             }
             let info = LayerInfo::from_json(s).map_err(|e| bad(e.to_string()))?;
+            let addr = info.vfs_base.checked_add(u64::from(info.image_addr));
+            let addr =
+                addr.and_then(|a| u32::try_from(a).ok())
+                    .ok_or_else(|| InspectError::BadImage {
+                        layer: i,
+                        reason: format!(
+                            "the image address {:#x} plus the VFS base {:#x} is past 4 GiB",
+                            info.image_addr, info.vfs_base
+                        ),
+                    })?;
             let image = wasivfs_trampoline_gen::memory_region(
                 module,
                 info.vfs_memory,
-                info.image_addr,
+                addr,
                 info.image_len,
             )
             .map_err(|e| InspectError::BadImage {

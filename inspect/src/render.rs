@@ -2,6 +2,7 @@
 
 use crate::{ListItem, Summary};
 use std::time::{Duration, SystemTime};
+use wasivfs_image::section::MemoryMode;
 
 /// `ns` nanoseconds after the Unix epoch.
 pub(crate) fn mtime(ns: u64) -> SystemTime {
@@ -54,7 +55,7 @@ pub fn render_summary(s: &Summary) -> String {
     );
     for (i, l) in s.layers.iter().enumerate() {
         out.push_str(&format!(
-            "\nlayer {i} (packed by {}, VFS ABI {})\n  input module: {} bytes, sha256 {}\n  mounts: {}\n  files: {}, directories: {}, symlinks: {}\n  file bytes: {} ({} stored after de-duplication)\n  image: memory {} at {:#x}, {} bytes; VFS memory {} pages ({} KiB) at start\n  contents: {} bytes in {} passive segments (data {}..{})\n  trampolines ({}): {}\n",
+            "\nlayer {i} (packed by {}, VFS ABI {})\n  input module: {} bytes, sha256 {}\n  mounts: {}\n  files: {}, directories: {}, symlinks: {}\n  file bytes: {} ({} stored after de-duplication)\n  memory mode: {}\n  image: memory {} at {:#x}, {} bytes; VFS memory {} pages ({} KiB) at start\n  contents: {} bytes in {} passive segments (data {}..{})\n  trampolines ({}): {}\n",
             l.tool,
             l.vfs_abi,
             l.input.size,
@@ -65,8 +66,15 @@ pub fn render_summary(s: &Summary) -> String {
             l.symlinks,
             l.file_bytes,
             l.stored_bytes,
+            match l.memory {
+                MemoryMode::Single => format!(
+                    "single (the VFS is a region of memory 0 from byte {:#x})",
+                    l.vfs_base
+                ),
+                MemoryMode::Multi => format!("multi (the VFS has memory {})", l.vfs_memory),
+            },
             l.vfs_memory,
-            l.image_addr,
+            l.vfs_base.saturating_add(u64::from(l.image_addr)),
             l.image_len,
             l.vfs_memory_pages,
             l.vfs_memory_pages * 64,

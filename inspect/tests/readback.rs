@@ -3,7 +3,9 @@
 //! plus the `wasivfs` section describing it.
 
 use wasivfs_image::builder::{ImageBuilder, Limits};
-use wasivfs_image::section::{ContentInfo, InputInfo, LayerInfo, MountInfo, SECTION_FORMAT};
+use wasivfs_image::section::{
+    ContentInfo, InputInfo, LayerInfo, MemoryMode, MountInfo, SECTION_FORMAT,
+};
 use wasivfs_inspect::{render_list, InspectError, Packed};
 use wasm_encoder::{ConstExpr, CustomSection, DataSection, MemorySection, MemoryType, Module};
 
@@ -86,6 +88,8 @@ fn packed_module_format(img: &[u8], content: &[u8], format: u32) -> Vec<u8> {
         vfs_abi: 2,
         vfs_memory: 0,
         vfs_memory_pages: 4,
+        memory: MemoryMode::Single,
+        vfs_base: 0,
         image_addr: ADDR,
         image_len: img.len() as u32,
         content: ContentInfo {

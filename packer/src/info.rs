@@ -1,6 +1,8 @@
 //! The `wasivfs` custom section written once per pack (`wasivfs_image::section`), and reading it back.
 
-pub use wasivfs_image::section::{ContentInfo, InputInfo, LayerInfo, MountInfo, SECTION_FORMAT};
+pub use wasivfs_image::section::{
+    ContentInfo, InputInfo, LayerInfo, MemoryMode, MountInfo, SECTION_FORMAT,
+};
 
 /// The VFS guest ABI version the packer embeds.
 pub const VFS_ABI: u32 = wasivfs_abi::ABI_VERSION;

@@ -11,13 +11,14 @@ pub mod error;
 pub mod exclude;
 pub mod info;
 pub mod progress;
+mod single;
 pub mod snapshot;
 pub mod walk;
 pub mod write;
 
 pub use error::{PackError, Result};
 pub use exclude::ExcludeRules;
-pub use info::{ContentInfo, InputInfo, LayerInfo, MountInfo};
+pub use info::{ContentInfo, InputInfo, LayerInfo, MemoryMode, MountInfo};
 pub use progress::{Event, NoProgress, Progress, Stage};
 pub use walk::{Mapping, WalkCounts};
 
@@ -46,8 +47,11 @@ const DATA_SECTION_RESERVE: u64 = 16 << 20;
 /// JavaScriptCore: `pack` warns.
 pub const BROWSER_MODULE_LIMIT: u64 = 1 << 30;
 
+/// The `--memory` mode `pack` uses unless told otherwise (see `docs/design.md`).
+pub const DEFAULT_MEMORY_MODE: MemoryMode = MemoryMode::Single;
+
 /// What to pack. A plain struct: fill the fields (or start from `Default`).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct PackOptions {
     /// The module to pack.
     pub input: PathBuf,
@@ -67,6 +71,26 @@ pub struct PackOptions {
     /// Bytes per passive content segment; `None` is [`DEFAULT_SEGMENT_LEN`]. Smaller values only
     /// make sense for tests (they make reads cross segment boundaries).
     pub segment_len: Option<u32>,
+    /// Whether the VFS gets a memory of its own ([`MemoryMode::Multi`]) or a region of the
+    /// application's memory, leaving the output with one memory ([`MemoryMode::Single`]).
+    pub memory: MemoryMode,
+}
+
+impl Default for PackOptions {
+    /// No input, output or mappings; [`DEFAULT_MEMORY_MODE`]; everything else off.
+    fn default() -> Self {
+        PackOptions {
+            input: PathBuf::new(),
+            output: PathBuf::new(),
+            mappings: Vec::new(),
+            source_date_epoch: None,
+            mtime: None,
+            follow_symlinks: false,
+            excludes: ExcludeRules::default(),
+            segment_len: None,
+            memory: DEFAULT_MEMORY_MODE,
+        }
+    }
 }
 
 impl PackOptions {
@@ -210,6 +234,8 @@ pub fn pack_to_bytes_with(
         vfs_abi: info::VFS_ABI,
         vfs_memory: plan.vfs_memory,
         vfs_memory_pages: plan.vfs_memory_pages,
+        memory: MemoryMode::Multi,
+        vfs_base: 0,
         image_addr: snap.image_addr,
         image_len: snap.image_len,
         content: ContentInfo {
@@ -254,13 +280,21 @@ pub fn pack_to_bytes_with(
         wasivfs_trampoline_gen::Validation::Full,
         content,
     );
-    let out = merged.map_err(|e| match e {
+    let mut out = merged.map_err(|e| match e {
         wasivfs_trampoline_gen::MergeError::Content(e) => match e.downcast::<PackError>() {
             Ok(e) => *e,
             Err(e) => module_err(wasivfs_trampoline_gen::MergeError::Content(e)),
         },
         e => module_err(e),
     })?;
+    let mut info = info;
+    if opts.memory == MemoryMode::Single {
+        let (lowered, lowering) =
+            wasivfs_trampoline_gen::lower_memories(&out, &mut single::rewrite_section)
+                .map_err(module_err)?;
+        out = lowered;
+        single::relocate(&mut info, &lowering.bases);
+    }
     timings.push(stage_done(&*progress, Stage::Merge, started));
     let mut warnings = Vec::new();
     if out.len() as u64 > BROWSER_MODULE_LIMIT {

@@ -1,4 +1,5 @@
 use super::*;
+use wasivfs_trampoline_gen::check_app;
 
 #[test]
 fn guest_paths_are_normalized() {
@@ -56,7 +57,14 @@ fn fixture() -> Fixture {
 
 #[test]
 fn packed_module_serves_the_file_and_records_the_layer() {
-    let f = fixture();
+    for memory in [MemoryMode::Multi, MemoryMode::Single] {
+        serves_the_file_and_records_the_layer(memory);
+    }
+}
+
+fn serves_the_file_and_records_the_layer(memory: MemoryMode) {
+    let mut f = fixture();
+    f.opts.memory = memory;
     let report = pack(&f.opts).unwrap();
     let bytes = std::fs::read(&f.opts.output).unwrap();
     assert_eq!(report.output_size, bytes.len() as u64);
@@ -69,11 +77,28 @@ fn packed_module_serves_the_file_and_records_the_layer() {
     assert_eq!(layer, report.info);
     let app = std::fs::read(&f.opts.input).unwrap();
     assert_eq!(layer.input.sha256, info::sha256_hex(&app));
+    assert_eq!(layer.memory, memory);
+    let memories = wasivfs_trampoline_gen::check_app(&bytes).unwrap().memories;
+    match memory {
+        MemoryMode::Single => {
+            assert_eq!(memories.len(), 1);
+            assert_eq!(layer.vfs_memory, 0);
+            // The VFS region starts right after the application's initial pages.
+            assert_eq!(
+                layer.vfs_base,
+                check_app(&app).unwrap().memories[0].initial_pages * PAGE
+            );
+        }
+        MemoryMode::Multi => {
+            assert_eq!(memories.len(), 2);
+            assert_eq!((layer.vfs_memory, layer.vfs_base), (1, 0));
+        }
+    }
     // The image can be read back without a runtime.
     let image = wasivfs_trampoline_gen::memory_region(
         &bytes,
         layer.vfs_memory,
-        layer.image_addr,
+        (layer.vfs_base + u64::from(layer.image_addr)) as u32,
         layer.image_len,
     )
     .unwrap();
@@ -97,10 +122,13 @@ fn packed_module_serves_the_file_and_records_the_layer() {
 
 #[test]
 fn packing_is_reproducible() {
-    let f = fixture();
-    let (a, _) = pack_to_bytes(&f.opts).unwrap();
-    let (b, _) = pack_to_bytes(&f.opts).unwrap();
-    assert_eq!(a, b);
+    let mut f = fixture();
+    for memory in [MemoryMode::Multi, MemoryMode::Single] {
+        f.opts.memory = memory;
+        let (a, _) = pack_to_bytes(&f.opts).unwrap();
+        let (b, _) = pack_to_bytes(&f.opts).unwrap();
+        assert_eq!(a, b, "--memory {memory}");
+    }
 }
 
 #[test]

@@ -5,6 +5,9 @@ use std::path::Path;
 /// `fixtures/c/fsops.c`: the C (wasi-libc) filesystem probe. See the file's header for operations.
 pub const FSOPS: &str = env!("WASIVFS_FIXTURE_FSOPS");
 
+/// `fixtures/c/growth.c`: reads a tree again after each of many heap growths.
+pub const GROWTH: &str = env!("WASIVFS_FIXTURE_GROWTH");
+
 /// `fixtures/rust-guest`: the Rust `std::fs` probe for `wasm32-wasip1`.
 pub const RUST_GUEST: &str = env!("WASIVFS_FIXTURE_RUST_GUEST");
 
@@ -29,6 +32,11 @@ pub fn bytes(path: &str) -> Vec<u8> {
 /// The C probe's bytes.
 pub fn fsops() -> Vec<u8> {
     bytes(FSOPS)
+}
+
+/// The growth program's bytes.
+pub fn growth() -> Vec<u8> {
+    bytes(GROWTH)
 }
 
 /// The raw-call guest's bytes.

@@ -3,7 +3,7 @@
 use crate::run::Map;
 use anyhow::{anyhow, Result};
 use std::path::Path;
-use wasivfs_packer::{Mapping, PackOptions};
+use wasivfs_packer::{Mapping, MemoryMode, PackOptions};
 
 /// Packs `mounts` into the module at `input` and returns the packed module's bytes.
 pub fn pack_file(input: &Path, mounts: &[Map]) -> Result<Vec<u8>> {
@@ -13,6 +13,21 @@ pub fn pack_file(input: &Path, mounts: &[Map]) -> Result<Vec<u8>> {
 /// [`pack_file`] with the file contents split into passive segments of `segment_len` bytes
 /// (`None`: the default length).
 pub fn pack_file_with(input: &Path, mounts: &[Map], segment_len: Option<u32>) -> Result<Vec<u8>> {
+    pack_file_in(
+        input,
+        mounts,
+        segment_len,
+        wasivfs_packer::DEFAULT_MEMORY_MODE,
+    )
+}
+
+/// [`pack_file_with`] in the given `--memory` mode.
+pub fn pack_file_in(
+    input: &Path,
+    mounts: &[Map],
+    segment_len: Option<u32>,
+    memory: MemoryMode,
+) -> Result<Vec<u8>> {
     let mut mappings = Vec::new();
     for m in mounts {
         mappings.push(Mapping {
@@ -24,10 +39,19 @@ pub fn pack_file_with(input: &Path, mounts: &[Map], segment_len: Option<u32>) ->
         input: input.to_path_buf(),
         mappings,
         segment_len,
+        memory,
         ..PackOptions::default()
     };
     let (bytes, _info) = wasivfs_packer::pack_to_bytes(&opts).map_err(|e| anyhow!("{e}"))?;
     Ok(bytes)
+}
+
+/// The `--memory` mode that is not the default: the differential tests run both.
+pub fn other_memory_mode() -> MemoryMode {
+    match wasivfs_packer::DEFAULT_MEMORY_MODE {
+        MemoryMode::Single => MemoryMode::Multi,
+        MemoryMode::Multi => MemoryMode::Single,
+    }
 }
 
 /// A content segment length small enough that the files of `mounts` straddle many segment

@@ -78,10 +78,25 @@ pub fn pack(module: &[u8], mounts: &[Map]) -> Result<Vec<u8>> {
 
 /// [`pack`] with contents in passive segments of `segment_len` bytes (`None`: the default).
 pub fn pack_with(module: &[u8], mounts: &[Map], segment_len: Option<u32>) -> Result<Vec<u8>> {
+    pack_in(
+        module,
+        mounts,
+        segment_len,
+        wasivfs_packer::DEFAULT_MEMORY_MODE,
+    )
+}
+
+/// [`pack_with`] in the given `--memory` mode.
+pub fn pack_in(
+    module: &[u8],
+    mounts: &[Map],
+    segment_len: Option<u32>,
+    memory: wasivfs_packer::MemoryMode,
+) -> Result<Vec<u8>> {
     let dir = tempfile::tempdir().context("temporary directory")?;
     let input = dir.path().join("input.wasm");
     std::fs::write(&input, module).context("writing the input module")?;
-    crate::packer::pack_file_with(&input, mounts, segment_len)
+    crate::packer::pack_file_in(&input, mounts, segment_len, memory)
 }
 
 /// The sides of a differential run.
@@ -93,6 +108,9 @@ pub struct Differential {
     /// The outcome of the same module packed with its contents split into tiny segments, so that
     /// reads cross segment boundaries.
     pub packed_split: RunOutcome,
+    /// The outcome of the same module packed in the other `--memory` mode
+    /// ([`crate::packer::other_memory_mode`]), default segments.
+    pub packed_other_memory: RunOutcome,
 }
 
 impl Differential {
@@ -104,6 +122,14 @@ impl Differential {
             &self.oracle,
             &self.packed_split,
             &format!("{what} (contents in small segments)"),
+        );
+        same(
+            &self.oracle,
+            &self.packed_other_memory,
+            &format!(
+                "{what} (--memory {})",
+                crate::packer::other_memory_mode().as_str()
+            ),
         );
     }
 }
@@ -162,10 +188,16 @@ pub fn differential(
     let small = crate::packer::small_segment_len(packed_mounts);
     let split_bytes = pack_with(module, packed_mounts, Some(small)).context("packing (split)")?;
     let packed_split = execute(&split_bytes, &packed_run).context("packed run (split)")?;
+    let other = crate::packer::other_memory_mode();
+    let other_bytes =
+        pack_in(module, packed_mounts, None, other).context("packing (other memory mode)")?;
+    let packed_other_memory =
+        execute(&other_bytes, &packed_run).context("packed run (other memory mode)")?;
     Ok(Differential {
         oracle,
         packed,
         packed_split,
+        packed_other_memory,
     })
 }
 

@@ -198,6 +198,37 @@ fn imported_memory_is_refused() {
     assert!(line.contains("import"), "{line}");
 }
 
+/// A second memory of the application that it exports cannot become a region of memory 0:
+/// `--memory single` (the default) refuses it, naming the fix; `--memory multi` packs it.
+#[test]
+fn exported_second_memory_is_refused_in_single_mode() {
+    let c = Case::new();
+    let input = c.write(
+        "two.wasm",
+        &fixtures::wat(
+            r#"(module (memory (export "memory") 1) (memory (export "other") 1) (func (export "_start")))"#,
+        ),
+    );
+    let tree = c.good_tree();
+    let out = c.out_dir().join("o.wasm");
+    let line = expect_error(
+        "exported second memory",
+        pack_cmd(&input, &mapdir("/src", &tree), &out),
+        "two.wasm",
+        &out,
+    );
+    assert!(line.contains("memory 1 is exported as `other`"), "{line}");
+    assert!(line.contains("--memory multi"), "{line}");
+    let mut multi = pack_cmd(&input, &mapdir("/src", &tree), &out);
+    multi.arg("--memory").arg("multi");
+    let done = multi.output().unwrap();
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+}
+
 #[test]
 fn missing_host_directory() {
     let c = Case::new();

@@ -229,7 +229,8 @@ fn ls_cat_unpack_and_inspect_show_the_embedded_tree() {
         "symlinks: 1",
         "wasivfs 0.1.0",
         "path_open",
-        "memories: 2",
+        "memories: 1",
+        "memory mode: single",
     ] {
         assert!(human.contains(needle), "{needle:?} missing:\n{human}");
     }
@@ -239,7 +240,8 @@ fn ls_cat_unpack_and_inspect_show_the_embedded_tree() {
     assert_eq!(layer["mounts"][0]["guest"], "/app");
     assert_eq!(layer["files"], 8);
     assert_eq!(layer["input"]["size"], fixtures::fsops().len());
-    assert_eq!(json["memories"], 2);
+    assert_eq!(json["memories"], 1);
+    assert_eq!(json["layers"][0]["memory"], "single");
     assert!(layer["trampolines"]
         .as_array()
         .unwrap()

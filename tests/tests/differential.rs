@@ -3,9 +3,10 @@
 //! stderr and the exit code must be identical.
 
 use wasivfs_e2e::run::{
-    differential, differential_one, execute, map, pack, pack_with, stdout, Run,
+    differential, differential_one, execute, map, pack, pack_in, pack_with, stdout, Run,
 };
 use wasivfs_e2e::{fixtures, suites, trees};
+use wasivfs_packer::MemoryMode;
 
 fn check(module: &[u8], args: &[&str], guest: &str, host: &std::path::Path, what: &str) -> String {
     let d = differential_one(module, args, guest, host).unwrap_or_else(|e| panic!("{what}: {e:#}"));
@@ -59,6 +60,32 @@ fn c_raw_readdir_with_tiny_buffers() {
         t.path(),
         "fsops fd_readdir",
     );
+}
+
+/// A malloc-heavy program grows its memory many times after the VFS was first used, with an
+/// embedded file open across all growths; it reads the whole tree after every growth. In a
+/// single-memory module each growth moves the VFS region up.
+#[test]
+fn c_reads_between_many_memory_growths() {
+    let t = trees::standard().unwrap();
+    let out = check(
+        &fixtures::growth(),
+        &["growth", "/src", "data.bin", "40", "1024"],
+        "/src",
+        t.path(),
+        "growth",
+    );
+    let grew: u32 = out
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("memory grew ")?
+                .strip_suffix(" times")?
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no growth count in: {out}"));
+    assert!(grew >= 30, "the heap grew only {grew} times:\n{out}");
+    assert!(out.contains("kept fd: 150000+150000 bytes"), "{out}");
 }
 
 #[test]
@@ -326,12 +353,39 @@ fn packing_twice_layers_both_trees() {
     .unwrap();
     let packed = execute(&twice, &Run::args(&args)).unwrap();
     let packed_split = execute(&twice_split, &Run::args(&args)).unwrap();
-    wasivfs_e2e::run::Differential {
+    // Every combination of memory modes for the two layers: a single-memory layer is lowered
+    // again when the second layer is single-memory too.
+    let mut others = Vec::new();
+    for first_mode in [MemoryMode::Multi, MemoryMode::Single] {
+        for second_mode in [MemoryMode::Multi, MemoryMode::Single] {
+            let once = pack_in(&module, &one, None, first_mode).unwrap();
+            let twice = pack_in(&once, &two, None, second_mode).unwrap();
+            let out = execute(&twice, &Run::args(&args)).unwrap();
+            others.push((format!("packed {first_mode}, then {second_mode}"), out));
+        }
+    }
+    let other = wasivfs_e2e::packer::other_memory_mode();
+    let pick = others
+        .iter()
+        .position(|(what, _)| *what == format!("packed {other}, then {other}"))
+        .unwrap();
+    let (_, packed_other_memory) = others.remove(pick);
+    let d = wasivfs_e2e::run::Differential {
         oracle,
         packed,
         packed_split,
+        packed_other_memory,
+    };
+    d.assert_same("packed twice");
+    for (what, out) in others {
+        wasivfs_e2e::run::Differential {
+            oracle: d.oracle.clone(),
+            packed: out.clone(),
+            packed_split: out.clone(),
+            packed_other_memory: out,
+        }
+        .assert_same(&what);
     }
-    .assert_same("packed twice");
 }
 
 #[test]
@@ -398,10 +452,12 @@ fn control_comparison_detects_a_missing_tree() {
     let bare = execute(&module, &Run::args(&args)).unwrap();
     assert_ne!(oracle.stdout, bare.stdout);
     let split = execute(&module, &Run::args(&args)).unwrap();
+    let other = execute(&module, &Run::args(&args)).unwrap();
     let d = wasivfs_e2e::run::Differential {
         oracle,
         packed: bare,
         packed_split: split,
+        packed_other_memory: other,
     };
     let caught = std::panic::catch_unwind(|| d.assert_same("control"));
     assert!(caught.is_err(), "assert_same accepted different outputs");

@@ -8,12 +8,17 @@
 //! - CRuby 3.4 (a reactor): packing keeps every non-WASI import and every export; an in-process
 //!   harness drives `ruby-init` and `rb-eval-string-protect` to `require` the packed app.
 //!
+//! Every app runs packed in both `--memory` modes: CPython and MicroPython through
+//! [`differential`] (which packs in the other mode too), CRuby in a loop over the modes. The
+//! second CPython layer is packed in the default mode only.
+//!
 //! Without artifacts these tests print why and return, except under `CI=true`, where they fail.
 
 use wasivfs_e2e::artifacts;
 use wasivfs_e2e::interp::{self, ruby_require};
-use wasivfs_e2e::run::{differential, execute, map, pack, stdout, Run};
+use wasivfs_e2e::run::{differential, execute, map, pack, pack_in, stdout, Run};
 use wasivfs_e2e::trees::Tree;
+use wasivfs_packer::MemoryMode;
 
 /// The artifact's bytes, or `None` (test skipped outside CI).
 fn artifact(name: &str) -> Option<Vec<u8>> {
@@ -191,30 +196,42 @@ fn cruby_reactor_runs_packed_app() {
         return;
     };
     let app = interp::app_tree("ruby").unwrap();
-    let packed = pack(&ruby, &[map("/src", app.path())]).unwrap();
-
-    // Every non-WASI import and every export survives, in order and with the same signature.
-    let (imports, exports) = interp::imports_and_exports(&ruby).unwrap();
-    let (p_imports, p_exports) = interp::imports_and_exports(&packed).unwrap();
-    let foreign = |v: &[interp::ImportEntry]| -> Vec<interp::ImportEntry> {
-        v.iter()
-            .filter(|(m, _, _)| m != "wasi_snapshot_preview1")
-            .cloned()
-            .collect()
-    };
-    assert!(foreign(&imports).len() >= 20, "{imports:?}");
-    assert_eq!(foreign(&p_imports), foreign(&imports));
-    assert_eq!(p_imports, imports, "imports must stay exactly as they were");
-    assert_eq!(p_exports, exports, "exports must stay exactly as they were");
-
-    // Host-mapped (oracle) and packed give the same output.
+    // Host-mapped: the oracle.
     let oracle = ruby_require(
         &ruby_module(&ruby),
         &[(app.path().to_path_buf(), "/src".to_string())],
         "/src/app",
     )
     .unwrap();
-    let subject: String = ruby_require(&ruby_module(&packed), &[], "/src/app").unwrap();
-    assert!(subject.starts_with(RUBY_EXPECTED), "{subject}");
-    assert_eq!(subject, oracle);
+    let (imports, exports) = interp::imports_and_exports(&ruby).unwrap();
+    for memory in [MemoryMode::Multi, MemoryMode::Single] {
+        let packed = pack_in(&ruby, &[map("/src", app.path())], None, memory).unwrap();
+
+        // Every non-WASI import and every export survives, in order and with the same signature.
+        let (p_imports, p_exports) = interp::imports_and_exports(&packed).unwrap();
+        let foreign = |v: &[interp::ImportEntry]| -> Vec<interp::ImportEntry> {
+            v.iter()
+                .filter(|(m, _, _)| m != "wasi_snapshot_preview1")
+                .cloned()
+                .collect()
+        };
+        assert!(foreign(&imports).len() >= 20, "{imports:?}");
+        assert_eq!(foreign(&p_imports), foreign(&imports));
+        assert_eq!(
+            p_imports, imports,
+            "--memory {memory}: imports must stay exactly as they were"
+        );
+        assert_eq!(
+            p_exports, exports,
+            "--memory {memory}: exports must stay exactly as they were"
+        );
+
+        // Packed gives the oracle's output.
+        let subject: String = ruby_require(&ruby_module(&packed), &[], "/src/app").unwrap();
+        assert!(
+            subject.starts_with(RUBY_EXPECTED),
+            "--memory {memory}: {subject}"
+        );
+        assert_eq!(subject, oracle, "--memory {memory}");
+    }
 }

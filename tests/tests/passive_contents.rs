@@ -1,8 +1,9 @@
 //! File contents live in passive data segments: checked on the output module itself, for a tree of
 //! more than 64 MiB, and the packed module still reads every file as the host-mapped oracle does.
 
-use wasivfs_e2e::run::{differential_one, map, pack_with, stdout};
+use wasivfs_e2e::run::{differential_one, map, pack_in, stdout};
 use wasivfs_e2e::{fixtures, trees};
+use wasivfs_packer::MemoryMode;
 use wasmparser::{DataKind, Parser, Payload};
 
 const FILES: usize = 1_500;
@@ -60,7 +61,14 @@ fn large_tree_contents_are_passive_and_vfs_memory_stays_small() {
 
     // 16 MiB segments, so that the contents span several of them.
     let module = fixtures::fsops();
-    let packed = pack_with(&module, &[map("/t", t.path())], Some(16 << 20)).unwrap();
+    // Two memories, so that the VFS memory's size can be read off the memory section.
+    let packed = pack_in(
+        &module,
+        &[map("/t", t.path())],
+        Some(16 << 20),
+        MemoryMode::Multi,
+    )
+    .unwrap();
     let s = shape(&packed);
 
     // The application's memory is memory 0, the VFS's memory 1.

@@ -11,9 +11,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use wasivfs_e2e::browser::{self, Job};
-use wasivfs_e2e::run::{execute, map, pack, Run};
+use wasivfs_e2e::run::{execute, map, pack_in, Run};
 use wasivfs_e2e::runtimes::{self, GuestRun, Runtime};
 use wasivfs_e2e::{artifacts, compat, fixtures, interp, ruby_cli, suites, trees};
+use wasivfs_packer::MemoryMode;
 
 /// One packed program and what the oracle printed for it.
 struct Case {
@@ -23,7 +24,7 @@ struct Case {
     exit: i32,
 }
 
-/// The three packed programs, written once per test process.
+/// The three packed programs, written once per test process and `--memory` mode.
 struct Guests {
     dir: PathBuf,
     c: Case,
@@ -44,11 +45,25 @@ fn read(path: &Path) -> Vec<u8> {
     std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-fn build_guests() -> Option<Guests> {
+/// One program before packing: its module, the tree packed into it and the oracle's output.
+struct Source {
+    module: Vec<u8>,
+    guest: &'static str,
+    tree: trees::Tree,
+    argv: Vec<String>,
+    stdout: Vec<u8>,
+    exit: i32,
+}
+
+/// The three programs and what the oracle printed for each, computed once per test process.
+fn sources() -> Option<&'static [Source; 3]> {
+    static SOURCES: OnceLock<Option<[Source; 3]>> = OnceLock::new();
+    SOURCES.get_or_init(build_sources).as_ref()
+}
+
+fn build_sources() -> Option<[Source; 3]> {
     let python = read(&artifacts::require(artifacts::PYTHON)?);
     let ruby = read(&artifacts::require(artifacts::RUBY)?);
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("runtimes");
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
 
     // The C probe: every read, raw fd_readdir and write attempt of the differential suite.
     let tree = trees::standard().unwrap();
@@ -62,13 +77,10 @@ fn build_guests() -> Option<Guests> {
     )
     .unwrap();
     assert_eq!(oracle.exit_code, 0, "the probe failed on the oracle");
-    let c_wasm = dir.join("fsops.wasm");
-    write_atomically(
-        &c_wasm,
-        &pack(&fixtures::fsops(), &[map("/src", tree.path())]).unwrap(),
-    );
-    let c = Case {
-        wasm: c_wasm,
+    let c = Source {
+        module: fixtures::fsops(),
+        guest: "/src",
+        tree,
         argv: argv.iter().map(|s| s.to_string()).collect(),
         stdout: oracle.stdout,
         exit: 0,
@@ -79,13 +91,10 @@ fn build_guests() -> Option<Guests> {
     let argv = ["python", "/app/main.py", "3"];
     let oracle = execute(&python, &Run::args(&argv).dir(app.path(), "/app")).unwrap();
     assert_eq!(oracle.exit_code, 3, "the CPython app failed on the oracle");
-    let py_wasm = dir.join("python.wasm");
-    write_atomically(
-        &py_wasm,
-        &pack(&python, &[map("/app", app.path())]).unwrap(),
-    );
-    let python_case = Case {
-        wasm: py_wasm,
+    let py = Source {
+        module: python,
+        guest: "/app",
+        tree: app,
         argv: argv.iter().map(|s| s.to_string()).collect(),
         stdout: oracle.stdout,
         exit: 3,
@@ -96,35 +105,59 @@ fn build_guests() -> Option<Guests> {
     let module = wasmtime::Module::new(wasivfs_e2e::run::engine(), &ruby).unwrap();
     let dirs = [(app.path().to_path_buf(), "/src".to_string())];
     let oracle = interp::ruby_require(&module, &dirs, RUBY_ENTRY).unwrap();
-    let rb_wasm = dir.join("ruby.wasm");
-    write_atomically(&rb_wasm, &pack(&ruby, &[map("/src", app.path())]).unwrap());
-    let ruby_case = Case {
-        wasm: rb_wasm,
+    let rb = Source {
+        module: ruby,
+        guest: "/src",
+        tree: app,
         argv: Vec::new(),
         stdout: oracle.into_bytes(),
         exit: 0,
     };
+    Some([c, py, rb])
+}
+
+fn build_guests(memory: MemoryMode) -> Option<Guests> {
+    let [c, py, rb] = sources()?;
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("runtimes")
+        .join(memory.as_str());
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    let case = |s: &Source, name: &str| -> Case {
+        let wasm = dir.join(name);
+        let packed = pack_in(&s.module, &[map(s.guest, s.tree.path())], None, memory).unwrap();
+        write_atomically(&wasm, &packed);
+        Case {
+            wasm,
+            argv: s.argv.clone(),
+            stdout: s.stdout.clone(),
+            exit: s.exit,
+        }
+    };
     Some(Guests {
+        c: case(c, "fsops.wasm"),
+        python: case(py, "python.wasm"),
+        ruby: case(rb, "ruby.wasm"),
         dir,
-        c,
-        python: python_case,
-        ruby: ruby_case,
     })
 }
 
-fn guests() -> Option<&'static Guests> {
-    static GUESTS: OnceLock<Option<Guests>> = OnceLock::new();
-    GUESTS
-        .get_or_init(|| {
-            let started = std::time::Instant::now();
-            let g = build_guests();
-            eprintln!(
-                "packing the three programs and running them host-mapped took {:.1} s",
-                started.elapsed().as_secs_f64()
-            );
-            g
-        })
-        .as_ref()
+fn guests_in(memory: MemoryMode) -> Option<&'static Guests> {
+    static MULTI: OnceLock<Option<Guests>> = OnceLock::new();
+    static SINGLE: OnceLock<Option<Guests>> = OnceLock::new();
+    let cell = match memory {
+        MemoryMode::Multi => &MULTI,
+        MemoryMode::Single => &SINGLE,
+    };
+    cell.get_or_init(|| {
+        let started = std::time::Instant::now();
+        let g = build_guests(memory);
+        eprintln!(
+            "packing the three programs (--memory {memory}) and running them host-mapped took {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+        g
+    })
+    .as_ref()
 }
 
 fn argv(case: &Case) -> Vec<&str> {
@@ -211,10 +244,10 @@ fn scrub(g: &Guests, scratch: &Path) -> Vec<String> {
     v
 }
 
-/// Runs the programs on `rt` and checks its row of the table.
-fn runtime_row(rt: Runtime, test: &str) -> Option<Vec<String>> {
+/// Runs the programs, packed in `--memory` mode `memory`, on `rt` and checks its row of the table.
+fn runtime_row_in(rt: Runtime, memory: MemoryMode, test: &str) -> Option<Vec<String>> {
     rt.require()?;
-    let g = guests()?;
+    let g = guests_in(memory)?;
     let scratch = tempfile::tempdir().unwrap();
     let started = std::time::Instant::now();
     let runs = run_all(rt, g, scratch.path());
@@ -234,11 +267,20 @@ fn runtime_row(rt: Runtime, test: &str) -> Option<Vec<String>> {
                 .join("\n          ")
         );
     }
-    let line = compat::row(&title(rt), &cells, test);
+    let mut title = title(rt);
+    if memory == MemoryMode::Single {
+        title.push_str(", packed `--memory single`");
+    }
+    let line = compat::row(&title, &cells, test);
     if let Err(e) = compat::check_row(test, &line) {
         panic!("{e}");
     }
     Some(cells)
+}
+
+/// [`runtime_row_in`] for modules packed with two memories.
+fn runtime_row(rt: Runtime, test: &str) -> Option<Vec<String>> {
+    runtime_row_in(rt, MemoryMode::Multi, test)
 }
 
 /// Runtimes with multi-memory must run all three programs exactly as the oracle does.
@@ -271,6 +313,30 @@ fn node20_refuses_two_memories() {
                 "Node 20 should refuse a module with two memories: {c}"
             );
         }
+    }
+}
+
+/// Node 20 has no multi-memory: single-memory modules run there, as on every other runtime.
+#[test]
+fn node20_single_memory() {
+    if let Some(cells) = runtime_row_in(
+        Runtime::Node20,
+        MemoryMode::Single,
+        "runtimes::node20_single_memory",
+    ) {
+        assert_all_same(Runtime::Node20, &cells);
+    }
+}
+
+/// The same single-memory modules on the `wasmtime` CLI.
+#[test]
+fn wasmtime_cli_single_memory() {
+    if let Some(cells) = runtime_row_in(
+        Runtime::WasmtimeCli,
+        MemoryMode::Single,
+        "runtimes::wasmtime_cli_single_memory",
+    ) {
+        assert_all_same(Runtime::WasmtimeCli, &cells);
     }
 }
 

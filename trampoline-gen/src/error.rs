@@ -79,6 +79,11 @@ pub enum MergeError {
     /// The caller's [`crate::Fill`] failed while the file contents were written; its own error.
     #[error("{0}")]
     Content(crate::FillError),
+    /// The module cannot be turned into a single-memory module.
+    #[error(
+        "cannot make a single-memory module: {0} (`pack --memory multi` keeps the memories apart)"
+    )]
+    Lowering(String),
     /// A layer's content segments could not be read back from a module.
     #[error("cannot read the file contents: {0}")]
     ContentReadback(String),

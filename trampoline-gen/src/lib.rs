@@ -9,7 +9,8 @@
 //!
 //! Entry points: [`check_app`] (fast pre-checks), [`prepare_vfs`] (cleanup of the snapshotted
 //! VFS), [`merge`] or [`Merger`] (the merge), and [`wasivfs_sections`] / [`memory_region`]
-//! (reading a packed module back without a runtime).
+//! (reading a packed module back without a runtime), and [`lower_memories`] (single-memory
+//! output: every memory folded into the application's).
 
 #![warn(missing_docs)]
 
@@ -18,6 +19,8 @@ mod bodies;
 mod encode;
 mod error;
 mod generate;
+mod lower;
+mod lower_body;
 mod merge;
 mod readback;
 mod remap;
@@ -28,6 +31,7 @@ pub mod wasi;
 pub use app::{check_app, scan_app, AppInfo, InterceptedImport, MemoryInfo, ScannedApp};
 pub use encode::{Fill, FillError};
 pub use error::{MergeError, Result};
+pub use lower::{lower_memories, Lowering, SectionRewrite};
 pub use merge::{merge, Content, MergePlan, Merger, Validation};
 pub use readback::{memory_region, passive_segments, wasivfs_sections};
 pub use vfs::prepare_vfs;

@@ -38,6 +38,34 @@ pub struct ContentInfo {
     pub len: u64,
 }
 
+/// Where a layer's VFS memory lives in the packed module.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MemoryMode {
+    /// A memory of its own, `vfs_memory` (the module uses multi-memory).
+    #[default]
+    Multi,
+    /// A region of memory 0 (the application's) starting at byte `vfs_base`; the module has one
+    /// memory.
+    Single,
+}
+
+impl MemoryMode {
+    /// `single` or `multi`, as on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MemoryMode::Multi => "multi",
+            MemoryMode::Single => "single",
+        }
+    }
+}
+
+impl std::fmt::Display for MemoryMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The payload of one `wasivfs` custom section.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LayerInfo {
@@ -47,11 +75,19 @@ pub struct LayerInfo {
     pub tool: String,
     /// VFS guest ABI version.
     pub vfs_abi: u32,
-    /// Index of the memory that holds the image (the VFS memory).
+    /// Index of the memory that holds the image (the VFS memory; 0 in a single-memory module).
     pub vfs_memory: u32,
-    /// Initial size of the VFS memory, in 64 KiB pages.
+    /// Initial size of the VFS memory (or region), in 64 KiB pages.
     pub vfs_memory_pages: u64,
-    /// Address of the image (metadata only) in that memory.
+    /// Whether the VFS has a memory of its own or a region of memory 0 (absent in sections
+    /// written before single-memory output existed: `multi`).
+    #[serde(default)]
+    pub memory: MemoryMode,
+    /// Byte address in memory `vfs_memory` where the VFS's addresses start: 0 for a memory of
+    /// its own, the region's initial address in a single-memory module.
+    #[serde(default)]
+    pub vfs_base: u64,
+    /// Address of the image (metadata only), counted from `vfs_base`.
     pub image_addr: u32,
     /// Length of the image in bytes.
     pub image_len: u32,

@@ -1,0 +1,422 @@
+//! Single-memory output: folds every memory of a module into memory 0.
+//!
+//! Memory 0 (the application's, exported as `memory`) keeps its index, its data addresses and
+//! its contents; each further memory `m` becomes a *region* of memory 0 placed after the
+//! regions below it, starting at the byte held in a mutable global `base[m]`. A global
+//! `pages[m]` holds each region's size. Memory instructions are rewritten (see
+//! [`crate::lower_body`]): `memory.size m` reads `pages[m]`, `memory.grow m` calls a generated
+//! helper that grows memory 0 and moves the regions above `m` up, and an access to memory
+//! `m > 0` accesses memory 0 at `address + base[m]`. Only bodies that contain such an
+//! instruction are re-encoded; all others are copied as bytes. Active data segments of memory
+//! `m > 0` move to memory 0 at `base[m] + offset`.
+//!
+//! The transformation preserves the behaviour of every execution that does not trap: the
+//! application sees only its own pages (so its allocator, whatever it is, never hands out a
+//! byte of another region), and a region's growth never changes the addresses the
+//! application uses.
+
+use rayon::prelude::*;
+use wasm_encoder::{
+    ConstExpr, Encode, GlobalSection, GlobalType, MemoryType, TypeSection, ValType,
+};
+use wasmparser::{DataKind, ExternalKind, Operator};
+
+use crate::app::{reader, AppModule, AppSection, KnownSection};
+use crate::encode::{items_of, leb, write_raw_section, Kind, Pieces};
+use crate::error::{MergeError, Result};
+use crate::lower_body::{grow_helper, lower_body, Regions};
+use crate::{validate, wasi};
+
+const PAGE: u64 = 65536;
+const MAX_PAGES: u64 = 65536;
+
+/// Rewrites the payload of a `wasivfs` custom section for the lowered module: receives the
+/// payload and the byte address in memory 0 where each former memory now starts (index = old
+/// memory index; entry 0 is 0).
+pub type SectionRewrite<'a> =
+    &'a mut dyn FnMut(&[u8], &[u64]) -> std::result::Result<Vec<u8>, String>;
+
+/// What [`lower_memories`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lowering {
+    /// Byte address in memory 0 where each former memory starts (index = old memory index).
+    pub bases: Vec<u64>,
+    /// Number of function bodies re-encoded (they used `memory.size`, `memory.grow` or a
+    /// memory other than 0).
+    pub rewritten_bodies: usize,
+}
+
+/// Folds every memory of `module` into memory 0 (see the module documentation). A module with
+/// a single memory is returned unchanged. `section` rewrites each `wasivfs` custom section.
+///
+/// Refused with [`MergeError::Lowering`]: a memory other than 0 that is exported, memories whose
+/// initial sizes add up to more than 4 GiB, an instruction naming a memory other than 0 that is
+/// not a load, store, `memory.size`/`grow`/`copy`/`fill`/`init` (atomics, lane accesses), an
+/// active data segment of another memory whose offset is not a constant.
+pub fn lower_memories(module: &[u8], section: SectionRewrite<'_>) -> Result<(Vec<u8>, Lowering)> {
+    let m = AppModule::scan(module)?;
+    if m.memory_export != 0 {
+        return Err(MergeError::Lowering(format!(
+            "the exported `memory` is memory {}; it must be memory 0",
+            m.memory_export
+        )));
+    }
+    let memories = &m.info.memories;
+    let n = memories.len();
+    let mut bases = Vec::with_capacity(n);
+    let mut total = 0u64;
+    for mem in memories {
+        bases.push(total * PAGE);
+        total += mem.initial_pages;
+    }
+    if total > MAX_PAGES {
+        return Err(MergeError::Lowering(format!(
+            "the memories' initial sizes add up to {total} pages, more than 4 GiB"
+        )));
+    }
+    if n <= 1 {
+        return Ok((
+            module.to_vec(),
+            Lowering {
+                bases,
+                rewritten_bodies: 0,
+            },
+        ));
+    }
+    check_exports(&m)?;
+
+    let global_base = m.global_count;
+    let func_base = m.func_count();
+    let helper_type = m.type_count();
+    let regions = Regions {
+        pages: (0..n as u32).map(|k| global_base + k).collect(),
+        base: (0..n as u32)
+            .map(|k| (k > 0).then(|| global_base + n as u32 + k - 1))
+            .collect(),
+        grow: (0..n as u32).map(|k| func_base + k).collect(),
+        max: memories
+            .iter()
+            .map(|mem| mem.maximum_pages.unwrap_or(MAX_PAGES))
+            .collect(),
+    };
+
+    // Parameter counts of the defined functions, for the scratch locals' indices.
+    let params = defined_params(&m)?;
+    let rewritten: Vec<(usize, Vec<u8>)> = m
+        .bodies
+        .par_iter()
+        .enumerate()
+        .with_min_len(64)
+        .filter_map(|(i, range)| {
+            let p = params.get(i).copied().unwrap_or(0);
+            match lower_body(&module[range.clone()], range.start, p, &regions) {
+                Ok(Some(body)) => Some(Ok((i, body))),
+                Ok(None) => None,
+                Err(e) => Some(Err(e)),
+            }
+        })
+        .collect::<Result<_>>()?;
+
+    let out = Writer {
+        m: &m,
+        bases: &bases,
+        regions: &regions,
+        helper_type,
+        rewritten: &rewritten,
+    }
+    .write(section)?;
+
+    let bodies = m.bodies.len();
+    let mut changed = vec![false; bodies];
+    for (i, _) in &rewritten {
+        changed[*i] = true;
+    }
+    // Bodies copied as bytes are as valid as in the input: every index they can name still
+    // means the same thing (memory 0 and all other index spaces only grew at the end).
+    validate::validate(&out, |i| i < bodies && !changed[i]).map_err(MergeError::InvalidOutput)?;
+    Ok((
+        out,
+        Lowering {
+            bases,
+            rewritten_bodies: rewritten.len(),
+        },
+    ))
+}
+
+fn check_exports(m: &AppModule<'_>) -> Result<()> {
+    for s in &m.sections {
+        let AppSection::Known(k) = s else { continue };
+        if k.kind != Kind::Export {
+            continue;
+        }
+        for e in reader::<wasmparser::Export>(m.bytes, &k.content)? {
+            let e = e.map_err(MergeError::malformed)?;
+            if e.kind == ExternalKind::Memory && e.index != 0 {
+                return Err(MergeError::Lowering(format!(
+                    "memory {} is exported as `{}`; only memory 0 can stay visible",
+                    e.index, e.name
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn defined_params(m: &AppModule<'_>) -> Result<Vec<u32>> {
+    let mut params = Vec::with_capacity(m.bodies.len());
+    for s in &m.sections {
+        let AppSection::Known(k) = s else { continue };
+        if k.kind != Kind::Function {
+            continue;
+        }
+        for ty in reader::<u32>(m.bytes, &k.content)? {
+            let ty = ty.map_err(MergeError::malformed)?;
+            let p = m
+                .types
+                .get(ty as usize)
+                .and_then(|t| t.as_ref())
+                .map_or(0, |f| f.params().len() as u32);
+            params.push(p);
+        }
+    }
+    Ok(params)
+}
+
+struct Writer<'w, 'a> {
+    m: &'w AppModule<'a>,
+    bases: &'w [u64],
+    regions: &'w Regions,
+    helper_type: u32,
+    rewritten: &'w [(usize, Vec<u8>)],
+}
+
+/// Sections the lowering adds to; written even if the input has none.
+const EXTENDED: [Kind; 5] = [
+    Kind::Type,
+    Kind::Function,
+    Kind::Memory,
+    Kind::Global,
+    Kind::Code,
+];
+
+impl Writer<'_, '_> {
+    fn write(&self, section: SectionRewrite<'_>) -> Result<Vec<u8>> {
+        let bytes = self.m.bytes;
+        let mut out = Vec::with_capacity(bytes.len() + 4096);
+        out.extend_from_slice(&bytes[..8]);
+        let mut next = 0;
+        for s in &self.m.sections {
+            match s {
+                AppSection::Custom(range) => {
+                    let content = &bytes[range.clone()];
+                    let mut r = wasmparser::BinaryReader::new(content, 0);
+                    let name = r.read_string().map_err(MergeError::malformed)?;
+                    if name == wasi::CUSTOM_SECTION {
+                        let payload = &content[r.original_position() as usize..];
+                        let new = section(payload, self.bases).map_err(MergeError::Lowering)?;
+                        let mut c = Vec::with_capacity(new.len() + 16);
+                        name.encode(&mut c);
+                        c.extend_from_slice(&new);
+                        write_raw_section(0, &c, &mut out)
+                    } else {
+                        write_raw_section(0, content, &mut out)
+                    }
+                    .map_err(MergeError::Malformed)?;
+                }
+                AppSection::Known(k) => {
+                    let pos = Kind::ALL.iter().position(|x| *x == k.kind).unwrap_or(0);
+                    for kind in &Kind::ALL[next.min(pos)..pos] {
+                        if EXTENDED.contains(kind) {
+                            self.section(*kind, None, &mut out)?;
+                        }
+                    }
+                    self.section(k.kind, Some(k), &mut out)?;
+                    next = pos + 1;
+                }
+            }
+        }
+        for kind in &Kind::ALL[next..] {
+            if EXTENDED.contains(kind) {
+                self.section(*kind, None, &mut out)?;
+            }
+        }
+        Ok(out)
+    }
+
+    fn section(&self, kind: Kind, k: Option<&KnownSection>, out: &mut Vec<u8>) -> Result<()> {
+        let bytes = self.m.bytes;
+        let n = self.bases.len() as u32;
+        let mut p = Pieces::default();
+        if let Some(k) = k {
+            if !matches!(kind, Kind::Memory | Kind::Code | Kind::Data) {
+                if matches!(kind, Kind::Start | Kind::DataCount) {
+                    return write_raw_section(kind.id(), &bytes[k.content.clone()], out)
+                        .map_err(MergeError::Malformed);
+                }
+                p.push(k.count, &bytes[k.items.clone()]);
+            }
+        }
+        match kind {
+            Kind::Type => {
+                let mut sec = TypeSection::new();
+                sec.ty().function([ValType::I32], [ValType::I32]);
+                p.push(1, items_of(&sec));
+            }
+            Kind::Function => {
+                let mut b = Vec::new();
+                for _ in 0..n {
+                    leb(self.helper_type, &mut b);
+                }
+                p.push(n, b);
+            }
+            Kind::Memory => {
+                let memories = &self.m.info.memories;
+                let min: u64 = memories.iter().map(|m| m.initial_pages).sum();
+                let max = memories
+                    .iter()
+                    .map(|m| m.maximum_pages)
+                    .sum::<Option<u64>>()
+                    .map(|s| s.min(MAX_PAGES));
+                let mut sec = wasm_encoder::MemorySection::new();
+                sec.memory(MemoryType {
+                    minimum: min,
+                    maximum: max,
+                    memory64: false,
+                    shared: false,
+                    page_size_log2: None,
+                });
+                p.push(1, items_of(&sec));
+            }
+            Kind::Global => {
+                let mut sec = GlobalSection::new();
+                let ty = GlobalType {
+                    val_type: ValType::I32,
+                    mutable: true,
+                    shared: false,
+                };
+                for m in &self.m.info.memories {
+                    sec.global(ty, &ConstExpr::i32_const(m.initial_pages as i32));
+                }
+                for base in &self.bases[1..] {
+                    sec.global(ty, &ConstExpr::i32_const(*base as u32 as i32));
+                }
+                p.push(sec.len(), items_of(&sec));
+            }
+            Kind::Code => {
+                if let Some(k) = k {
+                    self.code(k, &mut p);
+                }
+                for i in 0..n as usize {
+                    let body = grow_helper(i, self.regions);
+                    let mut size = Vec::new();
+                    leb(body.len() as u32, &mut size);
+                    p.push(1, size);
+                    p.extend(body);
+                }
+            }
+            Kind::Data => {
+                if let Some(k) = k {
+                    self.data(k, &mut p)?;
+                }
+            }
+            _ => {}
+        }
+        if k.is_some() || p.count > 0 {
+            p.write(kind.id(), out)?;
+        }
+        Ok(())
+    }
+
+    /// Code section items: untouched runs of bodies as one slice each, rewritten bodies with a
+    /// new size prefix.
+    fn code<'p>(&'p self, k: &KnownSection, p: &mut Pieces<'p>) {
+        let bytes = self.m.bytes;
+        let bodies = &self.m.bodies;
+        let (mut pos, mut done) = (k.items.start, 0usize);
+        for (i, body) in self.rewritten {
+            let item_start = if *i == 0 {
+                k.items.start
+            } else {
+                bodies[i - 1].end
+            };
+            p.push((i - done) as u32, &bytes[pos..item_start]);
+            let mut size = Vec::with_capacity(5);
+            leb(body.len() as u32, &mut size);
+            p.push(1, size);
+            p.extend(&body[..]);
+            pos = bodies[*i].end;
+            done = i + 1;
+        }
+        p.push((bodies.len() - done) as u32, &bytes[pos..k.items.end]);
+    }
+
+    /// Data items: active segments of memory `m > 0` move to memory 0 at `base[m] + offset`;
+    /// everything else is copied.
+    fn data<'p>(&'p self, k: &KnownSection, p: &mut Pieces<'p>) -> Result<()> {
+        let bytes = self.m.bytes;
+        let items = reader::<wasmparser::Data>(bytes, &k.content)?
+            .into_iter_with_offsets()
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(MergeError::malformed)?;
+        let app_end = self.bases.get(1).copied().unwrap_or(u64::MAX);
+        let mut pos = k.items.start;
+        let mut run = 0u32;
+        for (i, (start, datum)) in items.iter().enumerate() {
+            let start = *start as usize;
+            let end = items.get(i + 1).map_or(k.items.end, |(s, _)| *s as usize);
+            let DataKind::Active {
+                memory_index,
+                offset_expr,
+            } = &datum.kind
+            else {
+                run += 1;
+                continue;
+            };
+            let offset = const_offset(offset_expr);
+            if *memory_index == 0 {
+                // A segment past the application's pages would have failed instantiation;
+                // now it would land in another region.
+                if let Some(o) = offset {
+                    if o + datum.data.len() as u64 > app_end {
+                        return Err(MergeError::Lowering(format!(
+                            "data segment {i} of memory 0 ends past its initial size"
+                        )));
+                    }
+                }
+                run += 1;
+                continue;
+            }
+            let base = self
+                .bases
+                .get(*memory_index as usize)
+                .copied()
+                .ok_or_else(|| {
+                    MergeError::Malformed(format!("data segment {i}: no memory {memory_index}"))
+                })?;
+            let offset = offset.ok_or_else(|| {
+                MergeError::Lowering(format!(
+                    "data segment {i} of memory {memory_index} has a non-constant offset"
+                ))
+            })?;
+            p.push(run, &bytes[pos..start]);
+            run = 0;
+            let mut head = vec![0];
+            ConstExpr::i32_const((base + offset) as u32 as i32).encode(&mut head);
+            leb(datum.data.len() as u32, &mut head);
+            p.push(1, head);
+            p.extend(datum.data);
+            pos = end;
+        }
+        p.push(run, &bytes[pos..k.items.end]);
+        Ok(())
+    }
+}
+
+/// The offset of an active segment if it is a constant.
+fn const_offset(expr: &wasmparser::ConstExpr<'_>) -> Option<u64> {
+    let mut ops = expr.get_operators_reader();
+    match ops.read().ok()? {
+        Operator::I32Const { value } => Some(u64::from(value as u32)),
+        _ => None,
+    }
+}
