@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
-use wasivfs_image::section::{LayerInfo, SECTION_FORMAT};
+use wasivfs_image::section::{LayerInfo, MIN_SECTION_FORMAT, SECTION_FORMAT};
 use wasivfs_image::{Image, Kind};
 
 mod staging;
@@ -114,6 +114,9 @@ pub struct ListItem {
     pub mtime_ns: u64,
     /// Symlink target.
     pub target: Option<String>,
+    /// For a mount root in the listing of every mount: `writable` or `tmpfs` (absent: read-only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mount: Option<&'static str>,
 }
 
 /// The summary `inspect` prints.
@@ -161,12 +164,12 @@ impl Packed {
             let format = serde_json::from_slice::<FormatOnly>(s)
                 .map_err(|e| bad(e.to_string()))?
                 .format;
-            if format < SECTION_FORMAT {
+            if format < MIN_SECTION_FORMAT {
                 return Err(bad(format!(
                     "packed by an older wasivfs (format {format}; this one reads {SECTION_FORMAT}): pack the original module again"
                 )));
             }
-            if format != SECTION_FORMAT {
+            if format > SECTION_FORMAT {
                 return Err(bad(format!(
                     "packed by a newer wasivfs (format {format}; this one reads {SECTION_FORMAT})"
                 )));
@@ -304,7 +307,9 @@ impl Packed {
             None => {
                 for (path, layer, root) in self.mounts() {
                     let img = self.layers[layer].image();
-                    out.push(item(&img, root, path.clone()));
+                    let mut it = item(&img, root, path.clone());
+                    it.mount = mount_mode(&img, root);
+                    out.push(it);
                     if recursive {
                         list_dir(&img, root, &path, true, &mut out);
                     }
@@ -424,6 +429,21 @@ fn item(img: &Image<'_>, ino: u32, path: String) -> ListItem {
         target: img
             .symlink_target(ino)
             .map(|t| String::from_utf8_lossy(t).into_owned()),
+        mount: None,
+    }
+}
+
+/// How the mount of `img` rooted at `root` may be written: `tmpfs`, `writable`, or `None`.
+fn mount_mode(img: &Image<'_>, root: u32) -> Option<&'static str> {
+    let m = (0..img.mount_count())
+        .filter_map(|i| img.mount(i))
+        .find(|m| m.root == root)?;
+    if m.tmpfs() {
+        Some("tmpfs")
+    } else if m.writable() {
+        Some("writable")
+    } else {
+        None
     }
 }
 
@@ -601,9 +621,27 @@ pub fn render_list(items: &[ListItem], long: bool) -> String {
                 out.push('/');
             }
         }
+        if let Some(mode) = it.mount {
+            out.push_str(&format!(" ({mode})"));
+        }
         out.push('\n');
     }
     out
+}
+
+/// One mount in `inspect`'s summary: its guest path, and for a writable one its kind and limit.
+fn mount_summary(m: &wasivfs_image::section::MountInfo) -> String {
+    let kind = if m.tmpfs {
+        "tmpfs"
+    } else if m.writable {
+        "writable"
+    } else {
+        return m.guest.clone();
+    };
+    match m.size_limit {
+        Some(n) => format!("{} ({kind}, at most {n} bytes)", m.guest),
+        None => format!("{} ({kind})", m.guest),
+    }
 }
 
 /// Renders `inspect`'s human-readable summary.
@@ -621,7 +659,7 @@ pub fn render_summary(s: &Summary) -> String {
             l.vfs_abi,
             l.input.size,
             l.input.sha256,
-            l.mounts.iter().map(|m| m.guest.as_str()).collect::<Vec<_>>().join(", "),
+            l.mounts.iter().map(mount_summary).collect::<Vec<_>>().join(", "),
             l.files,
             l.dirs,
             l.symlinks,

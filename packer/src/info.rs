@@ -3,7 +3,7 @@
 pub use wasivfs_image::section::{ContentInfo, InputInfo, LayerInfo, MountInfo, SECTION_FORMAT};
 
 /// The VFS guest ABI version the packer embeds.
-pub const VFS_ABI: u32 = 2;
+pub const VFS_ABI: u32 = 3;
 
 /// Parses every `wasivfs` section of `module`, in pack order; an unparsable section gives its error.
 pub fn read_layers(module: &[u8]) -> Vec<Result<LayerInfo, String>> {

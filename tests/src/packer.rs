@@ -13,6 +13,37 @@ pub fn pack_file(input: &Path, mounts: &[Map]) -> Result<Vec<u8>> {
 /// [`pack_file`] with the file contents split into passive segments of `segment_len` bytes
 /// (`None`: the default length).
 pub fn pack_file_with(input: &Path, mounts: &[Map], segment_len: Option<u32>) -> Result<Vec<u8>> {
+    pack_file_opts(input, mounts, segment_len, &Writable::default())
+}
+
+/// Writable mounts for [`pack_file_opts`]: `--writable`, `--tmpfs` and `--tmpfs-size`.
+#[derive(Clone, Debug, Default)]
+pub struct Writable {
+    /// Guest paths of mounts made writable.
+    pub writable: Vec<String>,
+    /// Guest paths of tmpfs mounts.
+    pub tmpfs: Vec<String>,
+    /// The byte limit of every writable mount (`None`: the default).
+    pub size: Option<u64>,
+}
+
+impl Writable {
+    /// Every mount of `mounts` writable.
+    pub fn all(mounts: &[Map]) -> Writable {
+        Writable {
+            writable: mounts.iter().map(|m| m.guest.clone()).collect(),
+            ..Writable::default()
+        }
+    }
+}
+
+/// [`pack_file_with`] with writable mounts.
+pub fn pack_file_opts(
+    input: &Path,
+    mounts: &[Map],
+    segment_len: Option<u32>,
+    w: &Writable,
+) -> Result<Vec<u8>> {
     let mut mappings = Vec::new();
     for m in mounts {
         mappings.push(Mapping {
@@ -24,6 +55,9 @@ pub fn pack_file_with(input: &Path, mounts: &[Map], segment_len: Option<u32>) ->
         input: input.to_path_buf(),
         mappings,
         segment_len,
+        writable: w.writable.clone(),
+        tmpfs: w.tmpfs.clone(),
+        tmpfs_sizes: w.size.map(|s| (None, s)).into_iter().collect(),
         ..PackOptions::default()
     };
     let (bytes, _info) = wasivfs_packer::pack_to_bytes(&opts).map_err(|e| anyhow!("{e}"))?;

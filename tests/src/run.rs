@@ -84,6 +84,19 @@ pub fn pack_with(module: &[u8], mounts: &[Map], segment_len: Option<u32>) -> Res
     crate::packer::pack_file_with(&input, mounts, segment_len)
 }
 
+/// [`pack_with`] with writable mounts (`--writable`, `--tmpfs`, `--tmpfs-size`).
+pub fn pack_writable(
+    module: &[u8],
+    mounts: &[Map],
+    segment_len: Option<u32>,
+    w: &crate::packer::Writable,
+) -> Result<Vec<u8>> {
+    let dir = tempfile::tempdir().context("temporary directory")?;
+    let input = dir.path().join("input.wasm");
+    std::fs::write(&input, module).context("writing the input module")?;
+    crate::packer::pack_file_opts(&input, mounts, segment_len, w)
+}
+
 /// The sides of a differential run.
 pub struct Differential {
     /// The oracle's outcome (host directories mapped).

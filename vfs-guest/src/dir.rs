@@ -6,7 +6,7 @@
 use wasivfs_image::Image;
 
 use crate::abi::{encode_dirent, filetype, Errno, DIRENT_SIZE, EBADF, EIO};
-use crate::fdtable::{Open, OpenKind};
+use crate::fdtable::{Open, OpenKind, Tree};
 use crate::host::{AppMemory, Host};
 use crate::mem;
 use crate::stat::{filetype_of, ino_of};
@@ -28,8 +28,18 @@ impl Vfs<'_> {
             fd,
             |_, h, n| h.fd_readdir(n, buf, buf_len, cookie, bufused),
             |vfs, h, o| {
-                let img = vfs.img()?;
-                let n = readdir(h, &img, &o, buf as u32, buf_len as u32, cookie as u64)?;
+                let n = if o.tree == Tree::Mem {
+                    vfs.w_readdir(h, &o, buf as u32, buf_len as u32, cookie as u64)?
+                } else {
+                    readdir(
+                        h,
+                        &vfs.img()?,
+                        &o,
+                        buf as u32,
+                        buf_len as u32,
+                        cookie as u64,
+                    )?
+                };
                 mem::store_u32(h, bufused as u32, n)
             },
         )

@@ -12,7 +12,7 @@ use crate::abi::{
     eventtype, Errno, EBADF, EINVAL, ENOTSOCK, EPERM, EVENT_SIZE, SUBSCRIPTION_FD_OFFSET,
     SUBSCRIPTION_SIZE,
 };
-use crate::fdtable::{OpenKind, Slot};
+use crate::fdtable::{OpenKind, Slot, Tree};
 use crate::host::Host;
 use crate::mem;
 use crate::vfs::{check_bits, Vfs, FDFLAGS_ALL};
@@ -175,19 +175,23 @@ impl Vfs<'_> {
             if open.kind != OpenKind::File {
                 return Err(EBADF);
             }
-            let flags = if tag == eventtype::FD_WRITE {
-                // A read-only preopen refuses a write stream on its files.
-                return Err(EPERM);
-            } else {
-                let size = img
+            let size = match open.tree {
+                Tree::Mem => self.w_size(open.inode).unwrap_or(0),
+                Tree::Image => img
                     .as_ref()
                     .and_then(|img| img.inode(open.inode))
-                    .map_or(0, |i| i.size());
-                if size <= open.pos {
-                    HANGUP
-                } else {
-                    0
+                    .map_or(0, |i| i.size()),
+            };
+            let flags = if tag == eventtype::FD_WRITE {
+                if open.tree == Tree::Image {
+                    // A read-only preopen refuses a write stream on its files.
+                    return Err(EPERM);
                 }
+                0
+            } else if size <= open.pos {
+                HANGUP
+            } else {
+                0
             };
             let mut ev = [0u8; EVENT_SIZE as usize];
             ev[0..8].copy_from_slice(&head[0..8]);

@@ -4,8 +4,9 @@ use crate::abi::{
     fdflags, fstflags, rights, Errno, EBADF, EINVAL, ENAMETOOLONG, ENOTDIR, ENOTSUP, EPERM,
     PRESTAT_SIZE, SUCCESS,
 };
-use crate::fdtable::{Open, OpenKind, Slot};
+use crate::fdtable::{Open, OpenKind, Slot, Tree};
 use crate::host::Host;
+use crate::vfs::wfd::At;
 use crate::vfs::{check_bits, Vfs, FDFLAGS_ALL};
 use crate::{file, mem, stat};
 
@@ -76,7 +77,12 @@ impl Vfs<'_> {
     fn close<H: Host>(&mut self, h: &mut H, fd: u32) -> Result<(), Errno> {
         match self.table.remove(fd)? {
             Slot::Host(n) => Errno::check(h.fd_close(n as i32)),
-            Slot::Embedded(_) => Ok(()),
+            Slot::Embedded(o) => {
+                if o.tree == Tree::Mem {
+                    self.w_close(&o);
+                }
+                Ok(())
+            }
         }
     }
 
@@ -151,6 +157,9 @@ impl Vfs<'_> {
             fd,
             |_, h, n| h.fd_filestat_get(n, buf),
             |vfs, h, o| {
+                if o.tree == Tree::Mem {
+                    return vfs.w_filestat(h, o.inode, buf);
+                }
                 let st = stat::filestat(&vfs.img()?, o.inode)?;
                 mem::write_bytes(h, buf as u32, &st.encode())
             },
@@ -163,7 +172,10 @@ impl Vfs<'_> {
             h,
             fd,
             |_, h, n| h.fd_filestat_set_size(n, size),
-            |_, _, o| embedded_file(&o).and(Err(EPERM)),
+            |vfs, h, o| match o.tree {
+                Tree::Mem => vfs.w_set_size(h, &o, size),
+                Tree::Image => embedded_file(&o).and(Err(EPERM)),
+            },
         )
     }
 
@@ -183,7 +195,10 @@ impl Vfs<'_> {
             h,
             fd,
             |_, h, n| h.fd_filestat_set_times(n, atim, mtim, fst),
-            |_, _, _| Err(EPERM),
+            |vfs, h, o| match o.tree {
+                Tree::Mem => vfs.w_set_times(h, o.inode, atim, mtim, fst),
+                Tree::Image => Err(EPERM),
+            },
         )
     }
 
@@ -202,6 +217,10 @@ impl Vfs<'_> {
             fd,
             |_, h, n| h.fd_pread(n, iovs, iovs_len, offset, nread),
             |vfs, h, o| {
+                if o.tree == Tree::Mem {
+                    let at = At::Offset(offset as u64);
+                    return vfs.w_read(h, fd, &o, iovs, iovs_len, at, nread);
+                }
                 let img = vfs.img()?;
                 let (buf, len) = file::first_non_empty(h, iovs as u32, iovs_len as u32)?;
                 file::check_range(&o, offset as u64, len.min(file::PREAD_MAX))?;
@@ -270,8 +289,16 @@ impl Vfs<'_> {
             h,
             fd,
             |_, h, n| h.fd_pwrite(n, iovs, iovs_len, offset, nwritten),
-            // Embedded files are open read-only: the write itself fails with EBADF.
-            |_, h, _| file::first_non_empty(h, iovs as u32, iovs_len as u32).and(Err(EBADF)),
+            |vfs, h, o| match o.tree {
+                Tree::Mem => {
+                    let at = At::Offset(offset as u64);
+                    vfs.w_write(h, fd, &o, iovs, iovs_len, at, nwritten)
+                }
+                // Packed files are open read-only: the write itself fails with EBADF.
+                Tree::Image => {
+                    file::first_non_empty(h, iovs as u32, iovs_len as u32).and(Err(EBADF))
+                }
+            },
         )
     }
 
@@ -289,6 +316,9 @@ impl Vfs<'_> {
             fd,
             |_, h, n| h.fd_read(n, iovs, iovs_len, nread),
             |vfs, h, o| {
+                if o.tree == Tree::Mem {
+                    return vfs.w_read(h, fd, &o, iovs, iovs_len, At::Cur, nread);
+                }
                 let img = vfs.img()?;
                 let (buf, len) = file::first_non_empty(h, iovs as u32, iovs_len as u32)?;
                 file::check_range(&o, o.pos, len)?;
@@ -334,6 +364,9 @@ impl Vfs<'_> {
             fd,
             |_, h, n| h.fd_seek(n, offset, whence, newoffset),
             |vfs, h, o| {
+                if o.tree == Tree::Mem {
+                    return vfs.w_seek(h, fd, &o, offset, whence as u8, newoffset);
+                }
                 let pos = file::seek_target(&vfs.img()?, &o, offset, whence as u8)?;
                 if let Some(open) = vfs.table.embedded_mut(fd as u32) {
                     open.pos = pos;
@@ -376,7 +409,12 @@ impl Vfs<'_> {
             h,
             fd,
             |_, h, n| h.fd_write(n, iovs, iovs_len, nwritten),
-            |_, h, _| file::first_non_empty(h, iovs as u32, iovs_len as u32).and(Err(EBADF)),
+            |vfs, h, o| match o.tree {
+                Tree::Mem => vfs.w_write(h, fd, &o, iovs, iovs_len, At::Cur, nwritten),
+                Tree::Image => {
+                    file::first_non_empty(h, iovs as u32, iovs_len as u32).and(Err(EBADF))
+                }
+            },
         )
     }
 }

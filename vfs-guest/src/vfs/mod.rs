@@ -10,12 +10,15 @@ use alloc::vec::Vec;
 use wasivfs_image::Image;
 
 use crate::abi::{Errno, EBADF, EILSEQ, EINVAL, PRESTAT_SIZE, SUCCESS};
-use crate::fdtable::{FdTable, Open, OpenKind, Slot};
-use crate::host::Host;
+use crate::fdtable::{FdTable, Open, OpenKind, Slot, Tree};
+use crate::host::{self, Host};
 use crate::mem;
+use crate::memfs::{MemFs, View};
 
 mod fd;
 mod paths;
+mod wfd;
+mod wpath;
 
 /// All valid `fdflags` bits.
 pub(crate) const FDFLAGS_ALL: i32 = 0x1f;
@@ -47,19 +50,25 @@ pub(crate) fn check_bits(value: u64, all: u64) -> Result<(), Errno> {
     }
 }
 
-/// The virtual filesystem: the image and the fd table.
+/// The virtual filesystem: the image, the writable trees and the fd table.
 pub struct Vfs<'a> {
     pub(crate) image: Option<Image<'a>>,
     pub(crate) table: FdTable,
+    pub(crate) mem: MemFs,
+    /// The last time handed out by [`Vfs::now`] without a host clock.
+    last_time: u64,
     started: bool,
 }
 
 impl<'a> Vfs<'a> {
     /// A VFS over `image` (`None`: no embedded mounts). Nothing happens until the first call.
     pub fn new(image: Option<Image<'a>>) -> Self {
+        let first_ino = image.map_or(0, |i| i.inode_count() as u64) + 1;
         Vfs {
             image,
             table: FdTable::new(),
+            mem: MemFs::new(first_ino),
+            last_time: 0,
             started: false,
         }
     }
@@ -99,18 +108,68 @@ impl<'a> Vfs<'a> {
             h.copy_out(0, &saved);
         }
         if let Some(img) = self.image {
+            // Without a host clock, times go on from the newest packed one.
+            self.last_time = (0..img.inode_count())
+                .filter_map(|i| img.inode(i))
+                .map(|n| n.mtime_ns)
+                .max()
+                .unwrap_or(0);
             for i in 0..img.mount_count() {
-                if let Some(m) = img.mount(i) {
-                    let _ = self.table.push(Slot::Embedded(Open {
-                        inode: m.root,
-                        root: m.root,
-                        kind: OpenKind::Dir,
-                        preopen: Some(i),
-                        pos: 0,
-                        flags: 0,
-                    }));
+                let Some(m) = img.mount(i) else {
+                    continue;
+                };
+                let mut open = Open {
+                    tree: Tree::Image,
+                    inode: m.root,
+                    root: m.root,
+                    kind: OpenKind::Dir,
+                    preopen: Some(i),
+                    pos: 0,
+                    flags: 0,
+                    read: true,
+                    write: false,
+                };
+                if m.writable() {
+                    // A tmpfs is created now; a writable packed directory keeps its packed time.
+                    let time = if m.tmpfs() {
+                        self.now(h)
+                    } else {
+                        img.inode(m.root).map_or(0, |n| n.mtime_ns)
+                    };
+                    let ino = crate::stat::ino_of(m.root);
+                    let Ok(root) = self.mem.add_mount(i, m.root, ino, time, m.size_limit) else {
+                        continue;
+                    };
+                    open.tree = Tree::Mem;
+                    open.inode = root;
+                    open.root = root;
+                    if let Ok(n) = self.mem.node_mut(root) {
+                        n.opens += 1;
+                    }
                 }
+                let _ = self.table.push(Slot::Embedded(open));
             }
+        }
+    }
+
+    /// The time of a change: the host's realtime clock; without one (the application does not
+    /// import `clock_time_get`), one nanosecond after the last time handed out, starting from the
+    /// newest packed modification time, so that changes stay in order.
+    pub(crate) fn now<H: Host>(&mut self, h: &mut H) -> u64 {
+        match host::clock(h) {
+            Some(t) => t,
+            None => {
+                self.last_time = self.last_time.saturating_add(1);
+                self.last_time
+            }
+        }
+    }
+
+    /// The writable trees with the image below them, for the path resolver.
+    pub(crate) fn view(&mut self) -> View<'_, 'a> {
+        View {
+            fs: &mut self.mem,
+            img: self.image,
         }
     }
 

@@ -7,8 +7,9 @@ use wasivfs_image::{Image, Kind};
 
 use crate::abi::{
     fdflags, lookupflags, oflags, rights, Errno, EBADF, EINVAL, ELOOP, ENOTDIR, ENOTSUP, EPERM,
+    EXDEV,
 };
-use crate::fdtable::{Open, OpenKind, Slot};
+use crate::fdtable::{Open, OpenKind, Slot, Tree};
 use crate::host::Host;
 use crate::vfs::fd::check_fstflags;
 use crate::vfs::{check_bits, read_path, Target, Vfs, FDFLAGS_ALL};
@@ -40,17 +41,39 @@ fn refuse_path_write<H: Host>(h: &mut H, o: &Open, paths: &[(i32, i32)]) -> Resu
     Err(EPERM)
 }
 
-/// Two-directory write calls with an embedded side: both must be directories, then `EPERM`.
+/// Two-directory write calls with an embedded side: both must be directories, then `EPERM`
+/// when a read-only mount is involved, `EXDEV` between a writable mount and the host.
 fn two_dirs<H: Host>(h: &mut H, a: &Target, b: &Target, paths: &[(i32, i32)]) -> Result<(), Errno> {
+    let mut read_only = false;
     for t in [a, b] {
         if let Target::Embedded(o) = t {
             embedded_dir(o)?;
+            read_only |= o.tree == Tree::Image;
         }
     }
     for (p, l) in paths {
         read_path(h, *p, *l)?;
     }
-    Err(EPERM)
+    Err(if read_only { EPERM } else { EXDEV })
+}
+
+/// The writable directory an fd is open on, if it is one (a writable file is `EBADF`).
+fn mem_dir(o: &Open) -> Result<Option<Open>, Errno> {
+    match o.tree {
+        Tree::Mem => embedded_dir(o).map(Some),
+        Tree::Image => Ok(None),
+    }
+}
+
+/// Both fds of a two-directory call, when both are writable directories.
+fn both_mem(a: &Target, b: &Target) -> Result<Option<(Open, Open)>, Errno> {
+    match (a, b) {
+        (Target::Embedded(x), Target::Embedded(y)) => match (mem_dir(x)?, mem_dir(y)?) {
+            (Some(x), Some(y)) => Ok(Some((x, y))),
+            _ => Ok(None),
+        },
+        _ => Ok(None),
+    }
 }
 
 impl Vfs<'_> {
@@ -84,7 +107,13 @@ impl Vfs<'_> {
             h,
             fd,
             |_, h, n| h.path_create_directory(n, path, path_len),
-            |_, h, o| refuse_path_write(h, &o, &[(path, path_len)]),
+            |vfs, h, o| match mem_dir(&o)? {
+                Some(d) => {
+                    let p = read_path(h, path, path_len)?;
+                    vfs.w_mkdir(h, &d, &p)
+                }
+                None => refuse_path_write(h, &o, &[(path, path_len)]),
+            },
         )
     }
 
@@ -108,8 +137,12 @@ impl Vfs<'_> {
             |vfs, h, o| {
                 let d = embedded_dir(&o)?;
                 let p = read_path(h, path, path_len)?;
-                let mut img = vfs.img()?;
                 let follow = flags as u32 & lookupflags::SYMLINK_FOLLOW != 0;
+                if d.tree == Tree::Mem {
+                    let id = vfs.w_resolve(&d, &p, follow)?;
+                    return vfs.w_filestat(h, id, buf);
+                }
+                let mut img = vfs.img()?;
                 let ino = path::resolve(&mut img, d.inode, d.inode, &p, follow)?;
                 let st = stat::filestat(&img, ino)?;
                 mem::write_bytes(h, buf as u32, &st.encode())
@@ -136,7 +169,15 @@ impl Vfs<'_> {
             h,
             fd,
             |_, h, n| h.path_filestat_set_times(n, flags, path, path_len, atim, mtim, fst),
-            |_, h, o| refuse_path_write(h, &o, &[(path, path_len)]),
+            |vfs, h, o| match mem_dir(&o)? {
+                Some(d) => {
+                    let p = read_path(h, path, path_len)?;
+                    let follow = flags as u32 & lookupflags::SYMLINK_FOLLOW != 0;
+                    let id = vfs.w_resolve(&d, &p, follow)?;
+                    vfs.w_set_times(h, id, atim, mtim, fst)
+                }
+                None => refuse_path_write(h, &o, &[(path, path_len)]),
+            },
         )
     }
 
@@ -159,7 +200,17 @@ impl Vfs<'_> {
             h,
             (old_fd, new_fd),
             |h, x, y| h.path_link(x, old_flags, old_path, old_len, y, new_path, new_len),
-            |_, h, x, y| two_dirs(h, &x, &y, &[(old_path, old_len), (new_path, new_len)]),
+            |vfs, h, x, y| match both_mem(&x, &y)? {
+                Some((a, b)) => {
+                    let old = read_path(h, old_path, old_len)?;
+                    let new = read_path(h, new_path, new_len)?;
+                    if old_flags as u32 & lookupflags::SYMLINK_FOLLOW != 0 {
+                        return Err(EINVAL);
+                    }
+                    vfs.w_link(h, &a, &old, &b, &new)
+                }
+                None => two_dirs(h, &x, &y, &[(old_path, old_len), (new_path, new_len)]),
+            },
         )
     }
 
@@ -207,21 +258,26 @@ impl Vfs<'_> {
                 if o.kind != OpenKind::Dir {
                     return Err(ENOTDIR);
                 }
-                let open = open_embedded(
-                    &mut vfs.img()?,
-                    &o,
-                    &p,
+                let (df, of, rb, ff) = (
                     dirflags as u32,
                     oflags as u16,
                     rights_base as u64,
                     fdflags as u16,
-                )?;
-                let guest = vfs.table.push(Slot::Embedded(open))?;
-                if let Err(e) = mem::store_u32(h, fd_out as u32, guest) {
-                    let _ = vfs.table.remove(guest);
-                    return Err(e);
+                );
+                let open = match o.tree {
+                    Tree::Mem => vfs.w_open(h, &o, &p, df, of, rb, ff)?,
+                    Tree::Image => open_embedded(&mut vfs.img()?, &o, &p, df, of, rb, ff)?,
+                };
+                let pushed = vfs.table.push(Slot::Embedded(open));
+                let stored = pushed.and_then(|guest| {
+                    mem::store_u32(h, fd_out as u32, guest).inspect_err(|_| {
+                        let _ = vfs.table.remove(guest);
+                    })
+                });
+                if stored.is_err() && open.tree == Tree::Mem {
+                    vfs.w_close(&open);
                 }
-                Ok(())
+                stored
             },
         )
     }
@@ -244,9 +300,15 @@ impl Vfs<'_> {
             |vfs, h, o| {
                 let d = embedded_dir(&o)?;
                 let p = read_path(h, path, path_len)?;
-                let mut img = vfs.img()?;
-                let ino = path::resolve(&mut img, d.inode, d.inode, &p, false)?;
-                let target = img.symlink_target(ino).ok_or(EINVAL)?;
+                let owned;
+                let target: &[u8] = if d.tree == Tree::Mem {
+                    owned = vfs.w_readlink(&d, &p)?;
+                    &owned
+                } else {
+                    let mut img = vfs.img()?;
+                    let ino = path::resolve(&mut img, d.inode, d.inode, &p, false)?;
+                    img.symlink_target(ino).ok_or(EINVAL)?
+                };
                 let n = target.len().min(buf_len as u32 as usize);
                 mem::write_bytes(h, buf as u32, &target[..n])?;
                 mem::store_u32(h, bufused as u32, n as u32)
@@ -266,7 +328,13 @@ impl Vfs<'_> {
             h,
             fd,
             |_, h, n| h.path_remove_directory(n, path, path_len),
-            |_, h, o| refuse_path_write(h, &o, &[(path, path_len)]),
+            |vfs, h, o| match mem_dir(&o)? {
+                Some(d) => {
+                    let p = read_path(h, path, path_len)?;
+                    vfs.w_rmdir(h, &d, &p)
+                }
+                None => refuse_path_write(h, &o, &[(path, path_len)]),
+            },
         )
     }
 
@@ -285,7 +353,14 @@ impl Vfs<'_> {
             h,
             (fd, new_fd),
             |h, x, y| h.path_rename(x, old_path, old_len, y, new_path, new_len),
-            |_, h, x, y| two_dirs(h, &x, &y, &[(old_path, old_len), (new_path, new_len)]),
+            |vfs, h, x, y| match both_mem(&x, &y)? {
+                Some((a, b)) => {
+                    let old = read_path(h, old_path, old_len)?;
+                    let new = read_path(h, new_path, new_len)?;
+                    vfs.w_rename(h, &a, &old, &b, &new)
+                }
+                None => two_dirs(h, &x, &y, &[(old_path, old_len), (new_path, new_len)]),
+            },
         )
     }
 
@@ -303,7 +378,14 @@ impl Vfs<'_> {
             h,
             fd,
             |_, h, n| h.path_symlink(old_path, old_len, n, new_path, new_len),
-            |_, h, o| refuse_path_write(h, &o, &[(old_path, old_len), (new_path, new_len)]),
+            |vfs, h, o| match mem_dir(&o)? {
+                Some(d) => {
+                    let target = read_path(h, old_path, old_len)?;
+                    let p = read_path(h, new_path, new_len)?;
+                    vfs.w_symlink(h, &d, &target, &p)
+                }
+                None => refuse_path_write(h, &o, &[(old_path, old_len), (new_path, new_len)]),
+            },
         )
     }
 
@@ -319,7 +401,13 @@ impl Vfs<'_> {
             h,
             fd,
             |_, h, n| h.path_unlink_file(n, path, path_len),
-            |_, h, o| refuse_path_write(h, &o, &[(path, path_len)]),
+            |vfs, h, o| match mem_dir(&o)? {
+                Some(d) => {
+                    let p = read_path(h, path, path_len)?;
+                    vfs.w_unlink(h, &d, &p)
+                }
+                None => refuse_path_write(h, &o, &[(path, path_len)]),
+            },
         )
     }
 }
@@ -358,11 +446,14 @@ fn open_embedded(
         Kind::File => OpenKind::File,
     };
     Ok(Open {
+        tree: Tree::Image,
         inode: ino,
         root: dir.root,
         kind,
         preopen: None,
         pos: 0,
         flags: fdf & (fdflags::APPEND | fdflags::NONBLOCK),
+        read: true,
+        write: false,
     })
 }
