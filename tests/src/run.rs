@@ -182,6 +182,59 @@ pub fn differential(
     })
 }
 
+/// Copies the tree at `from` into `to` (created): files, directories and symlinks.
+pub fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        let (src, dst) = (e.path(), to.join(e.file_name()));
+        let ty = e.file_type()?;
+        if ty.is_dir() {
+            copy_tree(&src, &dst)?;
+        } else if ty.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&src)?, &dst)?;
+        } else {
+            std::fs::copy(&src, &dst)?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes through a writable mount: the oracle host-maps a fresh read-write copy of `host` at
+/// `guest`; the packed side packs `host` with `--writable guest` (once with default segments,
+/// once with tiny ones) and runs with no host directory. `host` itself is never written.
+pub fn differential_writable(
+    module: &[u8],
+    args: &[&str],
+    guest: &str,
+    host: &Path,
+) -> Result<Differential> {
+    let scratch = tempfile::tempdir().context("temporary directory")?;
+    let copy = scratch.path().join("tree");
+    copy_tree(host, &copy).context("copying the tree for the oracle")?;
+    let opts = RunOptions {
+        args: args.iter().map(|s| s.to_string()).collect(),
+        env: Vec::new(),
+        dirs: vec![(copy, guest.to_string())],
+        read_only: false,
+        stdio: Stdio::Capture { stdin: Vec::new() },
+    };
+    let oracle = wasivfs_runtime::run_bytes(engine(), module, &opts).context("oracle run")?;
+    let m = [map(guest, host)];
+    let w = crate::packer::Writable::all(&m);
+    let run = Run::args(args);
+    let packed_bytes = pack_writable(module, &m, None, &w).context("packing")?;
+    let packed = execute(&packed_bytes, &run).context("packed run")?;
+    let small = crate::packer::small_segment_len(&m);
+    let split_bytes = pack_writable(module, &m, Some(small), &w).context("packing (split)")?;
+    let packed_split = execute(&split_bytes, &run).context("packed run (split)")?;
+    Ok(Differential {
+        oracle,
+        packed,
+        packed_split,
+    })
+}
+
 /// The common case: one tree at `guest`, oracle-mapped vs packed with no host directory.
 pub fn differential_one(
     module: &[u8],

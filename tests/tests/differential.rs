@@ -3,7 +3,8 @@
 //! stderr and the exit code must be identical.
 
 use wasivfs_e2e::run::{
-    differential, differential_one, execute, map, pack, pack_with, stdout, Run,
+    differential, differential_one, differential_writable, execute, map, pack, pack_with, stdout,
+    Run,
 };
 use wasivfs_e2e::{fixtures, suites, trees};
 
@@ -405,4 +406,29 @@ fn control_comparison_detects_a_missing_tree() {
     };
     let caught = std::panic::catch_unwind(|| d.assert_same("control"));
     assert!(caught.is_err(), "assert_same accepted different outputs");
+}
+
+/// Writes on a writable mount (`--writable`) against a writable host-mapped copy: the same
+/// output, and the packed tree on the host untouched.
+#[test]
+fn c_write_sequence_on_a_writable_mount() {
+    let t = trees::standard().unwrap();
+    let args = suites::argv("fsops", "/src", suites::FSOPS_WRITE_SEQUENCE);
+    let d = differential_writable(&fixtures::fsops(), &args, "/src", t.path())
+        .unwrap_or_else(|e| panic!("fsops write sequence: {e:#}"));
+    d.assert_same("fsops write sequence");
+    let out = stdout(&d.packed);
+    assert!(out.contains("created=300"), "{out}");
+    assert!(out.contains("written=200000"), "{out}");
+    assert!(t.join("hello.txt").exists() && !t.join("new.txt").exists());
+}
+
+/// The read-only probes still see the same thing through a writable mount nobody writes to.
+#[test]
+fn c_reads_through_a_writable_mount() {
+    let t = trees::standard().unwrap();
+    let args = suites::argv("fsops", "/src", suites::FSOPS_READS);
+    let d = differential_writable(&fixtures::fsops(), &args, "/src", t.path())
+        .unwrap_or_else(|e| panic!("fsops reads (writable): {e:#}"));
+    d.assert_same("fsops reads (writable)");
 }
