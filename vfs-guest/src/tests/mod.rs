@@ -4,3 +4,4 @@ mod fdtable_tests;
 mod fs_tests;
 mod mock;
 mod poll_tests;
+mod write_tests;
