@@ -465,12 +465,24 @@ fn bad_writable_mount_options() {
     let out = c.out_dir().join("o.wasm");
     let m = mapdir("/src", &tree);
     for (what, extra, culprit) in [
-        ("--writable naming no mount", &["--writable", "/x"][..], "/x"),
+        (
+            "--writable naming no mount",
+            &["--writable", "/x"][..],
+            "/x",
+        ),
         ("--tmpfs over a mount", &["--tmpfs", "/src"], "/src"),
         ("--tmpfs twice", &["--tmpfs", "/t", "--tmpfs", "/t/"], "/t"),
         ("--tmpfs not absolute", &["--tmpfs", "tmp"], "tmp"),
-        ("--tmpfs-size not a number", &["--tmpfs-size", "lots"], "lots"),
-        ("--tmpfs-size zero", &["--tmpfs", "/t", "--tmpfs-size", "0"], "--tmpfs-size"),
+        (
+            "--tmpfs-size not a number",
+            &["--tmpfs-size", "lots"],
+            "lots",
+        ),
+        (
+            "--tmpfs-size zero",
+            &["--tmpfs", "/t", "--tmpfs-size", "0"],
+            "--tmpfs-size",
+        ),
         (
             "--tmpfs-size for a read-only mount",
             &["--tmpfs-size", "/src=5"],
