@@ -242,6 +242,11 @@ impl MemFs {
             return Ok(id);
         }
         let id = NodeId::try_from(self.nodes.len()).map_err(|_| ENOSPC)?;
+        // The table grows by doubling: that one allocation may be far larger than the headroom.
+        self.nodes.try_reserve(1).map_err(|_| ENOMEM)?;
+        self.free
+            .try_reserve(self.nodes.len() + 1 - self.free.len())
+            .map_err(|_| ENOMEM)?;
         self.nodes.push(Some(node));
         Ok(id)
     }
