@@ -529,3 +529,63 @@ fn a_full_tmpfs_answers_enospc_and_the_program_continues() {
     assert!(text.contains("truncate: errno 51 ENOSPC"), "{text}");
     assert!(text.contains("type=file size=10\n"), "{text}");
 }
+
+/// Renames between two writable mounts, against two read-write host directories; and `EXDEV`
+/// from a writable mount to a host directory given at run time.
+#[test]
+fn renames_between_two_writable_mounts_and_exdev_to_the_host() {
+    let a = trees::standard().unwrap();
+    let b = trees::standard().unwrap();
+    #[rustfmt::skip]
+    let ops = [
+        "rename", "/a/hello.txt", "/b/from-a.txt",
+        "rename", "/a/sub", "/b/sub-from-a",
+        "rename", "/b/data.bin", "/a/data-from-b.bin",
+        "rename", "/a/emptydir", "/b/sub",
+        "link", "/a/empty", "/b/hard",
+        "cat", "/b/from-a.txt",
+        "tree", "/a",
+        "tree", "/b",
+    ];
+    let args = suites::argv("fsops", "/a", &ops);
+    let module = fixtures::fsops();
+    let scratch = tempfile::tempdir().unwrap();
+    let (ca, cb) = (scratch.path().join("a"), scratch.path().join("b"));
+    wasivfs_e2e::run::copy_tree(a.path(), &ca).unwrap();
+    wasivfs_e2e::run::copy_tree(b.path(), &cb).unwrap();
+    let oracle = wasivfs_runtime::run_bytes(
+        wasivfs_e2e::run::engine(),
+        &module,
+        &wasivfs_runtime::RunOptions {
+            args: args.iter().map(|s| s.to_string()).collect(),
+            env: Vec::new(),
+            dirs: vec![(ca, "/a".into()), (cb, "/b".into())],
+            read_only: false,
+            stdio: wasivfs_runtime::Stdio::Capture { stdin: Vec::new() },
+        },
+    )
+    .unwrap();
+    let mounts = [map("/a", a.path()), map("/b", b.path())];
+    let packed = pack_writable(&module, &mounts, None, &Writable::all(&mounts)).unwrap();
+    let out = execute(&packed, &Run::args(&args)).unwrap();
+    assert_eq!(stdout(&out), stdout(&oracle), "two writable mounts");
+    assert!(stdout(&out).contains("./sub-from-a/nested/deep/file.txt"));
+
+    // A host directory next to a writable mount: renames across answer EXDEV.
+    let host = trees::standard().unwrap();
+    let one = [map("/a", a.path())];
+    let packed = pack_writable(&module, &one, None, &Writable::all(&one)).unwrap();
+    #[rustfmt::skip]
+    let args = suites::argv("fsops", "/a", &[
+        "rename", "/a/hello.txt", "/h/x.txt",
+        "rename", "/h/hello.txt", "/a/x.txt",
+    ]);
+    let out = execute(&packed, &Run::args(&args).dir(host.path(), "/h")).unwrap();
+    assert_eq!(
+        stdout(&out).matches("rename: errno 75 EXDEV").count(),
+        2,
+        "{}",
+        stdout(&out)
+    );
+    assert!(host.join("hello.txt").exists());
+}

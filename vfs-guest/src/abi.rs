@@ -88,11 +88,11 @@ pub const EOVERFLOW: Errno = Errno(61);
 /// Operation not permitted.
 pub const EPERM: Errno = Errno(63);
 /// Read-only file system.
-pub const EROFS: Errno = Errno(67);
+pub const EROFS: Errno = Errno(69);
 /// Invalid seek.
-pub const ESPIPE: Errno = Errno(68);
+pub const ESPIPE: Errno = Errno(70);
 /// Cross-device link.
-pub const EXDEV: Errno = Errno(71);
+pub const EXDEV: Errno = Errno(75);
 /// Capabilities insufficient.
 pub const ENOTCAPABLE: Errno = Errno(76);
 

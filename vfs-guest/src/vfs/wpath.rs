@@ -6,7 +6,7 @@ use wasivfs_image::Kind;
 
 use crate::abi::{
     fdflags, lookupflags, oflags, rights, Errno, EBUSY, EEXIST, EINVAL, EISDIR, ELOOP,
-    ENAMETOOLONG, ENOENT, ENOTDIR, ENOTEMPTY, ENOTSUP, EPERM, EXDEV,
+    ENAMETOOLONG, ENOENT, ENOTDIR, ENOTEMPTY, ENOTSUP, EPERM,
 };
 use crate::fdtable::{Open, OpenKind, Tree};
 use crate::host::Host;
@@ -288,7 +288,7 @@ impl<'a> Vfs<'a> {
         self.w_remove_entry(h, last.dir, &last.name, id)
     }
 
-    /// `path_link`: a second name for a file (never a directory: `EPERM`), within one mount.
+    /// `path_link`: a second name for a file (never a directory: `EPERM`), in any writable mount.
     pub(crate) fn w_link<H: Host>(
         &mut self,
         h: &mut H,
@@ -307,9 +307,8 @@ impl<'a> Vfs<'a> {
             Walked::Missing { dir_required, .. } if dir_required => return Err(ENOENT),
             Walked::Missing { dir, name, .. } => (dir, name),
         };
-        if self.mem.node(dir)?.mount != self.mem.node(src)?.mount {
-            return Err(EXDEV);
-        }
+        // Like two host directories of one file system, two writable mounts may share a file;
+        // its bytes stay charged to the mount it was created in.
         headroom(name.len())?;
         let img = self.image;
         if let Some(e) = self.mem.entries(img.as_ref(), dir)? {
