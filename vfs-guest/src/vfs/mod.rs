@@ -55,8 +55,8 @@ pub struct Vfs<'a> {
     pub(crate) image: Option<Image<'a>>,
     pub(crate) table: FdTable,
     pub(crate) mem: MemFs,
-    /// The last time handed out by [`Vfs::now`] without a host clock.
-    last_time: u64,
+    /// The last time handed out by [`Vfs::now`] without a host clock (`None` until needed).
+    last_time: Option<u64>,
     started: bool,
 }
 
@@ -68,7 +68,7 @@ impl<'a> Vfs<'a> {
             image,
             table: FdTable::new(),
             mem: MemFs::new(first_ino),
-            last_time: 0,
+            last_time: None,
             started: false,
         }
     }
@@ -108,12 +108,6 @@ impl<'a> Vfs<'a> {
             h.copy_out(0, &saved);
         }
         if let Some(img) = self.image {
-            // Without a host clock, times go on from the newest packed one.
-            self.last_time = (0..img.inode_count())
-                .filter_map(|i| img.inode(i))
-                .map(|n| n.mtime_ns)
-                .max()
-                .unwrap_or(0);
             for i in 0..img.mount_count() {
                 let Some(m) = img.mount(i) else {
                     continue;
@@ -156,13 +150,22 @@ impl<'a> Vfs<'a> {
     /// import `clock_time_get`), one nanosecond after the last time handed out, starting from the
     /// newest packed modification time, so that changes stay in order.
     pub(crate) fn now<H: Host>(&mut self, h: &mut H) -> u64 {
-        match host::clock(h) {
-            Some(t) => t,
-            None => {
-                self.last_time = self.last_time.saturating_add(1);
-                self.last_time
-            }
+        if let Some(t) = host::clock(h) {
+            return t;
         }
+        let last = match self.last_time {
+            Some(t) => t,
+            None => self.image.map_or(0, |img| {
+                (0..img.inode_count())
+                    .filter_map(|i| img.inode(i))
+                    .map(|n| n.mtime_ns)
+                    .max()
+                    .unwrap_or(0)
+            }),
+        };
+        let t = last.saturating_add(1);
+        self.last_time = Some(t);
+        t
     }
 
     /// The writable trees with the image below them, for the path resolver.
