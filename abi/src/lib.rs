@@ -18,7 +18,7 @@
 #![deny(missing_docs)]
 
 /// Version of the ABI between the VFS module and the merger (recorded in the `wasivfs` section).
-pub const ABI_VERSION: u32 = 2;
+pub const ABI_VERSION: u32 = 3;
 
 /// Size of one wasm page in bytes.
 pub const PAGE_SIZE: u64 = 65536;

@@ -61,9 +61,59 @@ pub fn mtime(value: &str) -> Result<u64, String> {
         .map_err(|_| format!("{value:?} is before 1970"))
 }
 
+/// A `--tmpfs-size [GUEST=]BYTES` value: a number of bytes, optionally with a binary suffix
+/// (`K`, `M`, `G`: KiB, MiB, GiB); with `GUEST=` it applies to that mount only.
+pub fn tmpfs_size(value: &str) -> Result<(Option<String>, u64), String> {
+    let (guest, size) = match value.rsplit_once('=') {
+        Some((g, s)) if !g.is_empty() => (Some(g.to_string()), s),
+        Some(_) => {
+            return Err(format!(
+                "expected [GUEST=]BYTES (like 16M or /tmp=1G), got {value:?}"
+            ))
+        }
+        None => (None, value),
+    };
+    let s = size.trim();
+    let (digits, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => (&s[..i], &s[i..]),
+        None => (s, ""),
+    };
+    let shift = match unit.to_ascii_uppercase().as_str() {
+        "" | "B" => 0,
+        "K" | "KB" | "KIB" => 10,
+        "M" | "MB" | "MIB" => 20,
+        "G" | "GB" | "GIB" => 30,
+        _ => {
+            return Err(format!(
+                "{size:?} is not a size in bytes (like 65536, 16M or 1G)"
+            ))
+        }
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{size:?} is not a size in bytes (like 65536, 16M or 1G)"))?;
+    let bytes = n
+        .checked_mul(1u64 << shift)
+        .ok_or_else(|| format!("{size:?} is too large"))?;
+    Ok((guest, bytes))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tmpfs_size_values() {
+        assert_eq!(tmpfs_size("65536").unwrap(), (None, 65536));
+        assert_eq!(tmpfs_size("16M").unwrap(), (None, 16 << 20));
+        assert_eq!(tmpfs_size("/tmp=2k").unwrap(), (Some("/tmp".into()), 2048));
+        assert_eq!(tmpfs_size("1G").unwrap(), (None, 1 << 30));
+        assert!(tmpfs_size("lots").is_err());
+        assert!(tmpfs_size("").is_err());
+        assert!(tmpfs_size("=5").is_err());
+        assert!(tmpfs_size("5X").is_err());
+        assert!(tmpfs_size("99999999999999999999G").is_err());
+    }
 
     #[test]
     fn mapping_values() {

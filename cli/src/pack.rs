@@ -24,6 +24,8 @@ Examples:
   wasivfs pack app.wasm --mapdir /src::./src --memory multi -o packed.wasm
       the VFS in a memory of its own (needs a runtime with multi-memory); the default,
       --memory single, gives a module with one memory that runs on any WASI runtime
+  wasivfs pack app.wasm --mapdir /data::./data --writable /data --tmpfs /tmp -o packed.wasm
+      /data starts as packed and takes writes in memory; /tmp is an empty writable directory
 
 Mounts are embedded in the order given; guest `/` and nested guest paths (like /usr and
 /usr/local/app) both work. Symlinks are kept as links (--follow-symlinks stores what they point
@@ -67,6 +69,22 @@ pub struct PackArgs {
     /// Store what symlinks point to (file or directory contents) instead of the links.
     #[arg(long)]
     pub follow_symlinks: bool,
+
+    /// An empty, writable, in-memory directory at guest path GUEST, e.g. --tmpfs /tmp
+    /// (repeatable). Nothing written there outlives the instance.
+    #[arg(long = "tmpfs", value_name = "GUEST")]
+    pub tmpfs: Vec<String>,
+
+    /// Make the --mapdir/--dir mount at GUEST writable, copy-on-write: the packed files are
+    /// the starting point, changes live in memory for the life of the instance (repeatable).
+    #[arg(long = "writable", value_name = "GUEST")]
+    pub writable: Vec<String>,
+
+    /// Most bytes a --tmpfs or --writable mount may hold in memory (beyond it writes fail with
+    /// ENOSPC): BYTES for every such mount, GUEST=BYTES for one; suffixes K, M, G
+    /// (default 64M; repeatable).
+    #[arg(long = "tmpfs-size", value_name = "[GUEST=]BYTES", value_parser = args::tmpfs_size)]
+    pub tmpfs_size: Vec<(Option<String>, u64)>,
 
     /// Set every stored modification time, as seconds since 1970 or RFC 3339 UTC
     /// (e.g. 1700000000 or 2024-01-01T00:00:00Z). Overrides SOURCE_DATE_EPOCH.
@@ -126,6 +144,9 @@ pub fn main(a: PackArgs, matches: Option<&ArgMatches>, v: Verbosity) -> Result<E
         excludes,
         segment_len: None,
         memory: a.memory,
+        tmpfs: a.tmpfs,
+        writable: a.writable,
+        tmpfs_sizes: a.tmpfs_size,
     };
     let report = pack_with(&opts, progress::for_stderr(v.quiet))?;
     if !v.quiet {

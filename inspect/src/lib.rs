@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 
 use serde::Serialize;
-use wasivfs_image::section::{LayerInfo, SECTION_FORMAT};
+use wasivfs_image::section::{LayerInfo, MIN_SECTION_FORMAT, SECTION_FORMAT};
 use wasivfs_image::{Image, Kind};
 
 mod list;
@@ -142,12 +142,12 @@ impl Packed {
             let format = serde_json::from_slice::<FormatOnly>(s)
                 .map_err(|e| bad(e.to_string()))?
                 .format;
-            if format < SECTION_FORMAT {
+            if format < MIN_SECTION_FORMAT {
                 return Err(bad(format!(
                     "packed by an older wasivfs (format {format}; this one reads {SECTION_FORMAT}): pack the original module again"
                 )));
             }
-            if format != SECTION_FORMAT {
+            if format > SECTION_FORMAT {
                 return Err(bad(format!(
                     "packed by a newer wasivfs (format {format}; this one reads {SECTION_FORMAT})"
                 )));

@@ -18,6 +18,9 @@ pub struct ListItem {
     pub mtime_ns: u64,
     /// Symlink target.
     pub target: Option<String>,
+    /// For a mount root in the listing of every mount: `writable` or `tmpfs` (absent: read-only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mount: Option<&'static str>,
 }
 
 impl Packed {
@@ -33,7 +36,9 @@ impl Packed {
             None => {
                 for (path, layer, root) in self.mounts() {
                     let img = self.layers[layer].image();
-                    out.push(item(&img, root, path.clone()));
+                    let mut it = item(&img, root, path.clone());
+                    it.mount = mount_mode(&img, root);
+                    out.push(it);
                     if recursive {
                         list_dir(&img, root, &path, true, &mut out);
                     }
@@ -72,6 +77,21 @@ fn item(img: &Image<'_>, ino: u32, path: String) -> ListItem {
         target: img
             .symlink_target(ino)
             .map(|t| String::from_utf8_lossy(t).into_owned()),
+        mount: None,
+    }
+}
+
+/// How the mount of `img` rooted at `root` may be written: `tmpfs`, `writable`, or `None`.
+fn mount_mode(img: &Image<'_>, root: u32) -> Option<&'static str> {
+    let m = (0..img.mount_count())
+        .filter_map(|i| img.mount(i))
+        .find(|m| m.root == root)?;
+    if m.tmpfs() {
+        Some("tmpfs")
+    } else if m.writable() {
+        Some("writable")
+    } else {
+        None
     }
 }
 

@@ -40,9 +40,27 @@ pub fn render_list(items: &[ListItem], long: bool) -> String {
                 out.push('/');
             }
         }
+        if let Some(mode) = it.mount {
+            out.push_str(&format!(" ({mode})"));
+        }
         out.push('\n');
     }
     out
+}
+
+/// One mount in `inspect`'s summary: its guest path, and for a writable one its kind and limit.
+fn mount_summary(m: &wasivfs_image::section::MountInfo) -> String {
+    let kind = if m.tmpfs {
+        "tmpfs"
+    } else if m.writable {
+        "writable"
+    } else {
+        return m.guest.clone();
+    };
+    match m.size_limit {
+        Some(n) => format!("{} ({kind}, at most {n} bytes)", m.guest),
+        None => format!("{} ({kind})", m.guest),
+    }
 }
 
 /// Renders `inspect`'s human-readable summary.
@@ -60,7 +78,7 @@ pub fn render_summary(s: &Summary) -> String {
             l.vfs_abi,
             l.input.size,
             l.input.sha256,
-            l.mounts.iter().map(|m| m.guest.as_str()).collect::<Vec<_>>().join(", "),
+            l.mounts.iter().map(mount_summary).collect::<Vec<_>>().join(", "),
             l.files,
             l.dirs,
             l.symlinks,

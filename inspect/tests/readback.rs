@@ -105,8 +105,12 @@ fn packed_module_format(img: &[u8], content: &[u8], format: u32) -> Vec<u8> {
         mounts: vec![
             MountInfo {
                 guest: "/src".into(),
+                ..MountInfo::default()
             },
-            MountInfo { guest: "/".into() },
+            MountInfo {
+                guest: "/".into(),
+                ..MountInfo::default()
+            },
         ],
         files: 3,
         dirs: 3,

@@ -14,6 +14,7 @@ pub mod progress;
 mod single;
 pub mod snapshot;
 pub mod walk;
+pub mod writable;
 pub mod write;
 
 pub use error::{PackError, Result};
@@ -42,6 +43,10 @@ pub const DEFAULT_SEGMENT_LEN: u32 = 256 << 20;
 
 /// Room kept in the data section for the VFS's own segments and segment headers.
 const DATA_SECTION_RESERVE: u64 = 16 << 20;
+
+/// Bytes a writable mount (`--tmpfs`, `--writable`) may hold in memory unless `--tmpfs-size`
+/// says otherwise: 64 MiB.
+pub const DEFAULT_TMPFS_SIZE: u64 = 64 << 20;
 
 /// Outputs larger than this are refused by V8 (Node, Deno, Chrome), SpiderMonkey and
 /// JavaScriptCore: `pack` warns.
@@ -74,6 +79,15 @@ pub struct PackOptions {
     /// Whether the VFS gets a memory of its own ([`MemoryMode::Multi`]) or a region of the
     /// application's memory, leaving the output with one memory ([`MemoryMode::Single`]).
     pub memory: MemoryMode,
+    /// Empty writable in-memory directories (`--tmpfs`), by normalized guest path; they become
+    /// mounts after the mappings, in this order.
+    pub tmpfs: Vec<String>,
+    /// Guest paths of mappings made writable, copy-on-write in memory (`--writable`).
+    pub writable: Vec<String>,
+    /// Byte limits of writable mounts (`--tmpfs-size`): `(None, n)` sets the default for every
+    /// writable mount, `(Some(guest), n)` the limit of one; the last one given wins. Without any,
+    /// [`DEFAULT_TMPFS_SIZE`].
+    pub tmpfs_sizes: Vec<(Option<String>, u64)>,
 }
 
 impl Default for PackOptions {
@@ -89,6 +103,9 @@ impl Default for PackOptions {
             excludes: ExcludeRules::default(),
             segment_len: None,
             memory: DEFAULT_MEMORY_MODE,
+            tmpfs: Vec::new(),
+            writable: Vec::new(),
+            tmpfs_sizes: Vec::new(),
         }
     }
 }
@@ -183,6 +200,7 @@ pub fn pack_to_bytes_with(
     let scanned = wasivfs_trampoline_gen::scan_app(&app).map_err(module_err)?;
     timings.push(stage_done(&*progress, Stage::Read, started));
 
+    let writable = writable::plan(opts)?;
     let started = stage_start(&*progress, Stage::Walk);
     let walk_opts = walk::WalkOptions {
         mtime_clamp_ns: opts
@@ -198,6 +216,8 @@ pub fn pack_to_bytes_with(
             bytes: c.bytes,
         })
     })?;
+    let mut walked = walked;
+    writable::apply(&mut walked.builder, &writable)?;
     let walk_counts = walked.counts;
     timings.push(stage_done(&*progress, Stage::Walk, started));
 
@@ -248,13 +268,7 @@ pub fn pack_to_bytes_with(
             sha256: info::sha256_hex(&app),
             size: app.len() as u64,
         },
-        mounts: opts
-            .mappings
-            .iter()
-            .map(|m| MountInfo {
-                guest: m.guest.clone(),
-            })
-            .collect(),
+        mounts: writable.mount_infos(),
         files: stats.files,
         dirs: stats.dirs,
         symlinks: stats.symlinks,

@@ -16,6 +16,8 @@
 //! - **Directory size and link count** (`size=` and `nlink=` of a directory's filestat): the packed
 //!   tree reports 4096 and 1 whatever the host file system says (tmpfs counts entries, ext4 blocks).
 //!   A file's or link's size and link count are compared.
+//! - **Modification times** (`mtim=`), only when the tree is writable ([`run_case_mode`]): a
+//!   write stamps the time of the moment, which two runs never share.
 //! - **Descriptor numbers** and **listing order** never reach the output: the guest names
 //!   descriptors by handle, and the trees are built so the host lists names in byte order (see
 //!   [`crate::gentree`]).
@@ -69,13 +71,18 @@ pub struct Outcome {
     pub oracle: RunOutcome,
     /// The packed module's run.
     pub packed: RunOutcome,
+    /// Whether the tree was writable (modification times are then masked too).
+    pub writable: bool,
 }
 
 impl Outcome {
     /// `None` if both sides agree after normalisation, else a readable description.
     pub fn difference(&self) -> Option<String> {
         let (a, b) = (&self.oracle, &self.packed);
-        let (na, nb) = (normalise(&a.stdout), normalise(&b.stdout));
+        let (na, nb) = (
+            normalise_with(&a.stdout, self.writable),
+            normalise_with(&b.stdout, self.writable),
+        );
         if na == nb && a.stderr == b.stderr && a.exit_code == b.exit_code && a.trap == b.trap {
             return None;
         }
@@ -103,12 +110,18 @@ impl Outcome {
 
     /// The oracle's normalised output.
     pub fn oracle_text(&self) -> String {
-        normalise(&self.oracle.stdout)
+        normalise_with(&self.oracle.stdout, self.writable)
     }
 }
 
 /// Masks the fields listed in the module docs.
 pub fn normalise(stdout: &[u8]) -> String {
+    normalise_with(stdout, false)
+}
+
+/// [`normalise`]; with `writable`, modification times are masked too (a write stamps the clock of
+/// the moment, which two runs never share).
+pub fn normalise_with(stdout: &[u8], writable: bool) -> String {
     let text = String::from_utf8_lossy(stdout);
     let mut out = String::with_capacity(text.len());
     for line in text.lines() {
@@ -119,7 +132,7 @@ pub fn normalise(stdout: &[u8]) -> String {
                 out.push(' ');
             }
             first = false;
-            out.push_str(&normalise_token(tok, is_dir_stat));
+            out.push_str(&normalise_token(tok, is_dir_stat, writable));
         }
         out.push('\n');
     }
@@ -130,7 +143,7 @@ fn stars(s: &str) -> String {
     "*".repeat(s.len())
 }
 
-fn normalise_token(tok: &str, is_dir_stat: bool) -> String {
+fn normalise_token(tok: &str, is_dir_stat: bool, writable: bool) -> String {
     // A truncated readdir header, `partial:next=HEX:ino=HEX:tail=HEX`.
     if let Some(rest) = tok.strip_prefix("partial:") {
         let fields: Vec<String> = rest
@@ -156,6 +169,7 @@ fn normalise_token(tok: &str, is_dir_stat: bool) -> String {
     if let Some((key, _)) = tok.split_once('=') {
         let masked = match key {
             "ino" | "atim" | "ctim" => true,
+            "mtim" => writable,
             "size" | "nlink" => is_dir_stat,
             _ => false,
         };
@@ -177,12 +191,12 @@ fn guest_module() -> Result<&'static wasmtime::Module> {
         .map_err(|e| anyhow!("{e}"))
 }
 
-fn options(stdin: &[u8], dirs: Vec<(std::path::PathBuf, String)>) -> RunOptions {
+fn options(stdin: &[u8], dirs: Vec<(std::path::PathBuf, String)>, writable: bool) -> RunOptions {
     RunOptions {
         args: vec!["ops-guest".to_string()],
         env: Vec::new(),
         dirs,
-        read_only: true,
+        read_only: !writable,
         stdio: Stdio::Capture {
             stdin: stdin.to_vec(),
         },
@@ -191,23 +205,44 @@ fn options(stdin: &[u8], dirs: Vec<(std::path::PathBuf, String)>) -> RunOptions 
 
 /// Builds the tree, runs the case on both sides and returns the outcomes.
 pub fn run_case(case: &Case) -> Result<Outcome> {
+    run_case_mode(case, false)
+}
+
+/// [`run_case`]; with `writable`, the oracle maps the tree read-write and the packed side packs
+/// it with `--writable` (packed first: the oracle's run may change the tree).
+pub fn run_case_mode(case: &Case, writable: bool) -> Result<Outcome> {
     let tree = gentree::build(&case.tree).map_err(|e| anyhow!("building the tree: {e}"))?;
     let mut stdin = case.ops.join("\n").into_bytes();
     stdin.push(b'\n');
+    let mounts = [map(GUEST_ROOT, tree.path())];
+    let packed_bytes = if writable {
+        let w = crate::packer::Writable::all(&mounts);
+        crate::run::pack_writable(&fixtures::ops_guest(), &mounts, None, &w)
+    } else {
+        pack(&fixtures::ops_guest(), &mounts)
+    }
+    .context("packing the tree")?;
     let oracle = wasivfs_runtime::run_command(
         engine(),
         guest_module()?,
         &options(
             &stdin,
             vec![(tree.path().to_path_buf(), GUEST_ROOT.to_string())],
+            writable,
         ),
     )
     .context("oracle run")?;
-    let packed_bytes = pack(&fixtures::ops_guest(), &[map(GUEST_ROOT, tree.path())])
-        .context("packing the tree")?;
-    let packed = wasivfs_runtime::run_bytes(engine(), &packed_bytes, &options(&stdin, Vec::new()))
-        .context("packed run")?;
-    Ok(Outcome { oracle, packed })
+    let packed = wasivfs_runtime::run_bytes(
+        engine(),
+        &packed_bytes,
+        &options(&stdin, Vec::new(), writable),
+    )
+    .context("packed run")?;
+    Ok(Outcome {
+        oracle,
+        packed,
+        writable,
+    })
 }
 
 #[cfg(test)]

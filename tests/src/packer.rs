@@ -5,29 +5,51 @@ use anyhow::{anyhow, Result};
 use std::path::Path;
 use wasivfs_packer::{Mapping, MemoryMode, PackOptions};
 
-/// Packs `mounts` into the module at `input` and returns the packed module's bytes.
-pub fn pack_file(input: &Path, mounts: &[Map]) -> Result<Vec<u8>> {
-    pack_file_with(input, mounts, None)
+/// Writable mounts for [`PackParams`]: `--writable`, `--tmpfs` and `--tmpfs-size`.
+#[derive(Clone, Debug, Default)]
+pub struct Writable {
+    /// Guest paths of mounts made writable.
+    pub writable: Vec<String>,
+    /// Guest paths of tmpfs mounts.
+    pub tmpfs: Vec<String>,
+    /// The byte limit of every writable mount (`None`: the default).
+    pub size: Option<u64>,
 }
 
-/// [`pack_file`] with the file contents split into passive segments of `segment_len` bytes
-/// (`None`: the default length).
-pub fn pack_file_with(input: &Path, mounts: &[Map], segment_len: Option<u32>) -> Result<Vec<u8>> {
-    pack_file_in(
-        input,
-        mounts,
-        segment_len,
-        wasivfs_packer::DEFAULT_MEMORY_MODE,
-    )
+impl Writable {
+    /// Every mount of `mounts` writable.
+    pub fn all(mounts: &[Map]) -> Writable {
+        Writable {
+            writable: mounts.iter().map(|m| m.guest.clone()).collect(),
+            ..Writable::default()
+        }
+    }
 }
 
-/// [`pack_file_with`] in the given `--memory` mode.
-pub fn pack_file_in(
-    input: &Path,
-    mounts: &[Map],
-    segment_len: Option<u32>,
-    memory: MemoryMode,
-) -> Result<Vec<u8>> {
+/// The pack options the tests vary; the default is what `wasivfs pack` does without flags.
+#[derive(Clone, Debug)]
+pub struct PackParams {
+    /// Bytes per content segment (`None`: the default length).
+    pub segment_len: Option<u32>,
+    /// The `--memory` mode.
+    pub memory: MemoryMode,
+    /// Writable and tmpfs mounts.
+    pub writable: Writable,
+}
+
+impl Default for PackParams {
+    fn default() -> Self {
+        PackParams {
+            segment_len: None,
+            memory: wasivfs_packer::DEFAULT_MEMORY_MODE,
+            writable: Writable::default(),
+        }
+    }
+}
+
+/// Packs `mounts` into the module at `input` with `p`, through the packer library in-process,
+/// and returns the packed module's bytes. Every test pack goes through here.
+pub fn pack_file(input: &Path, mounts: &[Map], p: &PackParams) -> Result<Vec<u8>> {
     let mut mappings = Vec::new();
     for m in mounts {
         mappings.push(Mapping {
@@ -38,8 +60,11 @@ pub fn pack_file_in(
     let opts = PackOptions {
         input: input.to_path_buf(),
         mappings,
-        segment_len,
-        memory,
+        segment_len: p.segment_len,
+        memory: p.memory,
+        writable: p.writable.writable.clone(),
+        tmpfs: p.writable.tmpfs.clone(),
+        tmpfs_sizes: p.writable.size.map(|s| (None, s)).into_iter().collect(),
         ..PackOptions::default()
     };
     let (bytes, _info) = wasivfs_packer::pack_to_bytes(&opts).map_err(|e| anyhow!("{e}"))?;

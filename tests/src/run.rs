@@ -1,5 +1,6 @@
 //! The oracle (host-mapped, read-only), packing, and the differential comparison.
 
+use crate::packer::{PackParams, Writable};
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -73,17 +74,16 @@ pub fn map(guest: &str, host: &Path) -> Map {
 
 /// Packs `mounts` into `module` in-process with the packer library; returns the packed bytes.
 pub fn pack(module: &[u8], mounts: &[Map]) -> Result<Vec<u8>> {
-    pack_with(module, mounts, None)
+    pack_params(module, mounts, &PackParams::default())
 }
 
 /// [`pack`] with contents in passive segments of `segment_len` bytes (`None`: the default).
 pub fn pack_with(module: &[u8], mounts: &[Map], segment_len: Option<u32>) -> Result<Vec<u8>> {
-    pack_in(
-        module,
-        mounts,
+    let p = PackParams {
         segment_len,
-        wasivfs_packer::DEFAULT_MEMORY_MODE,
-    )
+        ..PackParams::default()
+    };
+    pack_params(module, mounts, &p)
 }
 
 /// [`pack_with`] in the given `--memory` mode.
@@ -93,10 +93,35 @@ pub fn pack_in(
     segment_len: Option<u32>,
     memory: wasivfs_packer::MemoryMode,
 ) -> Result<Vec<u8>> {
+    let p = PackParams {
+        segment_len,
+        memory,
+        ..PackParams::default()
+    };
+    pack_params(module, mounts, &p)
+}
+
+/// [`pack_with`] with writable mounts (`--writable`, `--tmpfs`, `--tmpfs-size`).
+pub fn pack_writable(
+    module: &[u8],
+    mounts: &[Map],
+    segment_len: Option<u32>,
+    w: &crate::packer::Writable,
+) -> Result<Vec<u8>> {
+    let p = PackParams {
+        segment_len,
+        writable: w.clone(),
+        ..PackParams::default()
+    };
+    pack_params(module, mounts, &p)
+}
+
+/// Packs `module` (bytes) with `p`: the one path every in-process test pack takes.
+pub fn pack_params(module: &[u8], mounts: &[Map], p: &PackParams) -> Result<Vec<u8>> {
     let dir = tempfile::tempdir().context("temporary directory")?;
     let input = dir.path().join("input.wasm");
     std::fs::write(&input, module).context("writing the input module")?;
-    crate::packer::pack_file_in(&input, mounts, segment_len, memory)
+    crate::packer::pack_file(&input, mounts, p)
 }
 
 /// The sides of a differential run.
@@ -179,26 +204,99 @@ pub fn differential(
         oracle_run = oracle_run.dir(&m.host, &m.guest);
     }
     let oracle = execute(module, &oracle_run).context("oracle run")?;
-    let packed_bytes = pack(module, packed_mounts).context("packing")?;
     let mut packed_run = Run::args(args);
     for m in host_mounts {
         packed_run = packed_run.dir(&m.host, &m.guest);
     }
-    let packed = execute(&packed_bytes, &packed_run).context("packed run")?;
-    let small = crate::packer::small_segment_len(packed_mounts);
-    let split_bytes = pack_with(module, packed_mounts, Some(small)).context("packing (split)")?;
-    let packed_split = execute(&split_bytes, &packed_run).context("packed run (split)")?;
-    let other = crate::packer::other_memory_mode();
-    let other_bytes =
-        pack_in(module, packed_mounts, None, other).context("packing (other memory mode)")?;
-    let packed_other_memory =
-        execute(&other_bytes, &packed_run).context("packed run (other memory mode)")?;
+    packed_sides(
+        module,
+        packed_mounts,
+        &Writable::default(),
+        &packed_run,
+        oracle,
+    )
+}
+
+/// The packed sides of a differential run: `mounts` packed into `module` with `writable` three
+/// ways (default; contents in tiny segments; the other `--memory` mode), each run with `run`.
+fn packed_sides(
+    module: &[u8],
+    mounts: &[Map],
+    writable: &Writable,
+    run: &Run,
+    oracle: RunOutcome,
+) -> Result<Differential> {
+    let base = PackParams {
+        writable: writable.clone(),
+        ..PackParams::default()
+    };
+    let split = PackParams {
+        segment_len: Some(crate::packer::small_segment_len(mounts)),
+        ..base.clone()
+    };
+    let other = PackParams {
+        memory: crate::packer::other_memory_mode(),
+        ..base.clone()
+    };
+    let mut sides = Vec::new();
+    for (p, what) in [
+        (&base, "default"),
+        (&split, "split"),
+        (&other, "other memory mode"),
+    ] {
+        let bytes = pack_params(module, mounts, p).with_context(|| format!("packing ({what})"))?;
+        sides.push(execute(&bytes, run).with_context(|| format!("packed run ({what})"))?);
+    }
+    let mut sides = sides.into_iter();
+    let mut next = || sides.next().context("missing packed run");
     Ok(Differential {
         oracle,
-        packed,
-        packed_split,
-        packed_other_memory,
+        packed: next()?,
+        packed_split: next()?,
+        packed_other_memory: next()?,
     })
+}
+
+/// Copies the tree at `from` into `to` (created): files, directories and symlinks.
+pub fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        let (src, dst) = (e.path(), to.join(e.file_name()));
+        let ty = e.file_type()?;
+        if ty.is_dir() {
+            copy_tree(&src, &dst)?;
+        } else if ty.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&src)?, &dst)?;
+        } else {
+            std::fs::copy(&src, &dst)?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes through a writable mount: the oracle host-maps a fresh read-write copy of `host` at
+/// `guest`; the packed side packs `host` with `--writable guest` (once with default segments,
+/// once with tiny ones) and runs with no host directory. `host` itself is never written.
+pub fn differential_writable(
+    module: &[u8],
+    args: &[&str],
+    guest: &str,
+    host: &Path,
+) -> Result<Differential> {
+    let scratch = tempfile::tempdir().context("temporary directory")?;
+    let copy = scratch.path().join("tree");
+    copy_tree(host, &copy).context("copying the tree for the oracle")?;
+    let opts = RunOptions {
+        args: args.iter().map(|s| s.to_string()).collect(),
+        env: Vec::new(),
+        dirs: vec![(copy, guest.to_string())],
+        read_only: false,
+        stdio: Stdio::Capture { stdin: Vec::new() },
+    };
+    let oracle = wasivfs_runtime::run_bytes(engine(), module, &opts).context("oracle run")?;
+    let m = [map(guest, host)];
+    packed_sides(module, &m, &Writable::all(&m), &Run::args(args), oracle)
 }
 
 /// The common case: one tree at `guest`, oracle-mapped vs packed with no host directory.

@@ -487,3 +487,41 @@ fn exe_subcommand_refuses_bad_input() {
     cmd.arg("exe").arg(&input).arg("-o").arg(&out);
     expect_error("exe on non-wasm", cmd, "notwasm.wasm", &out);
 }
+
+#[test]
+fn bad_writable_mount_options() {
+    let c = Case::new();
+    let input = c.good_module();
+    let tree = c.good_tree();
+    let out = c.out_dir().join("o.wasm");
+    let m = mapdir("/src", &tree);
+    for (what, extra, culprit) in [
+        (
+            "--writable naming no mount",
+            &["--writable", "/x"][..],
+            "/x",
+        ),
+        ("--tmpfs over a mount", &["--tmpfs", "/src"], "/src"),
+        ("--tmpfs twice", &["--tmpfs", "/t", "--tmpfs", "/t/"], "/t"),
+        ("--tmpfs not absolute", &["--tmpfs", "tmp"], "tmp"),
+        (
+            "--tmpfs-size not a number",
+            &["--tmpfs-size", "lots"],
+            "lots",
+        ),
+        (
+            "--tmpfs-size zero",
+            &["--tmpfs", "/t", "--tmpfs-size", "0"],
+            "--tmpfs-size",
+        ),
+        (
+            "--tmpfs-size for a read-only mount",
+            &["--tmpfs-size", "/src=5"],
+            "/src",
+        ),
+    ] {
+        let mut cmd = pack_cmd(&input, &m, &out);
+        cmd.args(extra);
+        expect_error(what, cmd, culprit, &out);
+    }
+}

@@ -425,3 +425,47 @@ fn quiet_prints_nothing() {
     let unpacked = ok(wasivfs(["unpack", s(&out), "-o", s(&dest), "--quiet"]));
     assert!(unpacked.stdout.is_empty() && unpacked.stderr.is_empty());
 }
+
+/// `inspect` and `ls` say which mounts are writable or tmpfs, with their limits.
+#[test]
+fn inspect_and_ls_show_writable_and_tmpfs_mounts() {
+    let w = Work::new();
+    let app = w.app();
+    let tree = w.path("tree");
+    std::fs::create_dir(&tree).unwrap();
+    std::fs::write(tree.join("a.txt"), b"a\n").unwrap();
+    let out = w.path("out.wasm");
+    let mapdir = format!("/src::{}", s(&tree));
+    let ro = format!("/ro::{}", s(&tree));
+    ok(wasivfs([
+        "pack",
+        s(&app),
+        "--mapdir",
+        &mapdir,
+        "--mapdir",
+        &ro,
+        "--writable",
+        "/src",
+        "--tmpfs",
+        "/tmp",
+        "--tmpfs-size",
+        "/tmp=1M",
+        "-q",
+        "-o",
+        s(&out),
+    ]));
+    let summary = text(&ok(wasivfs(["inspect", s(&out)])).stdout);
+    assert!(
+        summary.contains(
+            "mounts: /src (writable, at most 67108864 bytes), /ro, /tmp (tmpfs, at most 1048576 bytes)"
+        ),
+        "{summary}"
+    );
+    let listing = text(&ok(wasivfs(["ls", s(&out)])).stdout);
+    assert_eq!(listing, "/src/ (writable)\n/ro/\n/tmp/ (tmpfs)\n");
+    let json = text(&ok(wasivfs(["inspect", "--json", s(&out)])).stdout);
+    assert!(
+        json.contains("\"tmpfs\":true") || json.contains("\"tmpfs\": true"),
+        "{json}"
+    );
+}

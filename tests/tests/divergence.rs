@@ -15,13 +15,24 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use wasivfs_e2e::artifacts::env_number;
 use wasivfs_e2e::genops;
 use wasivfs_e2e::gentree;
-use wasivfs_e2e::opdiff::{run_case, Case};
+use wasivfs_e2e::opdiff::{run_case, run_case_mode, Case};
 
 const DEFAULT_CASES: u32 = 24;
 const DEFAULT_SEED: u64 = 0x5eed_d1ff_0013;
 
 #[test]
 fn generated_calls_agree() {
+    generated_calls_agree_in(false);
+}
+
+/// The same generated calls with the tree writable: read-write host mapping against
+/// `--writable` (the generated opens create and truncate files).
+#[test]
+fn generated_calls_agree_on_a_writable_tree() {
+    generated_calls_agree_in(true);
+}
+
+fn generated_calls_agree_in(writable: bool) {
     let cases = env_number("WASIVFS_DIVERGENCE_CASES", DEFAULT_CASES.into()) as u32;
     let seed = env_number("WASIVFS_DIVERGENCE_SEED", DEFAULT_SEED);
     let config = Config {
@@ -43,7 +54,8 @@ fn generated_calls_agree() {
             ops: genops::encode(&tree, &ops),
             tree,
         };
-        let outcome = run_case(&case).map_err(|e| TestCaseError::fail(format!("{e:#}")))?;
+        let outcome =
+            run_case_mode(&case, writable).map_err(|e| TestCaseError::fail(format!("{e:#}")))?;
         if let Some(diff) = outcome.difference() {
             return Err(TestCaseError::fail(diff));
         }

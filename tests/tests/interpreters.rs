@@ -235,3 +235,114 @@ fn cruby_reactor_runs_packed_app() {
         assert_eq!(subject, oracle, "--memory {memory}");
     }
 }
+
+/// What `fixtures/apps/python-writes/main.py` prints: the same on every packed run (each starts
+/// from the packed state) and with writable host directories.
+const PYTHON_WRITES_EXPECTED: &str = "\
+app at start: ['data', 'main.py', 'obsolete.txt', 'state.txt']
+state at start: as packed
+tmp scratch: ['line', 'line', 'line', 'appended']
+tmp blob: 102400 True
+tmp walk: [('/tmp', ['scratch.txt']), ('/tmp/cache', []), ('/tmp/cache/deep', ['blob.bin'])]
+state after: changed by the run
+table: ['1,one', '2,two', '3,three', '4,four']
+copy: ['1,one', '2,two', '3,three']
+app after: ['data', 'main.py', 'state.txt'] ['notes.txt', 'table.csv']
+rmdir data: OSError
+tmp after: ['scratch.txt', 'table-copy.csv']
+";
+
+/// CPython writing into a tmpfs (`--tmpfs /tmp`) and over its own packed directory
+/// (`--writable /app`): as with writable host directories, under `wasivfs run` twice (the second
+/// run starts from the packed state again) and under the wasmtime CLI.
+#[test]
+fn cpython_writes_to_tmpfs_and_its_writable_app() {
+    let Some(python) = artifact(artifacts::PYTHON) else {
+        return;
+    };
+    let input = artifacts::find(artifacts::PYTHON).unwrap();
+    let app = interp::app_tree("python-writes").unwrap();
+    let argv = ["python", "/app/main.py"];
+
+    // The oracle: the same directories host-mapped read-write.
+    let oracle_app = interp::app_tree("python-writes").unwrap();
+    let oracle_tmp = Tree::empty().unwrap();
+    let oracle = wasivfs_runtime::run_bytes(
+        wasivfs_e2e::run::engine(),
+        &python,
+        &wasivfs_runtime::RunOptions {
+            args: argv.iter().map(|s| s.to_string()).collect(),
+            env: Vec::new(),
+            dirs: vec![
+                (oracle_app.path().to_path_buf(), "/app".into()),
+                (oracle_tmp.path().to_path_buf(), "/tmp".into()),
+            ],
+            read_only: false,
+            stdio: wasivfs_runtime::Stdio::Capture { stdin: Vec::new() },
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        stdout(&oracle),
+        PYTHON_WRITES_EXPECTED,
+        "oracle stderr: {}",
+        String::from_utf8_lossy(&oracle.stderr)
+    );
+
+    let work = Tree::empty().unwrap();
+    let packed = work.join("py-writes.wasm");
+    let mapdir = format!("/app::{}", app.path().display());
+    let out = wasivfs_e2e::cli::wasivfs([
+        "pack".as_ref(),
+        input.as_os_str(),
+        "--mapdir".as_ref(),
+        mapdir.as_ref(),
+        "--writable".as_ref(),
+        "/app".as_ref(),
+        "--tmpfs".as_ref(),
+        "/tmp".as_ref(),
+        "-o".as_ref(),
+        packed.as_os_str(),
+    ]);
+    assert!(
+        out.status.success(),
+        "pack: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for round in 1..=2 {
+        let out = wasivfs_e2e::cli::wasivfs([
+            "run".as_ref(),
+            packed.as_os_str(),
+            "--".as_ref(),
+            "/app/main.py".as_ref(),
+        ]);
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            PYTHON_WRITES_EXPECTED,
+            "wasivfs run, round {round}; stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success());
+    }
+    assert!(
+        app.join("obsolete.txt").exists(),
+        "the packed host tree is never written"
+    );
+    if wasivfs_e2e::runtimes::Runtime::WasmtimeCli
+        .require()
+        .is_some()
+    {
+        let run = wasivfs_e2e::runtimes::run_command(
+            wasivfs_e2e::runtimes::Runtime::WasmtimeCli,
+            &packed,
+            &argv,
+        )
+        .unwrap();
+        assert_eq!(
+            run.stdout_text(),
+            PYTHON_WRITES_EXPECTED,
+            "wasmtime CLI; stderr: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+    }
+}

@@ -12,7 +12,8 @@
 
 use std::path::Path;
 use wasivfs_e2e::artifacts::in_ci;
-use wasivfs_e2e::run::{engine, pack};
+use wasivfs_e2e::packer::Writable;
+use wasivfs_e2e::run::{engine, map, pack, pack_writable};
 use wasivfs_e2e::testsuite::{self, SuiteTest};
 use wasivfs_runtime::{RunOptions, RunOutcome, Stdio};
 
@@ -126,4 +127,47 @@ fn tests_with_root_pass_through_the_vfs() {
     assert!(!selected.is_empty(), "no test with a root directory");
     let n = check_all(&selected);
     println!("{n} wasi-testsuite tests with a root passed host-mapped and packed");
+}
+
+/// The goal: the file system tests with their root *packed* at `/` and made writable
+/// (`--writable /`), with no host directory at all, each on a fresh copy of its root; tests
+/// without a root packed with no mount. Compared with the specification, as host-mapped.
+#[test]
+fn every_test_passes_packed_with_a_writable_root() {
+    let Some(all) = suite() else { return };
+    let mut failures = Vec::new();
+    for t in &all {
+        let module = std::fs::read(&t.wasm).unwrap_or_else(|e| panic!("{}: {e}", t.wasm.display()));
+        let scratch = tempfile::tempdir().expect("temporary directory");
+        let packed = match &t.root {
+            None => pack(&module, &[]),
+            Some(r) => {
+                let copy = scratch.path().join("root");
+                copy_tree(r, &copy).unwrap_or_else(|e| panic!("{}: copying {r:?}: {e}", t.name));
+                let mounts = [map("/", &copy)];
+                pack_writable(&module, &mounts, None, &Writable::all(&mounts))
+            }
+        }
+        .unwrap_or_else(|e| panic!("{}: packing: {e:#}", t.name));
+        let outcome = run(&packed, t, None);
+        if let Some(why) = t.check(&outcome) {
+            failures.push(format!(
+                "{}: {why}\n  stderr: {}",
+                t.name,
+                String::from_utf8_lossy(&outcome.stderr).trim_end()
+            ));
+        }
+    }
+    println!(
+        "{} of {} wasi-testsuite tests passed packed (root packed at / with --writable /)",
+        all.len() - failures.len(),
+        all.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {} wasi-testsuite tests failed packed with a writable root:\n{}",
+        failures.len(),
+        all.len(),
+        failures.join("\n")
+    );
 }

@@ -1,62 +1,100 @@
 //! WASI preview 1 constants and struct layouts, as the guest sees them.
 
-/// A preview 1 error number (`errno`).
-pub type Errno = u16;
+/// A preview 1 error number (`errno`): a type of its own, never mixed up with flag values. Every
+/// call of the VFS returns `Result<_, Errno>` internally; [`Errno::code`] is what the application
+/// receives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Errno(u16);
 
-/// No error.
-pub const SUCCESS: Errno = 0;
+impl Errno {
+    /// The errno value `raw` as the host answered it (a host call's non-zero return value).
+    pub const fn from_raw(raw: u16) -> Errno {
+        Errno(raw)
+    }
+
+    /// The number as the preview 1 ABI returns it.
+    pub const fn code(self) -> i32 {
+        self.0 as i32
+    }
+
+    /// A host call's return value as a result: 0 is success, anything else its errno.
+    pub fn check(ret: i32) -> Result<(), Errno> {
+        if ret == SUCCESS {
+            Ok(())
+        } else {
+            Err(Errno(ret as u16))
+        }
+    }
+
+    /// The return value of a call that ended with `r`.
+    pub fn ret(r: Result<(), Errno>) -> i32 {
+        match r {
+            Ok(()) => SUCCESS,
+            Err(e) => e.code(),
+        }
+    }
+}
+
+/// No error (the return value of a successful call).
+pub const SUCCESS: i32 = 0;
 /// Permission denied.
-pub const EACCES: Errno = 2;
+pub const EACCES: Errno = Errno(2);
 /// Resource unavailable, try again.
-pub const EAGAIN: Errno = 6;
+pub const EAGAIN: Errno = Errno(6);
+/// Device or resource busy.
+pub const EBUSY: Errno = Errno(10);
 /// Bad file descriptor.
-pub const EBADF: Errno = 8;
+pub const EBADF: Errno = Errno(8);
 /// File exists.
-pub const EEXIST: Errno = 20;
+pub const EEXIST: Errno = Errno(20);
 /// Bad address.
-pub const EFAULT: Errno = 21;
+pub const EFAULT: Errno = Errno(21);
 /// File too large.
-pub const EFBIG: Errno = 22;
+pub const EFBIG: Errno = Errno(22);
 /// Illegal byte sequence.
-pub const EILSEQ: Errno = 25;
+pub const EILSEQ: Errno = Errno(25);
 /// Invalid argument.
-pub const EINVAL: Errno = 28;
+pub const EINVAL: Errno = Errno(28);
 /// I/O error.
-pub const EIO: Errno = 29;
+pub const EIO: Errno = Errno(29);
 /// Is a directory.
-pub const EISDIR: Errno = 31;
+pub const EISDIR: Errno = Errno(31);
 /// Too many levels of symbolic links.
-pub const ELOOP: Errno = 32;
+pub const ELOOP: Errno = Errno(32);
+/// Too many links.
+pub const EMLINK: Errno = Errno(34);
 /// Too many open files.
-pub const EMFILE: Errno = 33;
+pub const EMFILE: Errno = Errno(33);
 /// Filename too long.
-pub const ENAMETOOLONG: Errno = 37;
+pub const ENAMETOOLONG: Errno = Errno(37);
 /// No such file or directory.
-pub const ENOENT: Errno = 44;
+pub const ENOENT: Errno = Errno(44);
 /// Not enough space.
-pub const ENOMEM: Errno = 48;
+pub const ENOMEM: Errno = Errno(48);
 /// Function not supported.
-pub const ENOSYS: Errno = 52;
+pub const ENOSYS: Errno = Errno(52);
+/// No space left on device.
+pub const ENOSPC: Errno = Errno(51);
 /// Not a directory.
-pub const ENOTDIR: Errno = 54;
+pub const ENOTDIR: Errno = Errno(54);
 /// Directory not empty.
-pub const ENOTEMPTY: Errno = 55;
+pub const ENOTEMPTY: Errno = Errno(55);
 /// Not a socket.
-pub const ENOTSOCK: Errno = 57;
+pub const ENOTSOCK: Errno = Errno(57);
 /// Not supported.
-pub const ENOTSUP: Errno = 58;
+pub const ENOTSUP: Errno = Errno(58);
 /// Value too large to be stored in data type.
-pub const EOVERFLOW: Errno = 61;
+pub const EOVERFLOW: Errno = Errno(61);
 /// Operation not permitted.
-pub const EPERM: Errno = 63;
+pub const EPERM: Errno = Errno(63);
 /// Read-only file system.
-pub const EROFS: Errno = 67;
+pub const EROFS: Errno = Errno(69);
 /// Invalid seek.
-pub const ESPIPE: Errno = 68;
+pub const ESPIPE: Errno = Errno(70);
 /// Cross-device link.
-pub const EXDEV: Errno = 71;
+pub const EXDEV: Errno = Errno(75);
 /// Capabilities insufficient.
-pub const ENOTCAPABLE: Errno = 76;
+pub const ENOTCAPABLE: Errno = Errno(76);
 
 /// `filetype` values.
 pub mod filetype {

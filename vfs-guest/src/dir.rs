@@ -6,10 +6,45 @@
 use wasivfs_image::Image;
 
 use crate::abi::{encode_dirent, filetype, Errno, DIRENT_SIZE, EBADF, EIO};
-use crate::fdtable::{Open, OpenKind};
-use crate::host::AppMemory;
+use crate::fdtable::{Open, OpenKind, Tree};
+use crate::host::{AppMemory, Host};
 use crate::mem;
 use crate::stat::{filetype_of, ino_of};
+use crate::vfs::Vfs;
+
+impl Vfs<'_> {
+    /// `fd_readdir`.
+    pub fn fd_readdir<H: Host>(
+        &mut self,
+        h: &mut H,
+        fd: i32,
+        buf: i32,
+        buf_len: i32,
+        cookie: i64,
+        bufused: i32,
+    ) -> i32 {
+        self.route(
+            h,
+            fd,
+            |_, h, n| h.fd_readdir(n, buf, buf_len, cookie, bufused),
+            |vfs, h, o| {
+                let n = if o.tree == Tree::Mem {
+                    vfs.w_readdir(h, &o, buf as u32, buf_len as u32, cookie as u64)?
+                } else {
+                    readdir(
+                        h,
+                        &vfs.img()?,
+                        &o,
+                        buf as u32,
+                        buf_len as u32,
+                        cookie as u64,
+                    )?
+                };
+                mem::store_u32(h, bufused as u32, n)
+            },
+        )
+    }
+}
 
 /// Writes entries from `cookie` on into `[buf, buf + buf_len)`; returns the bytes used.
 pub fn readdir<H: AppMemory>(

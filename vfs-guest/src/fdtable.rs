@@ -12,15 +12,26 @@ use crate::abi::{Errno, EBADF, EMFILE};
 /// What an embedded fd is open on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OpenKind {
-    /// A regular file (read-only).
+    /// A regular file.
     File,
     /// A directory.
     Dir,
 }
 
+/// Which tree an embedded fd's node numbers belong to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tree {
+    /// The read-only image: numbers are image inodes.
+    Image,
+    /// The writable in-memory tree (`--tmpfs`, `--writable`): numbers are its node ids.
+    Mem,
+}
+
 /// An open embedded file or directory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Open {
+    /// The tree `inode` and `root` belong to.
+    pub tree: Tree,
     /// The inode it is open on.
     pub inode: u32,
     /// The root inode of the mount it belongs to (`..` never climbs above it).
@@ -33,6 +44,10 @@ pub struct Open {
     pub pos: u64,
     /// `fdflags` the application may observe (`APPEND`, `NONBLOCK`).
     pub flags: u16,
+    /// Open for reading.
+    pub read: bool,
+    /// Open for writing (only ever on the writable tree).
+    pub write: bool,
 }
 
 /// One used fd.

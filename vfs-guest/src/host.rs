@@ -98,9 +98,48 @@ pub trait AppMemory {
     fn store_u64(&mut self, addr: u32, v: u64);
 }
 
-/// Everything the VFS core needs: the host's preview 1 functions and the application's memory.
-pub trait Host: Wasi + AppMemory {}
-impl<T: Wasi + AppMemory> Host for T {}
+/// The host's realtime clock: `wasi_snapshot_preview1.clock_time_get`, which the VFS does not
+/// intercept but calls for the times of written files (its result lands in application memory).
+pub trait Clock {
+    /// `clock_time_get(id, precision, time_out)`, with `time_out` an application address.
+    fn clock_time_get(&mut self, id: i32, precision: i64, time_out: i32) -> i32;
+}
+
+/// Everything the VFS core needs: the host's preview 1 functions, its clock and the application's
+/// memory.
+pub trait Host: Wasi + AppMemory + Clock {}
+impl<T: Wasi + AppMemory + Clock> Host for T {}
+
+/// The host's realtime clock in nanoseconds, read through application address 0 (its bytes are
+/// saved and put back); `None` if the module cannot reach it (an application that does not import
+/// `clock_time_get` leaves the VFS a stub answering `ENOSYS`).
+pub fn clock<H: Host>(h: &mut H) -> Option<u64> {
+    if h.app_len() < 8 {
+        return None;
+    }
+    let mut saved = [0u8; 8];
+    h.copy_in(&mut saved, 0);
+    let t = (h.clock_time_get(0, 1, 0) == 0).then(|| h.load_u64(0));
+    h.copy_out(0, &saved);
+    t
+}
+
+#[cfg(target_arch = "wasm32")]
+mod clock {
+    #[link(wasm_import_module = "wasi_snapshot_preview1")]
+    extern "C" {
+        pub fn clock_time_get(id: i32, precision: i64, time_out: i32) -> i32;
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+impl Clock for WasmHost {
+    fn clock_time_get(&mut self, id: i32, precision: i64, time_out: i32) -> i32 {
+        // SAFETY: the import has exactly the preview 1 signature; it writes the application's
+        // memory, never ours.
+        unsafe { clock::clock_time_get(id, precision, time_out) }
+    }
+}
 
 /// The real surroundings inside a merged module.
 #[cfg(target_arch = "wasm32")]

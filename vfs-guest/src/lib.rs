@@ -21,6 +21,7 @@ pub mod host;
 #[cfg(target_arch = "wasm32")]
 mod init;
 mod mem;
+pub mod memfs;
 pub mod path;
 mod poll;
 mod stat;

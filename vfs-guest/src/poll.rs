@@ -1,4 +1,5 @@
-//! `poll_oneoff` across host and embedded fds.
+//! `poll_oneoff` across host and embedded fds, and the socket calls (embedded fds are never
+//! sockets: `ENOTSOCK`).
 //!
 //! Embedded files are always ready. If any subscription names an embedded fd, the call answers at
 //! once with events for the embedded subscriptions only (in subscription order) and never blocks.
@@ -8,17 +9,95 @@
 use alloc::vec::Vec;
 
 use crate::abi::{
-    eventtype, Errno, EBADF, EINVAL, EPERM, EVENT_SIZE, SUBSCRIPTION_FD_OFFSET, SUBSCRIPTION_SIZE,
+    eventtype, Errno, EBADF, EINVAL, ENOTSOCK, EPERM, EVENT_SIZE, SUBSCRIPTION_FD_OFFSET,
+    SUBSCRIPTION_SIZE,
 };
-use crate::fdtable::{OpenKind, Slot};
+use crate::fdtable::{OpenKind, Slot, Tree};
 use crate::host::Host;
 use crate::mem;
-use crate::vfs::Vfs;
+use crate::vfs::{check_bits, Vfs, FDFLAGS_ALL};
 
 /// `FD_READWRITE_HANGUP` in an event's flags.
 const HANGUP: u16 = 1;
 
 impl Vfs<'_> {
+    /// `poll_oneoff`.
+    pub fn poll_oneoff<H: Host>(
+        &mut self,
+        h: &mut H,
+        subs: i32,
+        events: i32,
+        n: i32,
+        nevents: i32,
+    ) -> i32 {
+        self.start(h);
+        Errno::ret(self.poll(h, subs as u32, events as u32, n as u32, nevents as u32))
+    }
+
+    /// `sock_accept`.
+    pub fn sock_accept<H: Host>(&mut self, h: &mut H, fd: i32, flags: i32, fd_out: i32) -> i32 {
+        if let Err(e) = check_bits(flags as u32 as u64, FDFLAGS_ALL as u64) {
+            return e.code();
+        }
+        self.route(
+            h,
+            fd,
+            |vfs, h, n| {
+                let r = h.sock_accept(n, flags, fd_out);
+                vfs.host_new_fd(h, r, fd_out)
+            },
+            |_, _, _| Err(ENOTSOCK),
+        )
+    }
+
+    /// `sock_recv`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn sock_recv<H: Host>(
+        &mut self,
+        h: &mut H,
+        fd: i32,
+        ri_data: i32,
+        ri_len: i32,
+        ri_flags: i32,
+        ro_len: i32,
+        ro_flags: i32,
+    ) -> i32 {
+        self.route(
+            h,
+            fd,
+            |_, h, n| h.sock_recv(n, ri_data, ri_len, ri_flags, ro_len, ro_flags),
+            |_, _, _| Err(ENOTSOCK),
+        )
+    }
+
+    /// `sock_send`.
+    pub fn sock_send<H: Host>(
+        &mut self,
+        h: &mut H,
+        fd: i32,
+        si_data: i32,
+        si_len: i32,
+        si_flags: i32,
+        so_len: i32,
+    ) -> i32 {
+        self.route(
+            h,
+            fd,
+            |_, h, n| h.sock_send(n, si_data, si_len, si_flags, so_len),
+            |_, _, _| Err(ENOTSOCK),
+        )
+    }
+
+    /// `sock_shutdown`.
+    pub fn sock_shutdown<H: Host>(&mut self, h: &mut H, fd: i32, how: i32) -> i32 {
+        self.route(
+            h,
+            fd,
+            |_, h, n| h.sock_shutdown(n, how),
+            |_, _, _| Err(ENOTSOCK),
+        )
+    }
+
     pub(crate) fn poll<H: Host>(
         &mut self,
         h: &mut H,
@@ -66,11 +145,7 @@ impl Vfs<'_> {
         for (i, fd, _) in &fd_subs {
             h.store_u32(subs + i * SUBSCRIPTION_SIZE + SUBSCRIPTION_FD_OFFSET, *fd);
         }
-        if r == 0 {
-            Ok(())
-        } else {
-            Err(r as Errno)
-        }
+        Errno::check(r)
     }
 
     fn poll_embedded<H: Host>(
@@ -100,19 +175,23 @@ impl Vfs<'_> {
             if open.kind != OpenKind::File {
                 return Err(EBADF);
             }
-            let flags = if tag == eventtype::FD_WRITE {
-                // A read-only preopen refuses a write stream on its files.
-                return Err(EPERM);
-            } else {
-                let size = img
+            let size = match open.tree {
+                Tree::Mem => self.w_size(open.inode).unwrap_or(0),
+                Tree::Image => img
                     .as_ref()
                     .and_then(|img| img.inode(open.inode))
-                    .map_or(0, |i| i.size());
-                if size <= open.pos {
-                    HANGUP
-                } else {
-                    0
+                    .map_or(0, |i| i.size()),
+            };
+            let flags = if tag == eventtype::FD_WRITE {
+                if open.tree == Tree::Image {
+                    // A read-only preopen refuses a write stream on its files.
+                    return Err(EPERM);
                 }
+                0
+            } else if size <= open.pos {
+                HANGUP
+            } else {
+                0
             };
             let mut ev = [0u8; EVENT_SIZE as usize];
             ev[0..8].copy_from_slice(&head[0..8]);

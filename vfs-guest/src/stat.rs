@@ -85,8 +85,9 @@ pub const PREOPEN_RIGHTS_INHERITING: u64 = PREOPEN_RIGHTS_BASE
     | rights::FD_FILESTAT_SET_TIMES
     | rights::POLL_FD_READWRITE;
 
-/// `fdstat` of an embedded fd. Embedded files are always open for reading only, so every right but
-/// `FD_WRITE` is reported (directories also lack the seek and set-size rights).
+/// `fdstat` of an embedded fd, as wasmtime-wasi derives it from the open mode: every right, less
+/// `FD_WRITE` unless open for writing, less `FD_READ` and `FD_READDIR` unless open for reading;
+/// directories also lack the seek and set-size rights. Preopens report a fixed set.
 pub fn fdstat(open: &Open) -> Fdstat {
     if open.preopen.is_some() {
         return Fdstat {
@@ -96,21 +97,19 @@ pub fn fdstat(open: &Open) -> Fdstat {
             rights_inheriting: PREOPEN_RIGHTS_INHERITING,
         };
     }
-    let (ft, r, flags) = match open.kind {
-        OpenKind::Dir => (
-            filetype::DIRECTORY,
-            rights::ALL
-                & !rights::FD_SEEK
-                & !rights::FD_FILESTAT_SET_SIZE
-                & !rights::PATH_FILESTAT_SET_SIZE
-                & !rights::FD_WRITE,
-            0,
-        ),
-        OpenKind::File => (
-            filetype::REGULAR_FILE,
-            rights::ALL & !rights::FD_WRITE,
-            open.flags,
-        ),
+    let mut r = rights::ALL;
+    if !open.write {
+        r &= !rights::FD_WRITE;
+    }
+    if !open.read {
+        r &= !(rights::FD_READ | rights::FD_READDIR);
+    }
+    let (ft, flags) = match open.kind {
+        OpenKind::Dir => {
+            r &= !(rights::FD_SEEK | rights::FD_FILESTAT_SET_SIZE | rights::PATH_FILESTAT_SET_SIZE);
+            (filetype::DIRECTORY, 0)
+        }
+        OpenKind::File => (filetype::REGULAR_FILE, open.flags),
     };
     Fdstat {
         filetype: ft,

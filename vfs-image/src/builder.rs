@@ -107,9 +107,19 @@ pub struct Blob<S> {
     pub source: S,
 }
 
+/// How a mount may be written (see [`ImageBuilder::set_mount_options`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MountOptions {
+    /// [`crate::MOUNT_WRITABLE`] and [`crate::MOUNT_TMPFS`] bits (0: read-only).
+    pub flags: u32,
+    /// Most bytes the mount may hold in memory at run time (writable mounts).
+    pub size_limit: u64,
+}
+
 /// Collects a tree, then lays it out.
 pub struct ImageBuilder<S> {
     mounts: Vec<(String, NodeId)>,
+    mount_options: HashMap<NodeId, MountOptions>,
     nodes: Vec<Node<S>>,
     blobs: Vec<(u64, S)>,
     by_digest: HashMap<([u8; 32], u64), usize>,
@@ -196,6 +206,7 @@ impl<S> ImageBuilder<S> {
     pub fn new() -> Self {
         ImageBuilder {
             mounts: Vec::new(),
+            mount_options: HashMap::new(),
             nodes: Vec::new(),
             blobs: Vec::new(),
             by_digest: HashMap::new(),
@@ -216,6 +227,27 @@ impl<S> ImageBuilder<S> {
         });
         self.mounts.push((guest.to_string(), id));
         Ok(id)
+    }
+
+    /// The root of the mount at guest path `guest`, if there is one.
+    pub fn mount_root(&self, guest: &str) -> Option<NodeId> {
+        self.mounts
+            .iter()
+            .find(|(p, _)| p == guest)
+            .map(|(_, r)| *r)
+    }
+
+    /// Sets how the mount whose root is `root` may be written.
+    pub fn set_mount_options(
+        &mut self,
+        root: NodeId,
+        options: MountOptions,
+    ) -> Result<(), BuildError> {
+        if !self.mounts.iter().any(|(_, r)| *r == root) {
+            return Err(BuildError::NotADirectory(root));
+        }
+        self.mount_options.insert(root, options);
+        Ok(())
     }
 
     /// Adds a directory named `name` inside `parent`.
@@ -354,12 +386,14 @@ impl<S> ImageBuilder<S> {
             strings.extend_from_slice(s.as_bytes());
             (off, s.len() as u32)
         };
-        let mounts: Vec<(u32, u32, u32)> = self
+        let mount_options = &self.mount_options;
+        let mounts: Vec<(u32, u32, u32, MountOptions)> = self
             .mounts
             .iter()
             .map(|(p, root)| {
                 let (o, l) = put(p);
-                (o, l, ino_of[*root as usize])
+                let opts = mount_options.get(root).copied().unwrap_or_default();
+                (o, l, ino_of[*root as usize], opts)
             })
             .collect();
         let dirent_recs: Vec<(u32, u32, u32)> = dirents
@@ -445,10 +479,11 @@ impl<S> ImageBuilder<S> {
             m.extend_from_slice(&v.to_le_bytes());
         }
         debug_assert_eq!(m.len(), HEADER_LEN);
-        for (o, l, root) in &mounts {
-            for v in [*o, *l, *root] {
+        for (o, l, root, opts) in &mounts {
+            for v in [*o, *l, *root, opts.flags] {
                 m.extend_from_slice(&v.to_le_bytes());
             }
+            m.extend_from_slice(&opts.size_limit.to_le_bytes());
         }
         for (kind, a, b, parent, mtime) in &inode_recs {
             m.extend_from_slice(&[*kind as u8, 0, 0, 0]);

@@ -22,12 +22,21 @@ pub const MAGIC: [u8; 8] = *b"WVFSIMG\0";
 /// Most symlinks followed while resolving one path (Linux's limit): a longer chain is a loop
 /// (`ELOOP`). The packer's escape check, the VFS and `inspect` all stop there.
 pub const MAX_SYMLINK_HOPS: u32 = 40;
-/// The image format version this crate reads and writes.
-pub const VERSION: u32 = 2;
+/// The image format version this crate writes. It also reads version 2 (mounts without flags).
+pub const VERSION: u32 = 3;
+/// The oldest image format version this crate reads.
+pub const MIN_VERSION: u32 = 2;
 /// Size of the header in bytes.
 pub const HEADER_LEN: usize = 64;
 /// Size of one mount record in bytes.
-pub const MOUNT_LEN: usize = 12;
+pub const MOUNT_LEN: usize = 24;
+/// Size of one mount record in a version 2 image.
+pub const MOUNT_LEN_V2: usize = 12;
+
+/// Mount flag: the mount is writable (copy-on-write over its packed files, in memory).
+pub const MOUNT_WRITABLE: u32 = 1 << 0;
+/// Mount flag: the mount is a tmpfs (an empty writable directory; implies [`MOUNT_WRITABLE`]).
+pub const MOUNT_TMPFS: u32 = 1 << 1;
 /// Size of one inode record in bytes.
 pub const INODE_LEN: usize = 32;
 /// Size of one directory entry record in bytes.
@@ -117,6 +126,22 @@ pub struct Mount<'a> {
     pub path: &'a [u8],
     /// The inode of the mount's root directory.
     pub root: u32,
+    /// [`MOUNT_WRITABLE`], [`MOUNT_TMPFS`] (0: read-only).
+    pub flags: u32,
+    /// Most bytes a writable mount may hold in memory (0 for a read-only mount).
+    pub size_limit: u64,
+}
+
+impl Mount<'_> {
+    /// Whether the mount accepts writes.
+    pub fn writable(&self) -> bool {
+        self.flags & (MOUNT_WRITABLE | MOUNT_TMPFS) != 0
+    }
+
+    /// Whether the mount is a tmpfs (starts empty, no host directory behind it).
+    pub fn tmpfs(&self) -> bool {
+        self.flags & MOUNT_TMPFS != 0
+    }
 }
 
 /// One inode record.
@@ -160,6 +185,7 @@ pub struct DirEntry<'a> {
 pub struct Image<'a> {
     bytes: &'a [u8],
     header: Header,
+    mount_len: usize,
 }
 
 fn u32_at(b: &[u8], off: usize) -> u32 {
@@ -191,9 +217,14 @@ impl<'a> Image<'a> {
             return Err(Error::BadMagic);
         }
         let version = u32_at(bytes, 8);
-        if version != VERSION {
+        if !(MIN_VERSION..=VERSION).contains(&version) {
             return Err(Error::UnsupportedVersion(version));
         }
+        let mount_len = if version == 2 {
+            MOUNT_LEN_V2
+        } else {
+            MOUNT_LEN
+        };
         let header = Header {
             total_len: u32_at(bytes, 16),
             mount_count: u32_at(bytes, 20),
@@ -214,7 +245,7 @@ impl<'a> Image<'a> {
         if bytes.len() < total {
             return Err(Error::Truncated);
         }
-        let ok = range_ok(total, header.mounts_off, header.mount_count, MOUNT_LEN)
+        let ok = range_ok(total, header.mounts_off, header.mount_count, mount_len)
             && range_ok(total, header.inodes_off, header.inode_count, INODE_LEN)
             && range_ok(total, header.dirents_off, header.dirent_count, DIRENT_LEN)
             && range_ok(total, header.strings_off, header.strings_len, 1);
@@ -224,6 +255,7 @@ impl<'a> Image<'a> {
         Ok(Image {
             bytes: &bytes[..total],
             header,
+            mount_len,
         })
     }
 
@@ -247,11 +279,18 @@ impl<'a> Image<'a> {
         if i >= self.header.mount_count {
             return None;
         }
-        let off = self.header.mounts_off as usize + i as usize * MOUNT_LEN;
+        let off = self.header.mounts_off as usize + i as usize * self.mount_len;
         let path = self.string(u32_at(self.bytes, off), u32_at(self.bytes, off + 4))?;
+        let (flags, size_limit) = if self.mount_len == MOUNT_LEN {
+            (u32_at(self.bytes, off + 12), u64_at(self.bytes, off + 16))
+        } else {
+            (0, 0)
+        };
         Some(Mount {
             path,
             root: u32_at(self.bytes, off + 8),
+            flags,
+            size_limit,
         })
     }
 

@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 /// Name of the custom section.
 pub const SECTION_NAME: &str = wasivfs_abi::CUSTOM_SECTION;
 /// Version of the section's JSON schema.
-pub const SECTION_FORMAT: u32 = 2;
+pub const SECTION_FORMAT: u32 = 3;
+/// The oldest section format still read (format 2: every mount read-only).
+pub const MIN_SECTION_FORMAT: u32 = 2;
 
 /// What the packer records about the module it was given.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -18,10 +20,23 @@ pub struct InputInfo {
 }
 
 /// One mount of a layer.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MountInfo {
     /// Absolute guest path.
     pub guest: String,
+    /// Writable (copy-on-write over the packed files, in memory). Absent: read-only.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub writable: bool,
+    /// A tmpfs: an empty writable directory with no host directory behind it.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub tmpfs: bool,
+    /// Most bytes a writable mount holds in memory at run time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_limit: Option<u64>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// Where a layer's file contents are: passive data segments `first_segment ..

@@ -27,7 +27,7 @@ fn open_close_reuse() {
     let c = open(&mut v, &mut m, "sub/c.txt").unwrap();
     assert_eq!((a, b, c), (6, 7, 8));
     assert_eq!(v.fd_close(&mut m, b as i32), 0);
-    assert_eq!(v.fd_close(&mut m, b as i32), EBADF as i32);
+    assert_eq!(v.fd_close(&mut m, b as i32), EBADF.code());
     assert_eq!(open(&mut v, &mut m, "a.txt").unwrap(), 7);
     assert_eq!(v.fd_close(&mut m, a as i32), 0);
     assert_eq!(v.fd_close(&mut m, c as i32), 0);
@@ -40,7 +40,7 @@ fn open_close_reuse() {
     );
     // Closing a preopen is allowed; its number is then free.
     assert_eq!(v.fd_close(&mut m, SRC), 0);
-    assert_eq!(open(&mut v, &mut m, "a.txt"), Err(EBADF as i32));
+    assert_eq!(open(&mut v, &mut m, "a.txt"), Err(EBADF.code()));
 }
 
 #[test]
@@ -50,12 +50,12 @@ fn renumber_rules() {
     let b = open(&mut v, &mut m, "sub/c.txt").unwrap() as i32;
     assert_eq!(
         v.fd_renumber(&mut m, a, 42),
-        EBADF as i32,
+        EBADF.code(),
         "target must be open"
     );
     assert_eq!(
         v.fd_renumber(&mut m, 42, a),
-        EBADF as i32,
+        EBADF.code(),
         "source must be open"
     );
     assert_eq!(v.fd_renumber(&mut m, a, a), 0);
@@ -66,7 +66,7 @@ fn renumber_rules() {
         b"llo world",
         "position moves too"
     );
-    assert_eq!(read(&mut v, &mut m, a as u32, 1), Err(EBADF as i32));
+    assert_eq!(read(&mut v, &mut m, a as u32, 1), Err(EBADF.code()));
     // Renumbering onto a host fd closes the host fd by its host number.
     assert_eq!(v.fd_renumber(&mut m, b, 3), 0);
     let closes = m.calls_named("fd_close");
@@ -107,12 +107,12 @@ fn host_fds_are_translated() {
     assert_eq!(v.fd_close(&mut m, e), 0);
     assert_eq!(m.calls_named("fd_close")[0].args, vec![100]);
     // Host errors come back unchanged; unknown numbers never reach the host.
-    m.default_answer = ENOENT as i32;
+    m.default_answer = ENOENT.code();
     assert_eq!(
         v.path_unlink_file(&mut m, 3, PATH_AT as i32, 3),
-        ENOENT as i32
+        ENOENT.code()
     );
-    assert_eq!(v.fd_write(&mut m, 77, 0, 0, 0), EBADF as i32);
+    assert_eq!(v.fd_write(&mut m, 77, 0, 0, 0), EBADF.code());
     assert!(m.calls_named("fd_write").is_empty());
     // stdio passes through as itself.
     m.default_answer = 0;

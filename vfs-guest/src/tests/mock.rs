@@ -28,6 +28,8 @@ pub struct Mock {
     pub default_answer: i32,
     /// The test image's content segments (what `memory.init` reads in a merged module).
     pub segments: Vec<Vec<u8>>,
+    /// Nanoseconds the mock clock has advanced.
+    pub clock: u64,
 }
 
 impl Mock {
@@ -39,6 +41,7 @@ impl Mock {
             next_host_fd: 100,
             default_answer: 0,
             segments: test_image().1,
+            clock: 0,
         }
     }
 
@@ -102,6 +105,18 @@ impl Mock {
 }
 
 impl_wasi_by_dispatch!(Mock);
+
+/// The mock clock: every reading is one second later than the one before.
+pub const CLOCK_START: u64 = 1_700_000_000_000_000_000;
+
+impl crate::host::Clock for Mock {
+    fn clock_time_get(&mut self, _id: i32, _precision: i64, out: i32) -> i32 {
+        self.clock += 1_000_000_000;
+        let t = CLOCK_START + self.clock;
+        self.put(out as u32, &t.to_le_bytes());
+        0
+    }
+}
 
 impl AppMemory for Mock {
     fn app_len(&mut self) -> u64 {

@@ -4,3 +4,5 @@ mod fdtable_tests;
 mod fs_tests;
 mod mock;
 mod poll_tests;
+mod readdir_tests;
+mod write_tests;

@@ -55,27 +55,27 @@ fn embedded_errors() {
     let a = open(&mut v, &mut m, "a.txt").unwrap();
     assert_eq!(
         v.poll_oneoff(&mut m, SUBS as i32, EVENTS as i32, 0, NEVENTS as i32),
-        EINVAL as i32
+        EINVAL.code()
     );
     sub(&mut m, 0, 1, eventtype::FD_WRITE, a);
     assert_eq!(
         v.poll_oneoff(&mut m, SUBS as i32, EVENTS as i32, 1, NEVENTS as i32),
-        EPERM as i32
+        EPERM.code()
     );
     sub(&mut m, 0, 1, eventtype::FD_READ, 4);
     assert_eq!(
         v.poll_oneoff(&mut m, SUBS as i32, EVENTS as i32, 1, NEVENTS as i32),
-        EBADF as i32
+        EBADF.code()
     );
     sub(&mut m, 0, 1, eventtype::FD_READ, a);
     sub(&mut m, 1, 1, eventtype::FD_READ, 55);
     assert_eq!(
         v.poll_oneoff(&mut m, SUBS as i32, EVENTS as i32, 2, NEVENTS as i32),
-        EBADF as i32
+        EBADF.code()
     );
     assert_eq!(
         v.poll_oneoff(&mut m, 65500, EVENTS as i32, 1, NEVENTS as i32),
-        EFAULT as i32
+        EFAULT.code()
     );
 }
 
@@ -102,7 +102,7 @@ fn host_only_polls_are_translated_and_restored() {
     sub(&mut m, 1, 2, eventtype::FD_READ, 77);
     assert_eq!(
         v.poll_oneoff(&mut m, SUBS as i32, EVENTS as i32, 3, NEVENTS as i32),
-        EBADF as i32
+        EBADF.code()
     );
     assert_eq!(m.calls_named("poll_oneoff").len(), 1);
 }

@@ -1,0 +1,459 @@
+//! The path calls (`path_*`).
+
+// The methods mirror the preview 1 signatures, some of which take many arguments.
+#![allow(clippy::too_many_arguments)]
+
+use wasivfs_image::{Image, Kind};
+
+use crate::abi::{
+    fdflags, lookupflags, oflags, rights, Errno, EBADF, EINVAL, ELOOP, ENOTDIR, ENOTSUP, EPERM,
+    EXDEV,
+};
+use crate::fdtable::{Open, OpenKind, Slot, Tree};
+use crate::host::Host;
+use crate::vfs::fd::check_fstflags;
+use crate::vfs::{check_bits, read_path, Target, Vfs, FDFLAGS_ALL};
+use crate::{mem, path, stat};
+
+/// All valid `oflags` bits.
+const OFLAGS_ALL: u64 = 0xf;
+
+/// Checks a `lookupflags` value.
+fn check_lookup(flags: i32) -> Result<(), Errno> {
+    check_bits(flags as u32 as u64, lookupflags::SYMLINK_FOLLOW as u64)
+}
+
+/// The embedded directory an fd is open on, for the path calls (a file is `EBADF`).
+fn embedded_dir(o: &Open) -> Result<Open, Errno> {
+    match o.kind {
+        OpenKind::Dir => Ok(*o),
+        OpenKind::File => Err(EBADF),
+    }
+}
+
+/// A write-type path call on an embedded directory: the paths are read (and checked) first,
+/// then the read-only preopen refuses.
+fn refuse_path_write<H: Host>(h: &mut H, o: &Open, paths: &[(i32, i32)]) -> Result<(), Errno> {
+    embedded_dir(o)?;
+    for (p, l) in paths {
+        read_path(h, *p, *l)?;
+    }
+    Err(EPERM)
+}
+
+/// Two-directory write calls with an embedded side: both must be directories, then `EPERM`
+/// when a read-only mount is involved, `EXDEV` between a writable mount and the host.
+fn two_dirs<H: Host>(h: &mut H, a: &Target, b: &Target, paths: &[(i32, i32)]) -> Result<(), Errno> {
+    let mut read_only = false;
+    for t in [a, b] {
+        if let Target::Embedded(o) = t {
+            embedded_dir(o)?;
+            read_only |= o.tree == Tree::Image;
+        }
+    }
+    for (p, l) in paths {
+        read_path(h, *p, *l)?;
+    }
+    Err(if read_only { EPERM } else { EXDEV })
+}
+
+/// The writable directory an fd is open on, if it is one (a writable file is `EBADF`).
+fn mem_dir(o: &Open) -> Result<Option<Open>, Errno> {
+    match o.tree {
+        Tree::Mem => embedded_dir(o).map(Some),
+        Tree::Image => Ok(None),
+    }
+}
+
+/// Both fds of a two-directory call, when both are writable directories.
+fn both_mem(a: &Target, b: &Target) -> Result<Option<(Open, Open)>, Errno> {
+    match (a, b) {
+        (Target::Embedded(x), Target::Embedded(y)) => match (mem_dir(x)?, mem_dir(y)?) {
+            (Some(x), Some(y)) => Ok(Some((x, y))),
+            _ => Ok(None),
+        },
+        _ => Ok(None),
+    }
+}
+
+impl Vfs<'_> {
+    /// The routing helper of the calls that name two directories (`path_link`, `path_rename`):
+    /// both on the host go to `host`; otherwise `embedded` decides.
+    fn route2<H: Host>(
+        &mut self,
+        h: &mut H,
+        fds: (i32, i32),
+        host: impl FnOnce(&mut H, i32, i32) -> i32,
+        embedded: impl FnOnce(&mut Self, &mut H, Target, Target) -> Result<(), Errno>,
+    ) -> i32 {
+        let a = self.target(h, fds.0);
+        let b = self.target(h, fds.1);
+        match (a, b) {
+            (Err(e), _) | (_, Err(e)) => e.code(),
+            (Ok(Target::Host(x)), Ok(Target::Host(y))) => host(h, x, y),
+            (Ok(x), Ok(y)) => Errno::ret(embedded(self, h, x, y)),
+        }
+    }
+
+    /// `path_create_directory`.
+    pub fn path_create_directory<H: Host>(
+        &mut self,
+        h: &mut H,
+        fd: i32,
+        path: i32,
+        path_len: i32,
+    ) -> i32 {
+        self.route(
+            h,
+            fd,
+            |_, h, n| h.path_create_directory(n, path, path_len),
+            |vfs, h, o| match mem_dir(&o)? {
+                Some(d) => {
+                    let p = read_path(h, path, path_len)?;
+                    vfs.w_mkdir(h, &d, &p)
+                }
+                None => refuse_path_write(h, &o, &[(path, path_len)]),
+            },
+        )
+    }
+
+    /// `path_filestat_get`.
+    pub fn path_filestat_get<H: Host>(
+        &mut self,
+        h: &mut H,
+        fd: i32,
+        flags: i32,
+        path: i32,
+        path_len: i32,
+        buf: i32,
+    ) -> i32 {
+        if let Err(e) = check_lookup(flags) {
+            return e.code();
+        }
+        self.route(
+            h,
+            fd,
+            |_, h, n| h.path_filestat_get(n, flags, path, path_len, buf),
+            |vfs, h, o| {
+                let d = embedded_dir(&o)?;
+                let p = read_path(h, path, path_len)?;
+                let follow = flags as u32 & lookupflags::SYMLINK_FOLLOW != 0;
+                if d.tree == Tree::Mem {
+                    let id = vfs.w_resolve(&d, &p, follow)?;
+                    return vfs.w_filestat(h, id, buf);
+                }
+                let mut img = vfs.img()?;
+                let ino = path::resolve(&mut img, d.inode, d.inode, &p, follow)?;
+                let st = stat::filestat(&img, ino)?;
+                mem::write_bytes(h, buf as u32, &st.encode())
+            },
+        )
+    }
+
+    /// `path_filestat_set_times`.
+    pub fn path_filestat_set_times<H: Host>(
+        &mut self,
+        h: &mut H,
+        fd: i32,
+        flags: i32,
+        path: i32,
+        path_len: i32,
+        atim: i64,
+        mtim: i64,
+        fst: i32,
+    ) -> i32 {
+        if let Err(e) = check_lookup(flags).and_then(|()| check_fstflags(fst)) {
+            return e.code();
+        }
+        self.route(
+            h,
+            fd,
+            |_, h, n| h.path_filestat_set_times(n, flags, path, path_len, atim, mtim, fst),
+            |vfs, h, o| match mem_dir(&o)? {
+                Some(d) => {
+                    let p = read_path(h, path, path_len)?;
+                    let follow = flags as u32 & lookupflags::SYMLINK_FOLLOW != 0;
+                    let id = vfs.w_resolve(&d, &p, follow)?;
+                    vfs.w_set_times(h, id, atim, mtim, fst)
+                }
+                None => refuse_path_write(h, &o, &[(path, path_len)]),
+            },
+        )
+    }
+
+    /// `path_link`: refused with `EPERM` whenever an embedded directory is involved.
+    pub fn path_link<H: Host>(
+        &mut self,
+        h: &mut H,
+        old_fd: i32,
+        old_flags: i32,
+        old_path: i32,
+        old_len: i32,
+        new_fd: i32,
+        new_path: i32,
+        new_len: i32,
+    ) -> i32 {
+        if let Err(e) = check_lookup(old_flags) {
+            return e.code();
+        }
+        self.route2(
+            h,
+            (old_fd, new_fd),
+            |h, x, y| h.path_link(x, old_flags, old_path, old_len, y, new_path, new_len),
+            |vfs, h, x, y| match both_mem(&x, &y)? {
+                Some((a, b)) => {
+                    let old = read_path(h, old_path, old_len)?;
+                    let new = read_path(h, new_path, new_len)?;
+                    if old_flags as u32 & lookupflags::SYMLINK_FOLLOW != 0 {
+                        return Err(EINVAL);
+                    }
+                    vfs.w_link(h, &a, &old, &b, &new)
+                }
+                None => two_dirs(h, &x, &y, &[(old_path, old_len), (new_path, new_len)]),
+            },
+        )
+    }
+
+    /// `path_open`.
+    pub fn path_open<H: Host>(
+        &mut self,
+        h: &mut H,
+        fd: i32,
+        dirflags: i32,
+        path: i32,
+        path_len: i32,
+        oflags: i32,
+        rights_base: i64,
+        rights_inheriting: i64,
+        fdflags: i32,
+        fd_out: i32,
+    ) -> i32 {
+        let flags_ok = check_lookup(dirflags)
+            .and_then(|()| check_bits(oflags as u32 as u64, OFLAGS_ALL))
+            .and_then(|()| check_bits(rights_base as u64, rights::ALL))
+            .and_then(|()| check_bits(rights_inheriting as u64, rights::ALL))
+            .and_then(|()| check_bits(fdflags as u32 as u64, FDFLAGS_ALL as u64));
+        if let Err(e) = flags_ok {
+            return e.code();
+        }
+        self.route(
+            h,
+            fd,
+            |vfs, h, n| {
+                let r = h.path_open(
+                    n,
+                    dirflags,
+                    path,
+                    path_len,
+                    oflags,
+                    rights_base,
+                    rights_inheriting,
+                    fdflags,
+                    fd_out,
+                );
+                vfs.host_new_fd(h, r, fd_out)
+            },
+            |vfs, h, o| {
+                let p = read_path(h, path, path_len)?;
+                if o.kind != OpenKind::Dir {
+                    return Err(ENOTDIR);
+                }
+                let (df, of, rb, ff) = (
+                    dirflags as u32,
+                    oflags as u16,
+                    rights_base as u64,
+                    fdflags as u16,
+                );
+                let open = match o.tree {
+                    Tree::Mem => vfs.w_open(h, &o, &p, df, of, rb, ff)?,
+                    Tree::Image => open_embedded(&mut vfs.img()?, &o, &p, df, of, rb, ff)?,
+                };
+                let pushed = vfs.table.push(Slot::Embedded(open));
+                let stored = pushed.and_then(|guest| {
+                    mem::store_u32(h, fd_out as u32, guest).inspect_err(|_| {
+                        let _ = vfs.table.remove(guest);
+                    })
+                });
+                if stored.is_err() && open.tree == Tree::Mem {
+                    vfs.w_close(&open);
+                }
+                stored
+            },
+        )
+    }
+
+    /// `path_readlink`.
+    pub fn path_readlink<H: Host>(
+        &mut self,
+        h: &mut H,
+        fd: i32,
+        path: i32,
+        path_len: i32,
+        buf: i32,
+        buf_len: i32,
+        bufused: i32,
+    ) -> i32 {
+        self.route(
+            h,
+            fd,
+            |_, h, n| h.path_readlink(n, path, path_len, buf, buf_len, bufused),
+            |vfs, h, o| {
+                let d = embedded_dir(&o)?;
+                let p = read_path(h, path, path_len)?;
+                let owned;
+                let target: &[u8] = if d.tree == Tree::Mem {
+                    owned = vfs.w_readlink(&d, &p)?;
+                    &owned
+                } else {
+                    let mut img = vfs.img()?;
+                    let ino = path::resolve(&mut img, d.inode, d.inode, &p, false)?;
+                    img.symlink_target(ino).ok_or(EINVAL)?
+                };
+                let n = target.len().min(buf_len as u32 as usize);
+                mem::write_bytes(h, buf as u32, &target[..n])?;
+                mem::store_u32(h, bufused as u32, n as u32)
+            },
+        )
+    }
+
+    /// `path_remove_directory`.
+    pub fn path_remove_directory<H: Host>(
+        &mut self,
+        h: &mut H,
+        fd: i32,
+        path: i32,
+        path_len: i32,
+    ) -> i32 {
+        self.route(
+            h,
+            fd,
+            |_, h, n| h.path_remove_directory(n, path, path_len),
+            |vfs, h, o| match mem_dir(&o)? {
+                Some(d) => {
+                    let p = read_path(h, path, path_len)?;
+                    vfs.w_rmdir(h, &d, &p)
+                }
+                None => refuse_path_write(h, &o, &[(path, path_len)]),
+            },
+        )
+    }
+
+    /// `path_rename`: refused with `EPERM` whenever an embedded directory is involved.
+    pub fn path_rename<H: Host>(
+        &mut self,
+        h: &mut H,
+        fd: i32,
+        old_path: i32,
+        old_len: i32,
+        new_fd: i32,
+        new_path: i32,
+        new_len: i32,
+    ) -> i32 {
+        self.route2(
+            h,
+            (fd, new_fd),
+            |h, x, y| h.path_rename(x, old_path, old_len, y, new_path, new_len),
+            |vfs, h, x, y| match both_mem(&x, &y)? {
+                Some((a, b)) => {
+                    let old = read_path(h, old_path, old_len)?;
+                    let new = read_path(h, new_path, new_len)?;
+                    vfs.w_rename(h, &a, &old, &b, &new)
+                }
+                None => two_dirs(h, &x, &y, &[(old_path, old_len), (new_path, new_len)]),
+            },
+        )
+    }
+
+    /// `path_symlink`.
+    pub fn path_symlink<H: Host>(
+        &mut self,
+        h: &mut H,
+        old_path: i32,
+        old_len: i32,
+        fd: i32,
+        new_path: i32,
+        new_len: i32,
+    ) -> i32 {
+        self.route(
+            h,
+            fd,
+            |_, h, n| h.path_symlink(old_path, old_len, n, new_path, new_len),
+            |vfs, h, o| match mem_dir(&o)? {
+                Some(d) => {
+                    let target = read_path(h, old_path, old_len)?;
+                    let p = read_path(h, new_path, new_len)?;
+                    vfs.w_symlink(h, &d, &target, &p)
+                }
+                None => refuse_path_write(h, &o, &[(old_path, old_len), (new_path, new_len)]),
+            },
+        )
+    }
+
+    /// `path_unlink_file`.
+    pub fn path_unlink_file<H: Host>(
+        &mut self,
+        h: &mut H,
+        fd: i32,
+        path: i32,
+        path_len: i32,
+    ) -> i32 {
+        self.route(
+            h,
+            fd,
+            |_, h, n| h.path_unlink_file(n, path, path_len),
+            |vfs, h, o| match mem_dir(&o)? {
+                Some(d) => {
+                    let p = read_path(h, path, path_len)?;
+                    vfs.w_unlink(h, &d, &p)
+                }
+                None => refuse_path_write(h, &o, &[(path, path_len)]),
+            },
+        )
+    }
+}
+
+/// `path_open` on an embedded directory `dir`, in wasmtime-wasi's order of checks: sync flags are
+/// unsupported, `DIRECTORY` with create/exclusive/truncate is invalid, anything that would create or
+/// write is not permitted on a read-only preopen, then the path is resolved (a final symlink without
+/// `SYMLINK_FOLLOW` is `ELOOP`) and `DIRECTORY` on a non-directory is `ENOTDIR`.
+fn open_embedded(
+    img: &mut Image<'_>,
+    dir: &Open,
+    p: &[u8],
+    dirflags: u32,
+    of: u16,
+    rights_base: u64,
+    fdf: u16,
+) -> Result<Open, Errno> {
+    if fdf & (fdflags::SYNC | fdflags::DSYNC | fdflags::RSYNC) != 0 {
+        return Err(ENOTSUP);
+    }
+    if of & oflags::DIRECTORY != 0 && of & (oflags::CREAT | oflags::EXCL | oflags::TRUNC) != 0 {
+        return Err(EINVAL);
+    }
+    if of & (oflags::CREAT | oflags::TRUNC) != 0 || rights_base & rights::FD_WRITE != 0 {
+        return Err(EPERM);
+    }
+    let follow = dirflags & lookupflags::SYMLINK_FOLLOW != 0;
+    // Like a host directory descriptor, each one is a capability of its own: no lookup from it
+    // (`..`, a symlink's target) may leave it, even to a place still inside the mount.
+    let ino = path::resolve(img, dir.inode, dir.inode, p, follow)?;
+    let node = img.inode(ino).ok_or(EBADF)?;
+    let kind = match node.kind {
+        Kind::Directory => OpenKind::Dir,
+        Kind::Symlink => return Err(ELOOP),
+        Kind::File if of & oflags::DIRECTORY != 0 => return Err(ENOTDIR),
+        Kind::File => OpenKind::File,
+    };
+    Ok(Open {
+        tree: Tree::Image,
+        inode: ino,
+        root: dir.root,
+        kind,
+        preopen: None,
+        pos: 0,
+        flags: fdf & (fdflags::APPEND | fdflags::NONBLOCK),
+        read: true,
+        write: false,
+    })
+}

@@ -1,0 +1,281 @@
+//! Descriptor calls on fds of the writable tree (`--tmpfs`, `--writable`), with the answers
+//! wasmtime-wasi gives for a writable host directory.
+
+// The methods take the raw preview 1 arguments of the calls they serve.
+#![allow(clippy::too_many_arguments)]
+
+use wasivfs_image::Kind;
+
+use crate::abi::{
+    encode_dirent, filetype, fstflags, whence, Errno, DIRENT_SIZE, EBADF, EINVAL, EIO,
+};
+use crate::fdtable::{Open, OpenKind};
+use crate::host::Host;
+use crate::memfs::{Data, NodeId};
+use crate::vfs::Vfs;
+use crate::{file, mem};
+
+/// Where a read or write goes: the fd's position, or an explicit offset.
+#[derive(Clone, Copy)]
+pub(crate) enum At {
+    /// At the position, which moves on.
+    Cur,
+    /// At this offset; the position stays.
+    Offset(u64),
+}
+
+impl<'a> Vfs<'a> {
+    /// `filestat` of a writable node.
+    pub(crate) fn w_filestat<H: Host>(
+        &mut self,
+        h: &mut H,
+        id: NodeId,
+        buf: i32,
+    ) -> Result<(), Errno> {
+        let st = self.mem.filestat(self.image.as_ref(), id)?;
+        mem::write_bytes(h, buf as u32, &st.encode())
+    }
+
+    /// The size of writable file `id`.
+    pub(crate) fn w_size(&self, id: NodeId) -> Result<u64, Errno> {
+        match &self.mem.node(id)?.data {
+            Data::File(c) => Ok(c.len()),
+            _ => Err(EBADF),
+        }
+    }
+
+    /// Sets the times of node `id` as `fd_filestat_set_times` asks (flags already checked); its
+    /// status change time becomes now.
+    pub(crate) fn w_set_times<H: Host>(
+        &mut self,
+        h: &mut H,
+        id: NodeId,
+        atim: i64,
+        mtim: i64,
+        fst: i32,
+    ) -> Result<(), Errno> {
+        let t = self.now(h);
+        let f = fst as u16;
+        let n = self.mem.node_mut(id)?;
+        if f & fstflags::ATIM != 0 {
+            n.atim = atim as u64;
+        } else if f & fstflags::ATIM_NOW != 0 {
+            n.atim = t;
+        }
+        if f & fstflags::MTIM != 0 {
+            n.mtim = mtim as u64;
+        } else if f & fstflags::MTIM_NOW != 0 {
+            n.mtim = t;
+        }
+        n.ctim = t;
+        Ok(())
+    }
+
+    /// Marks node `id` as modified now (contents or entries).
+    pub(crate) fn w_touch<H: Host>(&mut self, h: &mut H, id: NodeId) -> Result<(), Errno> {
+        let t = self.now(h);
+        let n = self.mem.node_mut(id)?;
+        n.mtim = t;
+        n.ctim = t;
+        Ok(())
+    }
+
+    /// `fd_filestat_set_size` on a writable fd: a file open for writing only (`EINVAL` otherwise,
+    /// as `ftruncate` answers).
+    pub(crate) fn w_set_size<H: Host>(
+        &mut self,
+        h: &mut H,
+        o: &Open,
+        size: i64,
+    ) -> Result<(), Errno> {
+        if o.kind != OpenKind::File {
+            return Err(EBADF);
+        }
+        if !o.write || size < 0 {
+            return Err(EINVAL);
+        }
+        self.mem
+            .set_len(h, self.image.as_ref(), o.inode, size as u64)?;
+        self.w_touch(h, o.inode)
+    }
+
+    /// `fd_read`/`fd_pread` on a writable fd: the first non-empty iovec is filled.
+    pub(crate) fn w_read<H: Host>(
+        &mut self,
+        h: &mut H,
+        fd: i32,
+        o: &Open,
+        iovs: i32,
+        iovs_len: i32,
+        at: At,
+        nread: i32,
+    ) -> Result<(), Errno> {
+        let (buf, len) = file::first_non_empty(h, iovs as u32, iovs_len as u32)?;
+        let pos = match at {
+            At::Cur => o.pos,
+            At::Offset(p) => p,
+        };
+        let ask = match at {
+            At::Cur => len,
+            At::Offset(_) => len.min(file::PREAD_MAX),
+        };
+        file::check_range(o, pos, ask)?;
+        if o.kind != OpenKind::File || !o.read {
+            return Err(EBADF);
+        }
+        mem::check(h, buf, len as u64)?;
+        let n = match &self.mem.node(o.inode)?.data {
+            Data::File(c) => c.read(h, self.image.as_ref(), pos, buf, len)?,
+            _ => return Err(EBADF),
+        };
+        if let At::Cur = at {
+            if let Some(open) = self.table.embedded_mut(fd as u32) {
+                open.pos = pos.saturating_add(n as u64);
+            }
+        }
+        mem::store_u32(h, nread as u32, n)
+    }
+
+    /// `fd_write`/`fd_pwrite` on a writable fd. In append mode every write goes to the end (even
+    /// `fd_pwrite`, as on Linux); a write at the position moves it past the bytes written.
+    pub(crate) fn w_write<H: Host>(
+        &mut self,
+        h: &mut H,
+        fd: i32,
+        o: &Open,
+        iovs: i32,
+        iovs_len: i32,
+        at: At,
+        nwritten: i32,
+    ) -> Result<(), Errno> {
+        let (buf, len) = file::first_non_empty(h, iovs as u32, iovs_len as u32)?;
+        if o.kind != OpenKind::File || !o.write {
+            return Err(EBADF);
+        }
+        mem::check(h, buf, len as u64)?;
+        let append = o.flags & crate::abi::fdflags::APPEND != 0;
+        let pos = if append {
+            self.w_size(o.inode)?
+        } else {
+            match at {
+                At::Cur => o.pos,
+                At::Offset(p) => p,
+            }
+        };
+        if pos > i64::MAX as u64 {
+            return Err(EINVAL);
+        }
+        let n = self
+            .mem
+            .write(h, self.image.as_ref(), o.inode, pos, buf, len)?;
+        if n > 0 {
+            self.w_touch(h, o.inode)?;
+        }
+        if let At::Cur = at {
+            let new_pos = if append {
+                self.w_size(o.inode)?
+            } else {
+                pos + n as u64
+            };
+            if let Some(open) = self.table.embedded_mut(fd as u32) {
+                open.pos = new_pos;
+            }
+        }
+        mem::store_u32(h, nwritten as u32, n)
+    }
+
+    /// `fd_seek` on a writable fd.
+    pub(crate) fn w_seek<H: Host>(
+        &mut self,
+        h: &mut H,
+        fd: i32,
+        o: &Open,
+        offset: i64,
+        wh: u8,
+        newoffset: i32,
+    ) -> Result<(), Errno> {
+        if o.kind != OpenKind::File {
+            return Err(EBADF);
+        }
+        let pos = match wh {
+            whence::SET if offset >= 0 => offset as u64,
+            whence::CUR => o.pos.checked_add_signed(offset).ok_or(EINVAL)?,
+            whence::END => self
+                .w_size(o.inode)?
+                .checked_add_signed(offset)
+                .ok_or(EINVAL)?,
+            _ => return Err(EINVAL),
+        };
+        if let Some(open) = self.table.embedded_mut(fd as u32) {
+            open.pos = pos;
+        }
+        mem::store_u64(h, newoffset as u32, pos)
+    }
+
+    /// `fd_readdir` on a writable directory: `.` and `..` (cookies 1 and 2), then the entries in
+    /// the order they were added, entry number `s` with cookie `s + 2`, so a cookie stays valid
+    /// while entries are added and removed. Laid out as wasmtime-wasi does (see `crate::dir`).
+    pub(crate) fn w_readdir<H: Host>(
+        &mut self,
+        h: &mut H,
+        o: &Open,
+        buf: u32,
+        buf_len: u32,
+        cookie: u64,
+    ) -> Result<u32, Errno> {
+        if o.kind != OpenKind::Dir {
+            return Err(EBADF);
+        }
+        let dir = o.inode;
+        let dir_ino = self.mem.node(dir)?.ino;
+        let img = self.image;
+        let entries = self.mem.entries(img.as_ref(), dir)?.ok_or(EIO)?;
+        let mut list = alloc::vec::Vec::new();
+        for (seq, name, node) in entries.from_seq(cookie.saturating_sub(1).max(1)) {
+            list.push((seq + 2, name.to_vec(), node));
+        }
+        let mut at = buf;
+        let mut cap = buf_len;
+        let head = [(1u64, &b"."[..]), (2, &b".."[..])];
+        let heads = head
+            .iter()
+            .filter(|(next, _)| *next > cookie)
+            .map(|(next, name)| (*next, dir_ino, filetype::DIRECTORY, name.to_vec()));
+        let mut rest = alloc::vec::Vec::new();
+        for (next, name, node) in list {
+            let n = self.mem.node(node)?;
+            let ft = match n.kind() {
+                Kind::Directory => filetype::DIRECTORY,
+                Kind::File => filetype::REGULAR_FILE,
+                Kind::Symlink => filetype::SYMBOLIC_LINK,
+            };
+            rest.push((next, n.ino, ft, name));
+        }
+        for (next, ino, ft, name) in heads.chain(rest) {
+            let header = encode_dirent(next, ino, name.len() as u32, ft);
+            let n = cap.min(DIRENT_SIZE);
+            mem::write_bytes(h, at, &header[..n as usize])?;
+            at += n;
+            cap -= n;
+            if cap == 0 {
+                return Ok(buf_len);
+            }
+            let n = cap.min(name.len() as u32);
+            mem::write_bytes(h, at, &name[..n as usize])?;
+            at += n;
+            cap -= n;
+            if cap == 0 {
+                return Ok(buf_len);
+            }
+        }
+        Ok(buf_len - cap)
+    }
+
+    /// Drops an fd's hold on its writable node (freed once it has no names left either).
+    pub(crate) fn w_close(&mut self, o: &Open) {
+        if let Ok(n) = self.mem.node_mut(o.inode) {
+            n.opens = n.opens.saturating_sub(1);
+        }
+        self.mem.release(o.inode);
+    }
+}

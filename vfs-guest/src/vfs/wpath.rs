@@ -1,0 +1,394 @@
+//! Path calls on directories of the writable tree (`--tmpfs`, `--writable`), with the errno values
+//! Linux gives through wasmtime-wasi for a writable host directory.
+
+use alloc::vec::Vec;
+use wasivfs_image::Kind;
+
+use crate::abi::{
+    fdflags, lookupflags, oflags, rights, Errno, EBUSY, EEXIST, EINVAL, EISDIR, ELOOP,
+    ENAMETOOLONG, ENOENT, ENOTDIR, ENOTEMPTY, ENOTSUP, EPERM,
+};
+use crate::fdtable::{Open, OpenKind, Tree};
+use crate::host::Host;
+use crate::memfs::{headroom, Content, Data, Node, NodeId};
+use crate::path::{self, Walked, NAME_MAX, PATH_MAX};
+use crate::vfs::Vfs;
+
+/// The directory a path's last component lives in, and that component.
+pub(crate) struct Last {
+    /// The containing directory.
+    pub dir: NodeId,
+    /// The last component as written (may be `.` or `..`).
+    pub name: Vec<u8>,
+    /// A slash followed it.
+    pub slash: bool,
+}
+
+impl<'a> Vfs<'a> {
+    /// Resolves `p` from directory fd `d` in the writable tree.
+    pub(crate) fn w_resolve(&mut self, d: &Open, p: &[u8], follow: bool) -> Result<NodeId, Errno> {
+        let mut v = self.view();
+        path::resolve(&mut v, d.inode, d.inode, p, follow)
+    }
+
+    /// Splits `p` into its containing directory (resolved, links followed) and last component.
+    pub(crate) fn w_last(&mut self, d: &Open, p: &[u8]) -> Result<Last, Errno> {
+        if p.is_empty() {
+            return Err(ENOENT);
+        }
+        if p.contains(&0) {
+            return Err(EINVAL);
+        }
+        if p.len() >= PATH_MAX {
+            return Err(ENAMETOOLONG);
+        }
+        if p[0] == b'/' {
+            return Err(EPERM);
+        }
+        let (name, slash) = path::last_component(p).ok_or(ENOENT)?;
+        if name.len() > NAME_MAX {
+            return Err(ENAMETOOLONG);
+        }
+        let prefix_len = p.len() - name.len() - p.iter().rev().take_while(|b| **b == b'/').count();
+        let prefix = &p[..prefix_len];
+        let dir = if prefix.iter().all(|b| *b == b'/') {
+            d.inode
+        } else {
+            self.w_resolve(d, prefix, true)?
+        };
+        if self.mem.node(dir)?.kind() != Kind::Directory {
+            return Err(ENOTDIR);
+        }
+        Ok(Last {
+            dir,
+            name: name.to_vec(),
+            slash,
+        })
+    }
+
+    /// The node `name` names in `dir` (built first if needed).
+    fn w_child(&mut self, dir: NodeId, name: &[u8]) -> Result<Option<NodeId>, Errno> {
+        let img = self.image;
+        Ok(self
+            .mem
+            .entries(img.as_ref(), dir)?
+            .and_then(|e| e.get(name)))
+    }
+
+    /// Creates a node in `dir` under `name` (which must be free).
+    fn w_create<H: Host>(
+        &mut self,
+        h: &mut H,
+        dir: NodeId,
+        name: &[u8],
+        data: Data,
+    ) -> Result<NodeId, Errno> {
+        headroom(name.len())?;
+        let t = self.now(h);
+        let mount = self.mem.node(dir)?.mount;
+        let charge = match &data {
+            Data::Symlink(target) => target.len() as u64,
+            _ => 0,
+        };
+        self.mem.charge(mount, charge)?;
+        let ino = self.mem.new_ino();
+        let id = match self.mem.alloc(Node {
+            data,
+            parent: dir,
+            ino,
+            links: 1,
+            opens: 0,
+            mount,
+            atim: t,
+            mtim: t,
+            ctim: t,
+        }) {
+            Ok(id) => id,
+            Err(e) => {
+                self.mem.uncharge(mount, charge);
+                return Err(e);
+            }
+        };
+        let img = self.image;
+        if let Some(e) = self.mem.entries(img.as_ref(), dir)? {
+            e.insert(name, id);
+        }
+        self.w_touch(h, dir)?;
+        Ok(id)
+    }
+
+    /// `path_open` in a writable directory, in wasmtime-wasi's and Linux's order of checks.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn w_open<H: Host>(
+        &mut self,
+        h: &mut H,
+        d: &Open,
+        p: &[u8],
+        dirflags: u32,
+        of: u16,
+        rights_base: u64,
+        fdf: u16,
+    ) -> Result<Open, Errno> {
+        if fdf & (fdflags::SYNC | fdflags::DSYNC | fdflags::RSYNC) != 0 {
+            return Err(ENOTSUP);
+        }
+        if of & oflags::DIRECTORY != 0 && of & (oflags::CREAT | oflags::EXCL | oflags::TRUNC) != 0 {
+            return Err(EINVAL);
+        }
+        let want_write = rights_base & rights::FD_WRITE != 0;
+        let write = want_write || of & (oflags::CREAT | oflags::TRUNC) != 0;
+        let read = rights_base & rights::FD_READ != 0 || !want_write;
+        let follow = dirflags & lookupflags::SYMLINK_FOLLOW != 0;
+        let create = of & oflags::CREAT != 0;
+        let mut v = self.view();
+        let walked = path::walk(&mut v, d.inode, d.inode, p, follow, create)?;
+        let id = match walked {
+            Walked::Missing {
+                dir,
+                name,
+                dir_required,
+            } => {
+                if dir_required {
+                    return Err(EISDIR);
+                }
+                self.w_create(h, dir, &name, Data::File(Content::Owned(Vec::new())))?
+            }
+            Walked::Node(id) => {
+                if create && of & oflags::EXCL != 0 {
+                    return Err(EEXIST);
+                }
+                match self.mem.node(id)?.kind() {
+                    Kind::Symlink => return Err(ELOOP),
+                    Kind::Directory if write => return Err(EISDIR),
+                    Kind::File if of & oflags::DIRECTORY != 0 => return Err(ENOTDIR),
+                    Kind::File if of & oflags::TRUNC != 0 => {
+                        self.mem.set_len(h, self.image.as_ref(), id, 0)?;
+                        self.w_touch(h, id)?;
+                    }
+                    _ => {}
+                }
+                id
+            }
+        };
+        let node = self.mem.node_mut(id)?;
+        node.opens += 1;
+        let kind = if node.kind() == Kind::Directory {
+            OpenKind::Dir
+        } else {
+            OpenKind::File
+        };
+        Ok(Open {
+            tree: Tree::Mem,
+            inode: id,
+            root: d.root,
+            kind,
+            preopen: None,
+            pos: 0,
+            flags: fdf & (fdflags::APPEND | fdflags::NONBLOCK),
+            read,
+            write: write && kind == OpenKind::File,
+        })
+    }
+
+    /// `path_create_directory`.
+    pub(crate) fn w_mkdir<H: Host>(&mut self, h: &mut H, d: &Open, p: &[u8]) -> Result<(), Errno> {
+        let mut v = self.view();
+        match path::walk(&mut v, d.inode, d.inode, p, false, true)? {
+            Walked::Node(_) => Err(EEXIST),
+            Walked::Missing { dir, name, .. } => {
+                let data = Data::Dir {
+                    entries: Some(Default::default()),
+                    lower: None,
+                };
+                self.w_create(h, dir, &name, data).map(drop)
+            }
+        }
+    }
+
+    /// `path_symlink`: a link named `p` with target `target`, stored verbatim.
+    pub(crate) fn w_symlink<H: Host>(
+        &mut self,
+        h: &mut H,
+        d: &Open,
+        target: &[u8],
+        p: &[u8],
+    ) -> Result<(), Errno> {
+        let mut v = self.view();
+        match path::walk(&mut v, d.inode, d.inode, p, false, true)? {
+            Walked::Node(_) => Err(EEXIST),
+            Walked::Missing { dir_required, .. } if dir_required => Err(ENOENT),
+            Walked::Missing { .. } if target.is_empty() => Err(ENOENT),
+            // cap-std refuses links that would lead out of the directory from the start.
+            Walked::Missing { .. } if target.first() == Some(&b'/') => Err(EPERM),
+            Walked::Missing { dir, name, .. } => self
+                .w_create(h, dir, &name, Data::Symlink(target.to_vec()))
+                .map(drop),
+        }
+    }
+
+    /// Removes entry `name` of `dir` (naming `id`); the node is freed once unused.
+    fn w_remove_entry<H: Host>(
+        &mut self,
+        h: &mut H,
+        dir: NodeId,
+        name: &[u8],
+        id: NodeId,
+    ) -> Result<(), Errno> {
+        let img = self.image;
+        if let Some(e) = self.mem.entries(img.as_ref(), dir)? {
+            e.remove(name);
+        }
+        let t = self.now(h);
+        let n = self.mem.node_mut(id)?;
+        n.links = n.links.saturating_sub(1);
+        n.ctim = t;
+        self.mem.release(id);
+        self.w_touch(h, dir)
+    }
+
+    /// Whether directory `id` has entries.
+    fn w_nonempty(&mut self, id: NodeId) -> Result<bool, Errno> {
+        let img = self.image;
+        Ok(self
+            .mem
+            .entries(img.as_ref(), id)?
+            .is_some_and(|e| !e.is_empty()))
+    }
+
+    /// `path_remove_directory`.
+    pub(crate) fn w_rmdir<H: Host>(&mut self, h: &mut H, d: &Open, p: &[u8]) -> Result<(), Errno> {
+        let last = self.w_last(d, p)?;
+        match last.name.as_slice() {
+            b"." => return Err(EINVAL),
+            b".." => return Err(ENOTEMPTY),
+            _ => {}
+        }
+        let id = self.w_child(last.dir, &last.name)?.ok_or(ENOENT)?;
+        if self.mem.node(id)?.kind() != Kind::Directory {
+            return Err(ENOTDIR);
+        }
+        if self.w_nonempty(id)? {
+            return Err(ENOTEMPTY);
+        }
+        self.w_remove_entry(h, last.dir, &last.name, id)
+    }
+
+    /// `path_unlink_file`.
+    pub(crate) fn w_unlink<H: Host>(&mut self, h: &mut H, d: &Open, p: &[u8]) -> Result<(), Errno> {
+        let last = self.w_last(d, p)?;
+        if matches!(last.name.as_slice(), b"." | b"..") {
+            return Err(EISDIR);
+        }
+        let id = self.w_child(last.dir, &last.name)?.ok_or(ENOENT)?;
+        match self.mem.node(id)?.kind() {
+            Kind::Directory => return Err(EISDIR),
+            _ if last.slash => return Err(ENOTDIR),
+            _ => {}
+        }
+        self.w_remove_entry(h, last.dir, &last.name, id)
+    }
+
+    /// `path_link`: a second name for a file (never a directory: `EPERM`), in any writable mount.
+    pub(crate) fn w_link<H: Host>(
+        &mut self,
+        h: &mut H,
+        from: &Open,
+        old: &[u8],
+        to: &Open,
+        new: &[u8],
+    ) -> Result<(), Errno> {
+        let src = self.w_resolve(from, old, false)?;
+        if self.mem.node(src)?.kind() == Kind::Directory {
+            return Err(EPERM);
+        }
+        let mut v = self.view();
+        let (dir, name) = match path::walk(&mut v, to.inode, to.inode, new, false, true)? {
+            Walked::Node(_) => return Err(EEXIST),
+            Walked::Missing { dir_required, .. } if dir_required => return Err(ENOENT),
+            Walked::Missing { dir, name, .. } => (dir, name),
+        };
+        // Like two host directories of one file system, two writable mounts may share a file;
+        // its bytes stay charged to the mount it was created in.
+        headroom(name.len())?;
+        let img = self.image;
+        if let Some(e) = self.mem.entries(img.as_ref(), dir)? {
+            e.insert(&name, src);
+        }
+        let t = self.now(h);
+        let n = self.mem.node_mut(src)?;
+        n.links += 1;
+        n.ctim = t;
+        self.w_touch(h, dir)
+    }
+
+    /// `path_rename` between two writable directories (possibly of two mounts).
+    pub(crate) fn w_rename<H: Host>(
+        &mut self,
+        h: &mut H,
+        from: &Open,
+        old: &[u8],
+        to: &Open,
+        new: &[u8],
+    ) -> Result<(), Errno> {
+        let src = self.w_last(from, old)?;
+        let dst = self.w_last(to, new)?;
+        for name in [&src.name, &dst.name] {
+            if matches!(name.as_slice(), b"." | b"..") {
+                return Err(EBUSY);
+            }
+        }
+        let id = self.w_child(src.dir, &src.name)?.ok_or(ENOENT)?;
+        let is_dir = self.mem.node(id)?.kind() == Kind::Directory;
+        if !is_dir && (src.slash || dst.slash) {
+            return Err(ENOTDIR);
+        }
+        let existing = self.w_child(dst.dir, &dst.name)?;
+        if let Some(e) = existing {
+            if e == id {
+                return Ok(());
+            }
+            let e_dir = self.mem.node(e)?.kind() == Kind::Directory;
+            match (is_dir, e_dir) {
+                (true, false) => return Err(ENOTDIR),
+                (false, true) => return Err(EISDIR),
+                (true, true) if self.w_nonempty(e)? => return Err(ENOTEMPTY),
+                _ => {}
+            }
+        }
+        if is_dir && self.mem.is_ancestor(id, dst.dir) {
+            return Err(EINVAL);
+        }
+        headroom(dst.name.len())?;
+        let (src_mount, dst_mount) = (self.mem.node(id)?.mount, self.mem.node(dst.dir)?.mount);
+        if src_mount != dst_mount {
+            self.mem.move_to_mount(id, dst_mount)?;
+        }
+        if let Some(e) = existing {
+            self.w_remove_entry(h, dst.dir, &dst.name, e)?;
+        }
+        let img = self.image;
+        if let Some(e) = self.mem.entries(img.as_ref(), src.dir)? {
+            e.remove(&src.name);
+        }
+        if let Some(e) = self.mem.entries(img.as_ref(), dst.dir)? {
+            e.insert(&dst.name, id);
+        }
+        let t = self.now(h);
+        let n = self.mem.node_mut(id)?;
+        n.ctim = t;
+        if is_dir {
+            n.parent = dst.dir;
+        }
+        self.w_touch(h, src.dir)?;
+        self.w_touch(h, dst.dir)
+    }
+
+    /// `path_readlink` in a writable directory.
+    pub(crate) fn w_readlink(&mut self, d: &Open, p: &[u8]) -> Result<Vec<u8>, Errno> {
+        let id = self.w_resolve(d, p, false)?;
+        match &self.mem.node(id)?.data {
+            Data::Symlink(t) => Ok(t.clone()),
+            _ => Err(EINVAL),
+        }
+    }
+}
