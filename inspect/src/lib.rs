@@ -52,6 +52,12 @@ pub enum InspectError {
     /// A symlink chain that does not end.
     #[error("{0}: too many levels of symbolic links")]
     Loop(String),
+    /// `..` above a mount root, or an absolute symlink target: the program would get `EPERM`.
+    #[error("{0}: leaves its mount (`..` above the mount root or an absolute link target)")]
+    Escapes(String),
+    /// A path that walks through a file.
+    #[error("{0}: not a directory")]
+    NotADirectory(String),
     /// Writing the extracted tree failed.
     #[error("{path}: {source}")]
     Io {

@@ -1,17 +1,17 @@
-//! Guest paths to embedded entries: the mount with the longest prefix, then a walk through the
-//! image that follows symlinks.
+//! Guest paths to embedded entries: the mount with the longest prefix, then the VFS's own resolver
+//! (`wasivfs_vfs_guest::path`) over that mount's image, so `inspect`, `ls` and `cat` see exactly
+//! what a packed program sees: the same symlink rules, the same hop limit, and `..` or an absolute
+//! link target that would leave the mount is refused, not clamped.
 
 use crate::{Entry, InspectError, Packed};
-use wasivfs_image::{Image, Kind};
-
-use wasivfs_image::MAX_SYMLINK_HOPS;
+use wasivfs_image::Kind;
+use wasivfs_vfs_guest::abi::{ELOOP, ENOTDIR, EPERM};
 
 impl Packed {
-    /// Resolves an absolute guest path to an entry: the mount with the longest matching prefix wins,
-    /// then components are looked up, following symlinks in the middle of the path always and at the
-    /// end when `follow` is set. `..` never climbs above the mount root.
+    /// Resolves an absolute guest path to an entry: the mount with the longest matching prefix
+    /// wins, then the rest is resolved inside that mount as the VFS resolves it, following
+    /// symlinks in the middle of the path always and at the end when `follow` is set.
     pub fn resolve(&self, guest: &str, follow: bool) -> Result<Entry<'_>, InspectError> {
-        let not_found = || InspectError::NotFound(guest.to_string());
         let mut best: Option<(usize, usize, u32)> = None; // (prefix len, layer, root)
         for (path, layer, root) in self.mounts() {
             let matches = path == "/"
@@ -22,13 +22,20 @@ impl Packed {
                 best = Some((len, layer, root));
             }
         }
-        let (plen, layer, root) = best.ok_or_else(not_found)?;
-        let image = self.layers[layer].image();
-        let rest = &guest[plen..];
-        let mut hops = 0;
-        let inode = walk(&image, root, root, rest, follow, &mut hops)
-            .map_err(|e| e.unwrap_or_else(not_found))?
-            .ok_or_else(not_found)?;
+        let (plen, layer, root) = best.ok_or_else(|| InspectError::NotFound(guest.to_string()))?;
+        let mut image = self.layers[layer].image();
+        let rest = guest[plen..].trim_start_matches('/');
+        let inode = if rest.is_empty() {
+            root
+        } else {
+            wasivfs_vfs_guest::path::resolve(&mut image, root, root, rest.as_bytes(), follow)
+                .map_err(|e| match e {
+                    ELOOP => InspectError::Loop(guest.to_string()),
+                    EPERM => InspectError::Escapes(guest.to_string()),
+                    ENOTDIR => InspectError::NotADirectory(guest.to_string()),
+                    _ => InspectError::NotFound(guest.to_string()),
+                })?
+        };
         Ok(Entry {
             layer,
             inode,
@@ -59,48 +66,4 @@ pub(crate) fn normalize(g: &str) -> String {
     } else {
         format!("/{t}")
     }
-}
-
-/// Walks `path` (relative, may be empty) from `dir`. `Ok(None)` = not found; `Err(Some)` = loop.
-fn walk(
-    img: &Image<'_>,
-    root: u32,
-    dir: u32,
-    path: &str,
-    follow_last: bool,
-    hops: &mut u32,
-) -> Result<Option<u32>, Option<InspectError>> {
-    let comps: Vec<&str> = path
-        .split('/')
-        .filter(|c| !c.is_empty() && *c != ".")
-        .collect();
-    let mut cur = dir;
-    for (i, c) in comps.iter().enumerate() {
-        let last = i + 1 == comps.len();
-        if *c == ".." {
-            if cur != root {
-                cur = img.inode(cur).map(|n| n.parent).ok_or(None)?;
-            }
-            continue;
-        }
-        let Some(next) = img.lookup(cur, c.as_bytes()) else {
-            return Ok(None);
-        };
-        let node = img.inode(next).ok_or(None)?;
-        if node.kind == Kind::Symlink && (!last || follow_last) {
-            *hops += 1;
-            if *hops > MAX_SYMLINK_HOPS {
-                return Err(Some(InspectError::Loop(path.to_string())));
-            }
-            let target = img.symlink_target(next).ok_or(None)?;
-            let target = String::from_utf8_lossy(target).into_owned();
-            match walk(img, root, cur, &target, true, hops)? {
-                Some(t) => cur = t,
-                None => return Ok(None),
-            }
-        } else {
-            cur = next;
-        }
-    }
-    Ok(Some(cur))
 }

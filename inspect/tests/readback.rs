@@ -144,8 +144,16 @@ fn lists_cats_and_resolves() {
     ));
     assert!(matches!(p.cat("/src/nope"), Err(InspectError::NotFound(_))));
     assert!(matches!(p.cat("/src/loop"), Err(InspectError::Loop(_))));
-    // `..` never climbs above the mount root.
-    assert_eq!(p.cat("/src/../../main.py").unwrap(), b"print('hi')\n");
+    // `..` above the mount root is refused, as the packed program gets `EPERM` for it.
+    assert!(matches!(
+        p.cat("/src/../../main.py"),
+        Err(InspectError::Escapes(_))
+    ));
+    assert_eq!(p.cat("/src/pkg/../main.py").unwrap(), b"print('hi')\n");
+    assert!(matches!(
+        p.cat("/src/main.py/x"),
+        Err(InspectError::NotADirectory(_))
+    ));
 
     let top = render_list(&p.list(None, false).unwrap(), false);
     assert_eq!(top, "/src/\n/\n");

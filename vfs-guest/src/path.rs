@@ -17,8 +17,9 @@ use wasivfs_image::{Image, Kind};
 
 use crate::abi::{Errno, EINVAL, ELOOP, ENAMETOOLONG, ENOENT, ENOTDIR, EPERM};
 
-/// Most symlinks expanded in one resolution (Linux's `MAXSYMLINKS`).
-pub const MAX_SYMLINK_EXPANSIONS: u32 = 40;
+/// Most symlinks expanded in one resolution (Linux's `MAXSYMLINKS`), the limit the packer's
+/// escape check uses too.
+pub const MAX_SYMLINK_EXPANSIONS: u32 = wasivfs_image::MAX_SYMLINK_HOPS;
 /// Longest component (Linux's `NAME_MAX`).
 pub const NAME_MAX: usize = 255;
 /// Paths this long or longer are refused (Linux's `PATH_MAX`).
