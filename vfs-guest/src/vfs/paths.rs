@@ -58,6 +58,33 @@ fn two_dirs<H: Host>(h: &mut H, a: &Target, b: &Target, paths: &[(i32, i32)]) ->
 }
 
 /// The writable directory an fd is open on, if it is one (a writable file is `EBADF`).
+impl<'a> Vfs<'a> {
+    /// A path call that writes through `fd`: the host's for a host fd; on a writable mount,
+    /// `write` with the directory and the path; on a read-only one, refused as a read-only
+    /// directory refuses it.
+    fn route_path_write<H: Host>(
+        &mut self,
+        h: &mut H,
+        fd: i32,
+        (path, path_len): (i32, i32),
+        host: impl FnOnce(&mut H, i32) -> i32,
+        write: impl FnOnce(&mut Self, &mut H, &Open, &[u8]) -> Result<(), Errno>,
+    ) -> i32 {
+        self.route(
+            h,
+            fd,
+            |_, h, n| host(h, n),
+            |vfs, h, o| match mem_dir(&o)? {
+                Some(d) => {
+                    let p = read_path(h, path, path_len)?;
+                    write(vfs, h, &d, &p)
+                }
+                None => refuse_path_write(h, &o, &[(path, path_len)]),
+            },
+        )
+    }
+}
+
 fn mem_dir(o: &Open) -> Result<Option<Open>, Errno> {
     match o.tree {
         Tree::Mem => embedded_dir(o).map(Some),
@@ -103,17 +130,12 @@ impl Vfs<'_> {
         path: i32,
         path_len: i32,
     ) -> i32 {
-        self.route(
+        self.route_path_write(
             h,
             fd,
-            |_, h, n| h.path_create_directory(n, path, path_len),
-            |vfs, h, o| match mem_dir(&o)? {
-                Some(d) => {
-                    let p = read_path(h, path, path_len)?;
-                    vfs.w_mkdir(h, &d, &p)
-                }
-                None => refuse_path_write(h, &o, &[(path, path_len)]),
-            },
+            (path, path_len),
+            |h, n| h.path_create_directory(n, path, path_len),
+            |vfs, h, d, p| vfs.w_mkdir(h, d, p),
         )
     }
 
@@ -165,18 +187,15 @@ impl Vfs<'_> {
         if let Err(e) = check_lookup(flags).and_then(|()| check_fstflags(fst)) {
             return e.code();
         }
-        self.route(
+        self.route_path_write(
             h,
             fd,
-            |_, h, n| h.path_filestat_set_times(n, flags, path, path_len, atim, mtim, fst),
-            |vfs, h, o| match mem_dir(&o)? {
-                Some(d) => {
-                    let p = read_path(h, path, path_len)?;
-                    let follow = flags as u32 & lookupflags::SYMLINK_FOLLOW != 0;
-                    let id = vfs.w_resolve(&d, &p, follow)?;
-                    vfs.w_set_times(h, id, atim, mtim, fst)
-                }
-                None => refuse_path_write(h, &o, &[(path, path_len)]),
+            (path, path_len),
+            |h, n| h.path_filestat_set_times(n, flags, path, path_len, atim, mtim, fst),
+            |vfs, h, d, p| {
+                let follow = flags as u32 & lookupflags::SYMLINK_FOLLOW != 0;
+                let id = vfs.w_resolve(d, p, follow)?;
+                vfs.w_set_times(h, id, atim, mtim, fst)
             },
         )
     }
@@ -324,17 +343,12 @@ impl Vfs<'_> {
         path: i32,
         path_len: i32,
     ) -> i32 {
-        self.route(
+        self.route_path_write(
             h,
             fd,
-            |_, h, n| h.path_remove_directory(n, path, path_len),
-            |vfs, h, o| match mem_dir(&o)? {
-                Some(d) => {
-                    let p = read_path(h, path, path_len)?;
-                    vfs.w_rmdir(h, &d, &p)
-                }
-                None => refuse_path_write(h, &o, &[(path, path_len)]),
-            },
+            (path, path_len),
+            |h, n| h.path_remove_directory(n, path, path_len),
+            |vfs, h, d, p| vfs.w_rmdir(h, d, p),
         )
     }
 
@@ -397,17 +411,12 @@ impl Vfs<'_> {
         path: i32,
         path_len: i32,
     ) -> i32 {
-        self.route(
+        self.route_path_write(
             h,
             fd,
-            |_, h, n| h.path_unlink_file(n, path, path_len),
-            |vfs, h, o| match mem_dir(&o)? {
-                Some(d) => {
-                    let p = read_path(h, path, path_len)?;
-                    vfs.w_unlink(h, &d, &p)
-                }
-                None => refuse_path_write(h, &o, &[(path, path_len)]),
-            },
+            (path, path_len),
+            |h, n| h.path_unlink_file(n, path, path_len),
+            |vfs, h, d, p| vfs.w_unlink(h, d, p),
         )
     }
 }
