@@ -257,9 +257,13 @@ fn packed_sides(
     })
 }
 
-/// Copies the tree at `from` into `to` (created): files, directories and symlinks.
+/// Copies the tree at `from` into `to` (created): files, directories and symlinks, writable by
+/// the owner whatever the source's modes (a writable mount's oracle, or a test suite's root that
+/// its tests write into).
 pub fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
     std::fs::create_dir_all(to)?;
+    std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o755))?;
     for e in std::fs::read_dir(from)? {
         let e = e?;
         let (src, dst) = (e.path(), to.join(e.file_name()));
@@ -270,6 +274,7 @@ pub fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
             std::os::unix::fs::symlink(std::fs::read_link(&src)?, &dst)?;
         } else {
             std::fs::copy(&src, &dst)?;
+            std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(0o644))?;
         }
     }
     Ok(())

@@ -13,7 +13,7 @@
 use std::path::Path;
 use wasivfs_e2e::artifacts::in_ci;
 use wasivfs_e2e::packer::Writable;
-use wasivfs_e2e::run::{engine, map, pack, pack_writable};
+use wasivfs_e2e::run::{copy_tree, engine, map, pack, pack_writable};
 use wasivfs_e2e::testsuite::{self, SuiteTest};
 use wasivfs_runtime::{RunOptions, RunOutcome, Stdio};
 
@@ -50,28 +50,6 @@ fn run(module: &[u8], t: &SuiteTest, root: Option<&Path>) -> RunOutcome {
     };
     wasivfs_runtime::run_bytes(engine(), module, &opts)
         .unwrap_or_else(|e| panic!("{}: cannot run: {e:#}", t.name))
-}
-
-/// Copies `from` into the fresh directory `to`, writable (the suite's copy may be read-only, and
-/// the tests create and delete files in their root).
-fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::create_dir_all(to)?;
-    std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o755))?;
-    for e in std::fs::read_dir(from)? {
-        let e = e?;
-        let (src, dst) = (e.path(), to.join(e.file_name()));
-        let ty = e.file_type()?;
-        if ty.is_dir() {
-            copy_tree(&src, &dst)?;
-        } else if ty.is_symlink() {
-            std::os::unix::fs::symlink(std::fs::read_link(&src)?, &dst)?;
-        } else {
-            std::fs::copy(&src, &dst)?;
-            std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(0o644))?;
-        }
-    }
-    Ok(())
 }
 
 /// Runs each selected test on the oracle and packed; returns how many ran. `root` tests get a

@@ -5,7 +5,7 @@
 
 use wasivfs_image::Image;
 
-use crate::abi::{encode_dirent, filetype, Errno, DIRENT_SIZE, EBADF, EIO};
+use crate::abi::{encode_dirent, filetype, Errno, EBADF, EIO};
 use crate::fdtable::{Open, OpenKind, Tree};
 use crate::host::{AppMemory, Host};
 use crate::mem;
@@ -46,6 +46,52 @@ impl Vfs<'_> {
     }
 }
 
+/// An `fd_readdir` buffer filled entry by entry, laid out as wasmtime-wasi lays it out: each
+/// entry's header then its name, the last one cut off where the buffer ends.
+pub(crate) struct DirentBuf {
+    at: u32,
+    cap: u32,
+    len: u32,
+}
+
+impl DirentBuf {
+    /// The buffer `[buf, buf + len)` of application memory.
+    pub(crate) fn new(buf: u32, len: u32) -> Self {
+        DirentBuf {
+            at: buf,
+            cap: len,
+            len,
+        }
+    }
+
+    /// Writes one entry (`next` is its `d_next` cookie); `Ok(false)` once the buffer is full.
+    pub(crate) fn push<H: AppMemory>(
+        &mut self,
+        h: &mut H,
+        next: u64,
+        ino: u64,
+        ft: u8,
+        name: &[u8],
+    ) -> Result<bool, Errno> {
+        let header = encode_dirent(next, ino, name.len() as u32, ft);
+        for part in [&header[..], name] {
+            let n = self.cap.min(part.len() as u32);
+            mem::write_bytes(h, self.at, &part[..n as usize])?;
+            self.at += n;
+            self.cap -= n;
+            if self.cap == 0 {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// The bytes used so far (the whole buffer once it is full).
+    pub(crate) fn used(&self) -> u32 {
+        self.len - self.cap
+    }
+}
+
 /// Writes entries from `cookie` on into `[buf, buf + buf_len)`; returns the bytes used.
 pub fn readdir<H: AppMemory>(
     h: &mut H,
@@ -60,8 +106,7 @@ pub fn readdir<H: AppMemory>(
     }
     let dir = open.inode;
     let count = img.dir_len(dir) as u64 + 2;
-    let mut at = buf;
-    let mut cap = buf_len;
+    let mut out = DirentBuf::new(buf, buf_len);
     let mut index = cookie;
     while index < count {
         let (ino, ft, name): (u64, u8, &[u8]) = match index {
@@ -73,22 +118,10 @@ pub fn readdir<H: AppMemory>(
                 (ino_of(e.inode), filetype_of(kind), e.name)
             }
         };
-        let header = encode_dirent(index + 1, ino, name.len() as u32, ft);
-        let n = cap.min(DIRENT_SIZE);
-        mem::write_bytes(h, at, &header[..n as usize])?;
-        at += n;
-        cap -= n;
-        if cap == 0 {
-            return Ok(buf_len);
-        }
-        let n = cap.min(name.len() as u32);
-        mem::write_bytes(h, at, &name[..n as usize])?;
-        at += n;
-        cap -= n;
-        if cap == 0 {
-            return Ok(buf_len);
+        if !out.push(h, index + 1, ino, ft, name)? {
+            break;
         }
         index += 1;
     }
-    Ok(buf_len - cap)
+    Ok(out.used())
 }

@@ -6,9 +6,7 @@
 
 use wasivfs_image::Kind;
 
-use crate::abi::{
-    encode_dirent, filetype, fstflags, whence, Errno, DIRENT_SIZE, EBADF, EINVAL, EIO,
-};
+use crate::abi::{filetype, fstflags, whence, Errno, EBADF, EINVAL, EIO};
 use crate::fdtable::{Open, OpenKind};
 use crate::host::Host;
 use crate::memfs::{Data, NodeId};
@@ -234,8 +232,7 @@ impl<'a> Vfs<'a> {
         for (seq, name, node) in entries.from_seq(cookie.saturating_sub(1).max(1)) {
             list.push((seq + 2, name.to_vec(), node));
         }
-        let mut at = buf;
-        let mut cap = buf_len;
+        let mut out = crate::dir::DirentBuf::new(buf, buf_len);
         let head = [(1u64, &b"."[..]), (2, &b".."[..])];
         let heads = head
             .iter()
@@ -252,23 +249,11 @@ impl<'a> Vfs<'a> {
             rest.push((next, n.ino, ft, name));
         }
         for (next, ino, ft, name) in heads.chain(rest) {
-            let header = encode_dirent(next, ino, name.len() as u32, ft);
-            let n = cap.min(DIRENT_SIZE);
-            mem::write_bytes(h, at, &header[..n as usize])?;
-            at += n;
-            cap -= n;
-            if cap == 0 {
-                return Ok(buf_len);
-            }
-            let n = cap.min(name.len() as u32);
-            mem::write_bytes(h, at, &name[..n as usize])?;
-            at += n;
-            cap -= n;
-            if cap == 0 {
-                return Ok(buf_len);
+            if !out.push(h, next, ino, ft, &name)? {
+                break;
             }
         }
-        Ok(buf_len - cap)
+        Ok(out.used())
     }
 
     /// Drops an fd's hold on its writable node (freed once it has no names left either).
