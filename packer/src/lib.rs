@@ -222,10 +222,12 @@ pub fn pack_to_bytes_with(
     timings.push(stage_done(&*progress, Stage::Walk, started));
 
     let started = stage_start(&*progress, Stage::Layout);
+    // The VFS is instrumented and compiled first: its memory size bounds the image.
+    let prepared = snapshot::prepare(VFS_WASM, input)?;
     let limits =
         wasivfs_image::builder::Limits::format_max(opts.segment_len.unwrap_or(DEFAULT_SEGMENT_LEN))
             .within(
-                image_limit()?,
+                image_limit(prepared.initial_pages()),
                 (u32::MAX as u64).saturating_sub(app.len() as u64 + DATA_SECTION_RESERVE),
             );
     let layout = walked
@@ -239,7 +241,7 @@ pub fn pack_to_bytes_with(
     timings.push(stage_done(&*progress, Stage::Layout, started));
 
     let started = stage_start(&*progress, Stage::Snapshot);
-    let snap = snapshot::snapshot(VFS_WASM, &layout.metadata, input)?;
+    let snap = prepared.snapshot(&layout.metadata, input)?;
     timings.push(stage_done(&*progress, Stage::Snapshot, started));
     let started = stage_start(&*progress, Stage::Merge);
     let vfs = wasivfs_trampoline_gen::prepare_vfs(&snap.wasm).map_err(module_err)?;
@@ -335,25 +337,11 @@ fn mapping_list(mappings: &[Mapping]) -> String {
     format!("--mapdir {}", list.join(" "))
 }
 
-/// The largest image (metadata) that fits in the VFS memory next to the VFS's own pages and heap.
-fn image_limit() -> Result<u64> {
-    let pages = vfs_initial_pages().map_err(|reason| PackError::Options {
-        what: "embedded VFS module".into(),
-        reason,
-    })?;
+/// The largest image (metadata) that fits in the VFS memory next to the VFS's own `pages` and
+/// its heap.
+fn image_limit(pages: u64) -> u64 {
     let used = (pages + VFS_HEAP_RESERVE_PAGES) * PAGE;
-    Ok((1u64 << 32).saturating_sub(used))
-}
-
-fn vfs_initial_pages() -> std::result::Result<u64, String> {
-    for payload in wasmparser::Parser::new(0).parse_all(VFS_WASM) {
-        if let wasmparser::Payload::MemorySection(reader) = payload.map_err(|e| e.to_string())? {
-            if let Some(memory) = reader.into_iter().next() {
-                return Ok(memory.map_err(|e| e.to_string())?.initial);
-            }
-        }
-    }
-    Err("it defines no memory".into())
+    (1u64 << 32).saturating_sub(used)
 }
 
 /// Normalizes a guest path given on the command line: must be absolute; `.` components and

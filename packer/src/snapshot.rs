@@ -36,9 +36,18 @@ struct PackState {
     placed: Option<(u32, u32)>,
 }
 
-/// Runs `wasivfs_init` of `vfs_wasm` with `image` (the layout's metadata) and snapshots the
-/// result. `input` names the module being packed, for messages.
-pub fn snapshot(vfs_wasm: &[u8], image: &[u8], input: &Path) -> Result<Snapshot> {
+/// The VFS module instrumented by Wizer and compiled, ready to take an image: its memory size is
+/// known before the layout (which it bounds) without parsing the module once more.
+pub struct Prepared<'v> {
+    wizer: Wizer,
+    cx: wasmtime_wizer::ModuleContext<'v>,
+    engine: Engine,
+    module: Module,
+    initial_pages: u64,
+}
+
+/// Instruments and compiles `vfs_wasm`. `input` names the module being packed, for messages.
+pub fn prepare<'v>(vfs_wasm: &'v [u8], input: &Path) -> Result<Prepared<'v>> {
     let fail = |reason: String| PackError::Snapshot {
         input: input.to_path_buf(),
         reason,
@@ -55,6 +64,46 @@ pub fn snapshot(vfs_wasm: &[u8], image: &[u8], input: &Path) -> Result<Snapshot>
     let engine = Engine::new(&config).map_err(|e| fail(format!("{e:#}")))?;
     let module = Module::new(&engine, &instrumented)
         .map_err(|e| fail(format!("cannot compile the VFS module: {e:#}")))?;
+    let initial_pages = module
+        .exports()
+        .find_map(|e| match e.ty() {
+            wasmtime::ExternType::Memory(m) if e.name() == "memory" => Some(m.minimum()),
+            _ => None,
+        })
+        .ok_or_else(|| fail("the VFS module exports no memory".into()))?;
+    Ok(Prepared {
+        wizer,
+        cx,
+        engine,
+        module,
+        initial_pages,
+    })
+}
+
+impl Prepared<'_> {
+    /// The VFS memory's initial size, in 64 KiB pages.
+    pub fn initial_pages(&self) -> u64 {
+        self.initial_pages
+    }
+
+    /// Runs `wasivfs_init` with `image` (the layout's metadata) and snapshots the result.
+    pub fn snapshot(self, image: &[u8], input: &Path) -> Result<Snapshot> {
+        snapshot(self, image, input)
+    }
+}
+
+fn snapshot(p: Prepared<'_>, image: &[u8], input: &Path) -> Result<Snapshot> {
+    let fail = |reason: String| PackError::Snapshot {
+        input: input.to_path_buf(),
+        reason,
+    };
+    let Prepared {
+        wizer,
+        cx,
+        engine,
+        module,
+        ..
+    } = p;
 
     let total_len = image.len();
     let image_len = u32::try_from(total_len)

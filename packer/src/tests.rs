@@ -11,7 +11,8 @@ fn guest_paths_are_normalized() {
 
 #[test]
 fn embedded_vfs_has_init_and_memory() {
-    assert!(vfs_initial_pages().unwrap() > 0);
+    let prepared = snapshot::prepare(VFS_WASM, std::path::Path::new("test.wasm")).unwrap();
+    assert!(prepared.initial_pages() > 0);
     let exports: Vec<String> = wasmparser::Parser::new(0)
         .parse_all(VFS_WASM)
         .filter_map(|p| match p.unwrap() {
