@@ -67,16 +67,26 @@ pub fn read_at<H: AppMemory>(
 
 /// The position `fd_seek` moves to, or `EINVAL`.
 pub fn seek_target(img: &Image<'_>, open: &Open, offset: i64, wh: u8) -> Result<u64, Errno> {
+    seek_position(open, offset, wh, || {
+        Ok(img.inode(open.inode).ok_or(EIO)?.size())
+    })
+}
+
+/// The position `fd_seek` moves file `open` to, for the image and the writable trees alike;
+/// `size` is asked only for `whence::END`.
+pub fn seek_position(
+    open: &Open,
+    offset: i64,
+    wh: u8,
+    size: impl FnOnce() -> Result<u64, Errno>,
+) -> Result<u64, Errno> {
     if open.kind != OpenKind::File {
         return Err(EBADF);
     }
     match wh {
         whence::SET if offset >= 0 => Ok(offset as u64),
         whence::CUR => open.pos.checked_add_signed(offset).ok_or(EINVAL),
-        whence::END => {
-            let size = img.inode(open.inode).ok_or(EIO)?.size();
-            size.checked_add_signed(offset).ok_or(EINVAL)
-        }
+        whence::END => size()?.checked_add_signed(offset).ok_or(EINVAL),
         _ => Err(EINVAL),
     }
 }

@@ -421,6 +421,19 @@ impl Vfs<'_> {
     }
 }
 
+/// The `path_open` checks every embedded directory makes first, read-only or writable, in
+/// wasmtime-wasi's order: sync flags are unsupported, `DIRECTORY` with create, exclusive or
+/// truncate is invalid.
+pub(crate) fn check_open_flags(of: u16, fdf: u16) -> Result<(), Errno> {
+    if fdf & (fdflags::SYNC | fdflags::DSYNC | fdflags::RSYNC) != 0 {
+        return Err(ENOTSUP);
+    }
+    if of & oflags::DIRECTORY != 0 && of & (oflags::CREAT | oflags::EXCL | oflags::TRUNC) != 0 {
+        return Err(EINVAL);
+    }
+    Ok(())
+}
+
 /// `path_open` on an embedded directory `dir`, in wasmtime-wasi's order of checks: sync flags are
 /// unsupported, `DIRECTORY` with create/exclusive/truncate is invalid, anything that would create or
 /// write is not permitted on a read-only preopen, then the path is resolved (a final symlink without
@@ -434,12 +447,7 @@ fn open_embedded(
     rights_base: u64,
     fdf: u16,
 ) -> Result<Open, Errno> {
-    if fdf & (fdflags::SYNC | fdflags::DSYNC | fdflags::RSYNC) != 0 {
-        return Err(ENOTSUP);
-    }
-    if of & oflags::DIRECTORY != 0 && of & (oflags::CREAT | oflags::EXCL | oflags::TRUNC) != 0 {
-        return Err(EINVAL);
-    }
+    check_open_flags(of, fdf)?;
     if of & (oflags::CREAT | oflags::TRUNC) != 0 || rights_base & rights::FD_WRITE != 0 {
         return Err(EPERM);
     }

@@ -6,7 +6,7 @@
 
 use wasivfs_image::Kind;
 
-use crate::abi::{filetype, fstflags, whence, Errno, EBADF, EINVAL, EIO};
+use crate::abi::{filetype, fstflags, Errno, EBADF, EINVAL, EIO};
 use crate::fdtable::{Open, OpenKind};
 use crate::host::Host;
 use crate::memfs::{Data, NodeId};
@@ -192,18 +192,7 @@ impl<'a> Vfs<'a> {
         wh: u8,
         newoffset: i32,
     ) -> Result<(), Errno> {
-        if o.kind != OpenKind::File {
-            return Err(EBADF);
-        }
-        let pos = match wh {
-            whence::SET if offset >= 0 => offset as u64,
-            whence::CUR => o.pos.checked_add_signed(offset).ok_or(EINVAL)?,
-            whence::END => self
-                .w_size(o.inode)?
-                .checked_add_signed(offset)
-                .ok_or(EINVAL)?,
-            _ => return Err(EINVAL),
-        };
+        let pos = crate::file::seek_position(o, offset, wh, || self.w_size(o.inode))?;
         if let Some(open) = self.table.embedded_mut(fd as u32) {
             open.pos = pos;
         }

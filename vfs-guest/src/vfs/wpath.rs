@@ -6,7 +6,7 @@ use wasivfs_image::Kind;
 
 use crate::abi::{
     fdflags, lookupflags, oflags, rights, Errno, EBUSY, EEXIST, EINVAL, EISDIR, ELOOP,
-    ENAMETOOLONG, ENOENT, ENOTDIR, ENOTEMPTY, ENOTSUP, EPERM,
+    ENAMETOOLONG, ENOENT, ENOTDIR, ENOTEMPTY, EPERM,
 };
 use crate::fdtable::{Open, OpenKind, Tree};
 use crate::host::Host;
@@ -129,12 +129,7 @@ impl<'a> Vfs<'a> {
         rights_base: u64,
         fdf: u16,
     ) -> Result<Open, Errno> {
-        if fdf & (fdflags::SYNC | fdflags::DSYNC | fdflags::RSYNC) != 0 {
-            return Err(ENOTSUP);
-        }
-        if of & oflags::DIRECTORY != 0 && of & (oflags::CREAT | oflags::EXCL | oflags::TRUNC) != 0 {
-            return Err(EINVAL);
-        }
+        super::paths::check_open_flags(of, fdf)?;
         let want_write = rights_base & rights::FD_WRITE != 0;
         let write = want_write || of & (oflags::CREAT | oflags::TRUNC) != 0;
         let read = rights_base & rights::FD_READ != 0 || !want_write;
