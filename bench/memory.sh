@@ -30,8 +30,8 @@ ROUNDS="${ROUNDS:-400}"
 FILES=6000
 TOTAL_BYTES=140000000
 
-die() { echo "error: $*" >&2; exit 1; }
-note() { echo "-- $*" >&2; }
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 command -v clang-14 >/dev/null || die "clang-14 is missing: apt-get install clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32"
 if [ -z "${WASIVFS:-}" ]; then
@@ -50,24 +50,7 @@ WORK="$(mktemp -d "$BENCH/memory.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
 export WASIVFS_CACHE_DIR="$WORK/cache"
 
-TREE="$BENCH/tree-$FILES-$TOTAL_BYTES"
-if [ ! -f "$TREE.complete" ]; then
-  note "generating the $FILES-file tree in $TREE"
-  rm -rf "$TREE"
-  # The same generator as bench/startup.sh.
-  python3 - "$TREE" "$FILES" "$TOTAL_BYTES" <<'PY'
-import os, random, sys
-root, files, total = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-per = max(total // files, 1)
-for i in range(files):
-    d = os.path.join(root, f"pkg{i // 600:02d}", f"mod{(i // 30) % 20:02d}")
-    os.makedirs(d, exist_ok=True)
-    size = per // 2 + (i * 7919) % per
-    with open(os.path.join(d, f"file{i:05d}.dat"), "wb") as f:
-        f.write(random.Random(i).randbytes(size))
-open(root + ".complete", "w").close()
-PY
-fi
+bench_tree "$BENCH" "$FILES" "$TOTAL_BYTES"
 
 APP="$WORK/app"
 SMALL="$WORK/small"

@@ -38,8 +38,8 @@ NODE_VERSION="${NODE_VERSION:-26.10.0}"
 FILES=6000
 TOTAL_BYTES=140000000
 
-die() { echo "error: $*" >&2; exit 1; }
-note() { echo "-- $*" >&2; }
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 [ -x /usr/bin/time ] || die "/usr/bin/time (GNU time) is missing: apt-get install time"
 for tool in python3 pip npm unzip tar; do
@@ -111,24 +111,7 @@ HYPERFINE="$(command -v hyperfine || true)"
 # ---------------------------------------------------------------------------------------------
 # Inputs
 
-TREE="$BENCH/tree-$FILES-$TOTAL_BYTES"
-if [ ! -f "$TREE.complete" ]; then
-  note "generating the $FILES-file tree in $TREE"
-  rm -rf "$TREE"
-  python3 - "$TREE" "$FILES" "$TOTAL_BYTES" <<'PY'
-import os, random, sys
-root, files, total = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-per = max(total // files, 1)
-for i in range(files):
-    # About 30 files per directory, 20 directories per package (like a standard library).
-    d = os.path.join(root, f"pkg{i // 600:02d}", f"mod{(i // 30) % 20:02d}")
-    os.makedirs(d, exist_ok=True)
-    size = per // 2 + (i * 7919) % per  # 0.5x to 1.5x the mean
-    with open(os.path.join(d, f"file{i:05d}.dat"), "wb") as f:
-        f.write(random.Random(i).randbytes(size))
-open(root + ".complete", "w").close()
-PY
-fi
+bench_tree "$BENCH" "$FILES" "$TOTAL_BYTES"
 TREE_FILES="$(find "$TREE" -type f | wc -l)"
 TREE_BYTES="$(find "$TREE" -type f -printf '%s\n' | awk '{s+=$1} END {print s}')"
 
