@@ -250,14 +250,49 @@ pub fn pack_to_bytes_with(
         wasivfs_trampoline_gen::Merger::from_scanned(scanned, &vfs, segment_lens.len() as u32)
             .map_err(module_err)?;
     let plan = merger.plan();
+    // The contents are written into the output straight from the host files; a read error
+    // comes back from the merger as itself, naming the file.
+    let mut reader = content::ContentReader::new(layout.blobs, walked.roots, progress.clone());
+    let mut fill = |buf: &mut [u8]| {
+        reader
+            .read(buf)
+            .map_err(|e| Box::new(e) as wasivfs_trampoline_gen::FillError)
+    };
+    let content = (!segment_lens.is_empty()).then_some(wasivfs_trampoline_gen::Content {
+        segment_lens,
+        fill: &mut fill,
+    });
+    let merged = merger.emit(wasivfs_trampoline_gen::Validation::Full, content);
+    let mut out = merged.map_err(|e| match e {
+        wasivfs_trampoline_gen::MergeError::Content(e) => match e.downcast::<PackError>() {
+            Ok(e) => *e,
+            Err(e) => module_err(wasivfs_trampoline_gen::MergeError::Content(e)),
+        },
+        e => module_err(e),
+    })?;
+    // Where this layer's VFS memory ends up: its own memory, or a region of memory 0 once
+    // every memory is folded into it (earlier layers' records are rewritten by that pass).
+    let (vfs_memory, vfs_base) = match opts.memory {
+        MemoryMode::Multi => (plan.vfs_memory, 0),
+        MemoryMode::Single => {
+            let (lowered, lowering) =
+                wasivfs_trampoline_gen::lower_memories(&out, &mut single::rewrite_section)
+                    .map_err(module_err)?;
+            out = lowered;
+            (
+                0,
+                single::region_base(&lowering, plan.vfs_memory).map_err(module_err)?,
+            )
+        }
+    };
     let info = LayerInfo {
         format: info::SECTION_FORMAT,
         tool: TOOL.to_string(),
         vfs_abi: info::VFS_ABI,
-        vfs_memory: plan.vfs_memory,
+        vfs_memory,
         vfs_memory_pages: plan.vfs_memory_pages,
-        memory: MemoryMode::Multi,
-        vfs_base: 0,
+        memory: opts.memory,
+        vfs_base,
         image_addr: snap.image_addr,
         image_len: snap.image_len,
         content: ContentInfo {
@@ -279,38 +314,7 @@ pub fn pack_to_bytes_with(
         trampolines: plan.trampolines.clone(),
         stubs: plan.stubs.clone(),
     };
-    // The contents are written into the output straight from the host files; a read error
-    // comes back from the merger as itself, naming the file.
-    let mut reader = content::ContentReader::new(layout.blobs, walked.roots, progress.clone());
-    let mut fill = |buf: &mut [u8]| {
-        reader
-            .read(buf)
-            .map_err(|e| Box::new(e) as wasivfs_trampoline_gen::FillError)
-    };
-    let content = (!segment_lens.is_empty()).then_some(wasivfs_trampoline_gen::Content {
-        segment_lens,
-        fill: &mut fill,
-    });
-    let merged = merger.emit(
-        &info.to_json(),
-        wasivfs_trampoline_gen::Validation::Full,
-        content,
-    );
-    let mut out = merged.map_err(|e| match e {
-        wasivfs_trampoline_gen::MergeError::Content(e) => match e.downcast::<PackError>() {
-            Ok(e) => *e,
-            Err(e) => module_err(wasivfs_trampoline_gen::MergeError::Content(e)),
-        },
-        e => module_err(e),
-    })?;
-    let mut info = info;
-    if opts.memory == MemoryMode::Single {
-        let (lowered, lowering) =
-            wasivfs_trampoline_gen::lower_memories(&out, &mut single::rewrite_section)
-                .map_err(module_err)?;
-        out = lowered;
-        single::relocate(&mut info, &lowering.bases);
-    }
+    wasivfs_trampoline_gen::append_layer_section(&mut out, &info.to_json()).map_err(module_err)?;
     timings.push(stage_done(&*progress, Stage::Merge, started));
     let mut warnings = Vec::new();
     if out.len() as u64 > BROWSER_MODULE_LIMIT {

@@ -32,6 +32,6 @@ pub use app::{check_app, scan_app, AppInfo, InterceptedImport, MemoryInfo, Scann
 pub use encode::{Fill, FillError};
 pub use error::{MergeError, Result};
 pub use lower::{lower_memories, Lowering, SectionRewrite};
-pub use merge::{merge, Content, MergePlan, Merger, Validation};
+pub use merge::{append_layer_section, merge, Content, MergePlan, Merger, Validation};
 pub use readback::{memory_region, passive_segments, wasivfs_sections};
 pub use vfs::prepare_vfs;

@@ -202,7 +202,7 @@ const EXTENDED: [Kind; 5] = [
 impl Writer<'_, '_> {
     fn write(&self, section: SectionRewrite<'_>) -> Result<Vec<u8>> {
         let bytes = self.m.bytes;
-        let mut out = Vec::with_capacity(bytes.len() + 4096);
+        let mut out = Vec::with_capacity(bytes.len() + crate::merge::RECORD_RESERVE);
         out.extend_from_slice(&bytes[..8]);
         let mut next = 0;
         for s in &self.m.sections {

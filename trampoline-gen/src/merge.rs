@@ -86,8 +86,26 @@ pub fn merge(
 ) -> Result<Vec<u8>> {
     let merger = Merger::new(app, vfs, 0)?;
     let payload = custom_section(merger.plan());
-    merger.emit(&payload, Validation::Full, None)
+    let mut out = merger.emit(Validation::Full, None)?;
+    append_layer_section(&mut out, &payload)?;
+    Ok(out)
 }
+
+/// Appends a `wasivfs` custom section holding `payload` (a layer's record) to `module`.
+///
+/// The packer calls it last, once every pass over the merged module has run, so the record is
+/// built once with its final values; passes such as [`crate::lower_memories`] rewrite only the
+/// records of earlier layers.
+pub fn append_layer_section(module: &mut Vec<u8>, payload: &[u8]) -> Result<()> {
+    let mut custom = Vec::with_capacity(payload.len() + 16);
+    wasi::CUSTOM_SECTION.encode_name(&mut custom);
+    custom.extend_from_slice(payload);
+    write_raw_section(0, &custom, module).map_err(MergeError::Malformed)
+}
+
+/// Bytes of spare capacity the merged module is allocated with, so that appending the layer's
+/// record (a few KiB of JSON) does not reallocate a module of hundreds of MiB.
+pub(crate) const RECORD_RESERVE: usize = 64 << 10;
 
 /// A layer's file contents: passive data segments appended after the VFS's own data segments,
 /// whose bytes are produced while the output is written (the packer streams them from the host
@@ -253,15 +271,10 @@ impl<'a> Merger<'a> {
         &self.plan
     }
 
-    /// Writes the merged module, with `content` (if any) as this layer's passive content segments
-    /// and a `wasivfs` custom section holding `wasivfs_section` appended last, and validates as
-    /// much of it as `validation` says.
-    pub fn emit(
-        &self,
-        wasivfs_section: &[u8],
-        validation: Validation,
-        content: Option<Content<'_>>,
-    ) -> Result<Vec<u8>> {
+    /// Writes the merged module, with `content` (if any) as this layer's passive content
+    /// segments, and validates as much of it as `validation` says. The layer's `wasivfs` record
+    /// is not written: [`append_layer_section`] adds it once its values are final.
+    pub fn emit(&self, validation: Validation, content: Option<Content<'_>>) -> Result<Vec<u8>> {
         let announced = self.plan.content_segments as usize;
         let given = content.as_ref().map_or(0, |c| c.segment_lens.len());
         if given != announced {
@@ -276,7 +289,7 @@ impl<'a> Merger<'a> {
         let content_len: usize = content
             .as_ref()
             .map_or(0, |c| c.segment_lens.iter().map(|l| *l as usize + 8).sum());
-        let extra = self.vfs.bytes.len() + wasivfs_section.len() + content_len + 4096;
+        let extra = self.vfs.bytes.len() + content_len + RECORD_RESERVE;
         let mut out = Vec::with_capacity(self.app.bytes.len() + extra);
         out.extend_from_slice(&self.app.bytes[..8]);
         let mut next = 0;
@@ -299,11 +312,6 @@ impl<'a> Merger<'a> {
         for kind in &Kind::ALL[next..] {
             self.write_kind(*kind, None, &mut content, &mut out)?;
         }
-        let mut custom = Vec::with_capacity(wasivfs_section.len() + 16);
-        wasi::CUSTOM_SECTION.encode_name(&mut custom);
-        custom.extend_from_slice(wasivfs_section);
-        write_raw_section(0, &custom, &mut out).map_err(MergeError::Malformed)?;
-
         let copied = self.app.bodies.len();
         let mut changed = vec![false; copied];
         for (i, _) in &self.rewritten {

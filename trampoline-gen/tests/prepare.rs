@@ -142,7 +142,6 @@ fn content_segments_are_filled_while_writing() -> Result<()> {
         Ok(())
     };
     let out = merger.emit(
-        b"{}",
         Validation::Full,
         Some(Content {
             segment_lens: vec![8, 9],
@@ -160,11 +159,10 @@ fn content_segments_are_filled_while_writing() -> Result<()> {
     Run::new(&out)?;
 
     // The announced number of segments must be given.
-    assert!(merger.emit(b"{}", Validation::Full, None).is_err());
+    assert!(merger.emit(Validation::Full, None).is_err());
     let mut failing = |_: &mut [u8]| Err(std::io::Error::other("disk on fire").into());
     let err = merger
         .emit(
-            b"{}",
             Validation::Full,
             Some(Content {
                 segment_lens: vec![8, 9],
