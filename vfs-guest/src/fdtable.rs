@@ -82,6 +82,13 @@ impl FdTable {
         self.used.get_mut(&fd)
     }
 
+    /// Moves the position of embedded fd `fd` to `pos` (nothing for any other number).
+    pub fn set_pos(&mut self, fd: u32, pos: u64) {
+        if let Some(open) = self.embedded_mut(fd) {
+            open.pos = pos;
+        }
+    }
+
     /// The embedded open file of `fd`, if `fd` is an embedded fd.
     pub fn embedded_mut(&mut self, fd: u32) -> Option<&mut Open> {
         match self.used.get_mut(&fd) {

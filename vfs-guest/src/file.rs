@@ -65,13 +65,6 @@ pub fn read_at<H: AppMemory>(
     Ok(n)
 }
 
-/// The position `fd_seek` moves to, or `EINVAL`.
-pub fn seek_target(img: &Image<'_>, open: &Open, offset: i64, wh: u8) -> Result<u64, Errno> {
-    seek_position(open, offset, wh, || {
-        Ok(img.inode(open.inode).ok_or(EIO)?.size())
-    })
-}
-
 /// The position `fd_seek` moves file `open` to, for the image and the writable trees alike;
 /// `size` is asked only for `whence::END`.
 pub fn seek_position(

@@ -20,6 +20,23 @@ use crate::vfs::{check_bits, Vfs, FDFLAGS_ALL};
 /// `FD_READWRITE_HANGUP` in an event's flags.
 const HANGUP: u16 = 1;
 
+/// The arguments of a `poll_oneoff` call: where the `n` subscriptions are, where the events go
+/// and where their count goes.
+#[derive(Clone, Copy)]
+struct PollCall {
+    subs: u32,
+    events: u32,
+    n: u32,
+    nevents: u32,
+}
+
+impl PollCall {
+    /// Address of subscription `i`.
+    fn sub(&self, i: u32) -> u32 {
+        self.subs + i * SUBSCRIPTION_SIZE
+    }
+}
+
 impl Vfs<'_> {
     /// `poll_oneoff`.
     pub fn poll_oneoff<H: Host>(
@@ -31,7 +48,13 @@ impl Vfs<'_> {
         nevents: i32,
     ) -> i32 {
         self.start(h);
-        Errno::ret(self.poll(h, subs as u32, events as u32, n as u32, nevents as u32))
+        let call = PollCall {
+            subs: subs as u32,
+            events: events as u32,
+            n: n as u32,
+            nevents: nevents as u32,
+        };
+        Errno::ret(self.poll(h, call))
     }
 
     /// `sock_accept`.
@@ -98,14 +121,8 @@ impl Vfs<'_> {
         )
     }
 
-    pub(crate) fn poll<H: Host>(
-        &mut self,
-        h: &mut H,
-        subs: u32,
-        events: u32,
-        n: u32,
-        nevents: u32,
-    ) -> Result<(), Errno> {
+    fn poll<H: Host>(&mut self, h: &mut H, call: PollCall) -> Result<(), Errno> {
+        let PollCall { subs, n, .. } = call;
         if n == 0 {
             return Err(EINVAL);
         }
@@ -115,7 +132,7 @@ impl Vfs<'_> {
         let mut fd_subs: Vec<(u32, u32, Option<Slot>)> = Vec::new();
         let mut any_embedded = false;
         for i in 0..n {
-            let at = subs + i * SUBSCRIPTION_SIZE;
+            let at = call.sub(i);
             let mut tag = [0u8; 1];
             h.copy_in(&mut tag, at + 8);
             if tag[0] == eventtype::FD_READ || tag[0] == eventtype::FD_WRITE {
@@ -126,7 +143,7 @@ impl Vfs<'_> {
             }
         }
         if any_embedded {
-            return self.poll_embedded(h, subs, events, n, nevents);
+            return self.poll_embedded(h, call);
         }
         for (_, _, slot) in &fd_subs {
             if slot.is_none() {
@@ -135,31 +152,28 @@ impl Vfs<'_> {
         }
         for (i, _, slot) in &fd_subs {
             if let Some(Slot::Host(host_fd)) = slot {
-                h.store_u32(
-                    subs + i * SUBSCRIPTION_SIZE + SUBSCRIPTION_FD_OFFSET,
-                    *host_fd,
-                );
+                h.store_u32(call.sub(*i) + SUBSCRIPTION_FD_OFFSET, *host_fd);
             }
         }
-        let r = h.poll_oneoff(subs as i32, events as i32, n as i32, nevents as i32);
+        let r = h.poll_oneoff(
+            subs as i32,
+            call.events as i32,
+            n as i32,
+            call.nevents as i32,
+        );
         for (i, fd, _) in &fd_subs {
-            h.store_u32(subs + i * SUBSCRIPTION_SIZE + SUBSCRIPTION_FD_OFFSET, *fd);
+            h.store_u32(call.sub(*i) + SUBSCRIPTION_FD_OFFSET, *fd);
         }
         Errno::check(r)
     }
 
-    fn poll_embedded<H: Host>(
-        &mut self,
-        h: &mut H,
-        subs: u32,
-        events: u32,
-        n: u32,
-        nevents: u32,
-    ) -> Result<(), Errno> {
-        let img = self.image;
+    fn poll_embedded<H: Host>(&mut self, h: &mut H, call: PollCall) -> Result<(), Errno> {
+        let PollCall {
+            events, nevents, ..
+        } = call;
         let mut out: Vec<[u8; EVENT_SIZE as usize]> = Vec::new();
-        for i in 0..n {
-            let at = subs + i * SUBSCRIPTION_SIZE;
+        for i in 0..call.n {
+            let at = call.sub(i);
             let mut head = [0u8; 9];
             h.copy_in(&mut head, at);
             let tag = head[8];
@@ -175,13 +189,7 @@ impl Vfs<'_> {
             if open.kind != OpenKind::File {
                 return Err(EBADF);
             }
-            let size = match open.tree {
-                Tree::Mem => self.w_size(open.inode).unwrap_or(0),
-                Tree::Image => img
-                    .as_ref()
-                    .and_then(|img| img.inode(open.inode))
-                    .map_or(0, |i| i.size()),
-            };
+            let size = self.file_size(&open).unwrap_or(0);
             let flags = if tag == eventtype::FD_WRITE {
                 if open.tree == Tree::Image {
                     // A read-only preopen refuses a write stream on its files.

@@ -142,6 +142,21 @@ pub struct Node {
 }
 
 impl Node {
+    /// A node with one name in `parent`, no open fds, in mount `mount`, all three times `time`.
+    pub fn new(data: Data, parent: NodeId, ino: u64, mount: u32, time: u64) -> Node {
+        Node {
+            data,
+            parent,
+            ino,
+            links: 1,
+            opens: 0,
+            mount,
+            atim: time,
+            mtim: time,
+            ctim: time,
+        }
+    }
+
     /// The image kind of this node.
     pub fn kind(&self) -> Kind {
         match self.data {
@@ -202,20 +217,16 @@ impl MemFs {
         time: u64,
         limit: u64,
     ) -> Result<NodeId, Errno> {
-        let root = self.alloc(Node {
-            data: Data::Dir {
+        let root = self.alloc(Node::new(
+            Data::Dir {
                 entries: None,
                 lower: Some(lower),
             },
-            parent: 0,
+            0,
             ino,
-            links: 1,
-            opens: 0,
-            mount: index,
-            atim: time,
-            mtim: time,
-            ctim: time,
-        })?;
+            index,
+            time,
+        ))?;
         self.node_mut(root)?.parent = root;
         self.mounts.insert(
             index,
@@ -345,17 +356,8 @@ impl MemFs {
                     }
                 };
                 let t = inode.mtime_ns;
-                let id = self.alloc(Node {
-                    data,
-                    parent: dir,
-                    ino: crate::stat::ino_of(e.inode),
-                    links: 1,
-                    opens: 0,
-                    mount,
-                    atim: t,
-                    mtim: t,
-                    ctim: t,
-                })?;
+                let ino = crate::stat::ino_of(e.inode);
+                let id = self.alloc(Node::new(data, dir, ino, mount, t))?;
                 entries.insert(e.name, id);
             }
         }

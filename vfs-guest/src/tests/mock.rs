@@ -191,6 +191,12 @@ pub fn test_image() -> (Vec<u8>, Vec<Vec<u8>>) {
     b.add_symlink(src, "link_link", "link_a", 13).unwrap();
     b.add_symlink(src, "escape", "../../etc", 14).unwrap();
     file(&mut b, data, "x.bin", b"xyz", 777);
+    finish_in_segments(b)
+}
+
+/// Lays out a test tree with 4-byte content segments (so reads cross segment boundaries):
+/// its metadata and its segments.
+pub fn finish_in_segments(b: ImageBuilder<Vec<u8>>) -> (Vec<u8>, Vec<Vec<u8>>) {
     let layout = b.finish(Limits::format_max(4)).unwrap();
     let content = layout
         .content_bytes(|s: &Vec<u8>, out: &mut [u8]| -> Result<(), ()> {

@@ -2,11 +2,11 @@
 
 use std::vec::Vec;
 
-use wasivfs_image::builder::{ImageBuilder, Limits, MountOptions};
+use wasivfs_image::builder::{ImageBuilder, MountOptions};
 use wasivfs_image::{Image, MOUNT_TMPFS, MOUNT_WRITABLE};
 
 use super::fs_tests::{open_with, read, BUF_AT, IOV_AT, OUT_AT, PATH_AT};
-use super::mock::{Mock, CLOCK_START};
+use super::mock::{finish_in_segments, Mock, CLOCK_START};
 use crate::abi::*;
 use crate::Vfs;
 
@@ -31,16 +31,10 @@ fn setup() -> (Vfs<'static>, Mock) {
     b.set_mount_options(rw, opts(MOUNT_WRITABLE, 64)).unwrap();
     b.set_mount_options(tmp, opts(MOUNT_TMPFS | MOUNT_WRITABLE, 1000))
         .unwrap();
-    let layout = b.finish(Limits::format_max(4)).unwrap();
-    let content = layout
-        .content_bytes(|s: &Vec<u8>, out: &mut [u8]| -> Result<(), ()> {
-            out.copy_from_slice(s);
-            Ok(())
-        })
-        .unwrap();
-    let bytes: &'static [u8] = Box::leak(layout.metadata.into_boxed_slice());
+    let (metadata, segments) = finish_in_segments(b);
+    let bytes: &'static [u8] = Box::leak(metadata.into_boxed_slice());
     let mut m = Mock::new(Some(&[(3, "/host")]));
-    m.segments = content.chunks(4).map(|c| c.to_vec()).collect();
+    m.segments = segments;
     let mut v = Vfs::new(Some(Image::parse(bytes).unwrap()));
     v.start(&mut m);
     (v, m)

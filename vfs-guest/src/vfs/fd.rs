@@ -37,6 +37,60 @@ pub(crate) fn embedded_file(open: &Open) -> Result<&Open, Errno> {
     }
 }
 
+/// The calls that flush an fd to storage: on an embedded file there is nothing to flush (the
+/// writable tree lives in memory); an embedded directory is `EBADF`, as on wasmtime-wasi.
+macro_rules! sync_calls {
+    ($($name:ident),*) => {
+        impl Vfs<'_> {
+            $(
+                #[doc = concat!("`", stringify!($name), "`.")]
+                pub fn $name<H: Host>(&mut self, h: &mut H, fd: i32) -> i32 {
+                    let host = |_: &mut Self, h: &mut H, n| h.$name(n);
+                    self.route(h, fd, host, |_, _, o| embedded_file(&o).map(drop))
+                }
+            )*
+        }
+    };
+}
+
+sync_calls!(fd_datasync, fd_sync);
+
+/// The calls that move bytes through iovecs, at the position or (with an `offset`) at an offset,
+/// each with the method that serves an embedded fd.
+macro_rules! io_calls {
+    ($($name:ident($($offset:ident)?) => $embedded:ident,)*) => {
+        impl Vfs<'_> {
+            $(
+                #[doc = concat!("`", stringify!($name), "`.")]
+                pub fn $name<H: Host>(
+                    &mut self,
+                    h: &mut H,
+                    fd: i32,
+                    iovs: i32,
+                    iovs_len: i32,
+                    $($offset: i64,)?
+                    done: i32,
+                ) -> i32 {
+                    let at = At::of(None $(.or(Some($offset)))?);
+                    self.route(
+                        h,
+                        fd,
+                        |_, h, n| h.$name(n, iovs, iovs_len, $($offset,)? done),
+                        |vfs, h, o| vfs.$embedded(h, (fd, &o), (iovs, iovs_len), at, done),
+                    )
+                }
+            )*
+        }
+    };
+}
+
+io_calls! {
+    fd_pread(offset) => read_embedded,
+    fd_pwrite(offset) => write_embedded,
+    fd_read() => read_embedded,
+    fd_write() => write_embedded,
+}
+
 impl Vfs<'_> {
     /// `fd_advise`.
     pub fn fd_advise<H: Host>(
@@ -84,16 +138,6 @@ impl Vfs<'_> {
                 Ok(())
             }
         }
-    }
-
-    /// `fd_datasync`.
-    pub fn fd_datasync<H: Host>(&mut self, h: &mut H, fd: i32) -> i32 {
-        self.route(
-            h,
-            fd,
-            |_, h, n| h.fd_datasync(n),
-            |_, _, o| embedded_file(&o).map(drop),
-        )
     }
 
     /// `fd_fdstat_get`.
@@ -202,34 +246,6 @@ impl Vfs<'_> {
         )
     }
 
-    /// `fd_pread`.
-    pub fn fd_pread<H: Host>(
-        &mut self,
-        h: &mut H,
-        fd: i32,
-        iovs: i32,
-        iovs_len: i32,
-        offset: i64,
-        nread: i32,
-    ) -> i32 {
-        self.route(
-            h,
-            fd,
-            |_, h, n| h.fd_pread(n, iovs, iovs_len, offset, nread),
-            |vfs, h, o| {
-                if o.tree == Tree::Mem {
-                    let at = At::Offset(offset as u64);
-                    return vfs.w_read(h, fd, &o, iovs, iovs_len, at, nread);
-                }
-                let img = vfs.img()?;
-                let (buf, len) = file::first_non_empty(h, iovs as u32, iovs_len as u32)?;
-                file::check_range(&o, offset as u64, len.min(file::PREAD_MAX))?;
-                let n = file::read_at(h, &img, &o, buf, len, offset as u64)?;
-                mem::store_u32(h, nread as u32, n)
-            },
-        )
-    }
-
     /// The name of the mount `o` is the preopen of (`None`: not a preopen).
     fn preopen_name(&self, o: &Open) -> Result<Option<&[u8]>, Errno> {
         match o.preopen {
@@ -275,62 +291,6 @@ impl Vfs<'_> {
         )
     }
 
-    /// `fd_pwrite`.
-    pub fn fd_pwrite<H: Host>(
-        &mut self,
-        h: &mut H,
-        fd: i32,
-        iovs: i32,
-        iovs_len: i32,
-        offset: i64,
-        nwritten: i32,
-    ) -> i32 {
-        self.route(
-            h,
-            fd,
-            |_, h, n| h.fd_pwrite(n, iovs, iovs_len, offset, nwritten),
-            |vfs, h, o| match o.tree {
-                Tree::Mem => {
-                    let at = At::Offset(offset as u64);
-                    vfs.w_write(h, fd, &o, iovs, iovs_len, at, nwritten)
-                }
-                // Packed files are open read-only: the write itself fails with EBADF.
-                Tree::Image => {
-                    file::first_non_empty(h, iovs as u32, iovs_len as u32).and(Err(EBADF))
-                }
-            },
-        )
-    }
-
-    /// `fd_read`.
-    pub fn fd_read<H: Host>(
-        &mut self,
-        h: &mut H,
-        fd: i32,
-        iovs: i32,
-        iovs_len: i32,
-        nread: i32,
-    ) -> i32 {
-        self.route(
-            h,
-            fd,
-            |_, h, n| h.fd_read(n, iovs, iovs_len, nread),
-            |vfs, h, o| {
-                if o.tree == Tree::Mem {
-                    return vfs.w_read(h, fd, &o, iovs, iovs_len, At::Cur, nread);
-                }
-                let img = vfs.img()?;
-                let (buf, len) = file::first_non_empty(h, iovs as u32, iovs_len as u32)?;
-                file::check_range(&o, o.pos, len)?;
-                let n = file::read_at(h, &img, &o, buf, len, o.pos)?;
-                if let Some(open) = vfs.table.embedded_mut(fd as u32) {
-                    open.pos = o.pos.saturating_add(n as u64);
-                }
-                mem::store_u32(h, nread as u32, n)
-            },
-        )
-    }
-
     /// `fd_renumber`: both numbers must be open; `to` is closed first, then `from` moves onto it.
     pub fn fd_renumber<H: Host>(&mut self, h: &mut H, from: i32, to: i32) -> i32 {
         self.start(h);
@@ -364,25 +324,10 @@ impl Vfs<'_> {
             fd,
             |_, h, n| h.fd_seek(n, offset, whence, newoffset),
             |vfs, h, o| {
-                if o.tree == Tree::Mem {
-                    return vfs.w_seek(h, fd, &o, offset, whence as u8, newoffset);
-                }
-                let pos = file::seek_target(&vfs.img()?, &o, offset, whence as u8)?;
-                if let Some(open) = vfs.table.embedded_mut(fd as u32) {
-                    open.pos = pos;
-                }
+                let pos = file::seek_position(&o, offset, whence as u8, || vfs.file_size(&o))?;
+                vfs.table.set_pos(fd as u32, pos);
                 mem::store_u64(h, newoffset as u32, pos)
             },
-        )
-    }
-
-    /// `fd_sync`.
-    pub fn fd_sync<H: Host>(&mut self, h: &mut H, fd: i32) -> i32 {
-        self.route(
-            h,
-            fd,
-            |_, h, n| h.fd_sync(n),
-            |_, _, o| embedded_file(&o).map(drop),
         )
     }
 
@@ -395,26 +340,48 @@ impl Vfs<'_> {
             |_, h, o| mem::store_u64(h, offset as u32, embedded_file(&o)?.pos),
         )
     }
+}
 
-    /// `fd_write`.
-    pub fn fd_write<H: Host>(
+impl Vfs<'_> {
+    /// `fd_read`/`fd_pread` on embedded fd `fd` (open as `o`), in either tree: the first
+    /// non-empty iovec is filled; a read at the position moves it.
+    fn read_embedded<H: Host>(
         &mut self,
         h: &mut H,
-        fd: i32,
-        iovs: i32,
-        iovs_len: i32,
+        (fd, o): (i32, &Open),
+        (iovs, iovs_len): (i32, i32),
+        at: At,
+        nread: i32,
+    ) -> Result<(), Errno> {
+        let (buf, len) = file::first_non_empty(h, iovs as u32, iovs_len as u32)?;
+        let (pos, ask) = match at {
+            At::Cur => (o.pos, len),
+            At::Offset(p) => (p, len.min(file::PREAD_MAX)),
+        };
+        file::check_range(o, pos, ask)?;
+        let n = match o.tree {
+            Tree::Mem => self.w_read_at(h, o, pos, (buf, len))?,
+            Tree::Image => file::read_at(h, &self.img()?, o, buf, len, pos)?,
+        };
+        if let At::Cur = at {
+            self.table.set_pos(fd as u32, pos.saturating_add(n as u64));
+        }
+        mem::store_u32(h, nread as u32, n)
+    }
+
+    /// `fd_write`/`fd_pwrite` on embedded fd `fd` (open as `o`): packed files are open
+    /// read-only, so there the write itself fails with `EBADF` (after the iovecs are read).
+    fn write_embedded<H: Host>(
+        &mut self,
+        h: &mut H,
+        (fd, o): (i32, &Open),
+        (iovs, iovs_len): (i32, i32),
+        at: At,
         nwritten: i32,
-    ) -> i32 {
-        self.route(
-            h,
-            fd,
-            |_, h, n| h.fd_write(n, iovs, iovs_len, nwritten),
-            |vfs, h, o| match o.tree {
-                Tree::Mem => vfs.w_write(h, fd, &o, iovs, iovs_len, At::Cur, nwritten),
-                Tree::Image => {
-                    file::first_non_empty(h, iovs as u32, iovs_len as u32).and(Err(EBADF))
-                }
-            },
-        )
+    ) -> Result<(), Errno> {
+        match o.tree {
+            Tree::Mem => self.w_write(h, fd, o, iovs, iovs_len, at, nwritten),
+            Tree::Image => file::first_non_empty(h, iovs as u32, iovs_len as u32).and(Err(EBADF)),
+        }
     }
 }

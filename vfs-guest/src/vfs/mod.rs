@@ -9,7 +9,7 @@
 use alloc::vec::Vec;
 use wasivfs_image::Image;
 
-use crate::abi::{Errno, EBADF, EILSEQ, EINVAL, PRESTAT_SIZE, SUCCESS};
+use crate::abi::{Errno, EBADF, EILSEQ, EINVAL, EIO, PRESTAT_SIZE, SUCCESS};
 use crate::fdtable::{FdTable, Open, OpenKind, Slot, Tree};
 use crate::host::{self, Host};
 use crate::mem;
@@ -200,6 +200,14 @@ impl<'a> Vfs<'a> {
             Err(e) => e.code(),
             Ok(Target::Host(n)) => host(self, h, n),
             Ok(Target::Embedded(o)) => Errno::ret(embedded(self, h, o)),
+        }
+    }
+
+    /// The size of the file embedded fd `o` is open on, in whichever tree it lives.
+    pub(crate) fn file_size(&self, o: &Open) -> Result<u64, Errno> {
+        match o.tree {
+            Tree::Mem => self.w_size(o.inode),
+            Tree::Image => Ok(self.img()?.inode(o.inode).ok_or(EIO)?.size()),
         }
     }
 

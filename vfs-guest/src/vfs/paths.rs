@@ -12,6 +12,7 @@ use crate::abi::{
 use crate::fdtable::{Open, OpenKind, Slot, Tree};
 use crate::host::Host;
 use crate::vfs::fd::check_fstflags;
+use crate::vfs::wpath::DirPath;
 use crate::vfs::{check_bits, read_path, Target, Vfs, FDFLAGS_ALL};
 use crate::{mem, path, stat};
 
@@ -57,7 +58,27 @@ fn two_dirs<H: Host>(h: &mut H, a: &Target, b: &Target, paths: &[(i32, i32)]) ->
     Err(if read_only { EPERM } else { EXDEV })
 }
 
-/// The writable directory an fd is open on, if it is one (a writable file is `EBADF`).
+/// The calls whose only arguments are a directory fd and a path, each with the writable-tree
+/// operation it becomes on a writable mount.
+macro_rules! one_path_calls {
+    ($($name:ident => $write:ident,)*) => {
+        impl Vfs<'_> {
+            $(
+                #[doc = concat!("`", stringify!($name), "`.")]
+                pub fn $name<H: Host>(&mut self, h: &mut H, fd: i32, path: i32, len: i32) -> i32 {
+                    self.route_one_path(h, (fd, path, len), H::$name, Self::$write)
+                }
+            )*
+        }
+    };
+}
+
+one_path_calls! {
+    path_create_directory => w_mkdir,
+    path_remove_directory => w_rmdir,
+    path_unlink_file => w_unlink,
+}
+
 impl<'a> Vfs<'a> {
     /// A path call that writes through `fd`: the host's for a host fd; on a writable mount,
     /// `write` with the directory and the path; on a read-only one, refused as a read-only
@@ -82,6 +103,39 @@ impl<'a> Vfs<'a> {
                 None => refuse_path_write(h, &o, &[(path, path_len)]),
             },
         )
+    }
+
+    /// [`Self::route_path_write`] for the calls whose only arguments are the fd and the path
+    /// (`path_create_directory`, `path_remove_directory`, `path_unlink_file`).
+    fn route_one_path<H: Host>(
+        &mut self,
+        h: &mut H,
+        (fd, path, path_len): (i32, i32, i32),
+        host: fn(&mut H, i32, i32, i32) -> i32,
+        write: fn(&mut Self, &mut H, &Open, &[u8]) -> Result<(), Errno>,
+    ) -> i32 {
+        let host = |h: &mut H, n| host(h, n, path, path_len);
+        self.route_path_write(h, fd, (path, path_len), host, write)
+    }
+
+    /// The calls that name a path under each of two directories (`path_link`, `path_rename`):
+    /// both writable, `write` gets both directories and paths; otherwise as [`two_dirs`] says.
+    fn route_two_paths<H: Host>(
+        &mut self,
+        h: &mut H,
+        fds: (i32, i32),
+        [old, new]: [(i32, i32); 2],
+        host: impl FnOnce(&mut H, i32, i32) -> i32,
+        write: impl FnOnce(&mut Self, &mut H, DirPath<'_>, DirPath<'_>) -> Result<(), Errno>,
+    ) -> i32 {
+        self.route2(h, fds, host, |vfs, h, x, y| match both_mem(&x, &y)? {
+            Some((a, b)) => {
+                let old_p = read_path(h, old.0, old.1)?;
+                let new_p = read_path(h, new.0, new.1)?;
+                write(vfs, h, (&a, &old_p), (&b, &new_p))
+            }
+            None => two_dirs(h, &x, &y, &[old, new]),
+        })
     }
 }
 
@@ -120,23 +174,6 @@ impl Vfs<'_> {
             (Ok(Target::Host(x)), Ok(Target::Host(y))) => host(h, x, y),
             (Ok(x), Ok(y)) => Errno::ret(embedded(self, h, x, y)),
         }
-    }
-
-    /// `path_create_directory`.
-    pub fn path_create_directory<H: Host>(
-        &mut self,
-        h: &mut H,
-        fd: i32,
-        path: i32,
-        path_len: i32,
-    ) -> i32 {
-        self.route_path_write(
-            h,
-            fd,
-            (path, path_len),
-            |h, n| h.path_create_directory(n, path, path_len),
-            |vfs, h, d, p| vfs.w_mkdir(h, d, p),
-        )
     }
 
     /// `path_filestat_get`.
@@ -215,20 +252,16 @@ impl Vfs<'_> {
         if let Err(e) = check_lookup(old_flags) {
             return e.code();
         }
-        self.route2(
+        self.route_two_paths(
             h,
             (old_fd, new_fd),
+            [(old_path, old_len), (new_path, new_len)],
             |h, x, y| h.path_link(x, old_flags, old_path, old_len, y, new_path, new_len),
-            |vfs, h, x, y| match both_mem(&x, &y)? {
-                Some((a, b)) => {
-                    let old = read_path(h, old_path, old_len)?;
-                    let new = read_path(h, new_path, new_len)?;
-                    if old_flags as u32 & lookupflags::SYMLINK_FOLLOW != 0 {
-                        return Err(EINVAL);
-                    }
-                    vfs.w_link(h, &a, &old, &b, &new)
+            |vfs, h, old, new| {
+                if old_flags as u32 & lookupflags::SYMLINK_FOLLOW != 0 {
+                    return Err(EINVAL);
                 }
-                None => two_dirs(h, &x, &y, &[(old_path, old_len), (new_path, new_len)]),
+                vfs.w_link(h, old, new)
             },
         )
     }
@@ -277,15 +310,15 @@ impl Vfs<'_> {
                 if o.kind != OpenKind::Dir {
                     return Err(ENOTDIR);
                 }
-                let (df, of, rb, ff) = (
-                    dirflags as u32,
-                    oflags as u16,
-                    rights_base as u64,
-                    fdflags as u16,
-                );
+                let req = OpenRequest {
+                    dirflags: dirflags as u32,
+                    oflags: oflags as u16,
+                    rights_base: rights_base as u64,
+                    fdflags: fdflags as u16,
+                };
                 let open = match o.tree {
-                    Tree::Mem => vfs.w_open(h, &o, &p, df, of, rb, ff)?,
-                    Tree::Image => open_embedded(&mut vfs.img()?, &o, &p, df, of, rb, ff)?,
+                    Tree::Mem => vfs.w_open(h, &o, &p, req)?,
+                    Tree::Image => open_embedded(&mut vfs.img()?, &o, &p, req)?,
                 };
                 let pushed = vfs.table.push(Slot::Embedded(open));
                 let stored = pushed.and_then(|guest| {
@@ -335,23 +368,6 @@ impl Vfs<'_> {
         )
     }
 
-    /// `path_remove_directory`.
-    pub fn path_remove_directory<H: Host>(
-        &mut self,
-        h: &mut H,
-        fd: i32,
-        path: i32,
-        path_len: i32,
-    ) -> i32 {
-        self.route_path_write(
-            h,
-            fd,
-            (path, path_len),
-            |h, n| h.path_remove_directory(n, path, path_len),
-            |vfs, h, d, p| vfs.w_rmdir(h, d, p),
-        )
-    }
-
     /// `path_rename`: refused with `EPERM` whenever an embedded directory is involved.
     pub fn path_rename<H: Host>(
         &mut self,
@@ -363,18 +379,12 @@ impl Vfs<'_> {
         new_path: i32,
         new_len: i32,
     ) -> i32 {
-        self.route2(
+        self.route_two_paths(
             h,
             (fd, new_fd),
+            [(old_path, old_len), (new_path, new_len)],
             |h, x, y| h.path_rename(x, old_path, old_len, y, new_path, new_len),
-            |vfs, h, x, y| match both_mem(&x, &y)? {
-                Some((a, b)) => {
-                    let old = read_path(h, old_path, old_len)?;
-                    let new = read_path(h, new_path, new_len)?;
-                    vfs.w_rename(h, &a, &old, &b, &new)
-                }
-                None => two_dirs(h, &x, &y, &[(old_path, old_len), (new_path, new_len)]),
-            },
+            Self::w_rename,
         )
     }
 
@@ -402,29 +412,26 @@ impl Vfs<'_> {
             },
         )
     }
+}
 
-    /// `path_unlink_file`.
-    pub fn path_unlink_file<H: Host>(
-        &mut self,
-        h: &mut H,
-        fd: i32,
-        path: i32,
-        path_len: i32,
-    ) -> i32 {
-        self.route_path_write(
-            h,
-            fd,
-            (path, path_len),
-            |h, n| h.path_unlink_file(n, path, path_len),
-            |vfs, h, d, p| vfs.w_unlink(h, d, p),
-        )
-    }
+/// The flags of a `path_open` call, checked against their valid bits.
+#[derive(Clone, Copy)]
+pub(crate) struct OpenRequest {
+    /// `lookupflags` of the directory fd's path.
+    pub dirflags: u32,
+    /// `oflags`.
+    pub oflags: u16,
+    /// The rights asked for.
+    pub rights_base: u64,
+    /// `fdflags` of the new fd.
+    pub fdflags: u16,
 }
 
 /// The `path_open` checks every embedded directory makes first, read-only or writable, in
 /// wasmtime-wasi's order: sync flags are unsupported, `DIRECTORY` with create, exclusive or
 /// truncate is invalid.
-pub(crate) fn check_open_flags(of: u16, fdf: u16) -> Result<(), Errno> {
+pub(crate) fn check_open_flags(req: &OpenRequest) -> Result<(), Errno> {
+    let (of, fdf) = (req.oflags, req.fdflags);
     if fdf & (fdflags::SYNC | fdflags::DSYNC | fdflags::RSYNC) != 0 {
         return Err(ENOTSUP);
     }
@@ -442,16 +449,14 @@ fn open_embedded(
     img: &mut Image<'_>,
     dir: &Open,
     p: &[u8],
-    dirflags: u32,
-    of: u16,
-    rights_base: u64,
-    fdf: u16,
+    req: OpenRequest,
 ) -> Result<Open, Errno> {
-    check_open_flags(of, fdf)?;
+    check_open_flags(&req)?;
+    let (of, fdf, rights_base) = (req.oflags, req.fdflags, req.rights_base);
     if of & (oflags::CREAT | oflags::TRUNC) != 0 || rights_base & rights::FD_WRITE != 0 {
         return Err(EPERM);
     }
-    let follow = dirflags & lookupflags::SYMLINK_FOLLOW != 0;
+    let follow = req.dirflags & lookupflags::SYMLINK_FOLLOW != 0;
     // Like a host directory descriptor, each one is a capability of its own: no lookup from it
     // (`..`, a symlink's target) may leave it, even to a place still inside the mount.
     let ino = path::resolve(img, dir.inode, dir.inode, p, follow)?;

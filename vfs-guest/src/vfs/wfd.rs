@@ -22,6 +22,13 @@ pub(crate) enum At {
     Offset(u64),
 }
 
+impl At {
+    /// At `offset` if the call has one (`fd_pread`, `fd_pwrite`), else at the position.
+    pub(crate) fn of(offset: Option<i64>) -> At {
+        offset.map_or(At::Cur, |o| At::Offset(o as u64))
+    }
+}
+
 impl<'a> Vfs<'a> {
     /// `filestat` of a writable node.
     pub(crate) fn w_filestat<H: Host>(
@@ -97,41 +104,23 @@ impl<'a> Vfs<'a> {
         self.w_touch(h, o.inode)
     }
 
-    /// `fd_read`/`fd_pread` on a writable fd: the first non-empty iovec is filled.
-    pub(crate) fn w_read<H: Host>(
+    /// Reads up to `len` bytes of writable fd `o` at `pos` into application address `buf`;
+    /// returns how many were read.
+    pub(crate) fn w_read_at<H: Host>(
         &mut self,
         h: &mut H,
-        fd: i32,
         o: &Open,
-        iovs: i32,
-        iovs_len: i32,
-        at: At,
-        nread: i32,
-    ) -> Result<(), Errno> {
-        let (buf, len) = file::first_non_empty(h, iovs as u32, iovs_len as u32)?;
-        let pos = match at {
-            At::Cur => o.pos,
-            At::Offset(p) => p,
-        };
-        let ask = match at {
-            At::Cur => len,
-            At::Offset(_) => len.min(file::PREAD_MAX),
-        };
-        file::check_range(o, pos, ask)?;
+        pos: u64,
+        (buf, len): (u32, u32),
+    ) -> Result<u32, Errno> {
         if o.kind != OpenKind::File || !o.read {
             return Err(EBADF);
         }
         mem::check(h, buf, len as u64)?;
-        let n = match &self.mem.node(o.inode)?.data {
-            Data::File(c) => c.read(h, self.image.as_ref(), pos, buf, len)?,
-            _ => return Err(EBADF),
-        };
-        if let At::Cur = at {
-            if let Some(open) = self.table.embedded_mut(fd as u32) {
-                open.pos = pos.saturating_add(n as u64);
-            }
+        match &self.mem.node(o.inode)?.data {
+            Data::File(c) => c.read(h, self.image.as_ref(), pos, buf, len),
+            _ => Err(EBADF),
         }
-        mem::store_u32(h, nread as u32, n)
     }
 
     /// `fd_write`/`fd_pwrite` on a writable fd. In append mode every write goes to the end (even
@@ -175,28 +164,9 @@ impl<'a> Vfs<'a> {
             } else {
                 pos + n as u64
             };
-            if let Some(open) = self.table.embedded_mut(fd as u32) {
-                open.pos = new_pos;
-            }
+            self.table.set_pos(fd as u32, new_pos);
         }
         mem::store_u32(h, nwritten as u32, n)
-    }
-
-    /// `fd_seek` on a writable fd.
-    pub(crate) fn w_seek<H: Host>(
-        &mut self,
-        h: &mut H,
-        fd: i32,
-        o: &Open,
-        offset: i64,
-        wh: u8,
-        newoffset: i32,
-    ) -> Result<(), Errno> {
-        let pos = crate::file::seek_position(o, offset, wh, || self.w_size(o.inode))?;
-        if let Some(open) = self.table.embedded_mut(fd as u32) {
-            open.pos = pos;
-        }
-        mem::store_u64(h, newoffset as u32, pos)
     }
 
     /// `fd_readdir` on a writable directory: `.` and `..` (cookies 1 and 2), then the entries in

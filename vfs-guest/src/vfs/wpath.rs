@@ -12,6 +12,7 @@ use crate::fdtable::{Open, OpenKind, Tree};
 use crate::host::Host;
 use crate::memfs::{headroom, Content, Data, Node, NodeId};
 use crate::path::{self, Walked, NAME_MAX, PATH_MAX};
+use crate::vfs::paths::OpenRequest;
 use crate::vfs::Vfs;
 
 /// The directory a path's last component lives in, and that component.
@@ -23,6 +24,9 @@ pub(crate) struct Last {
     /// A slash followed it.
     pub slash: bool,
 }
+
+/// A path as a call names it: the directory fd it is relative to and its bytes.
+pub(crate) type DirPath<'p> = (&'p Open, &'p [u8]);
 
 impl<'a> Vfs<'a> {
     /// Resolves `p` from directory fd `d` in the writable tree.
@@ -92,17 +96,7 @@ impl<'a> Vfs<'a> {
         };
         self.mem.charge(mount, charge)?;
         let ino = self.mem.new_ino();
-        let id = match self.mem.alloc(Node {
-            data,
-            parent: dir,
-            ino,
-            links: 1,
-            opens: 0,
-            mount,
-            atim: t,
-            mtim: t,
-            ctim: t,
-        }) {
+        let id = match self.mem.alloc(Node::new(data, dir, ino, mount, t)) {
             Ok(id) => id,
             Err(e) => {
                 self.mem.uncharge(mount, charge);
@@ -118,22 +112,19 @@ impl<'a> Vfs<'a> {
     }
 
     /// `path_open` in a writable directory, in wasmtime-wasi's and Linux's order of checks.
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn w_open<H: Host>(
         &mut self,
         h: &mut H,
         d: &Open,
         p: &[u8],
-        dirflags: u32,
-        of: u16,
-        rights_base: u64,
-        fdf: u16,
+        req: OpenRequest,
     ) -> Result<Open, Errno> {
-        super::paths::check_open_flags(of, fdf)?;
+        super::paths::check_open_flags(&req)?;
+        let (of, fdf, rights_base) = (req.oflags, req.fdflags, req.rights_base);
         let want_write = rights_base & rights::FD_WRITE != 0;
         let write = want_write || of & (oflags::CREAT | oflags::TRUNC) != 0;
         let read = rights_base & rights::FD_READ != 0 || !want_write;
-        let follow = dirflags & lookupflags::SYMLINK_FOLLOW != 0;
+        let follow = req.dirflags & lookupflags::SYMLINK_FOLLOW != 0;
         let create = of & oflags::CREAT != 0;
         let mut v = self.view();
         let walked = path::walk(&mut v, d.inode, d.inode, p, follow, create)?;
@@ -287,10 +278,8 @@ impl<'a> Vfs<'a> {
     pub(crate) fn w_link<H: Host>(
         &mut self,
         h: &mut H,
-        from: &Open,
-        old: &[u8],
-        to: &Open,
-        new: &[u8],
+        (from, old): DirPath<'_>,
+        (to, new): DirPath<'_>,
     ) -> Result<(), Errno> {
         let src = self.w_resolve(from, old, false)?;
         if self.mem.node(src)?.kind() == Kind::Directory {
@@ -320,10 +309,8 @@ impl<'a> Vfs<'a> {
     pub(crate) fn w_rename<H: Host>(
         &mut self,
         h: &mut H,
-        from: &Open,
-        old: &[u8],
-        to: &Open,
-        new: &[u8],
+        (from, old): DirPath<'_>,
+        (to, new): DirPath<'_>,
     ) -> Result<(), Errno> {
         let src = self.w_last(from, old)?;
         let dst = self.w_last(to, new)?;
