@@ -4,6 +4,8 @@
 use std::borrow::Cow;
 use wasm_encoder::Encode;
 
+use crate::app::KnownSection;
+
 /// Known (non-custom) sections, declared in the order a module must contain them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Kind {
@@ -176,6 +178,39 @@ pub(crate) fn write_raw_section(id: u8, content: &[u8], out: &mut Vec<u8>) -> Re
     leb(size, out);
     out.extend_from_slice(content);
     Ok(())
+}
+
+/// Appends the items of code section `section` of module `bytes` (whose function bodies span
+/// `bodies`) to `p`, with the bodies listed in `rewritten` (index, new body; in order) replaced:
+/// runs of untouched bodies go in as one slice each; a replacement of the same size keeps the
+/// original size prefix, so every later offset stays the same.
+pub(crate) fn code_items<'p>(
+    bytes: &'p [u8],
+    section: &KnownSection,
+    bodies: &[std::ops::Range<usize>],
+    rewritten: &'p [(usize, Vec<u8>)],
+    p: &mut Pieces<'p>,
+) {
+    let (mut pos, mut done) = (section.items.start, 0usize);
+    for (i, body) in rewritten {
+        let item_start = if *i == 0 {
+            section.items.start
+        } else {
+            bodies[i - 1].end
+        };
+        p.push((i - done) as u32, &bytes[pos..item_start]);
+        if body.len() == bodies[*i].len() {
+            p.push(1, &bytes[item_start..bodies[*i].start]);
+        } else {
+            let mut size = Vec::with_capacity(5);
+            leb(body.len() as u32, &mut size);
+            p.push(1, size);
+        }
+        p.extend(&body[..]);
+        pos = bodies[*i].end;
+        done = i + 1;
+    }
+    p.push((bodies.len() - done) as u32, &bytes[pos..section.items.end]);
 }
 
 #[cfg(test)]

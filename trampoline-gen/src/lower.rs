@@ -22,7 +22,7 @@ use wasm_encoder::{
 use wasmparser::{DataKind, ExternalKind, Operator};
 
 use crate::app::{reader, AppModule, AppSection, KnownSection};
-use crate::encode::{items_of, leb, write_raw_section, Kind, Pieces};
+use crate::encode::{code_items, items_of, leb, write_raw_section, Kind, Pieces};
 use crate::error::{MergeError, Result};
 use crate::lower_body::{grow_helper, lower_body, Regions};
 use crate::{validate, wasi};
@@ -304,7 +304,7 @@ impl Writer<'_, '_> {
             }
             Kind::Code => {
                 if let Some(k) = k {
-                    self.code(k, &mut p);
+                    code_items(self.m.bytes, k, &self.m.bodies, self.rewritten, &mut p);
                 }
                 for i in 0..n as usize {
                     let body = grow_helper(i, self.regions);
@@ -325,29 +325,6 @@ impl Writer<'_, '_> {
             p.write(kind.id(), out)?;
         }
         Ok(())
-    }
-
-    /// Code section items: untouched runs of bodies as one slice each, rewritten bodies with a
-    /// new size prefix.
-    fn code<'p>(&'p self, k: &KnownSection, p: &mut Pieces<'p>) {
-        let bytes = self.m.bytes;
-        let bodies = &self.m.bodies;
-        let (mut pos, mut done) = (k.items.start, 0usize);
-        for (i, body) in self.rewritten {
-            let item_start = if *i == 0 {
-                k.items.start
-            } else {
-                bodies[i - 1].end
-            };
-            p.push((i - done) as u32, &bytes[pos..item_start]);
-            let mut size = Vec::with_capacity(5);
-            leb(body.len() as u32, &mut size);
-            p.push(1, size);
-            p.extend(&body[..]);
-            pos = bodies[*i].end;
-            done = i + 1;
-        }
-        p.push((bodies.len() - done) as u32, &bytes[pos..k.items.end]);
     }
 
     /// Data items: active segments of memory `m > 0` move to memory 0 at `base[m] + offset`;

@@ -10,7 +10,7 @@ use wasmparser::{DataKind, FromReader};
 
 use crate::app::{reader, AppInfo, AppModule, AppSection, KnownSection};
 use crate::bodies::rewrite_bodies;
-use crate::encode::{items_of, leb, write_raw_section, Kind, Pieces};
+use crate::encode::{code_items, items_of, leb, write_raw_section, Kind, Pieces};
 use crate::error::{MergeError, Result};
 use crate::generate::{self, Generated, Memories};
 use crate::remap::{app_error, vfs_error, AppRewriter, Redirect, VfsRemap};
@@ -453,30 +453,8 @@ impl<'a> Merger<'a> {
 
     /// The application's code section items: runs of untouched bodies are copied as one slice.
     fn app_code(&self, s: &KnownSection) -> Pieces<'_> {
-        let bytes = self.app.bytes;
-        let bodies = &self.app.bodies;
         let mut p = Pieces::default();
-        let (mut pos, mut done) = (s.items.start, 0usize);
-        for (i, body) in &self.rewritten {
-            let item_start = if *i == 0 {
-                s.items.start
-            } else {
-                bodies[i - 1].end
-            };
-            p.push((i - done) as u32, &bytes[pos..item_start]);
-            if body.len() == bodies[*i].len() {
-                // Same size: keep the original size prefix, so every offset stays the same.
-                p.push(1, &bytes[item_start..bodies[*i].start]);
-            } else {
-                let mut size = Vec::with_capacity(5);
-                leb(body.len() as u32, &mut size);
-                p.push(1, size);
-            }
-            p.extend(&body[..]);
-            pos = bodies[*i].end;
-            done = i + 1;
-        }
-        p.push((bodies.len() - done) as u32, &bytes[pos..s.items.end]);
+        code_items(self.app.bytes, s, &self.app.bodies, &self.rewritten, &mut p);
         p
     }
 
