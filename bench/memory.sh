@@ -22,30 +22,19 @@
 set -euo pipefail
 export LC_ALL=C
 cd "$(dirname "$0")/.."
-ROOT="$PWD"
-RUNS="${1:-11}"
-[[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || { echo "error: RUNS must be a positive integer, got '$RUNS'" >&2; exit 2; }
-BENCH="${WASIVFS_BENCH_DIR:-$HOME/.cache/wasivfs/bench}"
 ROUNDS="${ROUNDS:-400}"
-FILES=6000
-TOTAL_BYTES=140000000
 
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
+bench_setup 11 "${1:-}"
 
 command -v clang-14 >/dev/null || die "clang-14 is missing: apt-get install clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32"
-if [ -z "${WASIVFS:-}" ]; then
-  note "building the release CLI"
-  cargo build -q --release -p wasivfs
-  WASIVFS="${CARGO_TARGET_DIR:-$ROOT/target}/release/wasivfs"
-fi
-[ -x "$WASIVFS" ] || die "$WASIVFS is not executable"
+bench_cli
 if [ -z "${WASIVFS_PYTHON:-}" ]; then
   WASIVFS_PYTHON="$(find "$HOME/.cache/wasivfs" -path "$BENCH" -prune -o -name python-3.12.0.wasm -type f -print -quit 2>/dev/null)"
 fi
 [ -f "$WASIVFS_PYTHON" ] || die "python-3.12.0.wasm not found (run bash .ci/setup, or set WASIVFS_PYTHON)"
 
-mkdir -p "$BENCH"
 WORK="$(mktemp -d "$BENCH/memory.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
 export WASIVFS_CACHE_DIR="$WORK/cache"

