@@ -204,20 +204,9 @@ fn packed_apps(tmp: &Path) -> Vec<(&'static str, PathBuf, Vec<Vec<&'static str>>
         ],
     ));
 
-    if let Some(python) = artifact("python-3.12.0.wasm") {
-        let app = tmp.join("app");
-        std::fs::create_dir_all(&app).unwrap_or_else(|e| panic!("{e}"));
-        std::fs::write(
-            app.join("main.py"),
-            "import os, sys, json\n\
-             print('py', sys.version_info[:2], sys.argv[1:])\n\
-             print(json.dumps(sorted(os.listdir('/app'))))\n\
-             print(os.environ.get('GREETING'), sum(i * i for i in range(1000)), 2.5 ** 0.5)\n\
-             sys.exit(9)\n",
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
+    if let Some(packed) = packed_python_app(tmp) {
         let py = tmp.join("py-packed.wasm");
-        std::fs::write(&py, pack(&python, &[("/app", &app)])).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(&py, packed).unwrap_or_else(|e| panic!("{e}"));
         apps.push(("py", py, vec![vec!["/app/main.py", "--help", "x"]]));
     }
     apps

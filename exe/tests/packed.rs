@@ -35,22 +35,10 @@ fn packed_c_program_reads_its_embedded_files() {
 
 #[test]
 fn packed_cpython_runs_an_embedded_script() {
-    let Some(python) = artifact("python-3.12.0.wasm") else {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let Some(packed) = packed_python_app(tmp.path()) else {
         return;
     };
-    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let app = tmp.path().join("app");
-    std::fs::create_dir_all(&app).unwrap_or_else(|e| panic!("{e}"));
-    std::fs::write(
-        app.join("main.py"),
-        "import os, sys, json\n\
-         print('py', sys.version_info[:2], sys.argv[1:])\n\
-         print(json.dumps(sorted(os.listdir('/app'))))\n\
-         print(os.environ.get('GREETING'))\n\
-         sys.exit(9)\n",
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let packed = pack(&python, &[("/app", &app)]);
     let exe = make_exe(&packed, tmp.path(), "py", &[]);
     let out = run_isolated(
         &exe,
@@ -60,6 +48,6 @@ fn packed_cpython_runs_an_embedded_script() {
     assert_eq!(out.status.code(), Some(9), "stderr: {}", stderr(&out));
     assert_eq!(
         stdout(&out),
-        "py (3, 12) ['--help', 'x']\n[\"main.py\"]\nhello\n"
+        "py (3, 12) ['--help', 'x']\n[\"main.py\"]\nhello 332833500 1.5811388300841898\n"
     );
 }

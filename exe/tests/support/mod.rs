@@ -221,3 +221,22 @@ pub fn pack(input: &Path, mappings: &[(&str, &Path)]) -> Vec<u8> {
 pub fn artifact(name: &str) -> Option<PathBuf> {
     wasivfs_e2e::artifacts::require(name)
 }
+
+/// CPython packed with a one-file app at `/app` (made under `dir`): `main.py` prints its
+/// version, its arguments, the app directory's listing, `$GREETING` and two computed values,
+/// then exits with 9. `None` when CPython is not available (see [`artifact`]).
+pub fn packed_python_app(dir: &Path) -> Option<Vec<u8>> {
+    let python = artifact("python-3.12.0.wasm")?;
+    let app = dir.join("app");
+    std::fs::create_dir_all(&app).unwrap_or_else(|e| panic!("{}: {e}", app.display()));
+    std::fs::write(
+        app.join("main.py"),
+        "import os, sys, json\n\
+         print('py', sys.version_info[:2], sys.argv[1:])\n\
+         print(json.dumps(sorted(os.listdir('/app'))))\n\
+         print(os.environ.get('GREETING'), sum(i * i for i in range(1000)), 2.5 ** 0.5)\n\
+         sys.exit(9)\n",
+    )
+    .unwrap_or_else(|e| panic!("{}: {e}", app.display()));
+    Some(pack(&python, &[("/app", &app)]))
+}
