@@ -78,6 +78,16 @@ impl Work {
         std::os::unix::fs::symlink("main.py", root.join("entry.py")).unwrap();
         root
     }
+    /// `wasivfs pack` of the fixture app with `tree` at `/app` and `flags`, into `packed.wasm`:
+    /// the output's path and the command's output (it must succeed).
+    fn pack_tree(&self, tree: &Path, flags: &[&str]) -> (PathBuf, Output) {
+        let (app, out) = (self.app(), self.path("packed.wasm"));
+        let mapdir = format!("/app::{}", s(tree));
+        let mut args = vec!["pack", s(&app), "--mapdir", &mapdir, "-o", s(&out)];
+        args.extend_from_slice(flags);
+        let output = ok(wasivfs(args));
+        (out, output)
+    }
 }
 
 fn paths_of(listing: &str) -> Vec<String> {
@@ -159,17 +169,7 @@ fn modules_not_packed_by_wasivfs_are_refused_in_one_line() {
 #[test]
 fn ls_cat_unpack_and_inspect_show_the_embedded_tree() {
     let w = Work::new();
-    let app = w.app();
-    let tree = w.project();
-    let out = w.path("packed.wasm");
-    let packed = ok(wasivfs([
-        "pack",
-        s(&app),
-        "--mapdir",
-        &format!("/app::{}", s(&tree)),
-        "-o",
-        s(&out),
-    ]));
+    let (out, packed) = w.pack_tree(&w.project(), &[]);
     // The summary line goes to stdout; stderr is a pipe here, so no progress is drawn.
     assert!(
         text(&packed.stdout).starts_with(s(&out)),
@@ -276,22 +276,16 @@ fn excludes_from_options_and_files() {
         "# caches\n__pycache__/\n*.pyc\n\n# only the top-level build\n/build\n",
     )
     .unwrap();
-    let out = w.path("packed.wasm");
-    let packed = ok(wasivfs([
-        "pack",
-        s(&app),
-        "--mapdir",
-        &format!("/app::{}", s(&tree)),
+    let excludes = [
         "--exclude-from",
         s(&list),
         "--exclude",
         ".git/",
         "--exclude",
         "!keep.pyc",
-        "-o",
-        s(&out),
         "-v",
-    ]));
+    ];
+    let (out, packed) = w.pack_tree(&tree, &excludes);
     // -v: stage timings and counts on stderr.
     let err = text(&packed.stderr);
     for stage in ["walk:", "snapshot:", "merge:", "write:"] {
@@ -348,18 +342,8 @@ fn follow_symlinks_stores_targets_and_still_refuses_escapes() {
     let app = w.app();
     let tree = w.project();
     std::os::unix::fs::symlink("pkg", tree.join("pkg-link")).unwrap();
-    let out = w.path("packed.wasm");
+    let (out, _) = w.pack_tree(&tree, &["--follow-symlinks", "-q"]);
     let mapdir = format!("/app::{}", s(&tree));
-    ok(wasivfs([
-        "pack",
-        s(&app),
-        "--mapdir",
-        &mapdir,
-        "--follow-symlinks",
-        "-q",
-        "-o",
-        s(&out),
-    ]));
     let long = text(&ok(wasivfs(["ls", s(&out), "/app", "-l"])).stdout);
     let entry = long.lines().find(|l| l.ends_with("/app/entry.py")).unwrap();
     assert!(entry.starts_with("- "), "{long}");
@@ -382,15 +366,7 @@ fn follow_symlinks_stores_targets_and_still_refuses_escapes() {
     }
     std::fs::remove_file(tree.join("pkg/escape")).unwrap();
     std::os::unix::fs::symlink("..", tree.join("pkg/parent")).unwrap();
-    ok(wasivfs([
-        "pack",
-        s(&app),
-        "--mapdir",
-        &mapdir,
-        "-q",
-        "-o",
-        s(&out),
-    ]));
+    w.pack_tree(&tree, &["-q"]);
     one_line_error(
         &wasivfs([
             "pack",
@@ -408,18 +384,7 @@ fn follow_symlinks_stores_targets_and_still_refuses_escapes() {
 #[test]
 fn quiet_prints_nothing() {
     let w = Work::new();
-    let app = w.app();
-    let tree = w.project();
-    let out = w.path("packed.wasm");
-    let packed = ok(wasivfs([
-        "pack",
-        s(&app),
-        "--mapdir",
-        &format!("/app::{}", s(&tree)),
-        "-q",
-        "-o",
-        s(&out),
-    ]));
+    let (out, packed) = w.pack_tree(&w.project(), &["-q"]);
     assert!(packed.stdout.is_empty() && packed.stderr.is_empty());
     let dest = w.path("x");
     let unpacked = ok(wasivfs(["unpack", s(&out), "-o", s(&dest), "--quiet"]));

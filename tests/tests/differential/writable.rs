@@ -3,15 +3,28 @@
 
 use super::*;
 
+/// Runs suite `ops` of `program` (`module`) with `/src` a writable mount of a fresh standard
+/// tree, host-mapped and packed, and checks both agree: the tree and the runs.
+fn on_writable_standard(
+    module: &[u8],
+    program: &str,
+    ops: &[&str],
+    what: &str,
+) -> (trees::Tree, wasivfs_e2e::run::Differential) {
+    let t = trees::standard().unwrap();
+    let args = suites::argv(program, "/src", ops);
+    let d = differential_writable(module, &args, "/src", t.path())
+        .unwrap_or_else(|e| panic!("{what}: {e:#}"));
+    d.assert_same(what);
+    (t, d)
+}
+
 /// Writes on a writable mount (`--writable`) against a writable host-mapped copy: the same
 /// output, and the packed tree on the host untouched.
 #[test]
 fn c_write_sequence_on_a_writable_mount() {
-    let t = trees::standard().unwrap();
-    let args = suites::argv("fsops", "/src", suites::FSOPS_WRITE_SEQUENCE);
-    let d = differential_writable(&fixtures::fsops(), &args, "/src", t.path())
-        .unwrap_or_else(|e| panic!("fsops write sequence: {e:#}"));
-    d.assert_same("fsops write sequence");
+    let ops = suites::FSOPS_WRITE_SEQUENCE;
+    let (t, d) = on_writable_standard(&fixtures::fsops(), "fsops", ops, "fsops write sequence");
     let out = stdout(&d.packed);
     assert!(out.contains("created=300"), "{out}");
     assert!(out.contains("written=200000"), "{out}");
@@ -21,21 +34,20 @@ fn c_write_sequence_on_a_writable_mount() {
 /// The read-only probes still see the same thing through a writable mount nobody writes to.
 #[test]
 fn c_reads_through_a_writable_mount() {
-    let t = trees::standard().unwrap();
-    let args = suites::argv("fsops", "/src", suites::FSOPS_READS);
-    let d = differential_writable(&fixtures::fsops(), &args, "/src", t.path())
-        .unwrap_or_else(|e| panic!("fsops reads (writable): {e:#}"));
-    d.assert_same("fsops reads (writable)");
+    let ops = suites::FSOPS_READS;
+    on_writable_standard(&fixtures::fsops(), "fsops", ops, "fsops reads (writable)");
 }
 
 /// The Rust `std::fs` probe (creates, removes, renames) on a writable mount.
 #[test]
 fn rust_std_probe_on_a_writable_mount() {
-    let t = trees::standard().unwrap();
-    let args = suites::argv("rust-guest", "/src", suites::RUST_OPS);
-    let d = differential_writable(&fixtures::rust_guest(), &args, "/src", t.path())
-        .unwrap_or_else(|e| panic!("rust-guest (writable): {e:#}"));
-    d.assert_same("rust-guest (writable)");
+    let guest = fixtures::rust_guest();
+    on_writable_standard(
+        &guest,
+        "rust-guest",
+        suites::RUST_OPS,
+        "rust-guest (writable)",
+    );
 }
 
 /// Operations on a tmpfs, against an empty writable host directory.
