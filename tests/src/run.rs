@@ -45,11 +45,20 @@ impl Run {
 
 /// Runs `module` (binary wasm) with captured stdio and read-only host directories.
 pub fn execute(module: &[u8], run: &Run) -> Result<RunOutcome> {
+    run_captured(module, run, true)
+}
+
+/// [`execute`] with the host directories read-write (the oracle of the writable-mount tests).
+pub fn execute_writable(module: &[u8], run: &Run) -> Result<RunOutcome> {
+    run_captured(module, run, false)
+}
+
+fn run_captured(module: &[u8], run: &Run, read_only: bool) -> Result<RunOutcome> {
     let opts = RunOptions {
         args: run.args.clone(),
         env: run.env.clone(),
         dirs: run.dirs.clone(),
-        read_only: true,
+        read_only,
         stdio: Stdio::Capture { stdin: Vec::new() },
     };
     wasivfs_runtime::run_bytes(engine(), module, &opts)
@@ -292,14 +301,8 @@ pub fn differential_writable(
     let scratch = tempfile::tempdir().context("temporary directory")?;
     let copy = scratch.path().join("tree");
     copy_tree(host, &copy).context("copying the tree for the oracle")?;
-    let opts = RunOptions {
-        args: args.iter().map(|s| s.to_string()).collect(),
-        env: Vec::new(),
-        dirs: vec![(copy, guest.to_string())],
-        read_only: false,
-        stdio: Stdio::Capture { stdin: Vec::new() },
-    };
-    let oracle = wasivfs_runtime::run_bytes(engine(), module, &opts).context("oracle run")?;
+    let run = Run::args(args).dir(&copy, guest);
+    let oracle = execute_writable(module, &run).context("oracle run")?;
     let m = [map(guest, host)];
     packed_sides(module, &m, &Writable::all(&m), &Run::args(args), oracle)
 }

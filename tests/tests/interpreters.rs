@@ -267,21 +267,10 @@ fn cpython_writes_to_tmpfs_and_its_writable_app() {
     // The oracle: the same directories host-mapped read-write.
     let oracle_app = interp::app_tree("python-writes").unwrap();
     let oracle_tmp = Tree::empty().unwrap();
-    let oracle = wasivfs_runtime::run_bytes(
-        wasivfs_e2e::run::engine(),
-        &python,
-        &wasivfs_runtime::RunOptions {
-            args: argv.iter().map(|s| s.to_string()).collect(),
-            env: Vec::new(),
-            dirs: vec![
-                (oracle_app.path().to_path_buf(), "/app".into()),
-                (oracle_tmp.path().to_path_buf(), "/tmp".into()),
-            ],
-            read_only: false,
-            stdio: wasivfs_runtime::Stdio::Capture { stdin: Vec::new() },
-        },
-    )
-    .unwrap();
+    let run = Run::args(&argv)
+        .dir(oracle_app.path(), "/app")
+        .dir(oracle_tmp.path(), "/tmp");
+    let oracle = wasivfs_e2e::run::execute_writable(&python, &run).unwrap();
     assert_eq!(
         stdout(&oracle),
         PYTHON_WRITES_EXPECTED,

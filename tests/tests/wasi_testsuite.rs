@@ -13,9 +13,9 @@
 use std::path::Path;
 use wasivfs_e2e::artifacts::in_ci;
 use wasivfs_e2e::packer::Writable;
-use wasivfs_e2e::run::{copy_tree, engine, map, pack, pack_writable};
+use wasivfs_e2e::run::{copy_tree, execute_writable, map, pack, pack_writable, Run};
 use wasivfs_e2e::testsuite::{self, SuiteTest};
-use wasivfs_runtime::{RunOptions, RunOutcome, Stdio};
+use wasivfs_runtime::RunOutcome;
 
 /// The suite's tests, or `None` after printing why they are unavailable (a failure under CI).
 fn suite() -> Option<Vec<SuiteTest>> {
@@ -39,17 +39,12 @@ fn suite() -> Option<Vec<SuiteTest>> {
 fn run(module: &[u8], t: &SuiteTest, root: Option<&Path>) -> RunOutcome {
     let mut args = vec![t.name.rsplit('/').next().unwrap_or(&t.name).to_string()];
     args.extend(t.args.iter().cloned());
-    let opts = RunOptions {
-        args,
-        env: t.env.clone(),
-        dirs: root
-            .map(|r| vec![(r.to_path_buf(), "/".to_string())])
-            .unwrap_or_default(),
-        read_only: false,
-        stdio: Stdio::Capture { stdin: Vec::new() },
-    };
-    wasivfs_runtime::run_bytes(engine(), module, &opts)
-        .unwrap_or_else(|e| panic!("{}: cannot run: {e:#}", t.name))
+    let mut run = Run::args(&args);
+    run.env = t.env.clone();
+    if let Some(r) = root {
+        run = run.dir(r, "/");
+    }
+    execute_writable(module, &run).unwrap_or_else(|e| panic!("{}: cannot run: {e:#}", t.name))
 }
 
 /// Runs each selected test on the oracle and packed; returns how many ran. `root` tests get a

@@ -2,6 +2,7 @@
 //! read-write copy of the tree, the packed side starts from the packed files.
 
 use super::*;
+use wasivfs_e2e::run::execute_writable;
 
 /// Runs suite `ops` of `program` (`module`) with `/src` a writable mount of a fresh standard
 /// tree, host-mapped and packed, and checks both agree: the tree and the runs.
@@ -73,18 +74,7 @@ fn tmpfs_behaves_like_an_empty_writable_host_directory() {
     let empty = tempfile::tempdir().unwrap();
     let module = fixtures::fsops();
     let args = suites::argv("fsops", "/tmp", TMPFS_OPS);
-    let oracle = wasivfs_runtime::run_bytes(
-        wasivfs_e2e::run::engine(),
-        &module,
-        &wasivfs_runtime::RunOptions {
-            args: args.iter().map(|s| s.to_string()).collect(),
-            env: Vec::new(),
-            dirs: vec![(empty.path().to_path_buf(), "/tmp".to_string())],
-            read_only: false,
-            stdio: wasivfs_runtime::Stdio::Capture { stdin: Vec::new() },
-        },
-    )
-    .unwrap();
+    let oracle = execute_writable(&module, &Run::args(&args).dir(empty.path(), "/tmp")).unwrap();
     let w = Writable {
         tmpfs: vec!["/tmp".into()],
         ..Writable::default()
@@ -158,18 +148,8 @@ fn renames_between_two_writable_mounts_and_exdev_to_the_host() {
     let (ca, cb) = (scratch.path().join("a"), scratch.path().join("b"));
     wasivfs_e2e::run::copy_tree(a.path(), &ca).unwrap();
     wasivfs_e2e::run::copy_tree(b.path(), &cb).unwrap();
-    let oracle = wasivfs_runtime::run_bytes(
-        wasivfs_e2e::run::engine(),
-        &module,
-        &wasivfs_runtime::RunOptions {
-            args: args.iter().map(|s| s.to_string()).collect(),
-            env: Vec::new(),
-            dirs: vec![(ca, "/a".into()), (cb, "/b".into())],
-            read_only: false,
-            stdio: wasivfs_runtime::Stdio::Capture { stdin: Vec::new() },
-        },
-    )
-    .unwrap();
+    let run = Run::args(&args).dir(&ca, "/a").dir(&cb, "/b");
+    let oracle = execute_writable(&module, &run).unwrap();
     let mounts = [map("/a", a.path()), map("/b", b.path())];
     let packed = pack_writable(&module, &mounts, None, &Writable::all(&mounts)).unwrap();
     let out = execute(&packed, &Run::args(&args)).unwrap();
