@@ -102,26 +102,14 @@ fn cpython_cli_pack_and_run() {
     let work = Tree::empty().unwrap();
     let packed = work.join("py.wasm");
     let mapdir = format!("/app::{}", app.path().display());
-    let out = wasivfs_e2e::cli::wasivfs([
-        "pack".as_ref(),
-        input.as_os_str(),
-        "--mapdir".as_ref(),
-        mapdir.as_ref(),
-        "-o".as_ref(),
-        packed.as_os_str(),
-    ]);
+    let (input, packed) = (input.to_str().unwrap(), packed.to_str().unwrap());
+    let out = wasivfs_e2e::cli::wasivfs(["pack", input, "--mapdir", &mapdir, "-o", packed]);
     assert!(
         out.status.success(),
         "pack: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let out = wasivfs_e2e::cli::wasivfs([
-        "run".as_ref(),
-        packed.as_os_str(),
-        "--".as_ref(),
-        "/app/main.py".as_ref(),
-        "7".as_ref(),
-    ]);
+    let out = wasivfs_e2e::cli::wasivfs(["run", packed, "--", "/app/main.py", "7"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), PYTHON_EXPECTED);
     assert_eq!(
         out.status.code(),
