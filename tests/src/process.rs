@@ -1,7 +1,9 @@
 //! Running an outside program (a runtime, a browser) with captured output and a time limit.
 //!
 //! The child gets its own process group, so that on a timeout, and once it has exited, everything it
-//! started (a browser's helper processes) is killed with it.
+//! started (a browser's helper processes) is killed with it. The group is signalled only while the
+//! child is not yet reaped: until then its process id, which names the group, cannot be given to
+//! another process (another test's runtime, started meanwhile, would otherwise be killed).
 
 use anyhow::{Context, Result};
 use std::io::Read;
@@ -19,6 +21,8 @@ pub struct Finished {
     pub stderr: Vec<u8>,
     /// Its exit code; `None` if a signal ended it (or the time limit did).
     pub code: Option<i32>,
+    /// The signal that ended it, if one did.
+    pub signal: Option<i32>,
     /// Whether it was killed for running past its time limit.
     pub timed_out: bool,
 }
@@ -34,6 +38,8 @@ impl Finished {
 pub struct Bounded {
     child: Child,
     readers: Vec<JoinHandle<Vec<u8>>>,
+    /// Whether the child has been waited for (its id may then name another process).
+    reaped: bool,
 }
 
 fn reader(mut r: impl Read + Send + 'static) -> JoinHandle<Vec<u8>> {
@@ -62,33 +68,43 @@ impl Bounded {
         if let Some(err) = child.stderr.take() {
             readers.push(reader(err));
         }
-        Ok(Bounded { child, readers })
+        Ok(Bounded {
+            child,
+            readers,
+            reaped: false,
+        })
     }
 
-    /// Whether the process has exited.
+    /// Whether the process has exited. It is left unreaped, so its group can still be killed.
     pub fn exited(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(Some(_)))
+        let pid: libc::id_t = self.child.id();
+        // SAFETY: `info` is a plain C struct written by the call; WNOWAIT leaves the child as it is.
+        unsafe {
+            let mut info: libc::siginfo_t = std::mem::zeroed();
+            let r = libc::waitid(
+                libc::P_PID,
+                pid,
+                &mut info,
+                libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+            );
+            r != 0 || info.si_pid() != 0
+        }
     }
 
     /// Waits until the process exits or `limit` has passed since `start` (then kills it), and
     /// returns what it did. Its process group is killed either way.
     pub fn wait(mut self, start: Instant, limit: Duration) -> Result<Finished> {
         let mut timed_out = false;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().context("waiting for a child")? {
-                break Some(status);
-            }
+        while !self.exited() {
             if start.elapsed() >= limit {
                 timed_out = true;
-                break None;
+                break;
             }
             std::thread::sleep(Duration::from_millis(20));
-        };
+        }
         self.kill_group();
-        let status = match status {
-            Some(s) => s,
-            None => self.child.wait().context("waiting for a killed child")?,
-        };
+        let status = self.child.wait().context("waiting for a child")?;
+        self.reaped = true;
         let mut outputs = std::mem::take(&mut self.readers)
             .into_iter()
             .map(|h| h.join().unwrap_or_default());
@@ -96,11 +112,15 @@ impl Bounded {
             stdout: outputs.next().unwrap_or_default(),
             stderr: outputs.next().unwrap_or_default(),
             code: if timed_out { None } else { status.code() },
+            signal: std::os::unix::process::ExitStatusExt::signal(&status),
             timed_out,
         })
     }
 
     fn kill_group(&mut self) {
+        if self.reaped {
+            return;
+        }
         if let Ok(pid) = i32::try_from(self.child.id()) {
             // SAFETY: killpg only sends a signal; the group is the one this child leads.
             unsafe {
@@ -113,7 +133,9 @@ impl Bounded {
 impl Drop for Bounded {
     fn drop(&mut self) {
         self.kill_group();
-        let _ = self.child.wait();
+        if !self.reaped {
+            let _ = self.child.wait();
+        }
     }
 }
 

@@ -124,7 +124,10 @@ impl GuestRun {
         let error = if f.timed_out {
             Some("timed out".to_string())
         } else if f.code.is_none() {
-            Some("killed by a signal".to_string())
+            Some(match f.signal {
+                Some(sig) => format!("killed by signal {sig}"),
+                None => "killed by a signal".to_string(),
+            })
         } else if matches!(f.code, Some(125 | 134))
             || stderr.lines().any(|l| l.starts_with("Error: failed to"))
         {
