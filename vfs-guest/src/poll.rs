@@ -122,7 +122,12 @@ impl Vfs<'_> {
     }
 
     fn poll<H: Host>(&mut self, h: &mut H, call: PollCall) -> Result<(), Errno> {
-        let PollCall { subs, n, .. } = call;
+        let PollCall {
+            subs,
+            events,
+            n,
+            nevents,
+        } = call;
         if n == 0 {
             return Err(EINVAL);
         }
@@ -155,12 +160,7 @@ impl Vfs<'_> {
                 h.store_u32(call.sub(*i) + SUBSCRIPTION_FD_OFFSET, *host_fd);
             }
         }
-        let r = h.poll_oneoff(
-            subs as i32,
-            call.events as i32,
-            n as i32,
-            call.nevents as i32,
-        );
+        let r = h.poll_oneoff(subs as i32, events as i32, n as i32, nevents as i32);
         for (i, fd, _) in &fd_subs {
             h.store_u32(call.sub(*i) + SUBSCRIPTION_FD_OFFSET, *fd);
         }

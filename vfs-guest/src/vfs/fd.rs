@@ -340,9 +340,7 @@ impl Vfs<'_> {
             |_, h, o| mem::store_u64(h, offset as u32, embedded_file(&o)?.pos),
         )
     }
-}
 
-impl Vfs<'_> {
     /// `fd_read`/`fd_pread` on embedded fd `fd` (open as `o`), in either tree: the first
     /// non-empty iovec is filled; a read at the position moves it.
     fn read_embedded<H: Host>(
@@ -379,9 +377,11 @@ impl Vfs<'_> {
         at: At,
         nwritten: i32,
     ) -> Result<(), Errno> {
-        match o.tree {
-            Tree::Mem => self.w_write(h, fd, o, iovs, iovs_len, at, nwritten),
-            Tree::Image => file::first_non_empty(h, iovs as u32, iovs_len as u32).and(Err(EBADF)),
-        }
+        let (buf, len) = file::first_non_empty(h, iovs as u32, iovs_len as u32)?;
+        let n = match o.tree {
+            Tree::Mem => self.w_write_at(h, (fd, o), at, (buf, len))?,
+            Tree::Image => return Err(EBADF),
+        };
+        mem::store_u32(h, nwritten as u32, n)
     }
 }

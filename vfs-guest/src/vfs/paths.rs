@@ -139,6 +139,7 @@ impl<'a> Vfs<'a> {
     }
 }
 
+/// The writable directory an fd is open on, if it is one (a writable file is `EBADF`).
 fn mem_dir(o: &Open) -> Result<Option<Open>, Errno> {
     match o.tree {
         Tree::Mem => embedded_dir(o).map(Some),

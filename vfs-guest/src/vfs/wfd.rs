@@ -9,9 +9,9 @@ use wasivfs_image::Kind;
 use crate::abi::{filetype, fstflags, Errno, EBADF, EINVAL, EIO};
 use crate::fdtable::{Open, OpenKind};
 use crate::host::Host;
+use crate::mem;
 use crate::memfs::{Data, NodeId};
 use crate::vfs::Vfs;
-use crate::{file, mem};
 
 /// Where a read or write goes: the fd's position, or an explicit offset.
 #[derive(Clone, Copy)]
@@ -123,19 +123,17 @@ impl<'a> Vfs<'a> {
         }
     }
 
-    /// `fd_write`/`fd_pwrite` on a writable fd. In append mode every write goes to the end (even
-    /// `fd_pwrite`, as on Linux); a write at the position moves it past the bytes written.
-    pub(crate) fn w_write<H: Host>(
+    /// Writes the `len` bytes at application address `buf` to writable fd `fd` (open as `o`)
+    /// `at` the position or an offset; returns how many were written. In append mode every
+    /// write goes to the end (even `fd_pwrite`, as on Linux); a write at the position moves it
+    /// past the bytes written.
+    pub(crate) fn w_write_at<H: Host>(
         &mut self,
         h: &mut H,
-        fd: i32,
-        o: &Open,
-        iovs: i32,
-        iovs_len: i32,
+        (fd, o): (i32, &Open),
         at: At,
-        nwritten: i32,
-    ) -> Result<(), Errno> {
-        let (buf, len) = file::first_non_empty(h, iovs as u32, iovs_len as u32)?;
+        (buf, len): (u32, u32),
+    ) -> Result<u32, Errno> {
         if o.kind != OpenKind::File || !o.write {
             return Err(EBADF);
         }
@@ -166,7 +164,7 @@ impl<'a> Vfs<'a> {
             };
             self.table.set_pos(fd as u32, new_pos);
         }
-        mem::store_u32(h, nwritten as u32, n)
+        Ok(n)
     }
 
     /// `fd_readdir` on a writable directory: `.` and `..` (cookies 1 and 2), then the entries in
