@@ -5,45 +5,24 @@
 
 use wasivfs_image::Image;
 
-use crate::abi::{encode_dirent, filetype, Errno, EBADF, EIO};
-use crate::fdtable::{Open, OpenKind, Tree};
-use crate::host::{AppMemory, Host};
+use crate::abi::{encode_dirent, filetype, Errno, EIO};
+use crate::fdtable::{Open, Tree};
+use crate::host::AppMemory;
 use crate::mem;
 use crate::stat::{filetype_of, ino_of};
-use crate::vfs::Vfs;
+use crate::vfs::routed_calls;
 
-impl Vfs<'_> {
+routed_calls! {
     /// `fd_readdir`.
-    pub fn fd_readdir<H: Host>(
-        &mut self,
-        h: &mut H,
-        fd: i32,
-        buf: i32,
-        buf_len: i32,
-        cookie: i64,
-        bufused: i32,
-    ) -> i32 {
-        self.route(
-            h,
-            fd,
-            |_, h, n| h.fd_readdir(n, buf, buf_len, cookie, bufused),
-            |vfs, h, o| {
-                let n = if o.tree == Tree::Mem {
-                    vfs.w_readdir(h, &o, buf as u32, buf_len as u32, cookie as u64)?
-                } else {
-                    readdir(
-                        h,
-                        &vfs.img()?,
-                        &o,
-                        buf as u32,
-                        buf_len as u32,
-                        cookie as u64,
-                    )?
-                };
-                mem::store_u32(h, bufused as u32, n)
-            },
-        )
-    }
+    fn fd_readdir(fd: i32, buf: i32, buf_len: i32, cookie: i64, bufused: i32)
+        => route(fd) |vfs, h, o| {
+            let mut out = DirentBuf::new(buf as u32, buf_len as u32);
+            match o.tree {
+                Tree::Mem => vfs.w_readdir(h, &o, &mut out, cookie as u64)?,
+                Tree::Image => readdir(h, &vfs.img()?, &o, &mut out, cookie as u64)?,
+            }
+            mem::store_u32(h, bufused as u32, out.used())
+        };
 }
 
 /// An `fd_readdir` buffer filled entry by entry, laid out as wasmtime-wasi lays it out: each
@@ -92,21 +71,16 @@ impl DirentBuf {
     }
 }
 
-/// Writes entries from `cookie` on into `[buf, buf + buf_len)`; returns the bytes used.
-pub fn readdir<H: AppMemory>(
+/// Writes the entries of image directory `open` from `cookie` on into `out`.
+fn readdir<H: AppMemory>(
     h: &mut H,
     img: &Image<'_>,
     open: &Open,
-    buf: u32,
-    buf_len: u32,
+    out: &mut DirentBuf,
     cookie: u64,
-) -> Result<u32, Errno> {
-    if open.kind != OpenKind::Dir {
-        return Err(EBADF);
-    }
-    let dir = open.inode;
+) -> Result<(), Errno> {
+    let dir = open.dir()?.inode;
     let count = img.dir_len(dir) as u64 + 2;
-    let mut out = DirentBuf::new(buf, buf_len);
     let mut index = cookie;
     while index < count {
         let (ino, ft, name): (u64, u8, &[u8]) = match index {
@@ -123,5 +97,5 @@ pub fn readdir<H: AppMemory>(
         }
         index += 1;
     }
-    Ok(out.used())
+    Ok(())
 }

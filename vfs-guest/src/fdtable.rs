@@ -50,6 +50,27 @@ pub struct Open {
     pub write: bool,
 }
 
+impl Open {
+    /// `self` if it is open on a file (a directory is `EBADF`).
+    pub fn file(&self) -> Result<&Open, Errno> {
+        self.of_kind(OpenKind::File)
+    }
+
+    /// `self` if it is open on a directory (a file is `EBADF`).
+    pub fn dir(&self) -> Result<&Open, Errno> {
+        self.of_kind(OpenKind::Dir)
+    }
+
+    /// `self` if it is open on a `kind`, else `EBADF`.
+    fn of_kind(&self, kind: OpenKind) -> Result<&Open, Errno> {
+        if self.kind == kind {
+            Ok(self)
+        } else {
+            Err(EBADF)
+        }
+    }
+}
+
 /// One used fd.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Slot {

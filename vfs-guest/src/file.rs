@@ -4,7 +4,7 @@
 
 use wasivfs_image::Image;
 
-use crate::abi::{whence, Errno, EBADF, EINVAL, EIO};
+use crate::abi::{whence, Errno, EINVAL, EIO};
 use crate::fdtable::{Open, OpenKind};
 use crate::host::AppMemory;
 use crate::mem;
@@ -40,19 +40,17 @@ pub fn check_range(open: &Open, pos: u64, count: u32) -> Result<(), Errno> {
     }
 }
 
-/// Copies up to `len` bytes of file `open` from offset `pos` to application address `buf`.
+/// Copies up to `len` bytes of file `open` from offset `pos` to application address `buf` (as
+/// [`crate::Vfs::w_read_at`] does in the writable tree).
 /// Returns how many bytes were copied.
 pub fn read_at<H: AppMemory>(
     h: &mut H,
     img: &Image<'_>,
     open: &Open,
-    buf: u32,
-    len: u32,
     pos: u64,
+    (buf, len): (u32, u32),
 ) -> Result<u32, Errno> {
-    if open.kind != OpenKind::File {
-        return Err(EBADF);
-    }
+    open.file()?;
     mem::check(h, buf, len as u64)?;
     let (off, size) = img.file_range(open.inode).ok_or(EIO)?;
     let start = u32::try_from(pos).unwrap_or(u32::MAX).min(size);
@@ -73,9 +71,7 @@ pub fn seek_position(
     wh: u8,
     size: impl FnOnce() -> Result<u64, Errno>,
 ) -> Result<u64, Errno> {
-    if open.kind != OpenKind::File {
-        return Err(EBADF);
-    }
+    open.file()?;
     match wh {
         whence::SET if offset >= 0 => Ok(offset as u64),
         whence::CUR => open.pos.checked_add_signed(offset).ok_or(EINVAL),

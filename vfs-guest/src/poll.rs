@@ -12,10 +12,10 @@ use crate::abi::{
     eventtype, Errno, EBADF, EINVAL, ENOTSOCK, EPERM, EVENT_SIZE, SUBSCRIPTION_FD_OFFSET,
     SUBSCRIPTION_SIZE,
 };
-use crate::fdtable::{OpenKind, Slot, Tree};
+use crate::fdtable::{Slot, Tree};
 use crate::host::Host;
 use crate::mem;
-use crate::vfs::{check_bits, Vfs, FDFLAGS_ALL};
+use crate::vfs::{check_fdflags, routed_calls, Vfs};
 
 /// `FD_READWRITE_HANGUP` in an event's flags.
 const HANGUP: u16 = 1;
@@ -37,6 +37,24 @@ impl PollCall {
     }
 }
 
+routed_calls! {
+    /// `sock_accept`.
+    fn sock_accept(fd: i32, flags: i32, fd_out: i32)
+        check check_fdflags(flags)
+        => route_new_fd(fd; fd_out) |_, _, _| Err(ENOTSOCK);
+
+    /// `sock_recv`.
+    fn sock_recv(fd: i32, ri_data: i32, ri_len: i32, ri_flags: i32, ro_len: i32, ro_flags: i32)
+        => route(fd) |_, _, _| Err(ENOTSOCK);
+
+    /// `sock_send`.
+    fn sock_send(fd: i32, si_data: i32, si_len: i32, si_flags: i32, so_len: i32)
+        => route(fd) |_, _, _| Err(ENOTSOCK);
+
+    /// `sock_shutdown`.
+    fn sock_shutdown(fd: i32, how: i32) => route(fd) |_, _, _| Err(ENOTSOCK);
+}
+
 impl Vfs<'_> {
     /// `poll_oneoff`.
     pub fn poll_oneoff<H: Host>(
@@ -55,70 +73,6 @@ impl Vfs<'_> {
             nevents: nevents as u32,
         };
         Errno::ret(self.poll(h, call))
-    }
-
-    /// `sock_accept`.
-    pub fn sock_accept<H: Host>(&mut self, h: &mut H, fd: i32, flags: i32, fd_out: i32) -> i32 {
-        if let Err(e) = check_bits(flags as u32 as u64, FDFLAGS_ALL as u64) {
-            return e.code();
-        }
-        self.route(
-            h,
-            fd,
-            |vfs, h, n| {
-                let r = h.sock_accept(n, flags, fd_out);
-                vfs.host_new_fd(h, r, fd_out)
-            },
-            |_, _, _| Err(ENOTSOCK),
-        )
-    }
-
-    /// `sock_recv`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn sock_recv<H: Host>(
-        &mut self,
-        h: &mut H,
-        fd: i32,
-        ri_data: i32,
-        ri_len: i32,
-        ri_flags: i32,
-        ro_len: i32,
-        ro_flags: i32,
-    ) -> i32 {
-        self.route(
-            h,
-            fd,
-            |_, h, n| h.sock_recv(n, ri_data, ri_len, ri_flags, ro_len, ro_flags),
-            |_, _, _| Err(ENOTSOCK),
-        )
-    }
-
-    /// `sock_send`.
-    pub fn sock_send<H: Host>(
-        &mut self,
-        h: &mut H,
-        fd: i32,
-        si_data: i32,
-        si_len: i32,
-        si_flags: i32,
-        so_len: i32,
-    ) -> i32 {
-        self.route(
-            h,
-            fd,
-            |_, h, n| h.sock_send(n, si_data, si_len, si_flags, so_len),
-            |_, _, _| Err(ENOTSOCK),
-        )
-    }
-
-    /// `sock_shutdown`.
-    pub fn sock_shutdown<H: Host>(&mut self, h: &mut H, fd: i32, how: i32) -> i32 {
-        self.route(
-            h,
-            fd,
-            |_, h, n| h.sock_shutdown(n, how),
-            |_, _, _| Err(ENOTSOCK),
-        )
     }
 
     fn poll<H: Host>(&mut self, h: &mut H, call: PollCall) -> Result<(), Errno> {
@@ -186,9 +140,7 @@ impl Vfs<'_> {
                 Some(Slot::Host(_)) => continue,
                 Some(Slot::Embedded(o)) => *o,
             };
-            if open.kind != OpenKind::File {
-                return Err(EBADF);
-            }
+            open.file()?;
             let size = self.file_size(&open).unwrap_or(0);
             let flags = if tag == eventtype::FD_WRITE {
                 if open.tree == Tree::Image {

@@ -1,13 +1,13 @@
 //! The descriptor calls (`fd_*`) other than `fd_readdir` (see `crate::dir`).
 
 use crate::abi::{
-    fdflags, fstflags, rights, Errno, EBADF, EINVAL, ENAMETOOLONG, ENOTDIR, ENOTSUP, EPERM,
-    PRESTAT_SIZE, SUCCESS,
+    fdflags, fstflags, Errno, EBADF, EINVAL, ENAMETOOLONG, ENOTDIR, ENOTSUP, EPERM, PRESTAT_SIZE,
+    SUCCESS,
 };
-use crate::fdtable::{Open, OpenKind, Slot, Tree};
+use crate::fdtable::{Open, Slot, Tree};
 use crate::host::Host;
-use crate::vfs::wfd::At;
-use crate::vfs::{check_bits, Vfs, FDFLAGS_ALL};
+use crate::vfs::wfd::{At, Transfer};
+use crate::vfs::{check_bits, check_enum, check_fdflags, check_rights, Vfs};
 use crate::{file, mem, stat};
 
 /// Highest valid `advice` value.
@@ -29,99 +29,136 @@ pub(crate) fn check_fstflags(flags: i32) -> Result<(), Errno> {
     Ok(())
 }
 
-/// The embedded file an fd is open on (a directory is `EBADF`).
-pub(crate) fn embedded_file(open: &Open) -> Result<&Open, Errno> {
-    match open.kind {
-        OpenKind::File => Ok(open),
-        OpenKind::Dir => Err(EBADF),
+routed_calls! {
+    /// `fd_advise`.
+    fn fd_advise(fd: i32, offset: i64, len: i64, advice: i32)
+        check check_enum(advice, ADVICE_MAX)
+        => route(fd) |_, _, o| o.file().map(drop);
+
+    /// `fd_allocate`.
+    fn fd_allocate(fd: i32, offset: i64, len: i64)
+        => route(fd) |_, _, o| o.file().and(Err(ENOTSUP));
+
+    /// `fd_datasync`: on an embedded file there is nothing to flush (the writable tree lives in
+    /// memory); an embedded directory is `EBADF`, as on wasmtime-wasi.
+    fn fd_datasync(fd: i32) => route(fd) |_, _, o| o.file().map(drop);
+
+    /// `fd_fdstat_get`.
+    fn fd_fdstat_get(fd: i32, buf: i32) => route(fd) |_, h, o| {
+        mem::write_bytes(h, buf as u32, &stat::fdstat(&o).encode())
+    };
+
+    /// `fd_fdstat_set_flags`.
+    fn fd_fdstat_set_flags(fd: i32, flags: i32)
+        check check_fdflags(flags)
+        => route(fd) |vfs, _, o| vfs.set_fdflags(fd, &o, flags);
+
+    /// `fd_fdstat_set_rights`.
+    fn fd_fdstat_set_rights(fd: i32, base: i64, inheriting: i64)
+        check check_rights(base, inheriting)
+        => route(fd) |_, _, _| Err(ENOTSUP);
+
+    /// `fd_filestat_get`.
+    fn fd_filestat_get(fd: i32, buf: i32) => route(fd) |vfs, h, o| match o.tree {
+        Tree::Mem => vfs.w_filestat(h, o.inode, buf),
+        Tree::Image => {
+            let st = stat::filestat(&vfs.img()?, o.inode)?;
+            mem::write_bytes(h, buf as u32, &st.encode())
+        }
+    };
+
+    /// `fd_filestat_set_size`.
+    fn fd_filestat_set_size(fd: i32, size: i64) => route(fd) |vfs, h, o| match o.tree {
+        Tree::Mem => vfs.w_set_size(h, &o, size),
+        Tree::Image => o.file().and(Err(EPERM)),
+    };
+
+    /// `fd_filestat_set_times`.
+    fn fd_filestat_set_times(fd: i32, atim: i64, mtim: i64, fst: i32)
+        check check_fstflags(fst)
+        => route(fd) |vfs, h, o| match o.tree {
+            Tree::Mem => vfs.w_set_times(h, o.inode, atim, mtim, fst),
+            Tree::Image => Err(EPERM),
+        };
+
+    /// `fd_pread`.
+    fn fd_pread(fd: i32, iovs: i32, iovs_len: i32, offset: i64, nread: i32) => route(fd) {
+        iovecs(fd, (iovs, iovs_len), (At::Offset(offset as u64), nread), Self::read_embedded)
+    };
+
+    /// `fd_prestat_get`.
+    fn fd_prestat_get(fd: i32, buf: i32) => route(fd) |vfs, h, o| {
+        let name = vfs.preopen_name(&o)?.ok_or(EBADF)?;
+        let mut b = [0u8; PRESTAT_SIZE as usize];
+        b[4..8].copy_from_slice(&(name.len() as u32).to_le_bytes());
+        mem::write_bytes(h, buf as u32, &b)
+    };
+
+    /// `fd_prestat_dir_name`.
+    fn fd_prestat_dir_name(fd: i32, path: i32, path_len: i32) => route(fd) |vfs, h, o| {
+        let name = vfs.preopen_name(&o)?.ok_or(ENOTDIR)?;
+        if name.len() > path_len as u32 as usize {
+            return Err(ENAMETOOLONG);
+        }
+        mem::write_bytes(h, path as u32, name)
+    };
+
+    /// `fd_pwrite`.
+    fn fd_pwrite(fd: i32, iovs: i32, iovs_len: i32, offset: i64, nwritten: i32) => route(fd) {
+        iovecs(fd, (iovs, iovs_len), (At::Offset(offset as u64), nwritten), Self::write_embedded)
+    };
+
+    /// `fd_read`.
+    fn fd_read(fd: i32, iovs: i32, iovs_len: i32, nread: i32)
+        => route(fd) iovecs(fd, (iovs, iovs_len), (At::Cur, nread), Self::read_embedded);
+
+    /// `fd_seek`.
+    fn fd_seek(fd: i32, offset: i64, whence: i32, newoffset: i32)
+        check check_enum(whence, WHENCE_MAX)
+        => route(fd) |vfs, h, o| {
+            let pos = file::seek_position(&o, offset, whence as u8, || vfs.file_size(&o))?;
+            vfs.table.set_pos(fd as u32, pos);
+            mem::store_u64(h, newoffset as u32, pos)
+        };
+
+    /// `fd_sync`: as `fd_datasync`.
+    fn fd_sync(fd: i32) => route(fd) |_, _, o| o.file().map(drop);
+
+    /// `fd_tell`.
+    fn fd_tell(fd: i32, offset: i32) => route(fd) |_, h, o| {
+        mem::store_u64(h, offset as u32, o.file()?.pos)
+    };
+
+    /// `fd_write`.
+    fn fd_write(fd: i32, iovs: i32, iovs_len: i32, nwritten: i32)
+        => route(fd) iovecs(fd, (iovs, iovs_len), (At::Cur, nwritten), Self::write_embedded);
+}
+
+/// What an embedded fd does in an iovec call: the first non-empty iovec goes to `op` (a read or
+/// a write, `at` the position or an offset), and the count of bytes it moved is stored at `done`.
+fn iovecs<'a, H: Host>(
+    fd: i32,
+    (iovs, iovs_len): (i32, i32),
+    (at, done): (At, i32),
+    op: fn(&mut Vfs<'a>, &mut H, Transfer<'_>) -> Result<u32, Errno>,
+) -> impl FnOnce(&mut Vfs<'a>, &mut H, Open) -> Result<(), Errno> {
+    move |vfs, h, o| {
+        let iov = file::first_non_empty(h, iovs as u32, iovs_len as u32)?;
+        let n = op(
+            vfs,
+            h,
+            Transfer {
+                fd,
+                open: &o,
+                at,
+                iov,
+            },
+        )?;
+        mem::store_u32(h, done as u32, n)
     }
-}
-
-/// The calls that flush an fd to storage: on an embedded file there is nothing to flush (the
-/// writable tree lives in memory); an embedded directory is `EBADF`, as on wasmtime-wasi.
-macro_rules! sync_calls {
-    ($($name:ident),*) => {
-        impl Vfs<'_> {
-            $(
-                #[doc = concat!("`", stringify!($name), "`.")]
-                pub fn $name<H: Host>(&mut self, h: &mut H, fd: i32) -> i32 {
-                    let host = |_: &mut Self, h: &mut H, n| h.$name(n);
-                    self.route(h, fd, host, |_, _, o| embedded_file(&o).map(drop))
-                }
-            )*
-        }
-    };
-}
-
-sync_calls!(fd_datasync, fd_sync);
-
-/// The calls that move bytes through iovecs, at the position or (with an `offset`) at an offset,
-/// each with the method that serves an embedded fd.
-macro_rules! io_calls {
-    ($($name:ident($($offset:ident)?) => $embedded:ident,)*) => {
-        impl Vfs<'_> {
-            $(
-                #[doc = concat!("`", stringify!($name), "`.")]
-                pub fn $name<H: Host>(
-                    &mut self,
-                    h: &mut H,
-                    fd: i32,
-                    iovs: i32,
-                    iovs_len: i32,
-                    $($offset: i64,)?
-                    done: i32,
-                ) -> i32 {
-                    let at = At::of(None $(.or(Some($offset)))?);
-                    self.route(
-                        h,
-                        fd,
-                        |_, h, n| h.$name(n, iovs, iovs_len, $($offset,)? done),
-                        |vfs, h, o| vfs.$embedded(h, (fd, &o), (iovs, iovs_len), at, done),
-                    )
-                }
-            )*
-        }
-    };
-}
-
-io_calls! {
-    fd_pread(offset) => read_embedded,
-    fd_pwrite(offset) => write_embedded,
-    fd_read() => read_embedded,
-    fd_write() => write_embedded,
 }
 
 impl Vfs<'_> {
-    /// `fd_advise`.
-    pub fn fd_advise<H: Host>(
-        &mut self,
-        h: &mut H,
-        fd: i32,
-        offset: i64,
-        len: i64,
-        advice: i32,
-    ) -> i32 {
-        if !(0..=ADVICE_MAX).contains(&advice) {
-            return EINVAL.code();
-        }
-        self.route(
-            h,
-            fd,
-            |_, h, n| h.fd_advise(n, offset, len, advice),
-            |_, _, o| embedded_file(&o).map(drop),
-        )
-    }
-
-    /// `fd_allocate`.
-    pub fn fd_allocate<H: Host>(&mut self, h: &mut H, fd: i32, offset: i64, len: i64) -> i32 {
-        self.route(
-            h,
-            fd,
-            |_, h, n| h.fd_allocate(n, offset, len),
-            |_, _, o| embedded_file(&o).and(Err(ENOTSUP)),
-        )
-    }
-
     /// `fd_close`.
     pub fn fd_close<H: Host>(&mut self, h: &mut H, fd: i32) -> i32 {
         self.start(h);
@@ -140,110 +177,18 @@ impl Vfs<'_> {
         }
     }
 
-    /// `fd_fdstat_get`.
-    pub fn fd_fdstat_get<H: Host>(&mut self, h: &mut H, fd: i32, buf: i32) -> i32 {
-        self.route(
-            h,
-            fd,
-            |_, h, n| h.fd_fdstat_get(n, buf),
-            |_, h, o| mem::write_bytes(h, buf as u32, &stat::fdstat(&o).encode()),
-        )
-    }
-
-    /// `fd_fdstat_set_flags`.
-    pub fn fd_fdstat_set_flags<H: Host>(&mut self, h: &mut H, fd: i32, flags: i32) -> i32 {
-        if let Err(e) = check_bits(flags as u32 as u64, FDFLAGS_ALL as u64) {
-            return e.code();
+    /// `fd_fdstat_set_flags` on embedded fd `fd` (open as `o`): only a file's `APPEND` and
+    /// `NONBLOCK` can be set; the sync flags are `EINVAL`.
+    fn set_fdflags(&mut self, fd: i32, o: &Open, flags: i32) -> Result<(), Errno> {
+        o.file()?;
+        let f = flags as u16;
+        if f & (fdflags::DSYNC | fdflags::SYNC | fdflags::RSYNC) != 0 {
+            return Err(EINVAL);
         }
-        self.route(
-            h,
-            fd,
-            |_, h, n| h.fd_fdstat_set_flags(n, flags),
-            |vfs, _, o| {
-                embedded_file(&o)?;
-                let f = flags as u16;
-                if f & (fdflags::DSYNC | fdflags::SYNC | fdflags::RSYNC) != 0 {
-                    return Err(EINVAL);
-                }
-                if let Some(open) = vfs.table.embedded_mut(fd as u32) {
-                    open.flags = f & (fdflags::APPEND | fdflags::NONBLOCK);
-                }
-                Ok(())
-            },
-        )
-    }
-
-    /// `fd_fdstat_set_rights`.
-    pub fn fd_fdstat_set_rights<H: Host>(
-        &mut self,
-        h: &mut H,
-        fd: i32,
-        base: i64,
-        inheriting: i64,
-    ) -> i32 {
-        if let Err(e) = check_bits(base as u64, rights::ALL)
-            .and_then(|()| check_bits(inheriting as u64, rights::ALL))
-        {
-            return e.code();
+        if let Some(open) = self.table.embedded_mut(fd as u32) {
+            open.flags = f & (fdflags::APPEND | fdflags::NONBLOCK);
         }
-        self.route(
-            h,
-            fd,
-            |_, h, n| h.fd_fdstat_set_rights(n, base, inheriting),
-            |_, _, _| Err(ENOTSUP),
-        )
-    }
-
-    /// `fd_filestat_get`.
-    pub fn fd_filestat_get<H: Host>(&mut self, h: &mut H, fd: i32, buf: i32) -> i32 {
-        self.route(
-            h,
-            fd,
-            |_, h, n| h.fd_filestat_get(n, buf),
-            |vfs, h, o| {
-                if o.tree == Tree::Mem {
-                    return vfs.w_filestat(h, o.inode, buf);
-                }
-                let st = stat::filestat(&vfs.img()?, o.inode)?;
-                mem::write_bytes(h, buf as u32, &st.encode())
-            },
-        )
-    }
-
-    /// `fd_filestat_set_size`.
-    pub fn fd_filestat_set_size<H: Host>(&mut self, h: &mut H, fd: i32, size: i64) -> i32 {
-        self.route(
-            h,
-            fd,
-            |_, h, n| h.fd_filestat_set_size(n, size),
-            |vfs, h, o| match o.tree {
-                Tree::Mem => vfs.w_set_size(h, &o, size),
-                Tree::Image => embedded_file(&o).and(Err(EPERM)),
-            },
-        )
-    }
-
-    /// `fd_filestat_set_times`.
-    pub fn fd_filestat_set_times<H: Host>(
-        &mut self,
-        h: &mut H,
-        fd: i32,
-        atim: i64,
-        mtim: i64,
-        fst: i32,
-    ) -> i32 {
-        if let Err(e) = check_fstflags(fst) {
-            return e.code();
-        }
-        self.route(
-            h,
-            fd,
-            |_, h, n| h.fd_filestat_set_times(n, atim, mtim, fst),
-            |vfs, h, o| match o.tree {
-                Tree::Mem => vfs.w_set_times(h, o.inode, atim, mtim, fst),
-                Tree::Image => Err(EPERM),
-            },
-        )
+        Ok(())
     }
 
     /// The name of the mount `o` is the preopen of (`None`: not a preopen).
@@ -252,43 +197,6 @@ impl Vfs<'_> {
             None => Ok(None),
             Some(m) => Ok(Some(self.img()?.mount(m).ok_or(EBADF)?.path)),
         }
-    }
-
-    /// `fd_prestat_get`.
-    pub fn fd_prestat_get<H: Host>(&mut self, h: &mut H, fd: i32, buf: i32) -> i32 {
-        self.route(
-            h,
-            fd,
-            |_, h, n| h.fd_prestat_get(n, buf),
-            |vfs, h, o| {
-                let name = vfs.preopen_name(&o)?.ok_or(EBADF)?;
-                let mut b = [0u8; PRESTAT_SIZE as usize];
-                b[4..8].copy_from_slice(&(name.len() as u32).to_le_bytes());
-                mem::write_bytes(h, buf as u32, &b)
-            },
-        )
-    }
-
-    /// `fd_prestat_dir_name`.
-    pub fn fd_prestat_dir_name<H: Host>(
-        &mut self,
-        h: &mut H,
-        fd: i32,
-        path: i32,
-        path_len: i32,
-    ) -> i32 {
-        self.route(
-            h,
-            fd,
-            |_, h, n| h.fd_prestat_dir_name(n, path, path_len),
-            |vfs, h, o| {
-                let name = vfs.preopen_name(&o)?.ok_or(ENOTDIR)?;
-                if name.len() > path_len as u32 as usize {
-                    return Err(ENAMETOOLONG);
-                }
-                mem::write_bytes(h, path as u32, name)
-            },
-        )
     }
 
     /// `fd_renumber`: both numbers must be open; `to` is closed first, then `from` moves onto it.
@@ -307,81 +215,31 @@ impl Vfs<'_> {
         Errno::ret(self.table.renumber(from, to))
     }
 
-    /// `fd_seek`.
-    pub fn fd_seek<H: Host>(
-        &mut self,
-        h: &mut H,
-        fd: i32,
-        offset: i64,
-        whence: i32,
-        newoffset: i32,
-    ) -> i32 {
-        if !(0..=WHENCE_MAX).contains(&whence) {
-            return EINVAL.code();
-        }
-        self.route(
-            h,
-            fd,
-            |_, h, n| h.fd_seek(n, offset, whence, newoffset),
-            |vfs, h, o| {
-                let pos = file::seek_position(&o, offset, whence as u8, || vfs.file_size(&o))?;
-                vfs.table.set_pos(fd as u32, pos);
-                mem::store_u64(h, newoffset as u32, pos)
-            },
-        )
-    }
-
-    /// `fd_tell`.
-    pub fn fd_tell<H: Host>(&mut self, h: &mut H, fd: i32, offset: i32) -> i32 {
-        self.route(
-            h,
-            fd,
-            |_, h, n| h.fd_tell(n, offset),
-            |_, h, o| mem::store_u64(h, offset as u32, embedded_file(&o)?.pos),
-        )
-    }
-
-    /// `fd_read`/`fd_pread` on embedded fd `fd` (open as `o`), in either tree: the first
-    /// non-empty iovec is filled; a read at the position moves it.
-    fn read_embedded<H: Host>(
-        &mut self,
-        h: &mut H,
-        (fd, o): (i32, &Open),
-        (iovs, iovs_len): (i32, i32),
-        at: At,
-        nread: i32,
-    ) -> Result<(), Errno> {
-        let (buf, len) = file::first_non_empty(h, iovs as u32, iovs_len as u32)?;
-        let (pos, ask) = match at {
+    /// `fd_read`/`fd_pread` on an embedded fd, in either tree: a read at the position moves it.
+    fn read_embedded<H: Host>(&mut self, h: &mut H, t: Transfer<'_>) -> Result<u32, Errno> {
+        let (o, (_, len)) = (t.open, t.iov);
+        let (pos, ask) = match t.at {
             At::Cur => (o.pos, len),
             At::Offset(p) => (p, len.min(file::PREAD_MAX)),
         };
         file::check_range(o, pos, ask)?;
         let n = match o.tree {
-            Tree::Mem => self.w_read_at(h, o, pos, (buf, len))?,
-            Tree::Image => file::read_at(h, &self.img()?, o, buf, len, pos)?,
+            Tree::Mem => self.w_read_at(h, o, pos, t.iov)?,
+            Tree::Image => file::read_at(h, &self.img()?, o, pos, t.iov)?,
         };
-        if let At::Cur = at {
-            self.table.set_pos(fd as u32, pos.saturating_add(n as u64));
+        if let At::Cur = t.at {
+            self.table
+                .set_pos(t.fd as u32, pos.saturating_add(n as u64));
         }
-        mem::store_u32(h, nread as u32, n)
+        Ok(n)
     }
 
-    /// `fd_write`/`fd_pwrite` on embedded fd `fd` (open as `o`): packed files are open
-    /// read-only, so there the write itself fails with `EBADF` (after the iovecs are read).
-    fn write_embedded<H: Host>(
-        &mut self,
-        h: &mut H,
-        (fd, o): (i32, &Open),
-        (iovs, iovs_len): (i32, i32),
-        at: At,
-        nwritten: i32,
-    ) -> Result<(), Errno> {
-        let (buf, len) = file::first_non_empty(h, iovs as u32, iovs_len as u32)?;
-        let n = match o.tree {
-            Tree::Mem => self.w_write_at(h, (fd, o), at, (buf, len))?,
-            Tree::Image => return Err(EBADF),
-        };
-        mem::store_u32(h, nwritten as u32, n)
+    /// `fd_write`/`fd_pwrite` on an embedded fd: packed files are open read-only, so there the
+    /// write itself fails with `EBADF` (after the iovecs are read).
+    fn write_embedded<H: Host>(&mut self, h: &mut H, t: Transfer<'_>) -> Result<u32, Errno> {
+        match t.open.tree {
+            Tree::Mem => self.w_write_at(h, t),
+            Tree::Image => Err(EBADF),
+        }
     }
 }

@@ -9,11 +9,44 @@
 use alloc::vec::Vec;
 use wasivfs_image::Image;
 
-use crate::abi::{Errno, EBADF, EILSEQ, EINVAL, EIO, PRESTAT_SIZE, SUCCESS};
+use crate::abi::{rights, Errno, EBADF, EILSEQ, EINVAL, EIO, PRESTAT_SIZE, SUCCESS};
 use crate::fdtable::{FdTable, Open, OpenKind, Slot, Tree};
 use crate::host::{self, Host};
 use crate::mem;
 use crate::memfs::{MemFs, View};
+
+/// Generates the preview 1 methods that route their fd (or fds) with one of the routing helpers
+/// ([`Vfs::route`], [`Vfs::route_new_fd`], and `route_two_paths` for the two-directory calls).
+/// Each entry is the call's signature as preview 1 has it, an optional `check` of its arguments
+/// made before anything else (its error is the call's answer), and its routing rule,
+/// `rule(fds; extra arguments) embedded`, which becomes `self.rule(h, fds, host, extra arguments,
+/// embedded)`: `host` calls the host's function of the same name with the same arguments, each
+/// routed fd replaced by its host number; `embedded` serves an embedded fd.
+macro_rules! routed_calls {
+    ($(
+        $(#[$attr:meta])*
+        fn $name:ident($($arg:ident: $ty:ty),*)
+            $(check $check:expr)?
+            => $rule:ident($($fd:ident),+ $(; $($extra:expr),+)?) $embedded:expr;
+    )*) => {
+        impl $crate::vfs::Vfs<'_> {
+            $(
+                $(#[$attr])*
+                // The methods mirror the preview 1 signatures, some of which are long.
+                #[allow(clippy::too_many_arguments)]
+                pub fn $name<H: $crate::host::Host>(&mut self, h: &mut H, $($arg: $ty),*) -> i32 {
+                    $(if let Err(e) = $check {
+                        return e.code();
+                    })?
+                    // Shadowing the guest numbers: the routed fds are the host's numbers here.
+                    let host = |_: &mut Self, h: &mut H, $($fd: i32),+| h.$name($($arg),*);
+                    self.$rule(h, $($fd,)+ host, $($($extra,)+)? $embedded)
+                }
+            )*
+        }
+    };
+}
+pub(crate) use routed_calls;
 
 mod fd;
 mod paths;
@@ -48,6 +81,26 @@ pub(crate) fn check_bits(value: u64, all: u64) -> Result<(), Errno> {
     } else {
         Ok(())
     }
+}
+
+/// `EINVAL` for an enumeration value (`advice`, `whence`) outside `0..=max`.
+pub(crate) fn check_enum(value: i32, max: i32) -> Result<(), Errno> {
+    if (0..=max).contains(&value) {
+        Ok(())
+    } else {
+        Err(EINVAL)
+    }
+}
+
+/// Checks an `fdflags` argument.
+pub(crate) fn check_fdflags(flags: i32) -> Result<(), Errno> {
+    check_bits(flags as u32 as u64, FDFLAGS_ALL as u64)
+}
+
+/// Checks a pair of `rights` arguments (base, then inheriting).
+pub(crate) fn check_rights(base: i64, inheriting: i64) -> Result<(), Errno> {
+    check_bits(base as u64, rights::ALL)?;
+    check_bits(inheriting as u64, rights::ALL)
 }
 
 /// The virtual filesystem: the image, the writable trees and the fd table.
@@ -201,6 +254,23 @@ impl<'a> Vfs<'a> {
             Ok(Target::Host(n)) => host(self, h, n),
             Ok(Target::Embedded(o)) => Errno::ret(embedded(self, h, o)),
         }
+    }
+
+    /// [`Self::route`] for a call whose host function returns a new fd at `fd_out`: on success
+    /// the host's fd gets a guest number.
+    pub(crate) fn route_new_fd<H: Host>(
+        &mut self,
+        h: &mut H,
+        fd: i32,
+        host: impl FnOnce(&mut Self, &mut H, i32) -> i32,
+        fd_out: i32,
+        embedded: impl FnOnce(&mut Self, &mut H, Open) -> Result<(), Errno>,
+    ) -> i32 {
+        let host = |vfs: &mut Self, h: &mut H, n| {
+            let r = host(vfs, h, n);
+            vfs.host_new_fd(h, r, fd_out)
+        };
+        self.route(h, fd, host, embedded)
     }
 
     /// The size of the file embedded fd `o` is open on, in whichever tree it lives.

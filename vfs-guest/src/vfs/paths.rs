@@ -1,8 +1,5 @@
 //! The path calls (`path_*`).
 
-// The methods mirror the preview 1 signatures, some of which take many arguments.
-#![allow(clippy::too_many_arguments)]
-
 use wasivfs_image::{Image, Kind};
 
 use crate::abi::{
@@ -13,33 +10,45 @@ use crate::fdtable::{Open, OpenKind, Slot, Tree};
 use crate::host::Host;
 use crate::vfs::fd::check_fstflags;
 use crate::vfs::wpath::DirPath;
-use crate::vfs::{check_bits, read_path, Target, Vfs, FDFLAGS_ALL};
+use crate::vfs::{check_bits, check_fdflags, check_rights, read_path, Target, Vfs};
 use crate::{mem, path, stat};
 
 /// All valid `oflags` bits.
 const OFLAGS_ALL: u64 = 0xf;
+
+/// Whether a checked `lookupflags` value asks to follow a final symlink.
+fn follows(flags: i32) -> bool {
+    flags as u32 & lookupflags::SYMLINK_FOLLOW != 0
+}
 
 /// Checks a `lookupflags` value.
 fn check_lookup(flags: i32) -> Result<(), Errno> {
     check_bits(flags as u32 as u64, lookupflags::SYMLINK_FOLLOW as u64)
 }
 
-/// The embedded directory an fd is open on, for the path calls (a file is `EBADF`).
-fn embedded_dir(o: &Open) -> Result<Open, Errno> {
-    match o.kind {
-        OpenKind::Dir => Ok(*o),
-        OpenKind::File => Err(EBADF),
-    }
-}
-
 /// A write-type path call on an embedded directory: the paths are read (and checked) first,
 /// then the read-only preopen refuses.
 fn refuse_path_write<H: Host>(h: &mut H, o: &Open, paths: &[(i32, i32)]) -> Result<(), Errno> {
-    embedded_dir(o)?;
+    o.dir()?;
     for (p, l) in paths {
         read_path(h, *p, *l)?;
     }
     Err(EPERM)
+}
+
+/// What an embedded fd does in a path call that writes: on a writable mount, `write` with the
+/// directory and the path; on a read-only one, refused as a read-only directory refuses it.
+fn path_write<'a, H: Host>(
+    (path, path_len): (i32, i32),
+    write: impl FnOnce(&mut Vfs<'a>, &mut H, &Open, &[u8]) -> Result<(), Errno>,
+) -> impl FnOnce(&mut Vfs<'a>, &mut H, Open) -> Result<(), Errno> {
+    move |vfs, h, o| match mem_dir(&o)? {
+        Some(d) => {
+            let p = read_path(h, path, path_len)?;
+            write(vfs, h, &d, &p)
+        }
+        None => refuse_path_write(h, &o, &[(path, path_len)]),
+    }
 }
 
 /// Two-directory write calls with an embedded side: both must be directories, then `EPERM`
@@ -48,7 +57,7 @@ fn two_dirs<H: Host>(h: &mut H, a: &Target, b: &Target, paths: &[(i32, i32)]) ->
     let mut read_only = false;
     for t in [a, b] {
         if let Target::Embedded(o) = t {
-            embedded_dir(o)?;
+            o.dir()?;
             read_only |= o.tree == Tree::Image;
         }
     }
@@ -58,91 +67,219 @@ fn two_dirs<H: Host>(h: &mut H, a: &Target, b: &Target, paths: &[(i32, i32)]) ->
     Err(if read_only { EPERM } else { EXDEV })
 }
 
-/// The calls whose only arguments are a directory fd and a path, each with the writable-tree
-/// operation it becomes on a writable mount.
-macro_rules! one_path_calls {
-    ($($name:ident => $write:ident,)*) => {
-        impl Vfs<'_> {
-            $(
-                #[doc = concat!("`", stringify!($name), "`.")]
-                pub fn $name<H: Host>(&mut self, h: &mut H, fd: i32, path: i32, len: i32) -> i32 {
-                    self.route_one_path(h, (fd, path, len), H::$name, Self::$write)
-                }
-            )*
-        }
-    };
-}
+routed_calls! {
+    /// `path_create_directory`.
+    fn path_create_directory(fd: i32, path: i32, path_len: i32)
+        => route(fd) path_write((path, path_len), Self::w_mkdir);
 
-one_path_calls! {
-    path_create_directory => w_mkdir,
-    path_remove_directory => w_rmdir,
-    path_unlink_file => w_unlink,
+    /// `path_filestat_get`.
+    fn path_filestat_get(fd: i32, flags: i32, path: i32, path_len: i32, buf: i32)
+        check check_lookup(flags)
+        => route(fd) |vfs, h, o| {
+            let d = o.dir()?;
+            let p = read_path(h, path, path_len)?;
+            vfs.filestat_at(h, d, (&p, follows(flags)), buf)
+        };
+
+    /// `path_filestat_set_times`.
+    fn path_filestat_set_times(
+        fd: i32, flags: i32, path: i32, path_len: i32, atim: i64, mtim: i64, fst: i32
+    )
+        check check_lookup(flags).and_then(|()| check_fstflags(fst))
+        => route(fd) path_write((path, path_len), |vfs, h, d, p| {
+            let id = vfs.w_resolve(d, p, follows(flags))?;
+            vfs.w_set_times(h, id, atim, mtim, fst)
+        });
+
+    /// `path_link`: refused with `EPERM` whenever an embedded directory is involved.
+    fn path_link(
+        old_fd: i32, old_flags: i32, old_path: i32, old_len: i32,
+        new_fd: i32, new_path: i32, new_len: i32
+    )
+        check check_lookup(old_flags)
+        => route_two_paths(old_fd, new_fd; [(old_path, old_len), (new_path, new_len)])
+            |vfs, h, old, new| {
+                if follows(old_flags) {
+                    return Err(EINVAL);
+                }
+                vfs.w_link(h, old, new)
+            };
+
+    /// `path_open`.
+    fn path_open(
+        fd: i32, dirflags: i32, path: i32, path_len: i32, oflags: i32,
+        rights_base: i64, rights_inheriting: i64, fdflags: i32, fd_out: i32
+    )
+        check check_lookup(dirflags)
+            .and_then(|()| check_bits(oflags as u32 as u64, OFLAGS_ALL))
+            .and_then(|()| check_rights(rights_base, rights_inheriting))
+            .and_then(|()| check_fdflags(fdflags))
+        => route_new_fd(fd; fd_out) |vfs, h, o| {
+            let p = read_path(h, path, path_len)?;
+            if o.kind != OpenKind::Dir {
+                return Err(ENOTDIR);
+            }
+            let req = OpenRequest {
+                dirflags: dirflags as u32,
+                oflags: oflags as u16,
+                rights_base: rights_base as u64,
+                fdflags: fdflags as u16,
+            };
+            vfs.open_at(h, &o, &p, req, fd_out)
+        };
+
+    /// `path_readlink`.
+    fn path_readlink(fd: i32, path: i32, path_len: i32, buf: i32, buf_len: i32, bufused: i32)
+        => route(fd) |vfs, h, o| {
+            let d = o.dir()?;
+            let p = read_path(h, path, path_len)?;
+            vfs.readlink_at(h, d, &p, (buf, buf_len), bufused)
+        };
+
+    /// `path_remove_directory`.
+    fn path_remove_directory(fd: i32, path: i32, path_len: i32)
+        => route(fd) path_write((path, path_len), Self::w_rmdir);
+
+    /// `path_rename`: refused with `EPERM` whenever an embedded directory is involved.
+    fn path_rename(
+        fd: i32, old_path: i32, old_len: i32, new_fd: i32, new_path: i32, new_len: i32
+    )
+        => route_two_paths(fd, new_fd; [(old_path, old_len), (new_path, new_len)])
+            Self::w_rename;
+
+    /// `path_symlink`.
+    fn path_symlink(old_path: i32, old_len: i32, fd: i32, new_path: i32, new_len: i32)
+        => route(fd) |vfs, h, o| match mem_dir(&o)? {
+            Some(d) => {
+                let target = read_path(h, old_path, old_len)?;
+                let p = read_path(h, new_path, new_len)?;
+                vfs.w_symlink(h, &d, &target, &p)
+            }
+            None => refuse_path_write(h, &o, &[(old_path, old_len), (new_path, new_len)]),
+        };
+
+    /// `path_unlink_file`.
+    fn path_unlink_file(fd: i32, path: i32, path_len: i32)
+        => route(fd) path_write((path, path_len), Self::w_unlink);
 }
 
 impl<'a> Vfs<'a> {
-    /// A path call that writes through `fd`: the host's for a host fd; on a writable mount,
-    /// `write` with the directory and the path; on a read-only one, refused as a read-only
-    /// directory refuses it.
-    fn route_path_write<H: Host>(
-        &mut self,
-        h: &mut H,
-        fd: i32,
-        (path, path_len): (i32, i32),
-        host: impl FnOnce(&mut H, i32) -> i32,
-        write: impl FnOnce(&mut Self, &mut H, &Open, &[u8]) -> Result<(), Errno>,
-    ) -> i32 {
-        self.route(
-            h,
-            fd,
-            |_, h, n| host(h, n),
-            |vfs, h, o| match mem_dir(&o)? {
-                Some(d) => {
-                    let p = read_path(h, path, path_len)?;
-                    write(vfs, h, &d, &p)
-                }
-                None => refuse_path_write(h, &o, &[(path, path_len)]),
-            },
-        )
-    }
-
-    /// [`Self::route_path_write`] for the calls whose only arguments are the fd and the path
-    /// (`path_create_directory`, `path_remove_directory`, `path_unlink_file`).
-    fn route_one_path<H: Host>(
-        &mut self,
-        h: &mut H,
-        (fd, path, path_len): (i32, i32, i32),
-        host: fn(&mut H, i32, i32, i32) -> i32,
-        write: fn(&mut Self, &mut H, &Open, &[u8]) -> Result<(), Errno>,
-    ) -> i32 {
-        let host = |h: &mut H, n| host(h, n, path, path_len);
-        self.route_path_write(h, fd, (path, path_len), host, write)
-    }
-
     /// The calls that name a path under each of two directories (`path_link`, `path_rename`):
-    /// both writable, `write` gets both directories and paths; otherwise as [`two_dirs`] says.
+    /// both on the host go to `host`; both writable, `write` gets both directories and paths;
+    /// otherwise as [`two_dirs`] says.
     fn route_two_paths<H: Host>(
         &mut self,
         h: &mut H,
-        fds: (i32, i32),
+        fd_a: i32,
+        fd_b: i32,
+        host: impl FnOnce(&mut Self, &mut H, i32, i32) -> i32,
         [old, new]: [(i32, i32); 2],
-        host: impl FnOnce(&mut H, i32, i32) -> i32,
         write: impl FnOnce(&mut Self, &mut H, DirPath<'_>, DirPath<'_>) -> Result<(), Errno>,
     ) -> i32 {
-        self.route2(h, fds, host, |vfs, h, x, y| match both_mem(&x, &y)? {
-            Some((a, b)) => {
-                let old_p = read_path(h, old.0, old.1)?;
-                let new_p = read_path(h, new.0, new.1)?;
-                write(vfs, h, (&a, &old_p), (&b, &new_p))
+        self.route2(h, (fd_a, fd_b), host, |vfs, h, x, y| {
+            match both_mem(&x, &y)? {
+                Some((a, b)) => {
+                    let old_p = read_path(h, old.0, old.1)?;
+                    let new_p = read_path(h, new.0, new.1)?;
+                    write(vfs, h, (&a, &old_p), (&b, &new_p))
+                }
+                None => two_dirs(h, &x, &y, &[old, new]),
             }
-            None => two_dirs(h, &x, &y, &[old, new]),
         })
+    }
+
+    /// The routing helper of the calls that name two directories (`path_link`, `path_rename`):
+    /// both on the host go to `host`; otherwise `embedded` decides.
+    fn route2<H: Host>(
+        &mut self,
+        h: &mut H,
+        fds: (i32, i32),
+        host: impl FnOnce(&mut Self, &mut H, i32, i32) -> i32,
+        embedded: impl FnOnce(&mut Self, &mut H, Target, Target) -> Result<(), Errno>,
+    ) -> i32 {
+        let a = self.target(h, fds.0);
+        let b = self.target(h, fds.1);
+        match (a, b) {
+            (Err(e), _) | (_, Err(e)) => e.code(),
+            (Ok(Target::Host(x)), Ok(Target::Host(y))) => host(self, h, x, y),
+            (Ok(x), Ok(y)) => Errno::ret(embedded(self, h, x, y)),
+        }
+    }
+
+    /// `path_filestat_get` of path `p` (the last symlink followed if `follow`) under embedded
+    /// directory `d`, written at `buf`.
+    fn filestat_at<H: Host>(
+        &mut self,
+        h: &mut H,
+        d: &Open,
+        (p, follow): (&[u8], bool),
+        buf: i32,
+    ) -> Result<(), Errno> {
+        if d.tree == Tree::Mem {
+            let id = self.w_resolve(d, p, follow)?;
+            return self.w_filestat(h, id, buf);
+        }
+        let mut img = self.img()?;
+        let ino = path::resolve(&mut img, d.inode, d.inode, p, follow)?;
+        let st = stat::filestat(&img, ino)?;
+        mem::write_bytes(h, buf as u32, &st.encode())
+    }
+
+    /// `path_open` of path `p` under embedded directory `d`: the new fd's guest number is
+    /// stored at `fd_out` (or, if it cannot be, the fd is closed again).
+    fn open_at<H: Host>(
+        &mut self,
+        h: &mut H,
+        d: &Open,
+        p: &[u8],
+        req: OpenRequest,
+        fd_out: i32,
+    ) -> Result<(), Errno> {
+        let open = match d.tree {
+            Tree::Mem => self.w_open(h, d, p, req)?,
+            Tree::Image => open_embedded(&mut self.img()?, d, p, req)?,
+        };
+        let pushed = self.table.push(Slot::Embedded(open));
+        let stored = pushed.and_then(|guest| {
+            mem::store_u32(h, fd_out as u32, guest).inspect_err(|_| {
+                let _ = self.table.remove(guest);
+            })
+        });
+        if stored.is_err() && open.tree == Tree::Mem {
+            self.w_close(&open);
+        }
+        stored
+    }
+
+    /// `path_readlink` of path `p` under embedded directory `d`: as much of the target as fits
+    /// `buf`, its length at `bufused`.
+    fn readlink_at<H: Host>(
+        &mut self,
+        h: &mut H,
+        d: &Open,
+        p: &[u8],
+        (buf, buf_len): (i32, i32),
+        bufused: i32,
+    ) -> Result<(), Errno> {
+        let owned;
+        let target: &[u8] = if d.tree == Tree::Mem {
+            owned = self.w_readlink(d, p)?;
+            &owned
+        } else {
+            let mut img = self.img()?;
+            let ino = path::resolve(&mut img, d.inode, d.inode, p, false)?;
+            img.symlink_target(ino).ok_or(EINVAL)?
+        };
+        let n = target.len().min(buf_len as u32 as usize);
+        mem::write_bytes(h, buf as u32, &target[..n])?;
+        mem::store_u32(h, bufused as u32, n as u32)
     }
 }
 
 /// The writable directory an fd is open on, if it is one (a writable file is `EBADF`).
 fn mem_dir(o: &Open) -> Result<Option<Open>, Errno> {
     match o.tree {
-        Tree::Mem => embedded_dir(o).map(Some),
+        Tree::Mem => o.dir().map(|d| Some(*d)),
         Tree::Image => Ok(None),
     }
 }
@@ -155,263 +292,6 @@ fn both_mem(a: &Target, b: &Target) -> Result<Option<(Open, Open)>, Errno> {
             _ => Ok(None),
         },
         _ => Ok(None),
-    }
-}
-
-impl Vfs<'_> {
-    /// The routing helper of the calls that name two directories (`path_link`, `path_rename`):
-    /// both on the host go to `host`; otherwise `embedded` decides.
-    fn route2<H: Host>(
-        &mut self,
-        h: &mut H,
-        fds: (i32, i32),
-        host: impl FnOnce(&mut H, i32, i32) -> i32,
-        embedded: impl FnOnce(&mut Self, &mut H, Target, Target) -> Result<(), Errno>,
-    ) -> i32 {
-        let a = self.target(h, fds.0);
-        let b = self.target(h, fds.1);
-        match (a, b) {
-            (Err(e), _) | (_, Err(e)) => e.code(),
-            (Ok(Target::Host(x)), Ok(Target::Host(y))) => host(h, x, y),
-            (Ok(x), Ok(y)) => Errno::ret(embedded(self, h, x, y)),
-        }
-    }
-
-    /// `path_filestat_get`.
-    pub fn path_filestat_get<H: Host>(
-        &mut self,
-        h: &mut H,
-        fd: i32,
-        flags: i32,
-        path: i32,
-        path_len: i32,
-        buf: i32,
-    ) -> i32 {
-        if let Err(e) = check_lookup(flags) {
-            return e.code();
-        }
-        self.route(
-            h,
-            fd,
-            |_, h, n| h.path_filestat_get(n, flags, path, path_len, buf),
-            |vfs, h, o| {
-                let d = embedded_dir(&o)?;
-                let p = read_path(h, path, path_len)?;
-                let follow = flags as u32 & lookupflags::SYMLINK_FOLLOW != 0;
-                if d.tree == Tree::Mem {
-                    let id = vfs.w_resolve(&d, &p, follow)?;
-                    return vfs.w_filestat(h, id, buf);
-                }
-                let mut img = vfs.img()?;
-                let ino = path::resolve(&mut img, d.inode, d.inode, &p, follow)?;
-                let st = stat::filestat(&img, ino)?;
-                mem::write_bytes(h, buf as u32, &st.encode())
-            },
-        )
-    }
-
-    /// `path_filestat_set_times`.
-    pub fn path_filestat_set_times<H: Host>(
-        &mut self,
-        h: &mut H,
-        fd: i32,
-        flags: i32,
-        path: i32,
-        path_len: i32,
-        atim: i64,
-        mtim: i64,
-        fst: i32,
-    ) -> i32 {
-        if let Err(e) = check_lookup(flags).and_then(|()| check_fstflags(fst)) {
-            return e.code();
-        }
-        self.route_path_write(
-            h,
-            fd,
-            (path, path_len),
-            |h, n| h.path_filestat_set_times(n, flags, path, path_len, atim, mtim, fst),
-            |vfs, h, d, p| {
-                let follow = flags as u32 & lookupflags::SYMLINK_FOLLOW != 0;
-                let id = vfs.w_resolve(d, p, follow)?;
-                vfs.w_set_times(h, id, atim, mtim, fst)
-            },
-        )
-    }
-
-    /// `path_link`: refused with `EPERM` whenever an embedded directory is involved.
-    pub fn path_link<H: Host>(
-        &mut self,
-        h: &mut H,
-        old_fd: i32,
-        old_flags: i32,
-        old_path: i32,
-        old_len: i32,
-        new_fd: i32,
-        new_path: i32,
-        new_len: i32,
-    ) -> i32 {
-        if let Err(e) = check_lookup(old_flags) {
-            return e.code();
-        }
-        self.route_two_paths(
-            h,
-            (old_fd, new_fd),
-            [(old_path, old_len), (new_path, new_len)],
-            |h, x, y| h.path_link(x, old_flags, old_path, old_len, y, new_path, new_len),
-            |vfs, h, old, new| {
-                if old_flags as u32 & lookupflags::SYMLINK_FOLLOW != 0 {
-                    return Err(EINVAL);
-                }
-                vfs.w_link(h, old, new)
-            },
-        )
-    }
-
-    /// `path_open`.
-    pub fn path_open<H: Host>(
-        &mut self,
-        h: &mut H,
-        fd: i32,
-        dirflags: i32,
-        path: i32,
-        path_len: i32,
-        oflags: i32,
-        rights_base: i64,
-        rights_inheriting: i64,
-        fdflags: i32,
-        fd_out: i32,
-    ) -> i32 {
-        let flags_ok = check_lookup(dirflags)
-            .and_then(|()| check_bits(oflags as u32 as u64, OFLAGS_ALL))
-            .and_then(|()| check_bits(rights_base as u64, rights::ALL))
-            .and_then(|()| check_bits(rights_inheriting as u64, rights::ALL))
-            .and_then(|()| check_bits(fdflags as u32 as u64, FDFLAGS_ALL as u64));
-        if let Err(e) = flags_ok {
-            return e.code();
-        }
-        self.route(
-            h,
-            fd,
-            |vfs, h, n| {
-                let r = h.path_open(
-                    n,
-                    dirflags,
-                    path,
-                    path_len,
-                    oflags,
-                    rights_base,
-                    rights_inheriting,
-                    fdflags,
-                    fd_out,
-                );
-                vfs.host_new_fd(h, r, fd_out)
-            },
-            |vfs, h, o| {
-                let p = read_path(h, path, path_len)?;
-                if o.kind != OpenKind::Dir {
-                    return Err(ENOTDIR);
-                }
-                let req = OpenRequest {
-                    dirflags: dirflags as u32,
-                    oflags: oflags as u16,
-                    rights_base: rights_base as u64,
-                    fdflags: fdflags as u16,
-                };
-                let open = match o.tree {
-                    Tree::Mem => vfs.w_open(h, &o, &p, req)?,
-                    Tree::Image => open_embedded(&mut vfs.img()?, &o, &p, req)?,
-                };
-                let pushed = vfs.table.push(Slot::Embedded(open));
-                let stored = pushed.and_then(|guest| {
-                    mem::store_u32(h, fd_out as u32, guest).inspect_err(|_| {
-                        let _ = vfs.table.remove(guest);
-                    })
-                });
-                if stored.is_err() && open.tree == Tree::Mem {
-                    vfs.w_close(&open);
-                }
-                stored
-            },
-        )
-    }
-
-    /// `path_readlink`.
-    pub fn path_readlink<H: Host>(
-        &mut self,
-        h: &mut H,
-        fd: i32,
-        path: i32,
-        path_len: i32,
-        buf: i32,
-        buf_len: i32,
-        bufused: i32,
-    ) -> i32 {
-        self.route(
-            h,
-            fd,
-            |_, h, n| h.path_readlink(n, path, path_len, buf, buf_len, bufused),
-            |vfs, h, o| {
-                let d = embedded_dir(&o)?;
-                let p = read_path(h, path, path_len)?;
-                let owned;
-                let target: &[u8] = if d.tree == Tree::Mem {
-                    owned = vfs.w_readlink(&d, &p)?;
-                    &owned
-                } else {
-                    let mut img = vfs.img()?;
-                    let ino = path::resolve(&mut img, d.inode, d.inode, &p, false)?;
-                    img.symlink_target(ino).ok_or(EINVAL)?
-                };
-                let n = target.len().min(buf_len as u32 as usize);
-                mem::write_bytes(h, buf as u32, &target[..n])?;
-                mem::store_u32(h, bufused as u32, n as u32)
-            },
-        )
-    }
-
-    /// `path_rename`: refused with `EPERM` whenever an embedded directory is involved.
-    pub fn path_rename<H: Host>(
-        &mut self,
-        h: &mut H,
-        fd: i32,
-        old_path: i32,
-        old_len: i32,
-        new_fd: i32,
-        new_path: i32,
-        new_len: i32,
-    ) -> i32 {
-        self.route_two_paths(
-            h,
-            (fd, new_fd),
-            [(old_path, old_len), (new_path, new_len)],
-            |h, x, y| h.path_rename(x, old_path, old_len, y, new_path, new_len),
-            Self::w_rename,
-        )
-    }
-
-    /// `path_symlink`.
-    pub fn path_symlink<H: Host>(
-        &mut self,
-        h: &mut H,
-        old_path: i32,
-        old_len: i32,
-        fd: i32,
-        new_path: i32,
-        new_len: i32,
-    ) -> i32 {
-        self.route(
-            h,
-            fd,
-            |_, h, n| h.path_symlink(old_path, old_len, n, new_path, new_len),
-            |vfs, h, o| match mem_dir(&o)? {
-                Some(d) => {
-                    let target = read_path(h, old_path, old_len)?;
-                    let p = read_path(h, new_path, new_len)?;
-                    vfs.w_symlink(h, &d, &target, &p)
-                }
-                None => refuse_path_write(h, &o, &[(old_path, old_len), (new_path, new_len)]),
-            },
-        )
     }
 }
 

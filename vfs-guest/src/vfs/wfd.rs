@@ -7,7 +7,8 @@
 use wasivfs_image::Kind;
 
 use crate::abi::{filetype, fstflags, Errno, EBADF, EINVAL, EIO};
-use crate::fdtable::{Open, OpenKind};
+use crate::dir::DirentBuf;
+use crate::fdtable::Open;
 use crate::host::Host;
 use crate::mem;
 use crate::memfs::{Data, NodeId};
@@ -22,11 +23,32 @@ pub(crate) enum At {
     Offset(u64),
 }
 
-impl At {
-    /// At `offset` if the call has one (`fd_pread`, `fd_pwrite`), else at the position.
-    pub(crate) fn of(offset: Option<i64>) -> At {
-        offset.map_or(At::Cur, |o| At::Offset(o as u64))
+/// The checks a read or a write on writable fd `o` makes first: a file open that way (`allowed`),
+/// else `EBADF`; then the application buffer `(buf, len)` in bounds.
+fn w_io_checks<H: Host>(
+    h: &mut H,
+    o: &Open,
+    allowed: bool,
+    (buf, len): (u32, u32),
+) -> Result<(), Errno> {
+    if !allowed {
+        return Err(EBADF);
     }
+    o.file()?;
+    mem::check(h, buf, len as u64)
+}
+
+/// One read or write of an iovec call on an embedded fd.
+#[derive(Clone, Copy)]
+pub(crate) struct Transfer<'o> {
+    /// The guest fd.
+    pub fd: i32,
+    /// What it is open on.
+    pub open: &'o Open,
+    /// At the position or at an offset.
+    pub at: At,
+    /// The application buffer, `(address, length)`: the first non-empty iovec.
+    pub iov: (u32, u32),
 }
 
 impl<'a> Vfs<'a> {
@@ -93,9 +115,7 @@ impl<'a> Vfs<'a> {
         o: &Open,
         size: i64,
     ) -> Result<(), Errno> {
-        if o.kind != OpenKind::File {
-            return Err(EBADF);
-        }
+        o.file()?;
         if !o.write || size < 0 {
             return Err(EINVAL);
         }
@@ -113,36 +133,24 @@ impl<'a> Vfs<'a> {
         pos: u64,
         (buf, len): (u32, u32),
     ) -> Result<u32, Errno> {
-        if o.kind != OpenKind::File || !o.read {
-            return Err(EBADF);
-        }
-        mem::check(h, buf, len as u64)?;
+        w_io_checks(h, o, o.read, (buf, len))?;
         match &self.mem.node(o.inode)?.data {
             Data::File(c) => c.read(h, self.image.as_ref(), pos, buf, len),
             _ => Err(EBADF),
         }
     }
 
-    /// Writes the `len` bytes at application address `buf` to writable fd `fd` (open as `o`)
-    /// `at` the position or an offset; returns how many were written. In append mode every
-    /// write goes to the end (even `fd_pwrite`, as on Linux); a write at the position moves it
-    /// past the bytes written.
-    pub(crate) fn w_write_at<H: Host>(
-        &mut self,
-        h: &mut H,
-        (fd, o): (i32, &Open),
-        at: At,
-        (buf, len): (u32, u32),
-    ) -> Result<u32, Errno> {
-        if o.kind != OpenKind::File || !o.write {
-            return Err(EBADF);
-        }
-        mem::check(h, buf, len as u64)?;
+    /// Writes the bytes of `t.iov` to writable fd `t.fd` `at` the position or an offset; returns
+    /// how many were written. In append mode every write goes to the end (even `fd_pwrite`, as on
+    /// Linux); a write at the position moves it past the bytes written.
+    pub(crate) fn w_write_at<H: Host>(&mut self, h: &mut H, t: Transfer<'_>) -> Result<u32, Errno> {
+        let (o, (buf, len)) = (t.open, t.iov);
+        w_io_checks(h, o, o.write, t.iov)?;
         let append = o.flags & crate::abi::fdflags::APPEND != 0;
         let pos = if append {
             self.w_size(o.inode)?
         } else {
-            match at {
+            match t.at {
                 At::Cur => o.pos,
                 At::Offset(p) => p,
             }
@@ -156,32 +164,29 @@ impl<'a> Vfs<'a> {
         if n > 0 {
             self.w_touch(h, o.inode)?;
         }
-        if let At::Cur = at {
+        if let At::Cur = t.at {
             let new_pos = if append {
                 self.w_size(o.inode)?
             } else {
                 pos + n as u64
             };
-            self.table.set_pos(fd as u32, new_pos);
+            self.table.set_pos(t.fd as u32, new_pos);
         }
         Ok(n)
     }
 
-    /// `fd_readdir` on a writable directory: `.` and `..` (cookies 1 and 2), then the entries in
-    /// the order they were added, entry number `s` with cookie `s + 2`, so a cookie stays valid
-    /// while entries are added and removed. Laid out as wasmtime-wasi does (see `crate::dir`).
+    /// `fd_readdir` on a writable directory, into `out`: `.` and `..` (cookies 1 and 2), then
+    /// the entries in the order they were added, entry number `s` with cookie `s + 2`, so a cookie
+    /// stays valid while entries are added and removed. Laid out as wasmtime-wasi does (see
+    /// `crate::dir`).
     pub(crate) fn w_readdir<H: Host>(
         &mut self,
         h: &mut H,
         o: &Open,
-        buf: u32,
-        buf_len: u32,
+        out: &mut DirentBuf,
         cookie: u64,
-    ) -> Result<u32, Errno> {
-        if o.kind != OpenKind::Dir {
-            return Err(EBADF);
-        }
-        let dir = o.inode;
+    ) -> Result<(), Errno> {
+        let dir = o.dir()?.inode;
         let dir_ino = self.mem.node(dir)?.ino;
         let img = self.image;
         let entries = self.mem.entries(img.as_ref(), dir)?.ok_or(EIO)?;
@@ -189,7 +194,6 @@ impl<'a> Vfs<'a> {
         for (seq, name, node) in entries.from_seq(cookie.saturating_sub(1).max(1)) {
             list.push((seq + 2, name.to_vec(), node));
         }
-        let mut out = crate::dir::DirentBuf::new(buf, buf_len);
         let head = [(1u64, &b"."[..]), (2, &b".."[..])];
         let heads = head
             .iter()
@@ -210,7 +214,7 @@ impl<'a> Vfs<'a> {
                 break;
             }
         }
-        Ok(out.used())
+        Ok(())
     }
 
     /// Drops an fd's hold on its writable node (freed once it has no names left either).
