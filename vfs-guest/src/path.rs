@@ -107,6 +107,21 @@ pub fn last_component(path: &[u8]) -> Option<(&[u8], bool)> {
     Some((&trimmed[start..], trimmed_len < path.len()))
 }
 
+/// The checks of a whole path, made before any lookup: empty is `ENOENT`, a NUL byte `EINVAL`,
+/// [`PATH_MAX`] bytes or more `ENAMETOOLONG`.
+pub(crate) fn check_path(path: &[u8]) -> Result<(), Errno> {
+    if path.is_empty() {
+        return Err(ENOENT);
+    }
+    if path.contains(&0) {
+        return Err(EINVAL);
+    }
+    if path.len() >= PATH_MAX {
+        return Err(ENAMETOOLONG);
+    }
+    Ok(())
+}
+
 /// Like [`resolve`], but a missing final component is reported as [`Walked::Missing`] instead
 /// of `ENOENT` when `allow_missing` is set (a final symlink to a missing name counts as missing
 /// only when `follow` is set; the caller decides what a dangling link means).
@@ -118,15 +133,7 @@ pub fn walk<T: Lookup>(
     follow: bool,
     allow_missing: bool,
 ) -> Result<Walked<T::Node>, Errno> {
-    if path.is_empty() {
-        return Err(ENOENT);
-    }
-    if path.contains(&0) {
-        return Err(EINVAL);
-    }
-    if path.len() >= PATH_MAX {
-        return Err(ENAMETOOLONG);
-    }
+    check_path(path)?;
     // Link targets read so far; a component names a byte range of one of them (0 is `path`).
     let mut sources: Vec<Vec<u8>> = Vec::new();
     // Components still to walk, last first (so symlink targets can be pushed in front).

@@ -11,7 +11,7 @@ use crate::abi::{
 use crate::fdtable::{Open, OpenKind, Tree};
 use crate::host::Host;
 use crate::memfs::{headroom, Content, Data, Node, NodeId};
-use crate::path::{self, Walked, NAME_MAX, PATH_MAX};
+use crate::path::{self, Walked, NAME_MAX};
 use crate::vfs::paths::OpenRequest;
 use crate::vfs::Vfs;
 
@@ -37,15 +37,7 @@ impl<'a> Vfs<'a> {
 
     /// Splits `p` into its containing directory (resolved, links followed) and last component.
     pub(crate) fn w_last(&mut self, d: &Open, p: &[u8]) -> Result<Last, Errno> {
-        if p.is_empty() {
-            return Err(ENOENT);
-        }
-        if p.contains(&0) {
-            return Err(EINVAL);
-        }
-        if p.len() >= PATH_MAX {
-            return Err(ENAMETOOLONG);
-        }
+        path::check_path(p)?;
         if p[0] == b'/' {
             return Err(EPERM);
         }
