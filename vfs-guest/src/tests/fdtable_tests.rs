@@ -1,6 +1,6 @@
 //! fd numbering, close, renumber and the translation of host fds.
 
-use super::fs_tests::{open, read, setup, OUT_AT, PATH_AT, SRC};
+use super::fs_tests::{open, read, setup, setup_a_txt, OUT_AT, PATH_AT, SRC};
 use crate::abi::*;
 use crate::fdtable::{FdTable, Slot};
 
@@ -21,8 +21,7 @@ fn numbering_takes_lowest_free() {
 
 #[test]
 fn open_close_reuse() {
-    let (mut v, mut m) = setup();
-    let a = open(&mut v, &mut m, "a.txt").unwrap();
+    let (mut v, mut m, a) = setup_a_txt();
     let b = open(&mut v, &mut m, "b.txt").unwrap();
     let c = open(&mut v, &mut m, "sub/c.txt").unwrap();
     assert_eq!((a, b, c), (6, 7, 8));
@@ -45,8 +44,8 @@ fn open_close_reuse() {
 
 #[test]
 fn renumber_rules() {
-    let (mut v, mut m) = setup();
-    let a = open(&mut v, &mut m, "a.txt").unwrap() as i32;
+    let (mut v, mut m, a) = setup_a_txt();
+    let a = a as i32;
     let b = open(&mut v, &mut m, "sub/c.txt").unwrap() as i32;
     assert_eq!(
         v.fd_renumber(&mut m, a, 42),

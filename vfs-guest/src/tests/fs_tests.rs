@@ -23,6 +23,13 @@ pub fn setup() -> (Vfs<'static>, Mock) {
     (v, m)
 }
 
+/// [`setup`], then `a.txt` of `/src` opened for reading: its fd.
+pub fn setup_a_txt() -> (Vfs<'static>, Mock, u32) {
+    let (mut v, mut m) = setup();
+    let fd = open(&mut v, &mut m, "a.txt").unwrap();
+    (v, m, fd)
+}
+
 pub const SRC: i32 = 4;
 pub const DATA: i32 = 5;
 
@@ -144,19 +151,15 @@ fn stub_prestat_means_no_host_preopens() {
 
 #[test]
 fn non_preopen_prestat_errors() {
-    let (mut v, mut m) = setup();
-    let fd = open(&mut v, &mut m, "a.txt").unwrap();
-    assert_eq!(v.fd_prestat_get(&mut m, fd as i32, 100), EBADF.code());
-    assert_eq!(
-        v.fd_prestat_dir_name(&mut m, fd as i32, 100, 10),
-        ENOTDIR.code()
-    );
+    let (mut v, mut m, fd) = setup_a_txt();
+    let fd = fd as i32;
+    assert_eq!(v.fd_prestat_get(&mut m, fd, 100), EBADF.code());
+    assert_eq!(v.fd_prestat_dir_name(&mut m, fd, 100, 10), ENOTDIR.code());
 }
 
 #[test]
 fn lookups_and_reads() {
-    let (mut v, mut m) = setup();
-    let fd = open(&mut v, &mut m, "a.txt").unwrap();
+    let (mut v, mut m, fd) = setup_a_txt();
     assert_eq!(read(&mut v, &mut m, fd, 5).unwrap(), b"hello");
     assert_eq!(read(&mut v, &mut m, fd, 100).unwrap(), b" world");
     assert_eq!(read(&mut v, &mut m, fd, 100).unwrap(), b"");
@@ -367,8 +370,8 @@ fn fdstat_rights_and_flags() {
 
 #[test]
 fn seek_and_tell() {
-    let (mut v, mut m) = setup();
-    let fd = open(&mut v, &mut m, "a.txt").unwrap() as i32;
+    let (mut v, mut m, fd) = setup_a_txt();
+    let fd = fd as i32;
     let seek = |v: &mut Vfs<'_>, m: &mut Mock, off: i64, wh: i32| {
         let r = v.fd_seek(m, fd, off, wh, OUT_AT as i32);
         if r == 0 {
@@ -404,8 +407,8 @@ fn seek_and_tell() {
 
 #[test]
 fn reads_use_the_first_non_empty_iovec() {
-    let (mut v, mut m) = setup();
-    let fd = open(&mut v, &mut m, "a.txt").unwrap() as i32;
+    let (mut v, mut m, fd) = setup_a_txt();
+    let fd = fd as i32;
     m.put_u32(IOV_AT, BUF_AT);
     m.put_u32(IOV_AT + 4, 0);
     m.put_u32(IOV_AT + 8, BUF_AT + 100);
@@ -423,8 +426,8 @@ fn reads_use_the_first_non_empty_iovec() {
 
 #[test]
 fn bad_pointers_are_efault() {
-    let (mut v, mut m) = setup();
-    let fd = open(&mut v, &mut m, "a.txt").unwrap() as i32;
+    let (mut v, mut m, fd) = setup_a_txt();
+    let fd = fd as i32;
     m.put_u32(IOV_AT, 65530);
     m.put_u32(IOV_AT + 4, 100);
     assert_eq!(

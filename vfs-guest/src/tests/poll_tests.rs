@@ -1,6 +1,6 @@
 //! poll_oneoff across embedded and host fds.
 
-use super::fs_tests::{open, read, setup};
+use super::fs_tests::{open, read, setup, setup_a_txt};
 use crate::abi::*;
 
 const SUBS: u32 = 8000;
@@ -17,8 +17,7 @@ fn sub(m: &mut super::mock::Mock, i: u32, userdata: u64, tag: u8, fd: u32) {
 
 #[test]
 fn embedded_fds_answer_at_once() {
-    let (mut v, mut m) = setup();
-    let a = open(&mut v, &mut m, "a.txt").unwrap();
+    let (mut v, mut m, a) = setup_a_txt();
     let b = open(&mut v, &mut m, "b.txt").unwrap();
     sub(&mut m, 0, 11, eventtype::CLOCK, 0);
     sub(&mut m, 1, 22, eventtype::FD_READ, a);
@@ -51,8 +50,7 @@ fn embedded_fds_answer_at_once() {
 
 #[test]
 fn embedded_errors() {
-    let (mut v, mut m) = setup();
-    let a = open(&mut v, &mut m, "a.txt").unwrap();
+    let (mut v, mut m, a) = setup_a_txt();
     assert_eq!(
         v.poll_oneoff(&mut m, SUBS as i32, EVENTS as i32, 0, NEVENTS as i32),
         EINVAL.code()
