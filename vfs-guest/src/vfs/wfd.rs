@@ -1,9 +1,6 @@
 //! Descriptor calls on fds of the writable tree (`--tmpfs`, `--writable`), with the answers
 //! wasmtime-wasi gives for a writable host directory.
 
-// The methods take the raw preview 1 arguments of the calls they serve.
-#![allow(clippy::too_many_arguments)]
-
 use wasivfs_image::Kind;
 
 use crate::abi::{filetype, fstflags, Errno, EBADF, EINVAL, EIO};
