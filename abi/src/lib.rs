@@ -228,6 +228,19 @@ macro_rules! __val_kind {
     };
 }
 
+/// A [`Function`] from its name and the kinds (`i32`, `i64`) of its parameters and results.
+macro_rules! function {
+    ($name:ident ($($ty:ident),*) -> ($($ret:ident)?)) => {
+        Function {
+            name: stringify!($name),
+            signature: Signature {
+                params: &[$( __val_kind!($ty) ),*],
+                results: &[$( __val_kind!($ret) )?],
+            },
+        }
+    };
+}
+
 macro_rules! intercepted_table {
     (module = $module:literal; export_prefix = $prefix:literal;
      $( fn $name:ident ( $($arg:ident : $ty:ident),* ); )*) => {
@@ -235,13 +248,7 @@ macro_rules! intercepted_table {
         pub const PREVIEW1: &str = $module;
         /// Every preview 1 function the VFS intercepts, with its core wasm signature.
         pub const INTERCEPTED: &[Function] = &[
-            $( Function {
-                name: stringify!($name),
-                signature: Signature {
-                    params: &[$( __val_kind!($ty) ),*],
-                    results: &[ValKind::I32],
-                },
-            }, )*
+            $( function!($name ($($ty),*) -> (i32)), )*
         ];
         /// Prefix of the VFS exports that serve intercepted functions (`wasivfs_fd_read`, ...).
         pub const EXPORT_PREFIX: &str = $prefix;
@@ -257,13 +264,7 @@ macro_rules! intrinsic_table {
         /// Every intrinsic the merger can generate, with what it does and its signature.
         pub const INTRINSICS: &[(Function, Intrinsic)] = &[
             $( (
-                Function {
-                    name: stringify!($name),
-                    signature: Signature {
-                        params: &[$( __val_kind!($ty) ),*],
-                        results: &[$( __val_kind!($ret) )?],
-                    },
-                },
+                function!($name ($($ty),*) -> ($($ret)?)),
                 Intrinsic::$kind $((Width::$w))?,
             ), )*
         ];
@@ -280,13 +281,7 @@ macro_rules! pack_table {
         pub const INIT_EXPORT: &str = $init;
         /// The pack-time functions, with their signatures.
         pub const PACK_FUNCTIONS: &[Function] = &[
-            $( Function {
-                name: stringify!($name),
-                signature: Signature {
-                    params: &[$( __val_kind!($ty) ),*],
-                    results: &[$( __val_kind!($ret) )?],
-                },
-            }, )*
+            $( function!($name ($($ty),*) -> ($($ret)?)), )*
         ];
     };
 }

@@ -462,16 +462,18 @@ impl<'a> Merger<'a> {
     fn append_vfs<'p>(&'p self, kind: Kind, p: &mut Pieces<'p>) -> Result<()> {
         let vfs = &self.vfs;
         let mut remap = self.remap.clone();
-        match kind {
-            Kind::Type => {
-                if let Some(r) = &vfs.type_section {
-                    let mut sec = wasm_encoder::TypeSection::new();
-                    remap
-                        .parse_type_section(&mut sec, r.clone())
-                        .map_err(vfs_error)?;
+        // A section the remap re-encodes item by item (indices shifted), if the VFS has one.
+        macro_rules! reencode {
+            ($field:ident, $section:ty, $parse:ident) => {
+                if let Some(r) = &vfs.$field {
+                    let mut sec = <$section>::new();
+                    remap.$parse(&mut sec, r.clone()).map_err(vfs_error)?;
                     p.push(sec.len(), items_of(&sec));
                 }
-            }
+            };
+        }
+        match kind {
+            Kind::Type => reencode!(type_section, wasm_encoder::TypeSection, parse_type_section),
             Kind::Function => {
                 let mut b = Vec::new();
                 for ty in &vfs.functions {
@@ -482,15 +484,7 @@ impl<'a> Merger<'a> {
                 }
                 p.push((vfs.functions.len() + self.generated.len()) as u32, b);
             }
-            Kind::Table => {
-                if let Some(r) = &vfs.tables {
-                    let mut sec = TableSection::new();
-                    remap
-                        .parse_table_section(&mut sec, r.clone())
-                        .map_err(vfs_error)?;
-                    p.push(sec.len(), items_of(&sec));
-                }
-            }
+            Kind::Table => reencode!(tables, TableSection, parse_table_section),
             Kind::Memory => {
                 if let Some(m) = vfs.memory {
                     let mut sec = wasm_encoder::MemorySection::new();
@@ -498,24 +492,8 @@ impl<'a> Merger<'a> {
                     p.push(1, items_of(&sec));
                 }
             }
-            Kind::Global => {
-                if let Some(r) = &vfs.globals {
-                    let mut sec = GlobalSection::new();
-                    remap
-                        .parse_global_section(&mut sec, r.clone())
-                        .map_err(vfs_error)?;
-                    p.push(sec.len(), items_of(&sec));
-                }
-            }
-            Kind::Element => {
-                if let Some(r) = &vfs.elements {
-                    let mut sec = ElementSection::new();
-                    remap
-                        .parse_element_section(&mut sec, r.clone())
-                        .map_err(vfs_error)?;
-                    p.push(sec.len(), items_of(&sec));
-                }
-            }
+            Kind::Global => reencode!(globals, GlobalSection, parse_global_section),
+            Kind::Element => reencode!(elements, ElementSection, parse_element_section),
             Kind::Code => {
                 let mut sec = CodeSection::new();
                 for body in &vfs.bodies {

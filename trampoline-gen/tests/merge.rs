@@ -207,33 +207,31 @@ fn merging_a_merged_module_chains_the_layers() -> Result<()> {
 
 #[test]
 fn merge_refuses_a_vfs_without_a_needed_export() {
-    let app = wasm(APP);
-    let vfs = wasm(&vfs_wat(100, "VFS!").replace("\"wasivfs_fd_read\"", "\"something_else\""));
-    let err = merge(&app, &vfs, |_| Vec::new()).err();
+    let vfs = vfs_wat(100, "VFS!").replace("\"wasivfs_fd_read\"", "\"something_else\"");
+    assert_vfs_refused(&vfs, "wasivfs_fd_read");
+}
+
+/// Merging `vfs` (text) into the test application fails with a VFS error that names `needle`.
+fn assert_vfs_refused(vfs: &str, needle: &str) {
+    let err = merge(&wasm(APP), &wasm(vfs), |_| Vec::new()).err();
     assert!(
-        matches!(&err, Some(MergeError::Vfs(m)) if m.contains("wasivfs_fd_read")),
+        matches!(&err, Some(MergeError::Vfs(m)) if m.contains(needle)),
         "{err:?}"
     );
 }
 
 #[test]
 fn merge_refuses_an_unprepared_vfs() {
-    let app = wasm(APP);
     let text = vfs_wat(100, "VFS!").replacen(
         "(import \"wasivfs_app\" \"copy_in\"",
         "(import \"wasivfs_pack\" \"image_len\" (func (result i32)))\n  (import \"wasivfs_app\" \"copy_in\"",
         1,
     );
-    let err = merge(&app, &wasm(&text), |_| Vec::new()).err();
-    assert!(
-        matches!(&err, Some(MergeError::Vfs(m)) if m.contains("wasivfs_pack.image_len")),
-        "{err:?}"
-    );
+    assert_vfs_refused(&text, "wasivfs_pack.image_len");
 }
 
 #[test]
 fn merge_refuses_a_vfs_import_with_the_wrong_signature() {
-    let app = wasm(APP);
     let text = vfs_wat(100, "VFS!").replace(
         "\"size\" (func $size (result i32))",
         "\"size\" (func $size (result i64))",
@@ -242,11 +240,7 @@ fn merge_refuses_a_vfs_import_with_the_wrong_signature() {
         "(then (return (call $size))))",
         "(then (return (i32.wrap_i64 (call $size)))))",
     );
-    let err = merge(&app, &wasm(&text), |_| Vec::new()).err();
-    assert!(
-        matches!(&err, Some(MergeError::Vfs(m)) if m.contains("size")),
-        "{err:?}"
-    );
+    assert_vfs_refused(&text, "size");
 }
 
 #[test]

@@ -97,37 +97,55 @@ fn mtimes_are_clamped() {
 
 #[test]
 fn escaping_symlinks_are_refused_with_their_path() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    std::fs::create_dir(d.join("sub")).unwrap();
-    std::os::unix::fs::symlink("../../etc", d.join("sub/out")).unwrap();
-    let e = err_of(d);
-    assert!(e.contains("sub/out") && e.contains("outside"), "{e}");
-
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    std::os::unix::fs::symlink("/etc/passwd", d.join("abs")).unwrap();
-    let e = err_of(d);
-    assert!(e.contains("abs") && e.contains("absolute"), "{e}");
-
-    // Escaping through another link: `deep` points two levels down, then climbs three.
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    std::fs::create_dir_all(d.join("x/y")).unwrap();
-    std::os::unix::fs::symlink("x/y", d.join("deep")).unwrap();
-    std::os::unix::fs::symlink("deep/../../..", d.join("sneaky")).unwrap();
-    let e = err_of(d);
-    assert!(e.contains("sneaky") && e.contains("outside"), "{e}");
-
-    // Lexically `x/../a` stays inside; loops and dangling links are not escapes.
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    std::fs::create_dir(d.join("x")).unwrap();
-    std::os::unix::fs::symlink("x/../a", d.join("ok")).unwrap();
-    std::os::unix::fs::symlink("loop2", d.join("loop1")).unwrap();
-    std::os::unix::fs::symlink("loop1", d.join("loop2")).unwrap();
-    std::os::unix::fs::symlink("missing/file", d.join("dangling")).unwrap();
-    assert!(walk_one(d).is_ok());
+    /// Directories to create, links `(name, target)`, and the path and reason the error names
+    /// (`None`: the walk succeeds).
+    type Case = (
+        &'static [&'static str],
+        &'static [(&'static str, &'static str)],
+        Option<(&'static str, &'static str)>,
+    );
+    let cases: [Case; 4] = [
+        (
+            &["sub"],
+            &[("sub/out", "../../etc")],
+            Some(("sub/out", "outside")),
+        ),
+        (&[], &[("abs", "/etc/passwd")], Some(("abs", "absolute"))),
+        // Escaping through another link: `deep` points two levels down, then climbs three.
+        (
+            &["x/y"],
+            &[("deep", "x/y"), ("sneaky", "deep/../../..")],
+            Some(("sneaky", "outside")),
+        ),
+        // Lexically `x/../a` stays inside; loops and dangling links are not escapes.
+        (
+            &["x"],
+            &[
+                ("ok", "x/../a"),
+                ("loop1", "loop2"),
+                ("loop2", "loop1"),
+                ("dangling", "missing/file"),
+            ],
+            None,
+        ),
+    ];
+    for (dirs, links, refused) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        for sub in dirs {
+            std::fs::create_dir_all(d.join(sub)).unwrap();
+        }
+        for (name, target) in links {
+            std::os::unix::fs::symlink(target, d.join(name)).unwrap();
+        }
+        match refused {
+            Some((path, reason)) => {
+                let e = err_of(d);
+                assert!(e.contains(path) && e.contains(reason), "{links:?}: {e}");
+            }
+            None => assert!(walk_one(d).is_ok(), "{links:?}"),
+        }
+    }
 }
 
 #[test]

@@ -59,6 +59,20 @@ impl Fixture {
             .unwrap()
     }
 
+    /// Loads once more, expecting the output of `expected` from a fresh compilation whose store
+    /// succeeded; returns why the stored entry was not used.
+    fn recompiled(&self, expected: &RunOutcome) -> Miss {
+        let (out, lookup) = self.load();
+        assert_eq!(&out, expected);
+        match lookup {
+            Lookup::Compiled {
+                reason,
+                store_error: None,
+            } => reason,
+            other => panic!("{other:?}"),
+        }
+    }
+
     /// Loads until the entry is a plain hit (the first loads after a write are checksummed in
     /// full, see `stamp::settled`), checking the output each time.
     fn settle(&self, expected: &RunOutcome) {
@@ -111,15 +125,11 @@ fn truncated_artifact_is_recompiled() {
     let file = fs::OpenOptions::new().write(true).open(&artifact).unwrap();
     file.set_len(len / 2).unwrap();
     drop(file);
-    let (out, lookup) = f.load();
-    assert_eq!(out, first);
-    match lookup {
-        Lookup::Compiled {
-            reason: Miss::Damaged(why),
-            store_error: None,
-        } => assert!(why.contains("expected"), "{why}"),
-        other => panic!("{other:?}"),
-    }
+    let why = f.recompiled(&first);
+    assert!(
+        matches!(&why, Miss::Damaged(w) if w.contains("expected")),
+        "{why:?}"
+    );
     assert_eq!(fs::metadata(&artifact).unwrap().len(), len);
     assert_eq!(f.load(), (first, Lookup::Verified));
 }
@@ -144,14 +154,9 @@ fn corrupted_artifact_is_recompiled_even_after_it_was_trusted() {
     let mut file = fs::OpenOptions::new().write(true).open(&artifact).unwrap();
     file.write_all(&bytes).unwrap();
     drop(file);
-    let (out, lookup) = f.load();
-    assert_eq!(out, first);
     assert_eq!(
-        lookup,
-        compiled(Miss::Damaged(format!(
-            "{}: checksum mismatch",
-            artifact.display()
-        )))
+        f.recompiled(&first),
+        Miss::Damaged(format!("{}: checksum mismatch", artifact.display()))
     );
 }
 
@@ -163,11 +168,10 @@ fn damaged_or_missing_record_is_recompiled() {
     let mut text = fs::read(&sum).unwrap();
     text[20] ^= 0x04;
     fs::write(&sum, &text).unwrap();
-    let (out, lookup) = f.load();
-    assert_eq!(out, first);
+    let why = f.recompiled(&first);
     assert!(
-        matches!(&lookup, Lookup::Compiled { reason: Miss::Damaged(w), .. } if w.contains("record")),
-        "{lookup:?}"
+        matches!(&why, Miss::Damaged(w) if w.contains("record")),
+        "{why:?}"
     );
     fs::remove_file(&sum).unwrap();
     assert_eq!(f.load(), (first, compiled(Miss::Absent)));
@@ -200,11 +204,10 @@ fn entry_from_another_wasmtime_version_is_recompiled() {
         bytes.len() as u64,
     )
     .unwrap();
-    let (out, lookup) = f.load();
-    assert_eq!(out, first);
+    let why = f.recompiled(&first);
     assert!(
-        matches!(&lookup, Lookup::Compiled { reason: Miss::Stale(w), .. } if w.contains("0.0.1-other")),
-        "{lookup:?}"
+        matches!(&why, Miss::Stale(w) if w.contains("0.0.1-other")),
+        "{why:?}"
     );
     assert_eq!(f.load(), (first, Lookup::Verified));
 }
