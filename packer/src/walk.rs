@@ -350,17 +350,16 @@ fn follow_error(path: &Path, target: &str, host: &Path, e: std::io::Error) -> Pa
 }
 
 fn special_reason(ft: &cap_std::fs::FileType) -> String {
-    let kind = if ft.is_fifo() {
-        "a named pipe (FIFO)"
-    } else if ft.is_socket() {
-        "a socket"
-    } else if ft.is_block_device() {
-        "a block device"
-    } else if ft.is_char_device() {
-        "a character device"
-    } else {
-        "a special file"
-    };
+    let kinds = [
+        (ft.is_fifo(), "a named pipe (FIFO)"),
+        (ft.is_socket(), "a socket"),
+        (ft.is_block_device(), "a block device"),
+        (ft.is_char_device(), "a character device"),
+    ];
+    let kind = kinds
+        .into_iter()
+        .find_map(|(is, kind)| is.then_some(kind))
+        .unwrap_or("a special file");
     format!("is {kind}; only regular files, directories and symlinks can be packed")
 }
 

@@ -160,21 +160,18 @@ fn non_utf8_names_are_refused_with_their_path() {
 
 #[test]
 fn special_files_are_refused_with_their_path() {
-    let dir = tempfile::tempdir().unwrap();
-    let fifo = dir.path().join("pipe");
+    let fifo = tempfile::tempdir().unwrap();
     let status = std::process::Command::new("mkfifo")
-        .arg(&fifo)
+        .arg(fifo.path().join("pipe"))
         .status()
         .unwrap();
     assert!(status.success());
-    let e = err_of(dir.path());
-    assert!(e.contains("pipe") && e.contains("FIFO"), "{e}");
-
-    let dir = tempfile::tempdir().unwrap();
-    let sock = dir.path().join("sock");
-    let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
-    let e = err_of(dir.path());
-    assert!(e.contains("sock") && e.contains("socket"), "{e}");
+    let sock = tempfile::tempdir().unwrap();
+    let _listener = std::os::unix::net::UnixListener::bind(sock.path().join("sock")).unwrap();
+    for (dir, name, kind) in [(&fifo, "pipe", "FIFO"), (&sock, "sock", "socket")] {
+        let e = err_of(dir.path());
+        assert!(e.contains(name) && e.contains(kind), "{e}");
+    }
 }
 
 #[test]

@@ -73,6 +73,14 @@ impl Fixture {
         }
     }
 
+    /// A fixture whose entry is stored and trusted by its stamp, with the output of its run.
+    fn trusted(msg: &str, code: i32) -> (Fixture, RunOutcome) {
+        let f = Fixture::new(msg, code);
+        let (first, _) = f.load();
+        f.settle(&first);
+        (f, first)
+    }
+
     /// Loads until the entry is a plain hit (the first loads after a write are checksummed in
     /// full, see `stamp::settled`), checking the output each time.
     fn settle(&self, expected: &RunOutcome) {
@@ -85,6 +93,13 @@ impl Fixture {
         let (out, lookup) = self.load();
         assert_eq!((&out, lookup), (expected, Lookup::Hit));
     }
+}
+
+/// Overwrites the start of `path` with `bytes` in place, as a disk-level edit would (not a rename:
+/// the inode stays).
+fn write_in_place(path: &Path, bytes: &[u8]) {
+    let mut file = fs::OpenOptions::new().write(true).open(path).unwrap();
+    file.write_all(bytes).unwrap();
 }
 
 fn identity(p: &Path) -> (u64, std::time::SystemTime) {
@@ -136,9 +151,7 @@ fn truncated_artifact_is_recompiled() {
 
 #[test]
 fn corrupted_artifact_is_recompiled_even_after_it_was_trusted() {
-    let f = Fixture::new("corrupted", 1);
-    let (first, _) = f.load();
-    f.settle(&first);
+    let (f, first) = Fixture::trusted("corrupted", 1);
     let artifact = f.artifact();
     let mut bytes = fs::read(&artifact).unwrap();
     // Deterministic noise over the middle: code and metadata alike.
@@ -150,10 +163,7 @@ fn corrupted_artifact_is_recompiled_even_after_it_was_trusted() {
         x ^= x << 5;
         *b = x as u8;
     }
-    // Written in place, as a disk-level edit would be (not a rename).
-    let mut file = fs::OpenOptions::new().write(true).open(&artifact).unwrap();
-    file.write_all(&bytes).unwrap();
-    drop(file);
+    write_in_place(&artifact, &bytes);
     assert_eq!(
         f.recompiled(&first),
         Miss::Damaged(format!("{}: checksum mismatch", artifact.display()))
@@ -214,16 +224,12 @@ fn entry_from_another_wasmtime_version_is_recompiled() {
 
 #[test]
 fn a_changed_module_file_is_never_served_the_old_code() {
-    let f = Fixture::new("version one", 0);
-    let (first, _) = f.load();
-    f.settle(&first);
+    let (f, first) = Fixture::trusted("version one", 0);
     // Same length, same path, same inode: only the contents (and so ctime) differ.
     let before = fs::read(&f.module).unwrap();
     let after = wat::parse_str(module_wat("version two", 0)).unwrap();
     assert_eq!(before.len(), after.len());
-    let mut file = fs::OpenOptions::new().write(true).open(&f.module).unwrap();
-    file.write_all(&after).unwrap();
-    drop(file);
+    write_in_place(&f.module, &after);
     let (out, lookup) = f.load();
     assert_eq!(out.stdout, b"version two\n");
     assert_eq!(lookup, compiled(Miss::Absent));
