@@ -3,7 +3,7 @@
 //! leave temporary files behind).
 
 use std::ffi::OsString;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use wasivfs_e2e::cli::{wasivfs_bin, Scratch};
 use wasivfs_e2e::{fixtures, trees};
@@ -100,6 +100,26 @@ fn expect_pack_error(c: &Scratch, what: &str, input: &Path, tree: &Path, culprit
     )
 }
 
+/// The usual inputs of a pack: the fixture app and a small tree, in a scratch directory.
+struct Inputs {
+    c: Scratch,
+    input: PathBuf,
+    tree: PathBuf,
+}
+
+impl Inputs {
+    fn new() -> Inputs {
+        let c = Scratch::new();
+        let (input, tree) = (c.app(), c.small_tree());
+        Inputs { c, input, tree }
+    }
+
+    /// [`expect_pack_error`] of these inputs.
+    fn refused(&self, what: &str, culprit: &str) -> String {
+        expect_pack_error(&self.c, what, &self.input, &self.tree, culprit)
+    }
+}
+
 /// Modules `pack` refuses, each named in the error line with what is wrong: the case's name, its
 /// file name and contents, and what else the line must say.
 #[test]
@@ -179,13 +199,12 @@ fn missing_host_directory() {
 
 #[test]
 fn unreadable_file_in_host_tree() {
-    let c = Scratch::new();
-    let input = c.app();
-    let tree = c.small_tree();
-    let secret = tree.join("secret.txt");
+    let p = Inputs::new();
+    let secret = p.tree.join("secret.txt");
     std::fs::write(&secret, b"secret\n").unwrap();
     std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o000)).unwrap();
-    let out = c.dir("out").join("o.wasm");
+    let out = p.c.dir("out").join("o.wasm");
+    let m = mapdir("/src", &p.tree);
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
     let cmd = if root {
@@ -208,10 +227,10 @@ fn unreadable_file_in_host_tree() {
         let mut c = Command::new("setpriv");
         c.arg("--bounding-set=-dac_override,-dac_read_search")
             .arg(wasivfs_bin())
-            .args(pack_args(&input, &mapdir("/src", &tree), &out));
+            .args(pack_args(&p.input, &m, &out));
         c
     } else {
-        pack_cmd(&input, &mapdir("/src", &tree), &out)
+        pack_cmd(&p.input, &m, &out)
     };
     expect_error("unreadable file", cmd, "secret.txt", &out);
 }
@@ -223,37 +242,31 @@ fn escaping_symlinks() {
         ("absolute", "/etc/passwd"),
         ("sneaky", "sub/../../x"),
     ] {
-        let c = Scratch::new();
-        let input = c.app();
-        let tree = c.small_tree();
-        std::fs::create_dir(tree.join("sub")).unwrap();
-        std::os::unix::fs::symlink(target, tree.join(name)).unwrap();
-        expect_pack_error(&c, &format!("symlink {target}"), &input, &tree, name);
+        let p = Inputs::new();
+        std::fs::create_dir(p.tree.join("sub")).unwrap();
+        std::os::unix::fs::symlink(target, p.tree.join(name)).unwrap();
+        p.refused(&format!("symlink {target}"), name);
     }
 }
 
 #[test]
 fn non_utf8_file_name() {
     use std::os::unix::ffi::OsStrExt;
-    let c = Scratch::new();
-    let input = c.app();
-    let tree = c.small_tree();
+    let p = Inputs::new();
     let name = std::ffi::OsStr::from_bytes(b"bad-\xff-name");
-    std::fs::write(tree.join(name), b"x").unwrap();
-    expect_pack_error(&c, "non-UTF-8 name", &input, &tree, "bad-");
+    std::fs::write(p.tree.join(name), b"x").unwrap();
+    p.refused("non-UTF-8 name", "bad-");
 }
 
 #[test]
 fn tree_too_large_for_32_bit_memory() {
-    let c = Scratch::new();
-    let input = c.app();
-    let tree = c.small_tree();
+    let p = Inputs::new();
     // Sparse: takes no disk space.
-    let f = std::fs::File::create(tree.join("huge.bin")).unwrap();
+    let f = std::fs::File::create(p.tree.join("huge.bin")).unwrap();
     f.set_len(5 << 30).unwrap();
     drop(f);
     let started = std::time::Instant::now();
-    expect_pack_error(&c, "too large", &input, &tree, "/src");
+    p.refused("too large", "/src");
     // Refused from sizes alone, before reading 5 GiB.
     assert!(
         started.elapsed().as_secs() < 60,
@@ -264,20 +277,19 @@ fn tree_too_large_for_32_bit_memory() {
 
 #[test]
 fn unwritable_output() {
-    let c = Scratch::new();
-    let input = c.app();
-    let tree = c.small_tree();
-    let nowhere = c.path("no-such-dir/o.wasm");
+    let p = Inputs::new();
+    let m = mapdir("/src", &p.tree);
+    let nowhere = p.c.path("no-such-dir/o.wasm");
     expect_error(
         "output in a missing dir",
-        pack_cmd(&input, &mapdir("/src", &tree), &nowhere),
+        pack_cmd(&p.input, &m, &nowhere),
         "no-such-dir",
         &nowhere,
     );
-    let a_dir = c.dir("out");
+    let a_dir = p.c.dir("out");
     let line = expect_error(
         "output is a directory",
-        pack_cmd(&input, &mapdir("/src", &tree), &a_dir),
+        pack_cmd(&p.input, &m, &a_dir),
         "out",
         &a_dir,
     );
@@ -324,11 +336,9 @@ fn mapdir_and_dir_spellings_give_identical_output() {
 
 #[test]
 fn packed_module_runs_through_the_cli_without_dir() {
-    let c = Scratch::new();
-    let input = c.app();
-    let tree = c.small_tree();
-    let out = c.dir("out").join("packed.wasm");
-    succeed(pack_cmd(&input, &mapdir("/src", &tree), &out));
+    let p = Inputs::new();
+    let out = p.c.dir("out").join("packed.wasm");
+    succeed(pack_cmd(&p.input, &mapdir("/src", &p.tree), &out));
     let run = Command::new(wasivfs_bin())
         .arg("run")
         .arg(&out)
@@ -346,18 +356,16 @@ fn packed_module_runs_through_the_cli_without_dir() {
 
 #[test]
 fn special_file_in_host_tree() {
-    let c = Scratch::new();
-    let input = c.app();
-    let tree = c.small_tree();
-    let fifo =
-        std::ffi::CString::new(tree.join("a-fifo").into_os_string().into_encoded_bytes()).unwrap();
+    let p = Inputs::new();
+    let fifo = std::ffi::CString::new(p.tree.join("a-fifo").into_os_string().into_encoded_bytes())
+        .unwrap();
     // SAFETY: a valid NUL-terminated path; mkfifo has no other preconditions.
     assert_eq!(
         unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) },
         0,
         "mkfifo failed"
     );
-    expect_pack_error(&c, "fifo", &input, &tree, "a-fifo");
+    p.refused("fifo", "a-fifo");
 }
 
 #[test]
@@ -381,11 +389,9 @@ fn exe_subcommand_refuses_bad_input() {
 
 #[test]
 fn bad_writable_mount_options() {
-    let c = Scratch::new();
-    let input = c.app();
-    let tree = c.small_tree();
-    let out = c.dir("out").join("o.wasm");
-    let m = mapdir("/src", &tree);
+    let p = Inputs::new();
+    let out = p.c.dir("out").join("o.wasm");
+    let m = mapdir("/src", &p.tree);
     for (what, extra, culprit) in [
         (
             "--writable naming no mount",
@@ -411,7 +417,7 @@ fn bad_writable_mount_options() {
             "/src",
         ),
     ] {
-        let mut cmd = pack_cmd(&input, &m, &out);
+        let mut cmd = pack_cmd(&p.input, &m, &out);
         cmd.args(extra);
         expect_error(what, cmd, culprit, &out);
     }
