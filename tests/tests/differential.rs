@@ -35,9 +35,9 @@ fn check(
     stdout(&d.packed)
 }
 
-/// [`check`] of the C probe `fsops` over `host` at `/src`.
-fn check_fsops(host: &Path, ops: &[&str], what: &str) -> String {
-    check(&fixtures::fsops(), "fsops", ops, "/src", host, what)
+/// [`check`] of the C probe `fsops` over `host` at `guest`.
+fn check_fsops(guest: &str, host: &Path, ops: &[&str], what: &str) -> String {
+    check(&fixtures::fsops(), "fsops", ops, guest, host, what)
 }
 
 /// The C probe `fsops` with `ops` (paths relative to `cwd`) over several `mounts`, all packed,
@@ -52,7 +52,7 @@ fn same_over_mounts(cwd: &str, ops: &[&str], mounts: &[Map], what: &str) -> Diff
 #[test]
 fn c_reads_standard_tree() {
     let t = trees::standard().unwrap();
-    let out = check_fsops(t.path(), suites::FSOPS_READS, "fsops reads");
+    let out = check_fsops("/src", t.path(), suites::FSOPS_READS, "fsops reads");
     // The comparison is only meaningful if the probe really read the tree.
     assert!(out.contains("size=13 fnv=e60e7ee648829675"), "{out}");
     assert!(out.contains("\"./sub/nested/deep/file.txt\" file"), "{out}");
@@ -61,7 +61,7 @@ fn c_reads_standard_tree() {
 #[test]
 fn c_write_attempts_fail_alike() {
     let t = trees::standard().unwrap();
-    let out = check_fsops(t.path(), suites::FSOPS_WRITES, "fsops writes");
+    let out = check_fsops("/src", t.path(), suites::FSOPS_WRITES, "fsops writes");
     assert!(out.contains("errno"), "{out}");
     // Nothing may have changed on the host either.
     assert!(!t.join("new.txt").exists() && t.join("hello.txt").exists());
@@ -70,7 +70,7 @@ fn c_write_attempts_fail_alike() {
 #[test]
 fn c_raw_readdir_with_tiny_buffers() {
     let t = trees::standard().unwrap();
-    check_fsops(t.path(), suites::FSOPS_RAWDIR, "fsops fd_readdir");
+    check_fsops("/src", t.path(), suites::FSOPS_RAWDIR, "fsops fd_readdir");
 }
 
 /// A malloc-heavy program grows its memory many times after the VFS was first used, with an
@@ -130,14 +130,7 @@ fn big_file_and_wide_directory() {
         "cat", "wide/entry-04242-",
         "rawdir", "wide", "131072",
     ];
-    let out = check(
-        &fixtures::fsops(),
-        "fsops",
-        &ops,
-        "/big",
-        t.path(),
-        "big tree",
-    );
+    let out = check_fsops("/big", t.path(), &ops, "big tree");
     assert!(
         out.contains(&format!("size={}", trees::BIG_FILE_LEN)),
         "big file size missing"
@@ -162,7 +155,7 @@ fn mount_at_guest_root() {
         "rawdir", ".", "48",
         "cat", "/../hello.txt",
     ];
-    check(&fixtures::fsops(), "fsops", &ops, "/", t.path(), "guest /");
+    check_fsops("/", t.path(), &ops, "guest /");
 }
 
 #[test]
@@ -354,7 +347,7 @@ fn mtime_is_preserved() {
         .and_then(|f| f.set_modified(when))
         .unwrap();
     let ops = ["mtime", "hello.txt", "mtime", "link_file"];
-    let out = check_fsops(t.path(), &ops, "mtime");
+    let out = check_fsops("/src", t.path(), &ops, "mtime");
     assert!(out.contains("mtime=1600000000"), "{out}");
 }
 
@@ -373,7 +366,7 @@ fn dangling_and_looping_symlinks() {
         "lstat", "dangling", "stat", "dangling", "readlink", "dangling", "open", "dangling",
         "lstat", "loop1", "stat", "loop1", "open", "loop1", "ls", ".",
     ];
-    check_fsops(t.path(), &ops, "odd symlinks");
+    check_fsops("/src", t.path(), &ops, "odd symlinks");
 }
 
 /// Control: the comparison notices a difference. Without its directory the unpacked probe must
