@@ -164,20 +164,18 @@ fn two_copies_of_a_tree_pack_to_identical_bytes() {
     let epoch = EPOCH.to_string();
     let out_a = work.path("a.wasm");
     let out_b = work.path("b.wasm");
-    let a = pack(
-        &input_a,
-        &[("/src", &tree_a)],
-        &out_a,
-        &[],
-        &[("SOURCE_DATE_EPOCH", &epoch), ("RAYON_NUM_THREADS", "1")],
-    );
-    let b = pack(
-        &input_b,
-        &[("/src", &tree_b)],
-        &out_b,
-        &[],
-        &[("SOURCE_DATE_EPOCH", &epoch), ("RAYON_NUM_THREADS", "4")],
-    );
+    // Each copy packed with its own module, output and number of threads.
+    let [a, b] = [
+        (&input_a, &tree_a, &out_a, "1"),
+        (&input_b, &tree_b, &out_b, "4"),
+    ]
+    .map(|(input, tree, out, threads)| {
+        let env = [
+            ("SOURCE_DATE_EPOCH", epoch.as_str()),
+            ("RAYON_NUM_THREADS", threads),
+        ];
+        pack(input, &[("/src", tree)], out, &[], &env)
+    });
     assert!(a == b, "outputs differ ({} vs {} bytes)", a.len(), b.len());
 
     // Nothing of the host leaks: no host path, no module file name.

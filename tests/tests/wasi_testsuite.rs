@@ -60,6 +60,18 @@ fn fresh_root(t: &SuiteTest, scratch: &Path) -> Option<PathBuf> {
     Some(copy)
 }
 
+/// Runs `module` for `t` (its root at `/` if given) and checks the outcome against the test's
+/// specification: `None` if it passed, else a failure line naming `t`, `how` it ran and why.
+fn failure(module: &[u8], t: &SuiteTest, root: Option<&Path>, how: &str) -> Option<String> {
+    let outcome = run(module, t, root);
+    let why = t.check(&outcome)?;
+    Some(format!(
+        "{}{how}: {why}\n  stderr: {}",
+        t.name,
+        String::from_utf8_lossy(&outcome.stderr).trim_end()
+    ))
+}
+
 /// Runs each test of the suite with (`with_root`) or without a root directory on the oracle and
 /// packed, and requires them all to pass. `root` tests get a fresh writable copy of their root
 /// for each run.
@@ -78,14 +90,7 @@ fn check_all(with_root: bool) {
         for (side, bytes) in [("host-mapped", &module), ("packed", &packed)] {
             let scratch = tempfile::tempdir().expect("temporary directory");
             let root = fresh_root(t, scratch.path());
-            let outcome = run(bytes, t, root.as_deref());
-            if let Some(why) = t.check(&outcome) {
-                failures.push(format!(
-                    "{} ({side}): {why}\n  stderr: {}",
-                    t.name,
-                    String::from_utf8_lossy(&outcome.stderr).trim_end()
-                ));
-            }
+            failures.extend(failure(bytes, t, root.as_deref(), &format!(" ({side})")));
         }
     }
     assert!(
@@ -132,14 +137,7 @@ fn every_test_passes_packed_with_a_writable_root() {
             }
         }
         .unwrap_or_else(|e| panic!("{}: packing: {e:#}", t.name));
-        let outcome = run(&packed, t, None);
-        if let Some(why) = t.check(&outcome) {
-            failures.push(format!(
-                "{}: {why}\n  stderr: {}",
-                t.name,
-                String::from_utf8_lossy(&outcome.stderr).trim_end()
-            ));
-        }
+        failures.extend(failure(&packed, t, None, ""));
     }
     println!(
         "{} of {} wasi-testsuite tests passed packed (root packed at / with --writable /)",
