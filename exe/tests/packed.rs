@@ -23,12 +23,7 @@ fn packed_c_program_reads_its_embedded_files() {
         &["--flag", "cat", "/src/sub/note.txt", "exit", "5"],
         &[],
     );
-    assert_eq!(out.status.code(), Some(5), "stderr: {}", stderr(&out));
-    assert!(
-        stdout(&out).ends_with("embedded note\n"),
-        "{}",
-        stdout(&out)
-    );
+    assert_exit_and_stdout_end(&out, 5, "embedded note\n");
     let out = run_isolated(&exe, &["cat", "/src/missing"], &[]);
     assert_eq!(out.status.code(), Some(2));
 }

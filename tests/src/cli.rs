@@ -4,7 +4,7 @@
 //! It is built once per test process with `cargo build -p wasivfs --bin wasivfs`, which is cheap
 //! when it is already up to date.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
@@ -78,4 +78,60 @@ where
     cmd.args(args)
         .output()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.display()))
+}
+
+/// A temporary directory for one command-line test, removed when dropped.
+pub struct Scratch {
+    dir: tempfile::TempDir,
+}
+
+impl Default for Scratch {
+    fn default() -> Self {
+        Scratch::new()
+    }
+}
+
+impl Scratch {
+    /// A new empty directory.
+    pub fn new() -> Scratch {
+        Scratch {
+            dir: tempfile::tempdir().expect("temporary directory"),
+        }
+    }
+
+    /// The directory itself.
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `rel` under the directory (not created).
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// Writes `bytes` to `rel` and returns its path.
+    pub fn write(&self, rel: &str, bytes: &[u8]) -> PathBuf {
+        let p = self.path(rel);
+        std::fs::write(&p, bytes).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        p
+    }
+
+    /// Creates the directory `rel` (and its parents) and returns its path.
+    pub fn dir(&self, rel: &str) -> PathBuf {
+        let p = self.path(rel);
+        std::fs::create_dir_all(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        p
+    }
+
+    /// The C probe `fsops` written as `app.wasm`: a module to pack.
+    pub fn app(&self) -> PathBuf {
+        self.write("app.wasm", &crate::fixtures::fsops())
+    }
+
+    /// A directory `tree` holding one file, `a.txt` (`a\n`): a tree to pack.
+    pub fn small_tree(&self) -> PathBuf {
+        let p = self.dir("tree");
+        std::fs::write(p.join("a.txt"), b"a\n").unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        p
+    }
 }

@@ -55,19 +55,45 @@ pub const ODD_PATHS: &[&str] = &[
     "..//t",
 ];
 
+/// A generated `path_open`.
+#[derive(Clone, Debug)]
+pub struct Open {
+    /// The directory handle choice (see [`encode`]).
+    pub dir: usize,
+    /// The path choice.
+    pub path: PathSel,
+    /// Whether symlinks are followed (LOOKUP_SYMLINK_FOLLOW).
+    pub follow: bool,
+    /// `oflags`.
+    pub oflags: u32,
+    /// Base rights.
+    pub rights: u64,
+    /// Inheriting rights.
+    pub inheriting: u64,
+    /// `fdflags`.
+    pub fdflags: u32,
+}
+
+impl Open {
+    /// The guest's `open` line, with `dir` the handle already chosen for [`Open::dir`].
+    fn line(&self, tree: &TreeSpec, dir: usize) -> String {
+        format!(
+            "open {dir} {} {} {} {} {} {}",
+            u8::from(self.follow),
+            self.oflags,
+            self.rights,
+            self.inheriting,
+            self.fdflags,
+            hex(&spell(tree, &self.path))
+        )
+    }
+}
+
 /// One generated call.
 #[derive(Clone, Debug)]
 #[allow(missing_docs)]
 pub enum Op {
-    Open {
-        dir: usize,
-        path: PathSel,
-        follow: bool,
-        oflags: u32,
-        rights: u64,
-        inheriting: u64,
-        fdflags: u32,
-    },
+    Open(Open),
     /// Repeats an earlier `open` (the index is taken modulo the opens so far).
     Reopen(usize),
     Close(usize),
@@ -171,8 +197,8 @@ pub fn open() -> impl Strategy<Value = Op> {
         rights(),
         prop_oneof![6 => Just(0u32), 1 => 0..=FDFLAGS],
     )
-        .prop_map(
-            |(dir, path, follow, oflags, rights, inheriting, fdflags)| Op::Open {
+        .prop_map(|(dir, path, follow, oflags, rights, inheriting, fdflags)| {
+            Op::Open(Open {
                 dir,
                 path,
                 follow,
@@ -180,8 +206,8 @@ pub fn open() -> impl Strategy<Value = Op> {
                 rights,
                 inheriting,
                 fdflags,
-            },
-        )
+            })
+        })
 }
 
 /// One random call.
@@ -287,21 +313,8 @@ pub fn encode(tree: &TreeSpec, ops: &[Op]) -> Vec<String> {
         // except through a renumber onto it.
         let cs = |h: &usize| if n > 1 { 1 + pick(*h, n - 1) } else { 1 };
         let line = match op {
-            Op::Open {
-                dir,
-                path,
-                follow,
-                oflags,
-                rights,
-                inheriting,
-                fdflags,
-            } => {
-                let rest = format!(
-                    "{} {oflags} {rights} {inheriting} {fdflags} {}",
-                    u8::from(*follow),
-                    hex(&spell(tree, path))
-                );
-                let line = format!("open {} {rest}", ds(dir));
+            Op::Open(open) => {
+                let line = open.line(tree, ds(&open.dir));
                 opens.push(line.clone());
                 line
             }

@@ -9,6 +9,7 @@
 use crate::trees::Tree;
 use anyhow::{anyhow, bail, Context, Result};
 use std::path::{Path, PathBuf};
+use wasmparser::{FuncType, Payload, TypeRef};
 use wasmtime::{Instance, Linker, Memory, Module, Store, TypedFunc};
 use wasmtime_wasi::p1::{self, WasiP1Ctx};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
@@ -125,42 +126,73 @@ pub type ImportEntry = (String, String, String);
 /// One export of a module: `(name, kind, index)`.
 pub type ExportEntry = (String, String, u32);
 
+/// What a module says of itself before its code: function types, imports and exports, in order.
+pub struct Interface {
+    /// The type section's function types.
+    pub types: Vec<FuncType>,
+    /// The imports: `(module, name, type)`.
+    pub imports: Vec<(String, String, TypeRef)>,
+    /// The exports.
+    pub exports: Vec<ExportEntry>,
+}
+
+impl Interface {
+    /// Reads the type, import and export sections of the module `bytes`.
+    pub fn parse(bytes: &[u8]) -> Result<Interface> {
+        let mut m = Interface {
+            types: Vec::new(),
+            imports: Vec::new(),
+            exports: Vec::new(),
+        };
+        for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+            match payload.context("parsing the module")? {
+                Payload::TypeSection(reader) => {
+                    for ty in reader.into_iter_err_on_gc_types() {
+                        m.types.push(ty.context("type section")?);
+                    }
+                }
+                Payload::ImportSection(reader) => {
+                    for imp in reader.into_imports() {
+                        let imp = imp.context("import section")?;
+                        m.imports
+                            .push((imp.module.to_string(), imp.name.to_string(), imp.ty));
+                    }
+                }
+                Payload::ExportSection(reader) => {
+                    for exp in reader {
+                        let exp = exp.context("export section")?;
+                        let kind = format!("{:?}", exp.kind);
+                        m.exports.push((exp.name.to_string(), kind, exp.index));
+                    }
+                }
+                // The sections wanted all come before the code.
+                Payload::CodeSectionStart { .. } => break,
+                _ => {}
+            }
+        }
+        Ok(m)
+    }
+
+    /// The function type at `index` of the type section.
+    pub fn func_type(&self, index: u32) -> Result<&FuncType> {
+        self.types
+            .get(index as usize)
+            .ok_or_else(|| anyhow!("import type {index} out of range"))
+    }
+}
+
 /// The imports (with their function signatures resolved) and exports of a module, in order.
 pub fn imports_and_exports(bytes: &[u8]) -> Result<(Vec<ImportEntry>, Vec<ExportEntry>)> {
-    use wasmparser::{Payload, TypeRef};
-    let mut types = Vec::new();
+    let m = Interface::parse(bytes)?;
     let mut imports = Vec::new();
-    let mut exports = Vec::new();
-    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
-        match payload.context("parsing the module")? {
-            Payload::TypeSection(reader) => {
-                for ty in reader.into_iter_err_on_gc_types() {
-                    types.push(format!("{:?}", ty.context("type section")?));
-                }
-            }
-            Payload::ImportSection(reader) => {
-                for imp in reader.into_imports() {
-                    let imp = imp.context("import section")?;
-                    let ty = match imp.ty {
-                        TypeRef::Func(i) => types
-                            .get(i as usize)
-                            .cloned()
-                            .ok_or_else(|| anyhow!("import type {i} out of range"))?,
-                        other => format!("{other:?}"),
-                    };
-                    imports.push((imp.module.to_string(), imp.name.to_string(), ty));
-                }
-            }
-            Payload::ExportSection(reader) => {
-                for exp in reader {
-                    let exp = exp.context("export section")?;
-                    exports.push((exp.name.to_string(), format!("{:?}", exp.kind), exp.index));
-                }
-            }
-            _ => {}
-        }
+    for (module, name, ty) in &m.imports {
+        let ty = match ty {
+            TypeRef::Func(i) => format!("{:?}", m.func_type(*i)?),
+            other => format!("{other:?}"),
+        };
+        imports.push((module.clone(), name.clone(), ty));
     }
-    Ok((imports, exports))
+    Ok((imports, m.exports))
 }
 
 /// Turns a wasmtime error into an error of this crate with `what` as context.

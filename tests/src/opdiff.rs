@@ -217,7 +217,7 @@ pub fn run_case_mode(case: &Case, writable: bool) -> Result<Outcome> {
     let mounts = [map(GUEST_ROOT, tree.path())];
     let packed_bytes = if writable {
         let w = crate::packer::Writable::all(&mounts);
-        crate::run::pack_writable(&fixtures::ops_guest(), &mounts, None, &w)
+        crate::run::pack_writable(&fixtures::ops_guest(), &mounts, &w)
     } else {
         pack(&fixtures::ops_guest(), &mounts)
     }

@@ -10,13 +10,14 @@
 //! `cabi_realloc`, calls `ruby-init`, `ruby-init-loadpath` and `rb-eval-string-protect`, and exits
 //! with Ruby's `state` (0: no exception).
 
+use crate::interp::Interface;
 use crate::process;
 use crate::runtimes::{GuestRun, Runtime, RUN_LIMIT};
 use anyhow::{anyhow, Context, Result};
 use std::fmt::Write as _;
 use std::path::Path;
 use std::process::Command;
-use wasmparser::{FuncType, Payload, TypeRef, ValType};
+use wasmparser::{FuncType, TypeRef, ValType};
 
 /// A string as a WAT string literal.
 fn wat_string(bytes: &[u8]) -> String {
@@ -56,68 +57,52 @@ fn signature(ty: &FuncType) -> Result<String> {
 
 /// The function imports of `module` from import module `from`: `(name, type)`.
 fn function_imports(module: &[u8], from: &str) -> Result<Vec<(String, FuncType)>> {
-    let mut types = Vec::new();
+    let m = Interface::parse(module).context("the Ruby module")?;
     let mut out = Vec::new();
-    for payload in wasmparser::Parser::new(0).parse_all(module) {
-        match payload.context("parsing the Ruby module")? {
-            Payload::TypeSection(reader) => {
-                for ty in reader.into_iter_err_on_gc_types() {
-                    types.push(ty.context("type section")?);
-                }
-            }
-            Payload::ImportSection(reader) => {
-                for imp in reader.into_imports() {
-                    let imp = imp.context("import section")?;
-                    if let (true, TypeRef::Func(i)) = (imp.module == from, imp.ty) {
-                        let ty = types
-                            .get(i as usize)
-                            .cloned()
-                            .ok_or_else(|| anyhow!("import type {i} out of range"))?;
-                        out.push((imp.name.to_string(), ty));
-                    }
-                }
-            }
-            Payload::CodeSectionStart { .. } => break,
-            _ => {}
+    for (module, name, ty) in &m.imports {
+        if let (true, TypeRef::Func(i)) = (module == from, ty) {
+            out.push((name.clone(), m.func_type(*i)?.clone()));
         }
     }
     Ok(out)
 }
 
-/// The `rb-js-abi-host` stand-in: every imported function of that module, trapping.
-pub fn js_bridge_wat(ruby: &[u8]) -> Result<String> {
+/// A stand-in for the import module `from` of `ruby`: one exported function per function that
+/// `ruby` imports from it, with the import's name and type and the body `body` gives.
+fn stand_in_wat(
+    ruby: &[u8],
+    from: &str,
+    body: impl Fn(&str, &FuncType) -> Result<&'static str>,
+) -> Result<String> {
     let mut wat = String::from("(module\n");
-    for (name, ty) in function_imports(ruby, "rb-js-abi-host")? {
+    for (name, ty) in function_imports(ruby, from)? {
         let _ = writeln!(
             wat,
-            "  (func (export {}){} unreachable)",
+            "  (func (export {}){} {})",
             wat_string(name.as_bytes()),
-            signature(&ty)?
+            signature(&ty)?,
+            body(&name, &ty)?
         );
     }
     wat.push(')');
     Ok(wat)
 }
 
+/// The `rb-js-abi-host` stand-in: every imported function of that module, trapping.
+pub fn js_bridge_wat(ruby: &[u8]) -> Result<String> {
+    stand_in_wat(ruby, "rb-js-abi-host", |_, _| Ok("unreachable"))
+}
+
 /// The `canonical_abi` stand-in: `(i32) -> i32` functions return their argument, `(i32) -> ()`
 /// ones do nothing.
 pub fn canonical_abi_wat(ruby: &[u8]) -> Result<String> {
-    let mut wat = String::from("(module\n");
-    for (name, ty) in function_imports(ruby, "canonical_abi")? {
-        let body = match (ty.params(), ty.results()) {
-            ([ValType::I32], [ValType::I32]) => "local.get 0",
-            ([ValType::I32], []) => "",
-            _ => return Err(anyhow!("canonical_abi.{name} has an unexpected type {ty}")),
-        };
-        let _ = writeln!(
-            wat,
-            "  (func (export {}){} {body})",
-            wat_string(name.as_bytes()),
-            signature(&ty)?
-        );
-    }
-    wat.push(')');
-    Ok(wat)
+    stand_in_wat(ruby, "canonical_abi", |name, ty| {
+        match (ty.params(), ty.results()) {
+            ([ValType::I32], [ValType::I32]) => Ok("local.get 0"),
+            ([ValType::I32], []) => Ok(""),
+            _ => Err(anyhow!("canonical_abi.{name} has an unexpected type {ty}")),
+        }
+    })
 }
 
 /// The driver command: `ruby-init(args)`, `ruby-init-loadpath`, then evaluates `code` and exits

@@ -88,11 +88,7 @@ pub fn pack(module: &[u8], mounts: &[Map]) -> Result<Vec<u8>> {
 
 /// [`pack`] with contents in passive segments of `segment_len` bytes (`None`: the default).
 pub fn pack_with(module: &[u8], mounts: &[Map], segment_len: Option<u32>) -> Result<Vec<u8>> {
-    let p = PackParams {
-        segment_len,
-        ..PackParams::default()
-    };
-    pack_params(module, mounts, &p)
+    pack_in(module, mounts, segment_len, PackParams::default().memory)
 }
 
 /// [`pack_with`] in the given `--memory` mode.
@@ -110,15 +106,9 @@ pub fn pack_in(
     pack_params(module, mounts, &p)
 }
 
-/// [`pack_with`] with writable mounts (`--writable`, `--tmpfs`, `--tmpfs-size`).
-pub fn pack_writable(
-    module: &[u8],
-    mounts: &[Map],
-    segment_len: Option<u32>,
-    w: &crate::packer::Writable,
-) -> Result<Vec<u8>> {
+/// [`pack`] with writable mounts (`--writable`, `--tmpfs`, `--tmpfs-size`).
+pub fn pack_writable(module: &[u8], mounts: &[Map], w: &Writable) -> Result<Vec<u8>> {
     let p = PackParams {
-        segment_len,
         writable: w.clone(),
         ..PackParams::default()
     };
@@ -351,4 +341,11 @@ pub fn line_diff(a: &[u8], b: &[u8]) -> String {
 /// Stdout as text (lossy), for assertions and messages.
 pub fn stdout(o: &RunOutcome) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Panics naming the first of `needles` that `text` does not contain, and showing `text`.
+pub fn assert_contains(text: &str, needles: &[&str]) {
+    for n in needles {
+        assert!(text.contains(n), "{n:?} missing from:\n{text}");
+    }
 }

@@ -2,59 +2,34 @@
 //! starting with `error:` and naming the culprit, exit non-zero, and create no output file (nor
 //! leave temporary files behind).
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use wasivfs_e2e::cli::wasivfs_bin;
+use wasivfs_e2e::cli::{wasivfs_bin, Scratch};
 use wasivfs_e2e::{fixtures, trees};
 
-struct Case {
-    dir: tempfile::TempDir,
-}
-
-impl Case {
-    fn new() -> Case {
-        Case {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
-    }
-
-    fn write(&self, rel: &str, bytes: &[u8]) -> PathBuf {
-        let p = self.path(rel);
-        std::fs::write(&p, bytes).unwrap();
-        p
-    }
-
-    fn good_module(&self) -> PathBuf {
-        self.write("app.wasm", &fixtures::fsops())
-    }
-
-    fn good_tree(&self) -> PathBuf {
-        let p = self.path("tree");
-        std::fs::create_dir(&p).unwrap();
-        std::fs::write(p.join("a.txt"), b"a\n").unwrap();
-        p
-    }
-
-    fn out_dir(&self) -> PathBuf {
-        let p = self.path("out");
-        std::fs::create_dir_all(&p).unwrap();
-        p
-    }
+/// `wasivfs pack INPUT --mapdir MAPDIR -o OUTPUT`'s arguments.
+fn pack_args(input: &Path, mapdir: &str, output: &Path) -> [OsString; 6] {
+    [
+        "pack".into(),
+        input.into(),
+        "--mapdir".into(),
+        mapdir.into(),
+        "-o".into(),
+        output.into(),
+    ]
 }
 
 fn pack_cmd(input: &Path, mapdir: &str, output: &Path) -> Command {
     let mut c = Command::new(wasivfs_bin());
-    c.arg("pack")
-        .arg(input)
-        .arg("--mapdir")
-        .arg(mapdir)
-        .arg("-o")
-        .arg(output);
+    c.args(pack_args(input, mapdir, output));
     c
+}
+
+/// Runs `cmd`, which must succeed.
+fn succeed(mut cmd: Command) {
+    let o = cmd.output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
 fn mapdir(guest: &str, host: &Path) -> String {
@@ -114,144 +89,122 @@ fn expect_error(what: &str, mut cmd: Command, culprit: &str, output: &Path) -> S
     lines[0].to_string()
 }
 
-#[test]
-fn not_wasm() {
-    let c = Case::new();
-    let input = c.write("notwasm.wasm", b"this is not a wasm module\n");
-    let tree = c.good_tree();
-    let out = c.out_dir().join("o.wasm");
+/// [`expect_error`] for `wasivfs pack` of `input` with `tree` at `/src` into `out/o.wasm` in `c`.
+fn expect_pack_error(c: &Scratch, what: &str, input: &Path, tree: &Path, culprit: &str) -> String {
+    let out = c.dir("out").join("o.wasm");
     expect_error(
-        "not wasm",
-        pack_cmd(&input, &mapdir("/src", &tree), &out),
-        "notwasm.wasm",
+        what,
+        pack_cmd(input, &mapdir("/src", tree), &out),
+        culprit,
         &out,
-    );
+    )
 }
 
+/// The usual inputs of a pack: the fixture app and a small tree, in a scratch directory.
+struct Inputs {
+    c: Scratch,
+    input: PathBuf,
+    tree: PathBuf,
+}
+
+impl Inputs {
+    fn new() -> Inputs {
+        let c = Scratch::new();
+        let (input, tree) = (c.app(), c.small_tree());
+        Inputs { c, input, tree }
+    }
+
+    /// [`expect_pack_error`] of these inputs.
+    fn refused(&self, what: &str, culprit: &str) -> String {
+        expect_pack_error(&self.c, what, &self.input, &self.tree, culprit)
+    }
+}
+
+/// Modules `pack` refuses, each named in the error line with what is wrong: the case's name, its
+/// file name and contents, and what else the line must say.
 #[test]
-fn truncated_wasm() {
-    let c = Case::new();
+fn bad_modules_are_refused() {
     let full = fixtures::fsops();
-    let input = c.write("truncated.wasm", &full[..full.len() / 3]);
-    let tree = c.good_tree();
-    let out = c.out_dir().join("o.wasm");
-    expect_error(
-        "truncated",
-        pack_cmd(&input, &mapdir("/src", &tree), &out),
-        "truncated.wasm",
-        &out,
-    );
-}
-
-#[test]
-fn component_is_refused() {
-    let c = Case::new();
-    let input = c.write("component.wasm", &fixtures::wat("(component)"));
-    let tree = c.good_tree();
-    let out = c.out_dir().join("o.wasm");
-    let line = expect_error(
-        "component",
-        pack_cmd(&input, &mapdir("/src", &tree), &out),
-        "component.wasm",
-        &out,
-    );
-    assert!(line.to_lowercase().contains("component"), "{line}");
-}
-
-#[test]
-fn shared_memory_is_refused() {
-    let c = Case::new();
-    let input = c.write(
-        "shared.wasm",
-        &fixtures::wat(
-            r#"(module (memory (export "memory") 1 2 shared) (func (export "_start")))"#,
+    let cases: [(&str, &str, Vec<u8>, &str); 5] = [
+        (
+            "not wasm",
+            "notwasm.wasm",
+            b"this is not a wasm module\n".to_vec(),
+            "",
         ),
-    );
-    let tree = c.good_tree();
-    let out = c.out_dir().join("o.wasm");
-    let line = expect_error(
-        "shared memory",
-        pack_cmd(&input, &mapdir("/src", &tree), &out),
-        "shared.wasm",
-        &out,
-    );
-    assert!(line.contains("shared"), "{line}");
-}
-
-#[test]
-fn imported_memory_is_refused() {
-    let c = Case::new();
-    let input = c.write(
-        "imported.wasm",
-        &fixtures::wat(
-            r#"(module (import "env" "memory" (memory 1)) (export "memory" (memory 0)) (func (export "_start")))"#,
+        (
+            "truncated",
+            "truncated.wasm",
+            full[..full.len() / 3].to_vec(),
+            "",
         ),
-    );
-    let tree = c.good_tree();
-    let out = c.out_dir().join("o.wasm");
-    let line = expect_error(
-        "imported memory",
-        pack_cmd(&input, &mapdir("/src", &tree), &out),
-        "imported.wasm",
-        &out,
-    );
-    assert!(line.contains("import"), "{line}");
+        (
+            "component",
+            "component.wasm",
+            fixtures::wat("(component)"),
+            "component",
+        ),
+        (
+            "shared memory",
+            "shared.wasm",
+            fixtures::wat(
+                r#"(module (memory (export "memory") 1 2 shared) (func (export "_start")))"#,
+            ),
+            "shared",
+        ),
+        (
+            "imported memory",
+            "imported.wasm",
+            fixtures::wat(
+                r#"(module (import "env" "memory" (memory 1)) (export "memory" (memory 0)) (func (export "_start")))"#,
+            ),
+            "import",
+        ),
+    ];
+    for (what, file, bytes, says) in cases {
+        let c = Scratch::new();
+        let input = c.write(file, &bytes);
+        let line = expect_pack_error(&c, what, &input, &c.small_tree(), file);
+        assert!(line.contains(says), "{what}: {line}");
+    }
 }
 
 /// A second memory of the application that it exports cannot become a region of memory 0:
 /// `--memory single` (the default) refuses it, naming the fix; `--memory multi` packs it.
 #[test]
 fn exported_second_memory_is_refused_in_single_mode() {
-    let c = Case::new();
+    let c = Scratch::new();
     let input = c.write(
         "two.wasm",
         &fixtures::wat(
             r#"(module (memory (export "memory") 1) (memory (export "other") 1) (func (export "_start")))"#,
         ),
     );
-    let tree = c.good_tree();
-    let out = c.out_dir().join("o.wasm");
-    let line = expect_error(
-        "exported second memory",
-        pack_cmd(&input, &mapdir("/src", &tree), &out),
-        "two.wasm",
-        &out,
-    );
+    let tree = c.small_tree();
+    let line = expect_pack_error(&c, "exported second memory", &input, &tree, "two.wasm");
     assert!(line.contains("memory 1 is exported as `other`"), "{line}");
     assert!(line.contains("--memory multi"), "{line}");
-    let mut multi = pack_cmd(&input, &mapdir("/src", &tree), &out);
+    let mut multi = pack_cmd(&input, &mapdir("/src", &tree), &c.path("out/o.wasm"));
     multi.arg("--memory").arg("multi");
-    let done = multi.output().unwrap();
-    assert!(
-        done.status.success(),
-        "{}",
-        String::from_utf8_lossy(&done.stderr)
-    );
+    succeed(multi);
 }
 
 #[test]
 fn missing_host_directory() {
-    let c = Case::new();
-    let input = c.good_module();
+    let c = Scratch::new();
+    let input = c.app();
     let missing = c.path("no-such-dir");
-    let out = c.out_dir().join("o.wasm");
-    expect_error(
-        "missing host",
-        pack_cmd(&input, &mapdir("/src", &missing), &out),
-        "no-such-dir",
-        &out,
-    );
+    expect_pack_error(&c, "missing host", &input, &missing, "no-such-dir");
 }
 
 #[test]
 fn unreadable_file_in_host_tree() {
-    let c = Case::new();
-    let input = c.good_module();
-    let tree = c.good_tree();
-    let secret = tree.join("secret.txt");
+    let p = Inputs::new();
+    let secret = p.tree.join("secret.txt");
     std::fs::write(&secret, b"secret\n").unwrap();
     std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o000)).unwrap();
-    let out = c.out_dir().join("o.wasm");
+    let out = p.c.dir("out").join("o.wasm");
+    let m = mapdir("/src", &p.tree);
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
     let cmd = if root {
@@ -274,15 +227,10 @@ fn unreadable_file_in_host_tree() {
         let mut c = Command::new("setpriv");
         c.arg("--bounding-set=-dac_override,-dac_read_search")
             .arg(wasivfs_bin())
-            .arg("pack")
-            .arg(&input)
-            .arg("--mapdir")
-            .arg(mapdir("/src", &tree))
-            .arg("-o")
-            .arg(&out);
+            .args(pack_args(&p.input, &m, &out));
         c
     } else {
-        pack_cmd(&input, &mapdir("/src", &tree), &out)
+        pack_cmd(&p.input, &m, &out)
     };
     expect_error("unreadable file", cmd, "secret.txt", &out);
 }
@@ -294,55 +242,31 @@ fn escaping_symlinks() {
         ("absolute", "/etc/passwd"),
         ("sneaky", "sub/../../x"),
     ] {
-        let c = Case::new();
-        let input = c.good_module();
-        let tree = c.good_tree();
-        std::fs::create_dir(tree.join("sub")).unwrap();
-        std::os::unix::fs::symlink(target, tree.join(name)).unwrap();
-        let out = c.out_dir().join("o.wasm");
-        expect_error(
-            &format!("symlink {target}"),
-            pack_cmd(&input, &mapdir("/src", &tree), &out),
-            name,
-            &out,
-        );
+        let p = Inputs::new();
+        std::fs::create_dir(p.tree.join("sub")).unwrap();
+        std::os::unix::fs::symlink(target, p.tree.join(name)).unwrap();
+        p.refused(&format!("symlink {target}"), name);
     }
 }
 
 #[test]
 fn non_utf8_file_name() {
     use std::os::unix::ffi::OsStrExt;
-    let c = Case::new();
-    let input = c.good_module();
-    let tree = c.good_tree();
+    let p = Inputs::new();
     let name = std::ffi::OsStr::from_bytes(b"bad-\xff-name");
-    std::fs::write(tree.join(name), b"x").unwrap();
-    let out = c.out_dir().join("o.wasm");
-    expect_error(
-        "non-UTF-8 name",
-        pack_cmd(&input, &mapdir("/src", &tree), &out),
-        "bad-",
-        &out,
-    );
+    std::fs::write(p.tree.join(name), b"x").unwrap();
+    p.refused("non-UTF-8 name", "bad-");
 }
 
 #[test]
 fn tree_too_large_for_32_bit_memory() {
-    let c = Case::new();
-    let input = c.good_module();
-    let tree = c.good_tree();
+    let p = Inputs::new();
     // Sparse: takes no disk space.
-    let f = std::fs::File::create(tree.join("huge.bin")).unwrap();
+    let f = std::fs::File::create(p.tree.join("huge.bin")).unwrap();
     f.set_len(5 << 30).unwrap();
     drop(f);
-    let out = c.out_dir().join("o.wasm");
     let started = std::time::Instant::now();
-    expect_error(
-        "too large",
-        pack_cmd(&input, &mapdir("/src", &tree), &out),
-        "/src",
-        &out,
-    );
+    p.refused("too large", "/src");
     // Refused from sizes alone, before reading 5 GiB.
     assert!(
         started.elapsed().as_secs() < 60,
@@ -353,20 +277,19 @@ fn tree_too_large_for_32_bit_memory() {
 
 #[test]
 fn unwritable_output() {
-    let c = Case::new();
-    let input = c.good_module();
-    let tree = c.good_tree();
-    let nowhere = c.path("no-such-dir/o.wasm");
+    let p = Inputs::new();
+    let m = mapdir("/src", &p.tree);
+    let nowhere = p.c.path("no-such-dir/o.wasm");
     expect_error(
         "output in a missing dir",
-        pack_cmd(&input, &mapdir("/src", &tree), &nowhere),
+        pack_cmd(&p.input, &m, &nowhere),
         "no-such-dir",
         &nowhere,
     );
-    let a_dir = c.out_dir();
+    let a_dir = p.c.dir("out");
     let line = expect_error(
         "output is a directory",
-        pack_cmd(&input, &mapdir("/src", &tree), &a_dir),
+        pack_cmd(&p.input, &m, &a_dir),
         "out",
         &a_dir,
     );
@@ -375,9 +298,9 @@ fn unwritable_output() {
 
 #[test]
 fn existing_output_is_untouched_on_error() {
-    let c = Case::new();
-    let input = c.good_module();
-    let out = c.out_dir().join("o.wasm");
+    let c = Scratch::new();
+    let input = c.app();
+    let out = c.dir("out").join("o.wasm");
     std::fs::write(&out, b"previous contents").unwrap();
     let missing = c.path("gone");
     let o = pack_cmd(&input, &mapdir("/src", &missing), &out)
@@ -385,30 +308,25 @@ fn existing_output_is_untouched_on_error() {
         .unwrap();
     assert!(!o.status.success());
     assert_eq!(std::fs::read(&out).unwrap(), b"previous contents");
-    assert_eq!(entries(&c.out_dir()), vec!["o.wasm".to_string()]);
+    assert_eq!(entries(&c.dir("out")), vec!["o.wasm".to_string()]);
 }
 
 #[test]
 fn mapdir_and_dir_spellings_give_identical_output() {
-    let c = Case::new();
-    let input = c.good_module();
+    let c = Scratch::new();
+    let input = c.app();
     let t = trees::standard().unwrap();
-    let a = c.out_dir().join("a.wasm");
-    let b = c.out_dir().join("b.wasm");
-    let o = pack_cmd(&input, &mapdir("/src", t.path()), &a)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let o = Command::new(wasivfs_bin())
-        .arg("pack")
+    let a = c.dir("out").join("a.wasm");
+    let b = c.dir("out").join("b.wasm");
+    succeed(pack_cmd(&input, &mapdir("/src", t.path()), &a));
+    let mut dir = Command::new(wasivfs_bin());
+    dir.arg("pack")
         .arg(&input)
         .arg("--dir")
         .arg(format!("{}::/src", t.path().display()))
         .arg("-o")
-        .arg(&b)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        .arg(&b);
+    succeed(dir);
     assert_eq!(
         std::fs::read(&a).unwrap(),
         std::fs::read(&b).unwrap(),
@@ -418,14 +336,9 @@ fn mapdir_and_dir_spellings_give_identical_output() {
 
 #[test]
 fn packed_module_runs_through_the_cli_without_dir() {
-    let c = Case::new();
-    let input = c.good_module();
-    let tree = c.good_tree();
-    let out = c.out_dir().join("packed.wasm");
-    let o = pack_cmd(&input, &mapdir("/src", &tree), &out)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let p = Inputs::new();
+    let out = p.c.dir("out").join("packed.wasm");
+    succeed(pack_cmd(&p.input, &mapdir("/src", &p.tree), &out));
     let run = Command::new(wasivfs_bin())
         .arg("run")
         .arg(&out)
@@ -443,46 +356,32 @@ fn packed_module_runs_through_the_cli_without_dir() {
 
 #[test]
 fn special_file_in_host_tree() {
-    let c = Case::new();
-    let input = c.good_module();
-    let tree = c.good_tree();
-    let fifo =
-        std::ffi::CString::new(tree.join("a-fifo").into_os_string().into_encoded_bytes()).unwrap();
+    let p = Inputs::new();
+    let fifo = std::ffi::CString::new(p.tree.join("a-fifo").into_os_string().into_encoded_bytes())
+        .unwrap();
     // SAFETY: a valid NUL-terminated path; mkfifo has no other preconditions.
     assert_eq!(
         unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) },
         0,
         "mkfifo failed"
     );
-    let out = c.out_dir().join("o.wasm");
-    expect_error(
-        "fifo",
-        pack_cmd(&input, &mapdir("/src", &tree), &out),
-        "a-fifo",
-        &out,
-    );
+    p.refused("fifo", "a-fifo");
 }
 
 #[test]
 fn errors_name_the_reason_once() {
-    let c = Case::new();
+    let c = Scratch::new();
     let input = c.write("notwasm.wasm", b"this is not a wasm module\n");
-    let tree = c.good_tree();
-    let out = c.out_dir().join("o.wasm");
-    let line = expect_error(
-        "reason once",
-        pack_cmd(&input, &mapdir("/src", &tree), &out),
-        "notwasm.wasm",
-        &out,
-    );
+    let tree = c.small_tree();
+    let line = expect_pack_error(&c, "reason once", &input, &tree, "notwasm.wasm");
     assert_eq!(line.matches("bad magic").count(), 1, "{line}");
 }
 
 #[test]
 fn exe_subcommand_refuses_bad_input() {
-    let c = Case::new();
+    let c = Scratch::new();
     let input = c.write("notwasm.wasm", b"this is not a wasm module\n");
-    let out = c.out_dir().join("app");
+    let out = c.dir("out").join("app");
     let mut cmd = Command::new(wasivfs_bin());
     cmd.arg("exe").arg(&input).arg("-o").arg(&out);
     expect_error("exe on non-wasm", cmd, "notwasm.wasm", &out);
@@ -490,11 +389,9 @@ fn exe_subcommand_refuses_bad_input() {
 
 #[test]
 fn bad_writable_mount_options() {
-    let c = Case::new();
-    let input = c.good_module();
-    let tree = c.good_tree();
-    let out = c.out_dir().join("o.wasm");
-    let m = mapdir("/src", &tree);
+    let p = Inputs::new();
+    let out = p.c.dir("out").join("o.wasm");
+    let m = mapdir("/src", &p.tree);
     for (what, extra, culprit) in [
         (
             "--writable naming no mount",
@@ -520,7 +417,7 @@ fn bad_writable_mount_options() {
             "/src",
         ),
     ] {
-        let mut cmd = pack_cmd(&input, &m, &out);
+        let mut cmd = pack_cmd(&p.input, &m, &out);
         cmd.args(extra);
         expect_error(what, cmd, culprit, &out);
     }

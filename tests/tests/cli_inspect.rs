@@ -2,9 +2,10 @@
 //! (`--version`, `--help`, `-q`, `-v`, quiet pipes, one-line errors), plus `--exclude`,
 //! `--exclude-from` and `--follow-symlinks`, through the real `wasivfs` binary.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use wasivfs_e2e::cli::wasivfs;
+use wasivfs_e2e::cli::{wasivfs, Scratch};
 use wasivfs_e2e::fixtures;
 
 fn s(p: &Path) -> &str {
@@ -40,54 +41,47 @@ fn one_line_error(out: &Output, needles: &[&str]) -> String {
     lines[0].to_string()
 }
 
-struct Work {
-    dir: tempfile::TempDir,
+/// A Python-like project tree in `w`.
+fn project(w: &Scratch) -> PathBuf {
+    let root = w.path("project");
+    for (rel, body) in [
+        ("main.py", "print('hi')\n"),
+        ("keep.pyc", "kept\n"),
+        ("other.pyc", "dropped\n"),
+        ("pkg/mod.py", "x = 1\n"),
+        ("pkg/__pycache__/mod.cpython-312.pyc", "cache\n"),
+        ("pkg/build/notes.txt", "nested build dir stays\n"),
+        ("build/out.o", "object\n"),
+        (".git/HEAD", "ref: refs/heads/main\n"),
+    ] {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, body).unwrap();
+    }
+    std::os::unix::fs::symlink("main.py", root.join("entry.py")).unwrap();
+    root
 }
 
-impl Work {
-    fn new() -> Work {
-        Work {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-    fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
-    }
-    fn app(&self) -> PathBuf {
-        let p = self.path("app.wasm");
-        std::fs::write(&p, fixtures::fsops()).unwrap();
-        p
-    }
-    /// A Python-like project tree.
-    fn project(&self) -> PathBuf {
-        let root = self.path("project");
-        for (rel, body) in [
-            ("main.py", "print('hi')\n"),
-            ("keep.pyc", "kept\n"),
-            ("other.pyc", "dropped\n"),
-            ("pkg/mod.py", "x = 1\n"),
-            ("pkg/__pycache__/mod.cpython-312.pyc", "cache\n"),
-            ("pkg/build/notes.txt", "nested build dir stays\n"),
-            ("build/out.o", "object\n"),
-            (".git/HEAD", "ref: refs/heads/main\n"),
-        ] {
-            let p = root.join(rel);
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(p, body).unwrap();
-        }
-        std::os::unix::fs::symlink("main.py", root.join("entry.py")).unwrap();
-        root
-    }
-    /// `wasivfs pack` of the fixture app with `tree` at `/app` and `flags`, into `packed.wasm`:
-    /// the output's path and the command's output (it must succeed).
-    fn pack_tree(&self, tree: &Path, flags: &[&str]) -> (PathBuf, Output) {
-        let (app, out) = (self.app(), self.path("packed.wasm"));
-        let mapdir = format!("/app::{}", s(tree));
-        let mut args = vec!["pack", s(&app), "--mapdir", &mapdir, "-o", s(&out)];
-        args.extend_from_slice(flags);
-        let output = ok(wasivfs(args));
-        (out, output)
-    }
+/// The arguments of `wasivfs pack` of `app` with `tree` at `/app` into `out`, then `flags`.
+fn pack_args(app: &Path, tree: &Path, out: &Path, flags: &[&str]) -> Vec<OsString> {
+    let mut args: Vec<OsString> = vec![
+        "pack".into(),
+        app.into(),
+        "--mapdir".into(),
+        format!("/app::{}", s(tree)).into(),
+        "-o".into(),
+        out.into(),
+    ];
+    args.extend(flags.iter().map(OsString::from));
+    args
+}
+
+/// `wasivfs pack` of the fixture app with `tree` at `/app` and `flags`, into `packed.wasm`: the
+/// output's path and the command's output (it must succeed).
+fn pack_tree(w: &Scratch, tree: &Path, flags: &[&str]) -> (PathBuf, Output) {
+    let out = w.path("packed.wasm");
+    let output = ok(wasivfs(pack_args(&w.app(), tree, &out, flags)));
+    (out, output)
 }
 
 fn paths_of(listing: &str) -> Vec<String> {
@@ -141,7 +135,7 @@ fn usage_mistakes_are_one_line() {
 
 #[test]
 fn modules_not_packed_by_wasivfs_are_refused_in_one_line() {
-    let w = Work::new();
+    let w = Scratch::new();
     let app = w.app();
     let garbage = w.path("garbage.wasm");
     std::fs::write(&garbage, b"not wasm at all").unwrap();
@@ -168,8 +162,8 @@ fn modules_not_packed_by_wasivfs_are_refused_in_one_line() {
 
 #[test]
 fn ls_cat_unpack_and_inspect_show_the_embedded_tree() {
-    let w = Work::new();
-    let (out, packed) = w.pack_tree(&w.project(), &[]);
+    let w = Scratch::new();
+    let (out, packed) = pack_tree(&w, &project(&w), &[]);
     // The summary line goes to stdout; stderr is a pipe here, so no progress is drawn.
     assert!(
         text(&packed.stdout).starts_with(s(&out)),
@@ -267,9 +261,9 @@ fn ls_cat_unpack_and_inspect_show_the_embedded_tree() {
 
 #[test]
 fn excludes_from_options_and_files() {
-    let w = Work::new();
+    let w = Scratch::new();
     let app = w.app();
-    let tree = w.project();
+    let tree = project(&w);
     let list = w.path("packignore");
     std::fs::write(
         &list,
@@ -285,7 +279,7 @@ fn excludes_from_options_and_files() {
         "!keep.pyc",
         "-v",
     ];
-    let (out, packed) = w.pack_tree(&tree, &excludes);
+    let (out, packed) = pack_tree(&w, &tree, &excludes);
     // -v: stage timings and counts on stderr.
     let err = text(&packed.stderr);
     for stage in ["walk:", "snapshot:", "merge:", "write:"] {
@@ -311,39 +305,20 @@ fn excludes_from_options_and_files() {
 
     // A bad pattern names its file and line; a missing list names the file.
     std::fs::write(&list, "ok\nbad[z-a]\n").unwrap();
-    let args = [
-        "pack",
-        s(&app),
-        "--mapdir",
-        &format!("/app::{}", s(&tree)),
-        "--exclude-from",
-        s(&list),
-        "-o",
-        s(&out),
-    ];
+    let args = pack_args(&app, &tree, &out, &["--exclude-from", s(&list)]);
     one_line_error(&wasivfs(args), &["packignore:2", "bad[z-a]"]);
     let missing = w.path("nope-list");
-    let args = [
-        "pack",
-        s(&app),
-        "--mapdir",
-        &format!("/app::{}", s(&tree)),
-        "--exclude-from",
-        s(&missing),
-        "-o",
-        s(&out),
-    ];
+    let args = pack_args(&app, &tree, &out, &["--exclude-from", s(&missing)]);
     one_line_error(&wasivfs(args), &["nope-list"]);
 }
 
 #[test]
 fn follow_symlinks_stores_targets_and_still_refuses_escapes() {
-    let w = Work::new();
+    let w = Scratch::new();
     let app = w.app();
-    let tree = w.project();
+    let tree = project(&w);
     std::os::unix::fs::symlink("pkg", tree.join("pkg-link")).unwrap();
-    let (out, _) = w.pack_tree(&tree, &["--follow-symlinks", "-q"]);
-    let mapdir = format!("/app::{}", s(&tree));
+    let (out, _) = pack_tree(&w, &tree, &["--follow-symlinks", "-q"]);
     let long = text(&ok(wasivfs(["ls", s(&out), "/app", "-l"])).stdout);
     let entry = long.lines().find(|l| l.ends_with("/app/entry.py")).unwrap();
     assert!(entry.starts_with("- "), "{long}");
@@ -357,34 +332,24 @@ fn follow_symlinks_stores_targets_and_still_refuses_escapes() {
     // An escaping link is an error in both modes; a loop only matters when following.
     std::os::unix::fs::symlink("../../etc/passwd", tree.join("pkg/escape")).unwrap();
     for follow in [false, true] {
-        let mut args = vec!["pack", s(&app), "--mapdir", &mapdir, "-o", s(&out)];
-        if follow {
-            args.push("--follow-symlinks");
-        }
+        let flags: &[&str] = if follow { &["--follow-symlinks"] } else { &[] };
+        let args = pack_args(&app, &tree, &out, flags);
         // Following, the walk may meet it through `pkg-link` first: either name is right.
         one_line_error(&wasivfs(&args), &["/escape", "outside"]);
     }
     std::fs::remove_file(tree.join("pkg/escape")).unwrap();
     std::os::unix::fs::symlink("..", tree.join("pkg/parent")).unwrap();
-    w.pack_tree(&tree, &["-q"]);
+    pack_tree(&w, &tree, &["-q"]);
     one_line_error(
-        &wasivfs([
-            "pack",
-            s(&app),
-            "--mapdir",
-            &mapdir,
-            "--follow-symlinks",
-            "-o",
-            s(&out),
-        ]),
+        &wasivfs(pack_args(&app, &tree, &out, &["--follow-symlinks"])),
         &["/parent", "loop"],
     );
 }
 
 #[test]
 fn quiet_prints_nothing() {
-    let w = Work::new();
-    let (out, packed) = w.pack_tree(&w.project(), &["-q"]);
+    let w = Scratch::new();
+    let (out, packed) = pack_tree(&w, &project(&w), &["-q"]);
     assert!(packed.stdout.is_empty() && packed.stderr.is_empty());
     let dest = w.path("x");
     let unpacked = ok(wasivfs(["unpack", s(&out), "-o", s(&dest), "--quiet"]));
@@ -394,11 +359,9 @@ fn quiet_prints_nothing() {
 /// `inspect` and `ls` say which mounts are writable or tmpfs, with their limits.
 #[test]
 fn inspect_and_ls_show_writable_and_tmpfs_mounts() {
-    let w = Work::new();
+    let w = Scratch::new();
     let app = w.app();
-    let tree = w.path("tree");
-    std::fs::create_dir(&tree).unwrap();
-    std::fs::write(tree.join("a.txt"), b"a\n").unwrap();
+    let tree = w.small_tree();
     let out = w.path("out.wasm");
     let mapdir = format!("/src::{}", s(&tree));
     let ro = format!("/ro::{}", s(&tree));

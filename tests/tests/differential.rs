@@ -2,17 +2,29 @@
 //! 1, read-only) and against the same tree packed into the module with no host directory. stdout,
 //! stderr and the exit code must be identical.
 
+use std::path::Path;
 use wasivfs_e2e::packer::Writable;
 use wasivfs_e2e::run::pack_writable;
 use wasivfs_e2e::run::{
     differential, differential_one, differential_writable, execute, map, pack, pack_in, pack_with,
-    stdout, Run,
+    stdout, Differential, Map, Run,
 };
 use wasivfs_e2e::{fixtures, suites, trees};
 use wasivfs_packer::MemoryMode;
 
-fn check(module: &[u8], args: &[&str], guest: &str, host: &std::path::Path, what: &str) -> String {
-    let d = differential_one(module, args, guest, host).unwrap_or_else(|e| panic!("{what}: {e:#}"));
+/// Runs `program` (the fixture `module`) with `ops` over `host` mounted at `guest`, oracle and
+/// packed: the outputs must be the same and the probe must succeed. Returns the packed stdout.
+fn check(
+    module: &[u8],
+    program: &str,
+    ops: &[&str],
+    guest: &str,
+    host: &Path,
+    what: &str,
+) -> String {
+    let args = suites::argv(program, guest, ops);
+    let d =
+        differential_one(module, &args, guest, host).unwrap_or_else(|e| panic!("{what}: {e:#}"));
     d.assert_same(what);
     assert_eq!(
         d.oracle.exit_code,
@@ -23,16 +35,24 @@ fn check(module: &[u8], args: &[&str], guest: &str, host: &std::path::Path, what
     stdout(&d.packed)
 }
 
+/// [`check`] of the C probe `fsops` over `host` at `guest`.
+fn check_fsops(guest: &str, host: &Path, ops: &[&str], what: &str) -> String {
+    check(&fixtures::fsops(), "fsops", ops, guest, host, what)
+}
+
+/// The C probe `fsops` with `ops` (paths relative to `cwd`) over several `mounts`, all packed,
+/// against the oracle that maps them all: the outputs must be the same.
+fn same_over_mounts(cwd: &str, ops: &[&str], mounts: &[Map], what: &str) -> Differential {
+    let args = suites::argv("fsops", cwd, ops);
+    let d = differential(&fixtures::fsops(), &args, mounts, mounts, &[]).unwrap();
+    d.assert_same(what);
+    d
+}
+
 #[test]
 fn c_reads_standard_tree() {
     let t = trees::standard().unwrap();
-    let out = check(
-        &fixtures::fsops(),
-        &suites::argv("fsops", "/src", suites::FSOPS_READS),
-        "/src",
-        t.path(),
-        "fsops reads",
-    );
+    let out = check_fsops("/src", t.path(), suites::FSOPS_READS, "fsops reads");
     // The comparison is only meaningful if the probe really read the tree.
     assert!(out.contains("size=13 fnv=e60e7ee648829675"), "{out}");
     assert!(out.contains("\"./sub/nested/deep/file.txt\" file"), "{out}");
@@ -41,13 +61,7 @@ fn c_reads_standard_tree() {
 #[test]
 fn c_write_attempts_fail_alike() {
     let t = trees::standard().unwrap();
-    let out = check(
-        &fixtures::fsops(),
-        &suites::argv("fsops", "/src", suites::FSOPS_WRITES),
-        "/src",
-        t.path(),
-        "fsops writes",
-    );
+    let out = check_fsops("/src", t.path(), suites::FSOPS_WRITES, "fsops writes");
     assert!(out.contains("errno"), "{out}");
     // Nothing may have changed on the host either.
     assert!(!t.join("new.txt").exists() && t.join("hello.txt").exists());
@@ -56,13 +70,7 @@ fn c_write_attempts_fail_alike() {
 #[test]
 fn c_raw_readdir_with_tiny_buffers() {
     let t = trees::standard().unwrap();
-    check(
-        &fixtures::fsops(),
-        &suites::argv("fsops", "/src", suites::FSOPS_RAWDIR),
-        "/src",
-        t.path(),
-        "fsops fd_readdir",
-    );
+    check_fsops("/src", t.path(), suites::FSOPS_RAWDIR, "fsops fd_readdir");
 }
 
 /// A malloc-heavy program grows its memory many times after the VFS was first used, with an
@@ -71,9 +79,11 @@ fn c_raw_readdir_with_tiny_buffers() {
 #[test]
 fn c_reads_between_many_memory_growths() {
     let t = trees::standard().unwrap();
+    let ops = ["data.bin", "40", "1024"];
     let out = check(
         &fixtures::growth(),
-        &["growth", "/src", "data.bin", "40", "1024"],
+        "growth",
+        &ops,
         "/src",
         t.path(),
         "growth",
@@ -96,7 +106,8 @@ fn rust_std_probe() {
     let t = trees::standard().unwrap();
     let out = check(
         &fixtures::rust_guest(),
-        &suites::argv("rust-guest", "/src", suites::RUST_OPS),
+        "rust-guest",
+        suites::RUST_OPS,
         "/src",
         t.path(),
         "rust-guest",
@@ -108,36 +119,18 @@ fn rust_std_probe() {
 fn big_file_and_wide_directory() {
     let t = trees::big().unwrap();
     let last = (trees::BIG_FILE_LEN - 100).to_string();
+    #[rustfmt::skip]
     let ops = [
-        "cat",
-        "huge.bin",
-        "pread",
-        "huge.bin",
-        &last,
-        "200",
-        "pread",
-        "huge.bin",
-        "33554430",
-        "8",
-        "stat",
-        "huge.bin",
-        "dirsum",
-        "wide",
-        "stat",
-        "wide/entry-09999-xxxxxx",
-        "cat",
-        "wide/entry-04242-",
-        "rawdir",
-        "wide",
-        "131072",
+        "cat", "huge.bin",
+        "pread", "huge.bin", &last, "200",
+        "pread", "huge.bin", "33554430", "8",
+        "stat", "huge.bin",
+        "dirsum", "wide",
+        "stat", "wide/entry-09999-xxxxxx",
+        "cat", "wide/entry-04242-",
+        "rawdir", "wide", "131072",
     ];
-    let out = check(
-        &fixtures::fsops(),
-        &suites::argv("fsops", "/big", &ops),
-        "/big",
-        t.path(),
-        "big tree",
-    );
+    let out = check_fsops("/big", t.path(), &ops, "big tree");
     assert!(
         out.contains(&format!("size={}", trees::BIG_FILE_LEN)),
         "big file size missing"
@@ -151,32 +144,18 @@ fn big_file_and_wide_directory() {
 #[test]
 fn mount_at_guest_root() {
     let t = trees::standard().unwrap();
+    #[rustfmt::skip]
     let ops = [
-        "ls",
-        ".",
-        "cat",
-        "hello.txt",
-        "stat",
-        "..",
-        "ls",
-        "..",
-        "cat",
-        "/sub/a.txt",
-        "tree",
-        ".",
-        "rawdir",
-        ".",
-        "48",
-        "cat",
-        "/../hello.txt",
+        "ls", ".",
+        "cat", "hello.txt",
+        "stat", "..",
+        "ls", "..",
+        "cat", "/sub/a.txt",
+        "tree", ".",
+        "rawdir", ".", "48",
+        "cat", "/../hello.txt",
     ];
-    check(
-        &fixtures::fsops(),
-        &suites::argv("fsops", "/", &ops),
-        "/",
-        t.path(),
-        "guest /",
-    );
+    check_fsops("/", t.path(), &ops, "guest /");
 }
 
 #[test]
@@ -192,39 +171,23 @@ fn nested_guest_paths() {
         .file("local/app/shadowed.txt", b"outer shadowed\n")
         .unwrap();
     let inner = trees::standard().unwrap();
+    #[rustfmt::skip]
     let ops = [
-        "ls",
-        "/usr",
-        "ls",
-        "/usr/local",
-        "cat",
-        "/usr/bin/tool",
-        "cat",
-        "/usr/local/other.txt",
-        "ls",
-        "/usr/local/app",
-        "cat",
-        "/usr/local/app/hello.txt",
-        "cat",
-        "/usr/local/app/shadowed.txt",
-        "tree",
-        "/usr/local/app",
-        "stat",
-        "/usr/local/app/..",
+        "ls", "/usr",
+        "ls", "/usr/local",
+        "cat", "/usr/bin/tool",
+        "cat", "/usr/local/other.txt",
+        "ls", "/usr/local/app",
+        "cat", "/usr/local/app/hello.txt",
+        "cat", "/usr/local/app/shadowed.txt",
+        "tree", "/usr/local/app",
+        "stat", "/usr/local/app/..",
     ];
     let mounts = [
         map("/usr", outer.path()),
         map("/usr/local/app", inner.path()),
     ];
-    let d = differential(
-        &fixtures::fsops(),
-        &suites::argv("fsops", "/usr", &ops),
-        &mounts,
-        &mounts,
-        &[],
-    )
-    .unwrap();
-    d.assert_same("nested mounts");
+    let d = same_over_mounts("/usr", &ops, &mounts, "nested mounts");
     assert!(
         stdout(&d.packed).contains("outer other"),
         "{}",
@@ -241,26 +204,17 @@ fn packed_and_host_mapped_in_one_run() {
         .unwrap()
         .file("dir/x", b"x\n")
         .unwrap();
+    #[rustfmt::skip]
     let ops = [
-        "ls",
-        "/src",
-        "cat",
-        "/src/hello.txt",
-        "ls",
-        "/host",
-        "cat",
-        "/host/from-host.txt",
-        "tree",
-        "/host",
-        "stat",
-        "/host/missing",
-        "cat",
-        "/src/link_dir/b.txt",
-        "rawdir",
-        "/host",
-        "40",
-        "creat",
-        "/host/new.txt",
+        "ls", "/src",
+        "cat", "/src/hello.txt",
+        "ls", "/host",
+        "cat", "/host/from-host.txt",
+        "tree", "/host",
+        "stat", "/host/missing",
+        "cat", "/src/link_dir/b.txt",
+        "rawdir", "/host", "40",
+        "creat", "/host/new.txt",
     ];
     let packed = [map("/src", packed_tree.path())];
     let host = [map("/host", host_tree.path())];
@@ -289,34 +243,20 @@ fn several_packed_mounts_in_either_order() {
     let a = trees::standard().unwrap();
     let b = trees::Tree::empty().unwrap();
     b.file("only-in-b.txt", b"bee tree\n").unwrap();
+    #[rustfmt::skip]
     let ops = [
-        "ls",
-        "/a",
-        "ls",
-        "/b",
-        "cat",
-        "/b/only-in-b.txt",
-        "cat",
-        "/a/sub/b.txt",
-        "stat",
-        "/c",
+        "ls", "/a",
+        "ls", "/b",
+        "cat", "/b/only-in-b.txt",
+        "cat", "/a/sub/b.txt",
+        "stat", "/c",
     ];
     for mounts in [
         vec![map("/a", a.path()), map("/b", b.path())],
         vec![map("/b", b.path()), map("/a", a.path())],
     ] {
-        let d = differential(
-            &fixtures::fsops(),
-            &suites::argv("fsops", "/", &ops),
-            &mounts,
-            &mounts,
-            &[],
-        )
-        .unwrap();
-        d.assert_same(&format!(
-            "mounts {:?}",
-            mounts.iter().map(|m| &m.guest).collect::<Vec<_>>()
-        ));
+        let order: Vec<_> = mounts.iter().map(|m| &m.guest).collect();
+        same_over_mounts("/", &ops, &mounts, &format!("mounts {order:?}"));
     }
 }
 
@@ -334,17 +274,13 @@ fn packing_twice_layers_both_trees() {
     let two = [map("/two", second.path())];
     let once_split = pack_with(&module, &one, small(&one)).unwrap();
     let twice_split = pack_with(&once_split, &two, small(&two)).unwrap();
+    #[rustfmt::skip]
     let ops = [
-        "ls",
-        "/one",
-        "cat",
-        "/one/hello.txt",
-        "ls",
-        "/two",
-        "cat",
-        "/two/layer2.txt",
-        "stat",
-        "/three",
+        "ls", "/one",
+        "cat", "/one/hello.txt",
+        "ls", "/two",
+        "cat", "/two/layer2.txt",
+        "stat", "/three",
     ];
     let args = suites::argv("fsops", "/", &ops);
     let oracle = execute(
@@ -373,7 +309,7 @@ fn packing_twice_layers_both_trees() {
         .position(|(what, _)| *what == format!("packed {other}, then {other}"))
         .unwrap();
     let (_, packed_other_memory) = others.remove(pick);
-    let d = wasivfs_e2e::run::Differential {
+    let d = Differential {
         oracle,
         packed,
         packed_split,
@@ -381,7 +317,7 @@ fn packing_twice_layers_both_trees() {
     };
     d.assert_same("packed twice");
     for (what, out) in others {
-        wasivfs_e2e::run::Differential {
+        Differential {
             oracle: d.oracle.clone(),
             packed: out.clone(),
             packed_split: out.clone(),
@@ -410,13 +346,8 @@ fn mtime_is_preserved() {
         .open(t.join("hello.txt"))
         .and_then(|f| f.set_modified(when))
         .unwrap();
-    let out = check(
-        &fixtures::fsops(),
-        &["fsops", "/src", "mtime", "hello.txt", "mtime", "link_file"],
-        "/src",
-        t.path(),
-        "mtime",
-    );
+    let ops = ["mtime", "hello.txt", "mtime", "link_file"];
+    let out = check_fsops("/src", t.path(), &ops, "mtime");
     assert!(out.contains("mtime=1600000000"), "{out}");
 }
 
@@ -435,13 +366,7 @@ fn dangling_and_looping_symlinks() {
         "lstat", "dangling", "stat", "dangling", "readlink", "dangling", "open", "dangling",
         "lstat", "loop1", "stat", "loop1", "open", "loop1", "ls", ".",
     ];
-    check(
-        &fixtures::fsops(),
-        &suites::argv("fsops", "/src", &ops),
-        "/src",
-        t.path(),
-        "odd symlinks",
-    );
+    check_fsops("/src", t.path(), &ops, "odd symlinks");
 }
 
 /// Control: the comparison notices a difference. Without its directory the unpacked probe must
@@ -456,7 +381,7 @@ fn control_comparison_detects_a_missing_tree() {
     assert_ne!(oracle.stdout, bare.stdout);
     let split = execute(&module, &Run::args(&args)).unwrap();
     let other = execute(&module, &Run::args(&args)).unwrap();
-    let d = wasivfs_e2e::run::Differential {
+    let d = Differential {
         oracle,
         packed: bare,
         packed_split: split,

@@ -14,16 +14,62 @@
 //!
 //! Without artifacts these tests print why and return, except under `CI=true`, where they fail.
 
+use std::process::Output;
 use wasivfs_e2e::artifacts;
 use wasivfs_e2e::interp::{self, ruby_require};
 use wasivfs_e2e::run::{differential, execute, map, pack, pack_in, stdout, Run};
 use wasivfs_e2e::trees::Tree;
 use wasivfs_packer::MemoryMode;
+use wasivfs_runtime::RunOutcome;
 
 /// The artifact's bytes, or `None` (test skipped outside CI).
 fn artifact(name: &str) -> Option<Vec<u8>> {
     let path = artifacts::require(name)?;
     Some(std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+}
+
+/// A finished run, as the assertions read it: stdout, exit code (`None`: killed) and stderr.
+trait Ran {
+    fn parts(&self) -> (&[u8], Option<i32>, &[u8]);
+}
+
+impl Ran for RunOutcome {
+    fn parts(&self) -> (&[u8], Option<i32>, &[u8]) {
+        (&self.stdout, Some(self.exit_code), &self.stderr)
+    }
+}
+
+impl Ran for Output {
+    fn parts(&self) -> (&[u8], Option<i32>, &[u8]) {
+        (&self.stdout, self.status.code(), &self.stderr)
+    }
+}
+
+/// Checks that `run` printed exactly `expected` and exited with `code`; shows `what` and the
+/// run's stderr if not.
+fn assert_ran(what: &str, run: &impl Ran, expected: &str, code: i32) {
+    let (out, exit, err) = run.parts();
+    assert_eq!(
+        (String::from_utf8_lossy(out).as_ref(), exit),
+        (expected, Some(code)),
+        "{what}; stderr: {}",
+        String::from_utf8_lossy(err)
+    );
+}
+
+/// `wasivfs ARGS`, which must succeed.
+fn wasivfs_ok<I, S>(args: I) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let out = wasivfs_e2e::cli::wasivfs(args);
+    assert!(
+        out.status.success(),
+        "wasivfs failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
 }
 
 /// The exact stdout of `fixtures/apps/python/main.py` (the same whether packed or host-mapped).
@@ -52,13 +98,8 @@ fn cpython_app_packed_matches_host_mapped() {
     let m = [map("/app", app.path())];
     let d = differential(&python, &["python", "/app/main.py", "3"], &m, &m, &[]).unwrap();
     d.assert_same("CPython app");
-    assert_eq!(
-        stdout(&d.packed),
-        PYTHON_EXPECTED,
-        "stderr: {}",
-        String::from_utf8_lossy(&d.packed.stderr)
-    );
-    assert_eq!(d.packed.exit_code, 3, "sys.exit(3) must give exit code 3");
+    let what = "CPython app packed (sys.exit(3) must give exit code 3)";
+    assert_ran(what, &d.packed, PYTHON_EXPECTED, 3);
     assert_eq!(d.packed.trap, None);
 }
 
@@ -84,12 +125,7 @@ lib: ['extra.py'] second layer
 host: ['input.txt']
 host file: from the host ✓
 ";
-    assert_eq!(
-        (stdout(&out).as_str(), out.exit_code),
-        (expected, 0),
-        "stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ran("CPython packed twice", &out, expected, 0);
 }
 
 #[test]
@@ -103,20 +139,9 @@ fn cpython_cli_pack_and_run() {
     let packed = work.join("py.wasm");
     let mapdir = format!("/app::{}", app.path().display());
     let (input, packed) = (input.to_str().unwrap(), packed.to_str().unwrap());
-    let out = wasivfs_e2e::cli::wasivfs(["pack", input, "--mapdir", &mapdir, "-o", packed]);
-    assert!(
-        out.status.success(),
-        "pack: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    wasivfs_ok(["pack", input, "--mapdir", &mapdir, "-o", packed]);
     let out = wasivfs_e2e::cli::wasivfs(["run", packed, "--", "/app/main.py", "7"]);
-    assert_eq!(String::from_utf8_lossy(&out.stdout), PYTHON_EXPECTED);
-    assert_eq!(
-        out.status.code(),
-        Some(7),
-        "stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ran("wasivfs run", &out, PYTHON_EXPECTED, 7);
 }
 
 #[test]
@@ -139,13 +164,7 @@ listing: ['lib', 'main.py'] ['mpmod.py', 'table.txt']
 rows: 3 total: 42
 size: 24
 ";
-    assert_eq!(
-        stdout(&d.packed),
-        expected,
-        "stderr: {}",
-        String::from_utf8_lossy(&d.packed.stderr)
-    );
-    assert_eq!(d.packed.exit_code, 0);
+    assert_ran("MicroPython app packed", &d.packed, expected, 0);
     // The packed module keeps the foreign imports exactly.
     let packed = pack(&mpy, &m).unwrap();
     let (packed_imports, _) = interp::imports_and_exports(&packed).unwrap();
@@ -159,12 +178,7 @@ size: 24
         "--".as_ref(),
         "/app/main.py".as_ref(),
     ]);
-    assert_eq!(
-        (String::from_utf8_lossy(&out.stdout), out.status.code()),
-        (expected.into(), Some(0)),
-        "stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ran("wasivfs run", &out, expected, 0);
 }
 
 /// Compiles a module on the shared engine.
@@ -269,7 +283,7 @@ fn cpython_writes_to_tmpfs_and_its_writable_app() {
     let work = Tree::empty().unwrap();
     let packed = work.join("py-writes.wasm");
     let mapdir = format!("/app::{}", app.path().display());
-    let out = wasivfs_e2e::cli::wasivfs([
+    wasivfs_ok([
         "pack".as_ref(),
         input.as_os_str(),
         "--mapdir".as_ref(),
@@ -281,11 +295,6 @@ fn cpython_writes_to_tmpfs_and_its_writable_app() {
         "-o".as_ref(),
         packed.as_os_str(),
     ]);
-    assert!(
-        out.status.success(),
-        "pack: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     for round in 1..=2 {
         let out = wasivfs_e2e::cli::wasivfs([
             "run".as_ref(),
@@ -293,13 +302,8 @@ fn cpython_writes_to_tmpfs_and_its_writable_app() {
             "--".as_ref(),
             "/app/main.py".as_ref(),
         ]);
-        assert_eq!(
-            String::from_utf8_lossy(&out.stdout),
-            PYTHON_WRITES_EXPECTED,
-            "wasivfs run, round {round}; stderr: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(out.status.success());
+        let what = format!("wasivfs run, round {round}");
+        assert_ran(&what, &out, PYTHON_WRITES_EXPECTED, 0);
     }
     assert!(
         app.join("obsolete.txt").exists(),

@@ -7,8 +7,7 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, SystemTime};
-use wasivfs_e2e::cli::wasivfs_bin;
-use wasivfs_e2e::fixtures;
+use wasivfs_e2e::cli::{wasivfs_bin, Scratch};
 use wasivfs_e2e::trees::pattern;
 
 /// `SOURCE_DATE_EPOCH` used by the tests: 2020-09-13, well before any file the tests create.
@@ -68,6 +67,11 @@ fn build_tree(root: &Path, order: &[usize], mtime: impl Fn(usize) -> SystemTime,
         let f = std::fs::File::open(p).unwrap();
         f.set_modified(mtime(i)).unwrap();
     }
+}
+
+/// Every index of [`entries`], in order.
+fn in_order() -> Vec<usize> {
+    (0..entries().len()).collect()
 }
 
 fn at(secs: u64) -> SystemTime {
@@ -133,22 +137,22 @@ fn s(p: &Path) -> &str {
 
 #[test]
 fn two_copies_of_a_tree_pack_to_identical_bytes() {
-    let work = tempfile::tempdir().unwrap();
-    let app = fixtures::fsops();
+    let work = Scratch::new();
     // The same module under two names in two places.
-    let input_a = work.path().join("app.wasm");
-    std::fs::create_dir_all(work.path().join("elsewhere")).unwrap();
-    let input_b = work.path().join("elsewhere/renamed-module.wasm");
-    std::fs::write(&input_a, &app).unwrap();
-    std::fs::write(&input_b, &app).unwrap();
+    let input_a = work.app();
+    work.dir("elsewhere");
+    let input_b = work.write(
+        "elsewhere/renamed-module.wasm",
+        &std::fs::read(&input_a).unwrap(),
+    );
 
     // Two copies: different checkout paths, creation order, mtimes (all after EPOCH) and modes.
-    let n = entries().len();
-    let forward: Vec<usize> = (0..n).collect();
+    let forward = in_order();
+    let n = forward.len();
     let shuffled: Vec<usize> = (0..n).map(|i| (i * 7 + 3) % n).collect();
     assert_ne!(forward, shuffled);
-    let tree_a = work.path().join("checkout-one/src");
-    let tree_b = work.path().join("a/much/longer/checkout path/other-name");
+    let tree_a = work.path("checkout-one/src");
+    let tree_b = work.path("a/much/longer/checkout path/other-name");
     build_tree(&tree_a, &forward, |i| at(EPOCH + 1_000 + i as u64), 0o644);
     build_tree(
         &tree_b,
@@ -158,27 +162,25 @@ fn two_copies_of_a_tree_pack_to_identical_bytes() {
     );
 
     let epoch = EPOCH.to_string();
-    let out_a = work.path().join("a.wasm");
-    let out_b = work.path().join("b.wasm");
-    let a = pack(
-        &input_a,
-        &[("/src", &tree_a)],
-        &out_a,
-        &[],
-        &[("SOURCE_DATE_EPOCH", &epoch), ("RAYON_NUM_THREADS", "1")],
-    );
-    let b = pack(
-        &input_b,
-        &[("/src", &tree_b)],
-        &out_b,
-        &[],
-        &[("SOURCE_DATE_EPOCH", &epoch), ("RAYON_NUM_THREADS", "4")],
-    );
+    let out_a = work.path("a.wasm");
+    let out_b = work.path("b.wasm");
+    // Each copy packed with its own module, output and number of threads.
+    let [a, b] = [
+        (&input_a, &tree_a, &out_a, "1"),
+        (&input_b, &tree_b, &out_b, "4"),
+    ]
+    .map(|(input, tree, out, threads)| {
+        let env = [
+            ("SOURCE_DATE_EPOCH", epoch.as_str()),
+            ("RAYON_NUM_THREADS", threads),
+        ];
+        pack(input, &[("/src", tree)], out, &[], &env)
+    });
     assert!(a == b, "outputs differ ({} vs {} bytes)", a.len(), b.len());
 
     // Nothing of the host leaks: no host path, no module file name.
     for needle in [
-        s(work.path()),
+        s(work.root()),
         "checkout-one",
         "other-name",
         "renamed-module",
@@ -201,42 +203,33 @@ fn two_copies_of_a_tree_pack_to_identical_bytes() {
 
 #[test]
 fn times_are_kept_without_source_date_epoch_and_clamped_or_set_with_it() {
-    let work = tempfile::tempdir().unwrap();
-    let input = work.path().join("app.wasm");
-    std::fs::write(&input, fixtures::fsops()).unwrap();
-    let n = entries().len();
-    let order: Vec<usize> = (0..n).collect();
-    let tree_a = work.path().join("a");
-    let tree_b = work.path().join("b");
+    let work = Scratch::new();
+    let input = work.app();
+    let (tree_a, tree_b) = (work.path("a"), work.path("b"));
     // Tree a: one old file (before the epoch), the rest after. Tree b: same, other later times.
-    build_tree(
-        &tree_a,
-        &order,
-        |i| at(if i == 0 { 1_000 } else { EPOCH + 5 }),
-        0o644,
-    );
-    build_tree(
-        &tree_b,
-        &order,
-        |i| at(if i == 0 { 1_000 } else { EPOCH + 77 }),
-        0o644,
-    );
-    let out = work.path().join("o.wasm");
+    for (tree, later) in [(&tree_a, EPOCH + 5), (&tree_b, EPOCH + 77)] {
+        build_tree(
+            tree,
+            &in_order(),
+            |i| at(if i == 0 { 1_000 } else { later }),
+            0o644,
+        );
+    }
+    let out = work.path("o.wasm");
+    // Packs `tree` at `/src` into `out`.
+    let pack_src = |tree: &Path, extra: &[&str], env: &[(&str, &str)]| {
+        pack(&input, &[("/src", tree)], &out, extra, env)
+    };
 
     // Kept by default: the trees differ only in times, so the outputs differ.
-    let a = pack(&input, &[("/src", &tree_a)], &out, &[], &[]);
-    let b = pack(&input, &[("/src", &tree_b)], &out, &[], &[]);
+    let a = pack_src(&tree_a, &[], &[]);
+    let b = pack_src(&tree_b, &[], &[]);
     assert!(a != b, "modification times were not stored");
 
     // SOURCE_DATE_EPOCH lowers later times only.
     let epoch = EPOCH.to_string();
-    let a = pack(
-        &input,
-        &[("/src", &tree_a)],
-        &out,
-        &[],
-        &[("SOURCE_DATE_EPOCH", &epoch)],
-    );
+    let with_epoch = [("SOURCE_DATE_EPOCH", epoch.as_str())];
+    let a = pack_src(&tree_a, &[], &with_epoch);
     let listing = json_of(&["ls", s(&out), "/src", "-R", "--json"]);
     let times: Vec<u64> = listing
         .as_array()
@@ -248,51 +241,32 @@ fn times_are_kept_without_source_date_epoch_and_clamped_or_set_with_it() {
     assert!(times
         .iter()
         .all(|t| *t == 1_000_000_000_000 || *t == EPOCH * 1_000_000_000));
-    let b = pack(
-        &input,
-        &[("/src", &tree_b)],
-        &out,
-        &[],
-        &[("SOURCE_DATE_EPOCH", &epoch)],
-    );
+    let b = pack_src(&tree_b, &[], &with_epoch);
     assert!(a == b, "SOURCE_DATE_EPOCH did not make the outputs equal");
 
     // --mtime sets every time, whatever SOURCE_DATE_EPOCH says.
     let fixed = ["--mtime", "2024-01-01T00:00:00Z"];
-    let a = pack(
-        &input,
-        &[("/src", &tree_a)],
-        &out,
-        &fixed,
-        &[("SOURCE_DATE_EPOCH", &epoch)],
-    );
+    let a = pack_src(&tree_a, &fixed, &with_epoch);
     let listing = json_of(&["ls", s(&out), "-R", "--json"]);
     for it in listing.as_array().unwrap() {
         assert_eq!(it["mtime_ns"], 1_704_067_200u64 * 1_000_000_000, "{it}");
     }
-    let b = pack(
-        &input,
-        &[("/src", &tree_b)],
-        &out,
-        &["--mtime", "1704067200"],
-        &[],
-    );
+    let b = pack_src(&tree_b, &["--mtime", "1704067200"], &[]);
     assert!(a == b, "--mtime did not make the outputs equal");
 }
 
 #[test]
 fn identical_contents_are_stored_once() {
-    let work = tempfile::tempdir().unwrap();
-    let input = work.path().join("app.wasm");
-    std::fs::write(&input, fixtures::fsops()).unwrap();
-    let tree = work.path().join("t");
+    let work = Scratch::new();
+    let input = work.app();
+    let tree = work.path("t");
     std::fs::create_dir_all(tree.join("x/y")).unwrap();
     let blob = pattern(9, 10_000);
     for p in ["one.bin", "x/two.bin", "x/y/three.bin"] {
         std::fs::write(tree.join(p), &blob).unwrap();
     }
     std::fs::write(tree.join("other.bin"), pattern(10, 10_000)).unwrap();
-    let out = work.path().join("o.wasm");
+    let out = work.path("o.wasm");
     pack(&input, &[("/data", &tree)], &out, &[], &[]);
     let summary = json_of(&["inspect", s(&out), "--json"]);
     let layer = &summary["layers"][0];
@@ -307,25 +281,22 @@ fn identical_contents_are_stored_once() {
 
 #[test]
 fn unpacking_and_packing_again_gives_the_same_module() {
-    let work = tempfile::tempdir().unwrap();
-    let input = work.path().join("app.wasm");
-    std::fs::write(&input, fixtures::fsops()).unwrap();
-    let n = entries().len();
-    let order: Vec<usize> = (0..n).collect();
+    let work = Scratch::new();
+    let input = work.app();
     // Real, sub-second times (no SOURCE_DATE_EPOCH): they must survive the round trip.
-    let src = work.path().join("src-tree");
+    let src = work.path("src-tree");
     build_tree(
         &src,
-        &order,
+        &in_order(),
         |i| at(EPOCH) + Duration::from_nanos(123_456_789 * (i as u64 + 1)),
         0o644,
     );
-    let data = work.path().join("data-tree");
+    let data = work.path("data-tree");
     std::fs::create_dir_all(data.join("nested")).unwrap();
     std::fs::write(data.join("nested/blob"), pattern(4, 70_000)).unwrap();
     std::os::unix::fs::symlink("nested/blob", data.join("blob-link")).unwrap();
 
-    let first = work.path().join("first.wasm");
+    let first = work.path("first.wasm");
     let a = pack(
         &input,
         &[("/src", &src), ("/opt/data", &data)],
@@ -334,7 +305,7 @@ fn unpacking_and_packing_again_gives_the_same_module() {
         &[],
     );
 
-    let extracted = work.path().join("extracted");
+    let extracted = work.path("extracted");
     cli(&["unpack", s(&first), "-o", s(&extracted), "-q"]);
     assert_eq!(
         std::fs::read(extracted.join("src/data.bin")).unwrap(),
@@ -345,7 +316,7 @@ fn unpacking_and_packing_again_gives_the_same_module() {
         Path::new("../main.py")
     );
 
-    let second = work.path().join("second.wasm");
+    let second = work.path("second.wasm");
     let b = pack(
         &input,
         &[

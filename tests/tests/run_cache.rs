@@ -51,6 +51,14 @@ impl Case {
             .unwrap()
     }
 
+    /// Runs again with no flags and checks the guest saw what it saw in `first`; returns the
+    /// run's stderr.
+    fn run_again(&self, first: &Output) -> String {
+        let again = self.run(&[]);
+        assert_eq!(guest(&again), guest(first));
+        stderr(&again)
+    }
+
     /// The single stored artifact.
     fn artifact(&self) -> PathBuf {
         let found = cwasm_files(&self.cache());
@@ -98,29 +106,18 @@ fn second_run_uses_the_cached_artifact() {
     let first = c.run(&[]);
     assert!(first.status.success(), "{}", stderr(&first));
     assert!(guest(&first).0.contains("embedded"), "{first:?}");
-    assert!(
-        stderr(&first).contains("compiled (not in the cache)"),
-        "{}",
-        stderr(&first)
-    );
+    let err = stderr(&first);
+    assert!(err.contains("compiled (not in the cache)"), "{err}");
     let artifact = c.artifact();
     let before = identity(&artifact);
 
     // Just after the write the artifact is checksummed in full before it is used; once its
     // stamp has settled it is mapped as is.
-    let second = c.run(&[]);
-    assert_eq!(guest(&second), guest(&first));
-    assert!(
-        stderr(&second).contains("wasivfs: cache verified"),
-        "{}",
-        stderr(&second)
-    );
+    let err = c.run_again(&first);
+    assert!(err.contains("wasivfs: cache verified"), "{err}");
     std::thread::sleep(Duration::from_millis(2100));
-    let third = c.run(&[]);
-    assert_eq!(guest(&third), guest(&first));
-    let fourth = c.run(&[]);
-    assert_eq!(guest(&fourth), guest(&first));
-    assert_eq!(stderr(&fourth), "wasivfs: cache hit\n");
+    c.run_again(&first);
+    assert_eq!(c.run_again(&first), "wasivfs: cache hit\n");
     assert_eq!(identity(&artifact), before, "the artifact was rewritten");
 }
 
@@ -136,21 +133,14 @@ fn truncated_artifact_is_recompiled_invisibly() {
         .unwrap()
         .set_len(len / 3)
         .unwrap();
-    let second = c.run(&[]);
-    assert_eq!(guest(&second), guest(&first));
-    let err = stderr(&second);
+    let err = c.run_again(&first);
     assert!(
         err.contains("damaged compilation cache entry, recompiled") && err.contains(".cwasm"),
         "{err}"
     );
     assert_eq!(fs::metadata(&artifact).unwrap().len(), len);
-    let third = c.run(&[]);
-    assert_eq!(guest(&third), guest(&first));
-    assert!(
-        stderr(&third).contains("cache verified"),
-        "{}",
-        stderr(&third)
-    );
+    let err = c.run_again(&first);
+    assert!(err.contains("cache verified"), "{err}");
 }
 
 #[test]
@@ -169,13 +159,8 @@ fn corrupted_artifact_is_recompiled_invisibly() {
         *b = x as u8;
     }
     fs::write(&artifact, &bytes).unwrap();
-    let second = c.run(&[]);
-    assert_eq!(guest(&second), guest(&first));
-    assert!(
-        stderr(&second).contains("checksum mismatch"),
-        "{}",
-        stderr(&second)
-    );
+    let err = c.run_again(&first);
+    assert!(err.contains("checksum mismatch"), "{err}");
 }
 
 #[test]
@@ -193,12 +178,8 @@ fn no_cache_reads_and_writes_nothing() {
     c.run(&[]);
     let artifact = c.artifact();
     let before = identity(&artifact);
-    let o = c.run(&["--no-cache"]);
-    assert!(
-        stderr(&o).contains("compiled (--no-cache)"),
-        "{}",
-        stderr(&o)
-    );
+    let err = stderr(&c.run(&["--no-cache"]));
+    assert!(err.contains("compiled (--no-cache)"), "{err}");
     assert_eq!(identity(&artifact), before);
     assert_eq!(cwasm_files(&c.cache()).len(), 1);
 }

@@ -290,18 +290,25 @@ fn assert_all_same(rt: Runtime, cells: &[String]) {
     }
 }
 
-#[test]
-fn wasmtime_cli() {
-    if let Some(cells) = runtime_row(Runtime::WasmtimeCli, "runtimes::wasmtime_cli") {
-        assert_all_same(Runtime::WasmtimeCli, &cells);
+/// [`runtime_row_in`], then [`assert_all_same`] on the row if the runtime is there.
+fn all_same_on(rt: Runtime, memory: MemoryMode, test: &str) {
+    if let Some(cells) = runtime_row_in(rt, memory, test) {
+        assert_all_same(rt, &cells);
     }
 }
 
 #[test]
+fn wasmtime_cli() {
+    all_same_on(
+        Runtime::WasmtimeCli,
+        MemoryMode::Multi,
+        "runtimes::wasmtime_cli",
+    );
+}
+
+#[test]
 fn node26() {
-    if let Some(cells) = runtime_row(Runtime::Node26, "runtimes::node26") {
-        assert_all_same(Runtime::Node26, &cells);
-    }
+    all_same_on(Runtime::Node26, MemoryMode::Multi, "runtimes::node26");
 }
 
 #[test]
@@ -319,25 +326,21 @@ fn node20_refuses_two_memories() {
 /// Node 20 has no multi-memory: single-memory modules run there, as on every other runtime.
 #[test]
 fn node20_single_memory() {
-    if let Some(cells) = runtime_row_in(
+    all_same_on(
         Runtime::Node20,
         MemoryMode::Single,
         "runtimes::node20_single_memory",
-    ) {
-        assert_all_same(Runtime::Node20, &cells);
-    }
+    );
 }
 
 /// The same single-memory modules on the `wasmtime` CLI.
 #[test]
 fn wasmtime_cli_single_memory() {
-    if let Some(cells) = runtime_row_in(
+    all_same_on(
         Runtime::WasmtimeCli,
         MemoryMode::Single,
         "runtimes::wasmtime_cli_single_memory",
-    ) {
-        assert_all_same(Runtime::WasmtimeCli, &cells);
-    }
+    );
 }
 
 /// Bun runs the C probe; its `node:wasi` lacks `sock_accept` (CPython imports it) and
@@ -351,9 +354,7 @@ fn bun() {
 
 #[test]
 fn deno() {
-    if let Some(cells) = runtime_row(Runtime::Deno, "runtimes::deno") {
-        assert_all_same(Runtime::Deno, &cells);
-    }
+    all_same_on(Runtime::Deno, MemoryMode::Multi, "runtimes::deno");
 }
 
 /// Not in CI: under load the page sometimes never reports (see `docs/compatibility.md`). Run it
@@ -361,14 +362,10 @@ fn deno() {
 #[test]
 #[ignore = "headless Chromium sometimes never runs the page under load; run by hand"]
 fn chromium() {
-    if let Some(cells) = runtime_row(Runtime::Chromium, "runtimes::chromium") {
-        assert_all_same(Runtime::Chromium, &cells);
-    }
+    all_same_on(Runtime::Chromium, MemoryMode::Multi, "runtimes::chromium");
 }
 
 #[test]
 fn firefox() {
-    if let Some(cells) = runtime_row(Runtime::Firefox, "runtimes::firefox") {
-        assert_all_same(Runtime::Firefox, &cells);
-    }
+    all_same_on(Runtime::Firefox, MemoryMode::Multi, "runtimes::firefox");
 }

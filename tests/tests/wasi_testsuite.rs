@@ -10,7 +10,7 @@
 //! specifications but none of the `.wasm` programs (binary files lost in transit) cannot be run
 //! anywhere: the tests say so with `SKIPPED` even under CI, naming the directory.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use wasivfs_e2e::artifacts::in_ci;
 use wasivfs_e2e::packer::Writable;
 use wasivfs_e2e::run::{copy_tree, execute_writable, map, pack, pack_writable, Run};
@@ -47,28 +47,50 @@ fn run(module: &[u8], t: &SuiteTest, root: Option<&Path>) -> RunOutcome {
     execute_writable(module, &run).unwrap_or_else(|e| panic!("{}: cannot run: {e:#}", t.name))
 }
 
-/// Runs each selected test on the oracle and packed; returns how many ran. `root` tests get a
-/// fresh writable copy of their root for each run.
-fn check_all(tests: &[SuiteTest]) -> usize {
+/// The test's module.
+fn module(t: &SuiteTest) -> Vec<u8> {
+    std::fs::read(&t.wasm).unwrap_or_else(|e| panic!("{}: {e}", t.wasm.display()))
+}
+
+/// A fresh writable copy of the test's root directory in `scratch`, if it has one.
+fn fresh_root(t: &SuiteTest, scratch: &Path) -> Option<PathBuf> {
+    let r = t.root.as_ref()?;
+    let copy = scratch.join("root");
+    copy_tree(r, &copy).unwrap_or_else(|e| panic!("{}: copying {r:?}: {e}", t.name));
+    Some(copy)
+}
+
+/// Runs `module` for `t` (its root at `/` if given) and checks the outcome against the test's
+/// specification: `None` if it passed, else a failure line naming `t`, `how` it ran and why.
+fn failure(module: &[u8], t: &SuiteTest, root: Option<&Path>, how: &str) -> Option<String> {
+    let outcome = run(module, t, root);
+    let why = t.check(&outcome)?;
+    Some(format!(
+        "{}{how}: {why}\n  stderr: {}",
+        t.name,
+        String::from_utf8_lossy(&outcome.stderr).trim_end()
+    ))
+}
+
+/// Runs each test of the suite with (`with_root`) or without a root directory on the oracle and
+/// packed, and requires them all to pass. `root` tests get a fresh writable copy of their root
+/// for each run.
+fn check_all(with_root: bool) {
+    let Some(all) = suite() else { return };
+    let tests: Vec<SuiteTest> = all
+        .into_iter()
+        .filter(|t| t.root.is_some() == with_root)
+        .collect();
+    let which = if with_root { "with" } else { "without" };
+    assert!(!tests.is_empty(), "no test {which} a root directory");
     let mut failures = Vec::new();
-    for t in tests {
-        let module = std::fs::read(&t.wasm).unwrap_or_else(|e| panic!("{}: {e}", t.wasm.display()));
+    for t in &tests {
+        let module = module(t);
         let packed = pack(&module, &[]).unwrap_or_else(|e| panic!("{}: packing: {e:#}", t.name));
         for (side, bytes) in [("host-mapped", &module), ("packed", &packed)] {
             let scratch = tempfile::tempdir().expect("temporary directory");
-            let root = t.root.as_ref().map(|r| {
-                let copy = scratch.path().join("root");
-                copy_tree(r, &copy).unwrap_or_else(|e| panic!("{}: copying {r:?}: {e}", t.name));
-                copy
-            });
-            let outcome = run(bytes, t, root.as_deref());
-            if let Some(why) = t.check(&outcome) {
-                failures.push(format!(
-                    "{} ({side}): {why}\n  stderr: {}",
-                    t.name,
-                    String::from_utf8_lossy(&outcome.stderr).trim_end()
-                ));
-            }
+            let root = fresh_root(t, scratch.path());
+            failures.extend(failure(bytes, t, root.as_deref(), &format!(" ({side})")));
         }
     }
     assert!(
@@ -78,28 +100,23 @@ fn check_all(tests: &[SuiteTest]) -> usize {
         tests.len() * 2,
         failures.join("\n")
     );
-    tests.len()
+    println!(
+        "{} wasi-testsuite tests {which} a root passed host-mapped and packed",
+        tests.len()
+    );
 }
 
 /// The requirement: every test without a root directory passes packed with no mount.
 #[test]
 fn tests_without_root_pass_packed_with_no_mount() {
-    let Some(all) = suite() else { return };
-    let selected: Vec<SuiteTest> = all.into_iter().filter(|t| t.root.is_none()).collect();
-    assert!(!selected.is_empty(), "no test without a root directory");
-    let n = check_all(&selected);
-    println!("{n} wasi-testsuite tests without a root passed host-mapped and packed");
+    check_all(false);
 }
 
 /// The file system tests too, with their root host-mapped read-write as `/` next to a packed module
 /// with no mount: the VFS forwards every call on that host preopen.
 #[test]
 fn tests_with_root_pass_through_the_vfs() {
-    let Some(all) = suite() else { return };
-    let selected: Vec<SuiteTest> = all.into_iter().filter(|t| t.root.is_some()).collect();
-    assert!(!selected.is_empty(), "no test with a root directory");
-    let n = check_all(&selected);
-    println!("{n} wasi-testsuite tests with a root passed host-mapped and packed");
+    check_all(true);
 }
 
 /// The goal: the file system tests with their root *packed* at `/` and made writable
@@ -110,26 +127,17 @@ fn every_test_passes_packed_with_a_writable_root() {
     let Some(all) = suite() else { return };
     let mut failures = Vec::new();
     for t in &all {
-        let module = std::fs::read(&t.wasm).unwrap_or_else(|e| panic!("{}: {e}", t.wasm.display()));
+        let module = module(t);
         let scratch = tempfile::tempdir().expect("temporary directory");
-        let packed = match &t.root {
+        let packed = match fresh_root(t, scratch.path()) {
             None => pack(&module, &[]),
-            Some(r) => {
-                let copy = scratch.path().join("root");
-                copy_tree(r, &copy).unwrap_or_else(|e| panic!("{}: copying {r:?}: {e}", t.name));
+            Some(copy) => {
                 let mounts = [map("/", &copy)];
-                pack_writable(&module, &mounts, None, &Writable::all(&mounts))
+                pack_writable(&module, &mounts, &Writable::all(&mounts))
             }
         }
         .unwrap_or_else(|e| panic!("{}: packing: {e:#}", t.name));
-        let outcome = run(&packed, t, None);
-        if let Some(why) = t.check(&outcome) {
-            failures.push(format!(
-                "{}: {why}\n  stderr: {}",
-                t.name,
-                String::from_utf8_lossy(&outcome.stderr).trim_end()
-            ));
-        }
+        failures.extend(failure(&packed, t, None, ""));
     }
     println!(
         "{} of {} wasi-testsuite tests passed packed (root packed at / with --writable /)",

@@ -240,3 +240,11 @@ pub fn packed_python_app(dir: &Path) -> Option<Vec<u8>> {
     .unwrap_or_else(|e| panic!("{}: {e}", app.display()));
     Some(pack(&python, &[("/app", &app)]))
 }
+
+/// Checks that `out` exited with `code` (showing stderr if not) and that its stdout ends with
+/// `tail`.
+pub fn assert_exit_and_stdout_end(out: &Output, code: i32, tail: &str) {
+    assert_eq!(out.status.code(), Some(code), "stderr: {}", stderr(out));
+    let text = stdout(out);
+    assert!(text.ends_with(tail), "{text}");
+}

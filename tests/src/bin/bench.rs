@@ -87,8 +87,16 @@ fn find_python() -> Option<PathBuf> {
     p.is_file().then_some(p)
 }
 
-/// Packs `input` with `mapdir` `runs` times through the CLI; prints median wall and peak RSS.
-fn bench_pack(
+/// Packs `input` with the host directory `tree` at `guest` `runs` times through the CLI; prints
+/// the median wall time and peak RSS, or why it could not.
+fn bench_pack(label: &str, bin: &Path, input: &Path, (guest, tree): (&str, &Path), runs: usize) {
+    let mapdir = format!("{guest}::{}", tree.display());
+    if let Err(e) = try_bench_pack(label, bin, input, &mapdir, runs) {
+        eprintln!("error: {label}: {e}");
+    }
+}
+
+fn try_bench_pack(
     label: &str,
     bin: &Path,
     input: &Path,
@@ -216,16 +224,8 @@ fn main() {
             let app = tempfile::tempdir().expect("temporary directory");
             std::fs::write(app.path().join("main.py"), "print('hello from /app')\n")
                 .expect("write app");
-            let mapdir = format!("/app::{}", app.path().display());
-            if let Err(e) = bench_pack(
-                "pack CPython 3.12 + 1-file app",
-                &bin,
-                &python,
-                &mapdir,
-                runs,
-            ) {
-                eprintln!("error: CPython pack benchmark: {e}");
-            }
+            let label = "pack CPython 3.12 + 1-file app";
+            bench_pack(label, &bin, &python, ("/app", app.path()), runs);
         }
         None => {
             println!("pack CPython: skipped (python-3.12.0.wasm not found; run bash .ci/setup)")
@@ -242,16 +242,8 @@ fn main() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let probe = dir.path().join("fsops.wasm");
     std::fs::write(&probe, fixtures::fsops()).expect("write probe");
-    let mapdir = format!("/data::{}", tree.path().display());
-    if let Err(e) = bench_pack(
-        "pack 6,000 files / 140 MB",
-        &bin,
-        &probe,
-        &mapdir,
-        runs.min(3),
-    ) {
-        eprintln!("error: bulk pack benchmark: {e}");
-    }
+    let label = "pack 6,000 files / 140 MB";
+    bench_pack(label, &bin, &probe, ("/data", tree.path()), runs.min(3));
 
     // 3. Reading every file in the guest.
     if let Err(e) = bench_reads(&tree, runs.min(5)) {
