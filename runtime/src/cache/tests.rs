@@ -224,7 +224,7 @@ fn entry_from_another_wasmtime_version_is_recompiled() {
 
 #[test]
 fn a_changed_module_file_is_never_served_the_old_code() {
-    let (f, first) = Fixture::trusted("version one", 0);
+    let (f, _) = Fixture::trusted("version one", 0);
     // Same length, same path, same inode: only the contents (and so ctime) differ.
     let before = fs::read(&f.module).unwrap();
     let after = wat::parse_str(module_wat("version two", 0)).unwrap();
