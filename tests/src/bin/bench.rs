@@ -5,8 +5,8 @@
 //! 1. Pack CPython 3.12 (`python-3.12.0.wasm`, found under `WASIVFS_TEST_ARTIFACTS` or
 //!    `$WASIVFS_CACHE`/`~/.cache/wasivfs`) with a one-file app: wall time and peak RSS of the
 //!    `wasivfs pack` process.
-//! 2. Pack a generated 6,000-file / 140 MB tree into the small C probe: wall time, peak RSS, output
-//!    size.
+//! 2. Pack a generated 6,000-file / 140 MB tree into the small C probe, with the default single
+//!    memory and with `--memory multi`: wall time, peak RSS, output size.
 //! 3. In the guest, open, read and close every file of that tree: packed versus host-mapped.
 
 use std::path::{Path, PathBuf};
@@ -87,11 +87,21 @@ fn find_python() -> Option<PathBuf> {
     p.is_file().then_some(p)
 }
 
+/// How the VFS gets its memory: `--memory` of `wasivfs pack`, or `None` for the default.
+type MemoryFlag = Option<&'static str>;
+
 /// Packs `input` with the host directory `tree` at `guest` `runs` times through the CLI; prints
 /// the median wall time and peak RSS, or why it could not.
-fn bench_pack(label: &str, bin: &Path, input: &Path, (guest, tree): (&str, &Path), runs: usize) {
+fn bench_pack(
+    label: &str,
+    bin: &Path,
+    input: &Path,
+    (guest, tree): (&str, &Path),
+    memory: MemoryFlag,
+    runs: usize,
+) {
     let mapdir = format!("{guest}::{}", tree.display());
-    if let Err(e) = try_bench_pack(label, bin, input, &mapdir, runs) {
+    if let Err(e) = try_bench_pack(label, bin, input, &mapdir, memory, runs) {
         eprintln!("error: {label}: {e}");
     }
 }
@@ -101,6 +111,7 @@ fn try_bench_pack(
     bin: &Path,
     input: &Path,
     mapdir: &str,
+    memory: MemoryFlag,
     runs: usize,
 ) -> Result<(), String> {
     let out_dir = tempfile::tempdir().map_err(|e| e.to_string())?;
@@ -108,16 +119,18 @@ fn try_bench_pack(
     let mut walls = Vec::new();
     let mut rss = Vec::new();
     for _ in 0..runs {
-        let m = measure(
-            Command::new(bin)
-                .arg("pack")
-                .arg(input)
-                .arg("--mapdir")
-                .arg(mapdir)
-                .arg("-o")
-                .arg(&out)
-                .arg("--quiet"),
-        )?;
+        let mut pack = Command::new(bin);
+        pack.arg("pack")
+            .arg(input)
+            .arg("--mapdir")
+            .arg(mapdir)
+            .arg("-o")
+            .arg(&out)
+            .arg("--quiet");
+        if let Some(mode) = memory {
+            pack.args(["--memory", mode]);
+        }
+        let m = measure(&mut pack)?;
         walls.push(m.wall);
         rss.push(m.max_rss_kib);
     }
@@ -225,7 +238,7 @@ fn main() {
             std::fs::write(app.path().join("main.py"), "print('hello from /app')\n")
                 .expect("write app");
             let label = "pack CPython 3.12 + 1-file app";
-            bench_pack(label, &bin, &python, ("/app", app.path()), runs);
+            bench_pack(label, &bin, &python, ("/app", app.path()), None, runs);
         }
         None => {
             println!("pack CPython: skipped (python-3.12.0.wasm not found; run bash .ci/setup)")
@@ -242,8 +255,13 @@ fn main() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let probe = dir.path().join("fsops.wasm");
     std::fs::write(&probe, fixtures::fsops()).expect("write probe");
-    let label = "pack 6,000 files / 140 MB";
-    bench_pack(label, &bin, &probe, ("/data", tree.path()), runs.min(3));
+    for (label, memory) in [
+        ("pack 6,000 files / 140 MB (default: one memory)", None),
+        ("pack 6,000 files / 140 MB (--memory multi)", Some("multi")),
+    ] {
+        let tree = ("/data", tree.path());
+        bench_pack(label, &bin, &probe, tree, memory, runs.min(3));
+    }
 
     // 3. Reading every file in the guest.
     if let Err(e) = bench_reads(&tree, runs.min(5)) {
