@@ -131,7 +131,7 @@ impl Scratch {
     /// A directory `tree` holding one file, `a.txt` (`a\n`): a tree to pack.
     pub fn small_tree(&self) -> PathBuf {
         let p = self.dir("tree");
-        std::fs::write(p.join("a.txt"), b"a\n").unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        self.write("tree/a.txt", b"a\n");
         p
     }
 }

@@ -120,7 +120,7 @@ routed_calls! {
                 return Err(ENOTDIR);
             }
             let req = OpenRequest {
-                dirflags: dirflags as u32,
+                follow: follows(dirflags),
                 oflags: oflags as u16,
                 rights_base: rights_base as u64,
                 fdflags: fdflags as u16,
@@ -176,34 +176,22 @@ impl<'a> Vfs<'a> {
         [old, new]: [(i32, i32); 2],
         write: impl FnOnce(&mut Self, &mut H, DirPath<'_>, DirPath<'_>) -> Result<(), Errno>,
     ) -> i32 {
-        self.route2(h, (fd_a, fd_b), host, |vfs, h, x, y| {
-            match both_mem(&x, &y)? {
-                Some((a, b)) => {
-                    let old_p = read_path(h, old.0, old.1)?;
-                    let new_p = read_path(h, new.0, new.1)?;
-                    write(vfs, h, (&a, &old_p), (&b, &new_p))
-                }
-                None => two_dirs(h, &x, &y, &[old, new]),
+        let a = self.target(h, fd_a);
+        let b = self.target(h, fd_b);
+        let (x, y) = match (a, b) {
+            (Err(e), _) | (_, Err(e)) => return e.code(),
+            (Ok(Target::Host(x)), Ok(Target::Host(y))) => return host(self, h, x, y),
+            (Ok(x), Ok(y)) => (x, y),
+        };
+        let embedded = |vfs: &mut Self, h: &mut H| match both_mem(&x, &y)? {
+            Some((a, b)) => {
+                let old_p = read_path(h, old.0, old.1)?;
+                let new_p = read_path(h, new.0, new.1)?;
+                write(vfs, h, (&a, &old_p), (&b, &new_p))
             }
-        })
-    }
-
-    /// The routing helper of the calls that name two directories (`path_link`, `path_rename`):
-    /// both on the host go to `host`; otherwise `embedded` decides.
-    fn route2<H: Host>(
-        &mut self,
-        h: &mut H,
-        fds: (i32, i32),
-        host: impl FnOnce(&mut Self, &mut H, i32, i32) -> i32,
-        embedded: impl FnOnce(&mut Self, &mut H, Target, Target) -> Result<(), Errno>,
-    ) -> i32 {
-        let a = self.target(h, fds.0);
-        let b = self.target(h, fds.1);
-        match (a, b) {
-            (Err(e), _) | (_, Err(e)) => e.code(),
-            (Ok(Target::Host(x)), Ok(Target::Host(y))) => host(self, h, x, y),
-            (Ok(x), Ok(y)) => Errno::ret(embedded(self, h, x, y)),
-        }
+            None => two_dirs(h, &x, &y, &[old, new]),
+        };
+        Errno::ret(embedded(self, h))
     }
 
     /// `path_filestat_get` of path `p` (the last symlink followed if `follow`) under embedded
@@ -298,8 +286,8 @@ fn both_mem(a: &Target, b: &Target) -> Result<Option<(Open, Open)>, Errno> {
 /// The flags of a `path_open` call, checked against their valid bits.
 #[derive(Clone, Copy)]
 pub(crate) struct OpenRequest {
-    /// `lookupflags` of the directory fd's path.
-    pub dirflags: u32,
+    /// Whether a final symlink is followed (`SYMLINK_FOLLOW` of the call's `lookupflags`).
+    pub follow: bool,
     /// `oflags`.
     pub oflags: u16,
     /// The rights asked for.
@@ -337,10 +325,9 @@ fn open_embedded(
     if of & (oflags::CREAT | oflags::TRUNC) != 0 || rights_base & rights::FD_WRITE != 0 {
         return Err(EPERM);
     }
-    let follow = req.dirflags & lookupflags::SYMLINK_FOLLOW != 0;
     // Like a host directory descriptor, each one is a capability of its own: no lookup from it
     // (`..`, a symlink's target) may leave it, even to a place still inside the mount.
-    let ino = path::resolve(img, dir.inode, dir.inode, p, follow)?;
+    let ino = path::resolve(img, dir.inode, dir.inode, p, req.follow)?;
     let node = img.inode(ino).ok_or(EBADF)?;
     let kind = match node.kind {
         Kind::Directory => OpenKind::Dir,

@@ -5,8 +5,8 @@ use alloc::vec::Vec;
 use wasivfs_image::Kind;
 
 use crate::abi::{
-    fdflags, lookupflags, oflags, rights, Errno, EBUSY, EEXIST, EINVAL, EISDIR, ELOOP,
-    ENAMETOOLONG, ENOENT, ENOTDIR, ENOTEMPTY, EPERM,
+    fdflags, oflags, rights, Errno, EBUSY, EEXIST, EINVAL, EISDIR, ELOOP, ENAMETOOLONG, ENOENT,
+    ENOTDIR, ENOTEMPTY, EPERM,
 };
 use crate::fdtable::{Open, OpenKind, Tree};
 use crate::host::Host;
@@ -116,10 +116,9 @@ impl<'a> Vfs<'a> {
         let want_write = rights_base & rights::FD_WRITE != 0;
         let write = want_write || of & (oflags::CREAT | oflags::TRUNC) != 0;
         let read = rights_base & rights::FD_READ != 0 || !want_write;
-        let follow = req.dirflags & lookupflags::SYMLINK_FOLLOW != 0;
         let create = of & oflags::CREAT != 0;
         let mut v = self.view();
-        let walked = path::walk(&mut v, d.inode, d.inode, p, follow, create)?;
+        let walked = path::walk(&mut v, d.inode, d.inode, p, req.follow, create)?;
         let id = match walked {
             Walked::Missing {
                 dir,
