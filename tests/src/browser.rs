@@ -5,18 +5,25 @@
 //! page runs the module with `@bjorn3/browser_wasi_shim` (CRuby through ruby.wasm's browser entry
 //! point) and posts the program's output back. The browser gets a fresh profile, and it and the
 //! server stop as soon as the result is in, or at the time limit.
+//!
+//! The server gives every connection its own thread and answers one request per connection
+//! (`Connection: close`). A pool of connection threads is what once made Chromium hang under load:
+//! the page's module imports came in on more keep-alive connections than the pool had threads
+//! (`docs/compatibility.md`, the Chromium note).
 
 use crate::process::Bounded;
-use crate::runtimes::{fixture, js_dir, GuestRun, Runtime};
-use anyhow::{anyhow, bail, Context, Result};
+use crate::runtimes::{fixture, js_dir, GuestRun, Runtime, RUN_LIMIT};
+use anyhow::{bail, Context, Result};
 use serde_json::json;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Component, Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-use tiny_http::{Header, Method, Request, Response, Server};
 
 /// What the page is to do with the module.
 #[derive(Debug, Clone)]
@@ -47,11 +54,64 @@ fn content_type(path: &Path) -> &'static str {
     }
 }
 
-/// What the server serves for one run.
+/// What the server serves for one run, and what it has served so far.
 struct Site {
     js: PathBuf,
     module: PathBuf,
     job: String,
+    /// `METHOD /path` of every request answered, in order (for the error of a page that hangs).
+    served: Mutex<Vec<String>>,
+}
+
+/// One HTTP request: its method, its target and its body.
+struct Request {
+    method: String,
+    url: String,
+    body: Vec<u8>,
+}
+
+/// The largest request head the server reads (the browser's are a few hundred bytes).
+const MAX_HEAD: usize = 64 * 1024;
+
+/// Reads one request from `stream`; `None` if the client closed or sent no valid HTTP/1 request.
+fn read_request(stream: &mut TcpStream) -> Option<Request> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let head_len = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        if buf.len() > MAX_HEAD {
+            return None;
+        }
+        let n = stream.read(&mut chunk).ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = std::str::from_utf8(&buf[..head_len]).ok()?;
+    let mut lines = head.split("\r\n");
+    let mut request_line = lines.next()?.split(' ');
+    let (method, url) = (request_line.next()?, request_line.next()?);
+    let length = lines
+        .filter_map(|l| l.split_once(':'))
+        .find(|(name, _)| name.trim().eq_ignore_ascii_case("content-length"))
+        .map_or(Some(0), |(_, v)| v.trim().parse::<usize>().ok())?;
+    let mut body = buf[head_len..].to_vec();
+    while body.len() < length {
+        let n = stream.read(&mut chunk).ok()?;
+        if n == 0 {
+            return None;
+        }
+        body.extend_from_slice(&chunk[..n]);
+    }
+    body.truncate(length);
+    Some(Request {
+        method: method.to_string(),
+        url: url.to_string(),
+        body,
+    })
 }
 
 impl Site {
@@ -74,48 +134,89 @@ impl Site {
         }
     }
 
-    fn respond(&self, mut req: Request, results: &mpsc::Sender<Result<String>>) {
-        let header = |v: &str| Header::from_bytes("Content-Type", v).ok();
-        let (method, url) = (req.method().clone(), req.url().to_string());
-        let reply = match (&method, url.as_str()) {
-            (Method::Post, "/result") => {
-                let mut body = String::new();
-                let got = req
-                    .as_reader()
-                    .read_to_string(&mut body)
-                    .map(|_| body)
-                    .context("reading the page's result");
+    /// Answers the one request of a connection and closes it.
+    fn respond(&self, mut stream: TcpStream, results: &mpsc::Sender<Result<String>>) {
+        let Some(req) = read_request(&mut stream) else {
+            return;
+        };
+        let (status, content_type, body) = match (req.method.as_str(), req.url.as_str()) {
+            ("POST", "/result") => {
+                let got = String::from_utf8(req.body).context("the page's result is not UTF-8");
                 let _ = results.send(got);
-                Response::from_string("ok").boxed()
+                ("200 OK", "text/plain", b"ok".to_vec())
             }
-            (Method::Get, "/job.json") => {
-                let mut r = Response::from_string(self.job.clone());
-                if let Some(h) = header("application/json") {
-                    r.add_header(h);
-                }
-                r.boxed()
-            }
-            (Method::Get, url) => match self.file(url).and_then(|p| {
+            ("GET", "/job.json") => ("200 OK", "application/json", self.job.clone().into_bytes()),
+            ("GET", url) => match self.file(url).and_then(|p| {
                 let bytes = std::fs::read(&p).ok()?;
                 Some((p, bytes))
             }) {
-                Some((p, bytes)) => {
-                    let mut r = Response::from_data(bytes);
-                    if let Some(h) = header(content_type(&p)) {
-                        r.add_header(h);
-                    }
-                    r.boxed()
-                }
-                None => Response::from_string("not found")
-                    .with_status_code(404)
-                    .boxed(),
+                Some((p, bytes)) => ("200 OK", content_type(&p), bytes),
+                None => ("404 Not Found", "text/plain", b"not found".to_vec()),
             },
-            _ => Response::from_string("bad request")
-                .with_status_code(400)
-                .boxed(),
+            _ => ("400 Bad Request", "text/plain", b"bad request".to_vec()),
         };
+        let head = format!(
+            "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
+             Connection: close\r\n\r\n",
+            body.len()
+        );
         // The page may be gone already (the browser is killed once the result is in).
-        let _ = req.respond(reply);
+        let _ = stream
+            .write_all(head.as_bytes())
+            .and_then(|()| stream.write_all(&body));
+        if let Ok(mut served) = self.served.lock() {
+            served.push(format!("{} {}", req.method, req.url));
+        }
+    }
+
+    /// The requests answered so far, for an error message.
+    fn served(&self) -> String {
+        match self.served.lock() {
+            Ok(s) if !s.is_empty() => s.join(", "),
+            _ => "none".to_string(),
+        }
+    }
+}
+
+/// The running server: it accepts until [`Served::stop`].
+struct Served {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    accepting: JoinHandle<()>,
+}
+
+impl Served {
+    /// Starts serving `site` on an ephemeral port of 127.0.0.1; results go to `results`.
+    fn start(site: Arc<Site>, results: mpsc::Sender<Result<String>>) -> Result<Served> {
+        let listener = TcpListener::bind("127.0.0.1:0").context("starting the server")?;
+        let addr = listener.local_addr().context("the server's address")?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let accepting = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                for conn in listener.incoming() {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let Ok(stream) = conn else { continue };
+                    let (site, results) = (site.clone(), results.clone());
+                    std::thread::spawn(move || site.respond(stream, &results));
+                }
+            })
+        };
+        Ok(Served {
+            addr,
+            stop,
+            accepting,
+        })
+    }
+
+    /// Stops accepting (a connection of its own wakes the accepting thread) and waits for it.
+    /// Connections still open end when the browser, killed by then, closes them.
+    fn stop(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = TcpStream::connect(self.addr);
+        let _ = self.accepting.join();
     }
 }
 
@@ -136,7 +237,9 @@ fn browser_command(rt: Runtime, program: &Path, profile: &Path, url: &str) -> Re
                 "--disable-dev-shm-usage",
             ])
             .arg(format!("--user-data-dir={}", profile.display()))
-            .arg(url);
+            .arg(url)
+            // Its temporary files too, so that none outlives the run (it ends by SIGKILL).
+            .env("TMPDIR", profile);
         }
         Runtime::Firefox => {
             // No updates, telemetry, first-run pages or outside connections.
@@ -197,53 +300,27 @@ fn report(body: &str) -> Result<GuestRun> {
 pub fn run(rt: Runtime, wasm: &Path, job: &Job) -> Result<GuestRun> {
     let program = rt.program().context("browser not installed")?;
     let js = js_dir().context("the JavaScript packages are not installed")?;
-    let server = Server::http("127.0.0.1:0").map_err(|e| anyhow!("starting the server: {e}"))?;
-    let port = server
-        .server_addr()
-        .to_ip()
-        .map(|a| a.port())
-        .context("the server has no IP address")?;
-    let site = Site {
+    let site = Arc::new(Site {
         js,
         module: wasm.to_path_buf(),
         job: job.to_json(),
-    };
-    let stop = Arc::new(AtomicBool::new(false));
+        served: Mutex::new(Vec::new()),
+    });
     let (tx, rx) = mpsc::channel();
-    let serving = {
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
-                if let Ok(Some(req)) = server.recv_timeout(Duration::from_millis(50)) {
-                    site.respond(req, &tx);
-                }
-            }
-        })
-    };
-    // Now and then (under heavy load) a headless Chromium never runs the page at all; that is no
-    // result, so the page gets a second browser before the run counts as timed out.
-    let mut result = drive(rt, &program, port, &rx);
-    if matches!(&result, Ok(r) if r.error.as_deref() == Some(NEVER_REPORTED)) {
-        eprintln!("{rt:?}: the page never reported; trying once more with a fresh browser");
-        result = drive(rt, &program, port, &rx);
-    }
-    stop.store(true, Ordering::Relaxed);
-    let _ = serving.join();
+    let server = Served::start(site.clone(), tx)?;
+    let result = drive(rt, &program, server.addr.port(), &rx, &site);
+    server.stop();
     result
 }
 
-/// How long one browser may take to report.
-const ATTEMPT_LIMIT: Duration = Duration::from_secs(150);
-
-/// The error of a browser whose page never reported within [`ATTEMPT_LIMIT`].
-const NEVER_REPORTED: &str = "timed out: the page never reported";
-
-/// Starts the browser on the page and waits for its report.
+/// Starts the browser on the page and waits for its report, at most [`RUN_LIMIT`] (the bound of
+/// every outside runtime: compiling CPython or CRuby included).
 fn drive(
     rt: Runtime,
     program: &Path,
     port: u16,
     rx: &mpsc::Receiver<Result<String>>,
+    site: &Site,
 ) -> Result<GuestRun> {
     let profile = tempfile::tempdir().context("temporary profile directory")?;
     let url = format!("http://127.0.0.1:{port}/");
@@ -255,7 +332,7 @@ fn drive(
             Err(mpsc::RecvTimeoutError::Disconnected) => bail!("the test server stopped"),
             Err(mpsc::RecvTimeoutError::Timeout) => {}
         }
-        if browser.exited() || start.elapsed() >= ATTEMPT_LIMIT {
+        if browser.exited() || start.elapsed() >= RUN_LIMIT {
             let f = browser.wait(start, Duration::ZERO)?;
             let tail: Vec<&str> = std::str::from_utf8(&f.stderr)
                 .unwrap_or("")
@@ -263,12 +340,16 @@ fn drive(
                 .rev()
                 .take(5)
                 .collect();
+            let what = if f.timed_out {
+                format!("timed out after {} s", RUN_LIMIT.as_secs())
+            } else {
+                format!("the browser exited ({:?})", f.code)
+            };
             return Ok(GuestRun {
-                error: Some(if f.timed_out {
-                    NEVER_REPORTED.to_string()
-                } else {
-                    format!("the browser exited ({:?}) before the page reported", f.code)
-                }),
+                error: Some(format!(
+                    "{what}: the page never reported; requests answered: {}",
+                    site.served()
+                )),
                 stderr: tail.join("\n").into_bytes(),
                 ..GuestRun::default()
             });

@@ -357,10 +357,8 @@ fn deno() {
     all_same_on(Runtime::Deno, MemoryMode::Multi, "runtimes::deno");
 }
 
-/// Not in CI: under load the page sometimes never reports (see `docs/compatibility.md`). Run it
-/// with `cargo test -p wasivfs-e2e --test runtimes -- --ignored chromium`.
+/// Headless Chromium; its hang under load was the test server's (see `docs/compatibility.md`).
 #[test]
-#[ignore = "headless Chromium sometimes never runs the page under load; run by hand"]
 fn chromium() {
     all_same_on(Runtime::Chromium, MemoryMode::Multi, "runtimes::chromium");
 }
