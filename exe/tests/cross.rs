@@ -21,16 +21,10 @@ const X86_64_MUSL: &str = "x86_64-unknown-linux-musl";
 const AARCH64_MUSL: &str = "aarch64-unknown-linux-musl";
 const WINDOWS: &str = "x86_64-pc-windows-gnu";
 
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
-
-/// Says why a test cannot run here: fails under CI, else prints `SKIPPED` and returns false.
+/// Says why a test cannot run here, through the suite's one skip policy (fails under CI, else
+/// prints `SKIPPED`); returns false.
 fn unavailable(test: &str, why: &str) -> bool {
-    if in_ci() {
-        panic!("{test}: {why}");
-    }
-    eprintln!("SKIPPED {test}: {why}");
+    wasivfs_e2e::skip::unavailable::<()>(format!("{test}: {why}"));
     false
 }
 
@@ -79,13 +73,9 @@ fn launcher(test: &str, triple: &str) -> Option<Vec<PathBuf>> {
     };
     match which(program) {
         Some(p) => Some(vec![p]),
-        None => {
-            unavailable(
-                test,
-                &format!("{program} is not installed (apt-get install {package})"),
-            );
-            None
-        }
+        None => wasivfs_e2e::skip::unavailable(format!(
+            "{test}: {program} is not installed (apt-get install {package})"
+        )),
     }
 }
 

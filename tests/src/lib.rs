@@ -19,6 +19,7 @@
 //! - [`runtimes`], [`browser`], [`ruby_cli`], [`process`]: outside runtimes (the `wasmtime` CLI,
 //!   Node, Bun, Deno, headless browsers) running packed modules, with time limits.
 //! - [`compat`]: the runtime table of `docs/compatibility.md`, checked against the test run.
+//! - [`skip`]: the one policy for a requirement unavailable here (skip outside CI, fail in it).
 
 #![deny(missing_docs)]
 
@@ -38,6 +39,7 @@ pub mod process;
 pub mod ruby_cli;
 pub mod run;
 pub mod runtimes;
+pub mod skip;
 pub mod suites;
 pub mod testsuite;
 pub mod trees;

@@ -83,12 +83,7 @@ impl Runtime {
             (None, _) => format!("{self:?} is not installed (looked in {:?})", dir()),
             (Some(_), true) => format!("the JavaScript glue is not installed in {:?}", dir()),
         };
-        let reason = format!("{missing}; .ci/setup-runtimes installs it");
-        if crate::artifacts::in_ci() {
-            panic!("{reason}");
-        }
-        eprintln!("SKIPPED: {reason}");
-        None
+        crate::skip::unavailable(format!("{missing}; .ci/setup-runtimes installs it"))
     }
 
     /// The first line of `--version` (browsers print their name too).

@@ -213,16 +213,17 @@ fn unreadable_file_in_host_tree() {
             .args(["--bounding-set=-dac_override,-dac_read_search", "cat"])
             .arg(&secret)
             .output();
-        match probe {
-            Ok(o) if !o.status.success() => {}
+        let why = match probe {
+            Ok(o) if !o.status.success() => None,
             Ok(_) => {
-                eprintln!("SKIPPED: running as root and setpriv cannot drop CAP_DAC_OVERRIDE here");
-                return;
+                Some("running as root and setpriv cannot drop CAP_DAC_OVERRIDE here".to_string())
             }
-            Err(e) => {
-                eprintln!("SKIPPED: running as root and setpriv is unavailable ({e})");
-                return;
-            }
+            Err(e) => Some(format!(
+                "running as root and setpriv (util-linux) is unavailable ({e})"
+            )),
+        };
+        if let Some(why) = why {
+            return wasivfs_e2e::skip::unavailable(why).unwrap_or(());
         }
         let mut c = Command::new("setpriv");
         c.arg("--bounding-set=-dac_override,-dac_read_search")
