@@ -37,7 +37,7 @@ fi
 
 WORK="$(mktemp -d "$BENCH/memory.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
-export WASIVFS_CACHE_DIR="$WORK/cache"
+export WASIVFS_CACHE="$WORK/cache"
 
 bench_tree "$BENCH" "$FILES" "$TOTAL_BYTES"
 

@@ -178,7 +178,7 @@ pair_row() {  # pair_row LABEL NAME_ONE NAME_IMG
 
 # --- wasivfs run, its cache warm: a private cache; each module is compiled once, then run again
 # after the racy window (2 s) so that its entries are trusted by stamp (docs/design.md).
-export WASIVFS_CACHE_DIR="$WORK/wasivfs-cache"
+export WASIVFS_CACHE="$WORK/wasivfs-cache"
 note "wasivfs run: compiling both modules into a fresh cache"
 for m in "$ONE" "$IMG"; do "$WASIVFS" run "$m" -- -c pass; done
 sleep 2.2

@@ -21,7 +21,7 @@ Examples:
       a `--` right after the module is dropped, the rest goes to the program
 
 The module's exit code becomes wasivfs's exit code; a trap exits with 134.
-Compiled code is cached, uncompressed, in ~/.cache/wasivfs/modules (or $WASIVFS_CACHE_DIR),
+Compiled code is cached, uncompressed, in ~/.cache/wasivfs/modules ($WASIVFS_CACHE/modules),
 so the second run of a large module starts fast; --no-cache compiles every time and neither
 reads nor writes the cache. Deleting that directory clears it.";
 

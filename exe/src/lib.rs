@@ -29,7 +29,7 @@ pub use build::{build_executable, precompile, precompile_for, ExeOptions, ExeRep
 pub use cli::{list_targets, run, ExeArgs};
 pub use dirs::DIRS_ENV;
 pub use runner::{
-    availability, builtin_runner, builtin_target, cache_dir, Availability, RunnerOrigin, CACHE_ENV,
+    availability, builtin_runner, builtin_target, cache_root, Availability, RunnerOrigin, CACHE_ENV,
 };
 pub use target::{elf_interpreter, Arch, Os, Target};
 pub use toolchain::Missing;

@@ -6,7 +6,8 @@
 //! - Any other supported target: a runner built on first use with cargo, from the runner's
 //!   sources embedded in wasivfs, and kept in the cache:
 //!   `<cache>/runners/<version>-<sources hash>/<triple>/wasivfs-exe-runner[.exe]`, where
-//!   `<cache>` is `$WASIVFS_CACHE`, else `$XDG_CACHE_HOME/wasivfs`, else `~/.cache/wasivfs`.
+//!   `<cache>` is wasivfs's cache directory (`$WASIVFS_CACHE`, else `wasivfs` in the user's
+//!   cache directory; see `wasivfs_runtime::location`).
 //!   The build's log stays next to it; its target directory is removed once it succeeds.
 
 use std::borrow::Cow;
@@ -20,8 +21,7 @@ use crate::embedded::{BUILTIN_RUNNER, RUNNER_SOURCES, RUNNER_SOURCES_KEY};
 use crate::target::Target;
 use crate::toolchain::{self, Missing};
 
-/// Environment variable naming the cache directory.
-pub const CACHE_ENV: &str = "WASIVFS_CACHE";
+pub use wasivfs_runtime::location::{cache_root, CACHE_ENV};
 
 /// Where a runner came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,23 +55,10 @@ pub fn builtin_target() -> &'static str {
     crate::embedded::BUILTIN_TARGET
 }
 
-/// The cache directory: `$WASIVFS_CACHE`, else `$XDG_CACHE_HOME/wasivfs`, else
-/// `$HOME/.cache/wasivfs`.
-pub fn cache_dir() -> Option<PathBuf> {
-    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
-    if let Some(dir) = var(CACHE_ENV) {
-        return Some(PathBuf::from(dir));
-    }
-    if let Some(dir) = var("XDG_CACHE_HOME") {
-        return Some(Path::new(&dir).join("wasivfs"));
-    }
-    var("HOME").map(|home| Path::new(&home).join(".cache/wasivfs"))
-}
-
 /// The directory of runners built from this wasivfs's embedded sources.
 fn runners_dir() -> Result<PathBuf> {
-    match cache_dir() {
-        Some(d) => Ok(d.join("runners").join(RUNNER_SOURCES_KEY)),
+    match wasivfs_runtime::location::cache_subdir("runners") {
+        Some(d) => Ok(d.join(RUNNER_SOURCES_KEY)),
         None => bail!("no cache directory for runners: set {CACHE_ENV} or HOME"),
     }
 }

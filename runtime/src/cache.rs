@@ -4,9 +4,8 @@
 //!
 //! # Where it lives
 //!
-//! `$WASIVFS_CACHE_DIR` if set, else `wasivfs/modules` under the user's cache directory
-//! (`$XDG_CACHE_HOME` or `~/.cache` on Linux, `~/Library/Caches` on macOS). Deleting the
-//! directory clears it; `wasivfs run --no-cache` neither reads nor writes it. It is kept under
+//! `modules/` in wasivfs's cache directory (see [`crate::location`]: `$WASIVFS_CACHE`, else
+//! `wasivfs` under the user's cache directory). Deleting the directory clears it; `wasivfs run --no-cache` neither reads nor writes it. It is kept under
 //! [`DEFAULT_MAX_BYTES`], least recently used entries first.
 //!
 //! # Layout (`v1/` under the cache directory)
@@ -34,8 +33,6 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use wasmtime::{Engine, Module};
 
-/// Environment variable naming the cache directory (used as is, created if missing).
-pub const CACHE_DIR_ENV: &str = "WASIVFS_CACHE_DIR";
 /// Environment variable that, set to `1`, makes [`load_for_run`] print one line to stderr saying
 /// how the module was obtained (`cache hit`, `cache verified`, `compiled`).
 pub const CACHE_LOG_ENV: &str = "WASIVFS_CACHE_LOG";
@@ -108,15 +105,17 @@ impl ModuleCache {
         }
     }
 
-    /// The cache named by [`CACHE_DIR_ENV`], else `wasivfs/modules` in the user's cache
-    /// directory; an error if there is neither (no home directory).
+    /// `modules/` in wasivfs's cache directory ([`crate::location::cache_root`]); an error if
+    /// there is none (no home directory and no `WASIVFS_CACHE`).
     pub fn from_env() -> Result<ModuleCache> {
-        if let Some(d) = std::env::var_os(CACHE_DIR_ENV).filter(|d| !d.is_empty()) {
-            return Ok(ModuleCache::new(d));
-        }
-        dirs::cache_dir()
-            .map(|d| ModuleCache::new(d.join("wasivfs").join("modules")))
-            .ok_or_else(|| anyhow!("no user cache directory (set HOME or {CACHE_DIR_ENV})"))
+        crate::location::cache_subdir("modules")
+            .map(ModuleCache::new)
+            .ok_or_else(|| {
+                anyhow!(
+                    "no user cache directory (set HOME or {})",
+                    crate::location::CACHE_ENV
+                )
+            })
     }
 
     /// Sets the bound on the total size of cached artifacts (checked after each store).

@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 pub mod cache;
+pub mod location;
 
 use anyhow::{anyhow, Result};
 pub use cache::{load_for_run, Lookup, Miss, ModuleCache};

@@ -57,8 +57,8 @@ fn locate_and_build() -> Result<PathBuf, String> {
     Ok(bin)
 }
 
-/// The variable that points `wasivfs run`'s compilation cache elsewhere.
-const CACHE_DIR_ENV: &str = wasivfs_runtime::cache::CACHE_DIR_ENV;
+/// The variable that points wasivfs's cache (`wasivfs run`'s compiled modules) elsewhere.
+const CACHE_ENV: &str = wasivfs_runtime::location::CACHE_ENV;
 
 /// Runs `wasivfs ARGS...` and returns its output.
 pub fn wasivfs<I, S>(args: I) -> Output
@@ -69,11 +69,8 @@ where
     let bin = wasivfs_bin();
     let mut cmd = Command::new(&bin);
     // Keep `wasivfs run`'s compilation cache out of the user's own cache directory.
-    if std::env::var_os(CACHE_DIR_ENV).is_none() {
-        cmd.env(
-            CACHE_DIR_ENV,
-            std::env::temp_dir().join("wasivfs-e2e-cache"),
-        );
+    if std::env::var_os(CACHE_ENV).is_none() {
+        cmd.env(CACHE_ENV, std::env::temp_dir().join("wasivfs-e2e-cache"));
     }
     cmd.args(args)
         .output()

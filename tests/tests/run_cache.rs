@@ -35,8 +35,14 @@ impl Case {
         Case { dir }
     }
 
-    fn cache(&self) -> PathBuf {
+    /// wasivfs's cache directory (`WASIVFS_CACHE`) for this case.
+    fn cache_root(&self) -> PathBuf {
         self.dir.path().join("cache")
+    }
+
+    /// Where `wasivfs run` keeps compiled modules in it.
+    fn cache(&self) -> PathBuf {
+        self.cache_root().join("modules")
     }
 
     fn run(&self, extra: &[&str]) -> Output {
@@ -45,7 +51,7 @@ impl Case {
             .args(extra)
             .arg(self.dir.path().join("packed.wasm"))
             .args(["--", "/src", "cat", "a.txt"])
-            .env("WASIVFS_CACHE_DIR", self.cache())
+            .env("WASIVFS_CACHE", self.cache_root())
             .env("WASIVFS_CACHE_LOG", "1")
             .output()
             .unwrap()
