@@ -212,7 +212,7 @@ pub fn run_command(rt: Runtime, wasm: &Path, argv: &[&str]) -> Result<GuestRun> 
 /// Boots the CRuby reactor `wasm` with ruby.wasm's Node entry point and evaluates
 /// `require entry` (JavaScript runtimes only; see [`crate::ruby_cli`] for the wasmtime CLI).
 pub fn run_ruby_js(rt: Runtime, wasm: &Path, entry: &str) -> Result<GuestRun> {
-    run_ruby_js_with(rt, wasm, entry, &NodeFlags::default())
+    run_ruby_js_with(rt, wasm, entry, &[])
 }
 
 /// The V8 flag every run on Node 20 gets, as `docs/compatibility.md` tells users to run it.
@@ -227,45 +227,28 @@ pub fn run_ruby_js(rt: Runtime, wasm: &Path, entry: &str) -> Result<GuestRun> {
 /// SIGSEGV. With fast API calls off, every WASI call goes through the ordinary API callback path.
 pub const NODE20_WORKAROUND: &str = "--no-turbo-fast-api-calls";
 
-/// Node's command-line flags for one run on Node 20 or 26 (other runtimes ignore them).
-#[derive(Clone, Copy, Debug)]
-pub struct NodeFlags<'a> {
-    /// Whether Node 20 gets [`NODE20_WORKAROUND`] (the default; `false` only to show the crash).
-    pub workaround: bool,
-    /// Further V8 flags, e.g. `--no-liftoff`.
-    pub extra: &'a [&'a str],
-}
-
-impl Default for NodeFlags<'_> {
-    fn default() -> Self {
-        NodeFlags {
-            workaround: true,
-            extra: &[],
-        }
-    }
-}
-
-/// [`run_ruby_js`] with Node started with `flags`.
+/// [`run_ruby_js`] with further V8 flags for Node 20 or 26 (e.g. `--no-liftoff`; other runtimes
+/// ignore them).
 pub fn run_ruby_js_with(
     rt: Runtime,
     wasm: &Path,
     entry: &str,
-    flags: &NodeFlags<'_>,
+    v8_flags: &[&str],
 ) -> Result<GuestRun> {
     let program = rt.program().context("runtime not installed")?;
     let js = js_dir().context("the JavaScript glue is not installed")?;
     let mut cmd = Command::new(&program);
-    js_command_with(rt, &mut cmd, flags);
+    js_command_with(rt, &mut cmd, v8_flags);
     cmd.arg("ruby").arg(wasm).arg(js).arg(entry);
     run_in_scratch(&mut cmd)
 }
 
 /// The runtime's way of running `fixtures/runtimes/wasi-node.mjs`.
 fn js_command(rt: Runtime, cmd: &mut Command) {
-    js_command_with(rt, cmd, &NodeFlags::default());
+    js_command_with(rt, cmd, &[]);
 }
 
-fn js_command_with(rt: Runtime, cmd: &mut Command, flags: &NodeFlags<'_>) {
+fn js_command_with(rt: Runtime, cmd: &mut Command, v8_flags: &[&str]) {
     match rt {
         Runtime::Deno => {
             cmd.args([
@@ -278,10 +261,10 @@ fn js_command_with(rt: Runtime, cmd: &mut Command, flags: &NodeFlags<'_>) {
         }
         Runtime::Node26 | Runtime::Node20 => {
             cmd.arg("--no-warnings");
-            if rt == Runtime::Node20 && flags.workaround {
+            if rt == Runtime::Node20 {
                 cmd.arg(NODE20_WORKAROUND);
             }
-            cmd.args(flags.extra);
+            cmd.args(v8_flags);
         }
         _ => {}
     }

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use wasivfs_e2e::browser::{self, Job};
 use wasivfs_e2e::run::{execute, map, pack_in, Run};
-use wasivfs_e2e::runtimes::{self, GuestRun, NodeFlags, Runtime};
+use wasivfs_e2e::runtimes::{self, GuestRun, Runtime};
 use wasivfs_e2e::{artifacts, compat, fixtures, interp, ruby_cli, suites, trees};
 use wasivfs_packer::MemoryMode;
 
@@ -360,12 +360,9 @@ fn ruby_repeats(rt: Runtime, g: &Guests) {
             let handles: Vec<_> = batch
                 .iter()
                 .map(|&i| {
-                    let flags = NodeFlags {
-                        extra: RUBY_REPEAT_FLAGS[i % RUBY_REPEAT_FLAGS.len()],
-                        ..NodeFlags::default()
-                    };
+                    let flags = RUBY_REPEAT_FLAGS[i % RUBY_REPEAT_FLAGS.len()];
                     s.spawn(move || {
-                        let run = runtimes::run_ruby_js_with(rt, &g.ruby.wasm, RUBY_ENTRY, &flags)
+                        let run = runtimes::run_ruby_js_with(rt, &g.ruby.wasm, RUBY_ENTRY, flags)
                             .unwrap_or_else(|e| panic!("{rt:?}: {e:#}"));
                         (i, run)
                     })
@@ -392,35 +389,6 @@ fn ruby_repeats(rt: Runtime, g: &Guests) {
         "{rt:?}: {} of {RUBY_REPEATS} runs of the CRuby app differ from the oracle:\n{}",
         failed.len(),
         failed.join("\n")
-    );
-}
-
-/// The Node 20 bug that [`runtimes::NODE20_WORKAROUND`] avoids (`docs/compatibility.md`): without
-/// it, and with V8's `--no-liftoff`, node dies with a signal running the packed CRuby app. Should
-/// this fail because the app ran, the installed Node 20 no longer has the bug: measure again and
-/// drop the workaround and this test.
-#[test]
-fn node20_crashes_without_the_workaround() {
-    if Runtime::Node20.require().is_none() {
-        return;
-    }
-    let Some(g) = guests_in(MemoryMode::Single) else {
-        return;
-    };
-    let flags = NodeFlags {
-        workaround: false,
-        extra: &["--no-liftoff"],
-    };
-    let run = runtimes::run_ruby_js_with(Runtime::Node20, &g.ruby.wasm, RUBY_ENTRY, &flags)
-        .unwrap_or_else(|e| panic!("Node20: {e:#}"));
-    assert!(
-        run.error
-            .as_deref()
-            .is_some_and(|e| e.starts_with("killed by signal")),
-        "Node 20 without {} was expected to crash: error {:?}, stdout {:?}",
-        runtimes::NODE20_WORKAROUND,
-        run.error,
-        run.stdout_text()
     );
 }
 
