@@ -18,7 +18,7 @@
 #![deny(missing_docs)]
 
 /// Version of the ABI between the VFS module and the merger (recorded in the `wasivfs` section).
-pub const ABI_VERSION: u32 = 3;
+pub const ABI_VERSION: u32 = 4;
 
 /// Size of one wasm page in bytes.
 pub const PAGE_SIZE: u64 = 65536;
@@ -88,8 +88,9 @@ pub enum Intrinsic {
 }
 
 /// Calls `$callback!` with the preview 1 module name, the export prefix, and every preview 1
-/// function the VFS intercepts (each takes or returns an fd or a path), as
-/// `fn name(arg: type, ...);` items returning an errno (`i32`).
+/// function the VFS intercepts (each takes or returns an fd or a path, or reads the arguments or
+/// the environment, which a packed module may bake in), as `fn name(arg: type, ...);` items
+/// returning an errno (`i32`).
 #[macro_export]
 macro_rules! for_each_intercepted {
     ($callback:ident) => {
@@ -132,6 +133,10 @@ macro_rules! for_each_intercepted {
             fn sock_recv(fd: i32, ri_data: i32, ri_data_len: i32, ri_flags: i32, ro_datalen: i32, ro_flags: i32);
             fn sock_send(fd: i32, si_data: i32, si_data_len: i32, si_flags: i32, so_datalen: i32);
             fn sock_shutdown(fd: i32, how: i32);
+            fn args_sizes_get(argc: i32, argv_buf_size: i32);
+            fn args_get(argv: i32, argv_buf: i32);
+            fn environ_sizes_get(count: i32, buf_size: i32);
+            fn environ_get(environ: i32, environ_buf: i32);
         }
     };
 }
@@ -317,7 +322,7 @@ mod tests {
             );
             assert_eq!(f.signature.results, [ValKind::I32]);
         }
-        assert_eq!(INTERCEPTED.len(), 36);
+        assert_eq!(INTERCEPTED.len(), 40);
         assert!(intercepted("proc_exit").is_none());
         assert_eq!(intercepted("fd_seek").map(|s| s.params.len()), Some(4));
         assert_eq!(

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use wasivfs_packer::MemoryMode;
+use wasivfs_packer::{EnvInherit, HostDirs, MemoryMode};
 
 /// A `--mapdir GUEST::HOST` value.
 pub fn mapdir(value: &str) -> Result<(String, PathBuf), String> {
@@ -30,6 +30,42 @@ pub fn env(value: &str) -> Result<(String, Option<String>), String> {
         Some(("", _)) => Err(format!("expected NAME=VALUE, got {value:?}")),
         Some((k, v)) => Ok((k.to_string(), Some(v.to_string()))),
         None => Ok((value.to_string(), None)),
+    }
+}
+
+/// A `pack --env NAME=VALUE` value: `=` is required and the name must not be empty.
+pub fn baked_env(value: &str) -> Result<(String, String), String> {
+    match value.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!(
+            "expected NAME=VALUE with a non-empty NAME, got {value:?}"
+        )),
+    }
+}
+
+/// An `--env-inherit` value: `all`, `none` or a comma-separated list of names.
+pub fn env_inherit(value: &str) -> Result<EnvInherit, String> {
+    match value {
+        "all" => Ok(EnvInherit::All),
+        "none" => Ok(EnvInherit::None),
+        _ => {
+            let names: Vec<String> = value.split(',').map(str::to_string).collect();
+            if names.iter().any(|n| n.is_empty() || n.contains('=')) {
+                return Err(format!(
+                    "expected all, none or NAME[,NAME...] (names non-empty, without `=`), got {value:?}"
+                ));
+            }
+            Ok(EnvInherit::Only(names))
+        }
+    }
+}
+
+/// A `--host-dirs` value: `allow` or `deny`.
+pub fn host_dirs(value: &str) -> Result<HostDirs, String> {
+    match value {
+        "allow" => Ok(HostDirs::Allow),
+        "deny" => Ok(HostDirs::Deny),
+        _ => Err(format!("expected `allow` or `deny`, got {value:?}")),
     }
 }
 
@@ -126,6 +162,23 @@ mod tests {
         assert_eq!(env("A=b=c").unwrap(), ("A".into(), Some("b=c".into())));
         assert_eq!(env("HOME").unwrap(), ("HOME".into(), None));
         assert!(env("=x").is_err());
+    }
+
+    #[test]
+    fn program_values() {
+        assert_eq!(baked_env("A=b=c").unwrap(), ("A".into(), "b=c".into()));
+        assert_eq!(baked_env("A=").unwrap(), ("A".into(), "".into()));
+        assert!(baked_env("A").is_err());
+        assert!(baked_env("=x").is_err());
+        assert_eq!(env_inherit("none").unwrap(), EnvInherit::None);
+        assert_eq!(
+            env_inherit("HOME,LANG").unwrap(),
+            EnvInherit::Only(vec!["HOME".into(), "LANG".into()])
+        );
+        assert!(env_inherit("HOME,").is_err());
+        assert!(env_inherit("").is_err());
+        assert_eq!(host_dirs("deny").unwrap(), HostDirs::Deny);
+        assert!(host_dirs("no").is_err());
     }
 
     #[test]

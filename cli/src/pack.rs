@@ -6,7 +6,8 @@ use clap::{ArgMatches, Args};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use wasivfs_packer::{
-    normalize_guest_path, pack_with, ExcludeRules, Mapping, MemoryMode, PackOptions,
+    normalize_guest_path, pack_with, EnvInherit, ExcludeRules, HostDirs, Mapping, MemoryMode,
+    PackOptions, ProgramConfig,
 };
 
 const PACK_HELP: &str = "\
@@ -26,6 +27,11 @@ Examples:
       --memory single, gives a module with one memory that runs on any WASI runtime
   wasivfs pack app.wasm --mapdir /data::./data --writable /data --tmpfs /tmp -o packed.wasm
       /data starts as packed and takes writes in memory; /tmp is an empty writable directory
+  wasivfs pack python.wasm --mapdir /app::./app -o app.wasm -- /app/main.py
+      bakes the entry point in: `wasmtime app.wasm --name x` runs /app/main.py --name x
+  wasivfs pack app.wasm --mapdir /app::./app --env LANG=C.UTF-8 --env-inherit none \
+      --host-dirs deny -o app.wasm
+      the program sees LANG and nothing of the runtime's variables or directories
 
 Mounts are embedded in the order given; guest `/` and nested guest paths (like /usr and
 /usr/local/app) both work. Symlinks are kept as links (--follow-symlinks stores what they point
@@ -98,6 +104,37 @@ pub struct PackArgs {
     #[arg(long, value_name = "single|multi", value_parser = args::memory,
           default_value = wasivfs_packer::DEFAULT_MEMORY_MODE.as_str())]
     pub memory: MemoryMode,
+
+    /// An argument the program always receives right after argv[0], before the runtime's
+    /// (repeatable; these come before the ones after `--`).
+    #[arg(long = "arg", value_name = "ARG", allow_hyphen_values = true)]
+    pub arg: Vec<String>,
+
+    /// What the program sees as argv[0] (default: what the runtime passes).
+    #[arg(long = "argv0", value_name = "NAME", allow_hyphen_values = true)]
+    pub argv0: Option<String>,
+
+    /// A variable the program always sees (repeatable; the last one of a name wins). A variable
+    /// of the same name that the runtime passes, and --env-inherit lets through, wins over it.
+    #[arg(long = "env", value_name = "NAME=VALUE", value_parser = args::baked_env)]
+    pub env: Vec<(String, String)>,
+
+    /// Which of the runtime's variables the program sees: all, none, or a comma-separated list
+    /// of names.
+    #[arg(long = "env-inherit", value_name = "all|none|NAME[,NAME...]",
+          value_parser = args::env_inherit, default_value = "all")]
+    pub env_inherit: EnvInherit,
+
+    /// `deny` hides every directory the runtime preopens (wasmtime --dir, exe --dir), so the
+    /// program sees exactly the embedded mounts; `allow` keeps them next to the embedded ones.
+    #[arg(long = "host-dirs", value_name = "allow|deny", value_parser = args::host_dirs,
+          default_value = "allow")]
+    pub host_dirs: HostDirs,
+
+    /// Arguments the program always receives right after argv[0] (and after any --arg),
+    /// before whatever the runtime passes: `wasivfs pack py.wasm ... -o app.wasm -- /app/main.py`.
+    #[arg(last = true, value_name = "ARG")]
+    pub args: Vec<String>,
 }
 
 /// Runs `pack`; `matches` gives the command-line positions so that `--mapdir` and `--dir`
@@ -134,6 +171,16 @@ pub fn main(a: PackArgs, matches: Option<&ArgMatches>, v: Verbosity) -> Result<E
     for pattern in &a.exclude {
         excludes.add_pattern(pattern)?;
     }
+    let mut program = ProgramConfig {
+        argv0: a.argv0,
+        args: a.arg.into_iter().chain(a.args).collect(),
+        env: Vec::new(),
+        env_inherit: a.env_inherit,
+        host_dirs: a.host_dirs,
+    };
+    for (name, value) in &a.env {
+        program.set_env(name, value);
+    }
     let opts = PackOptions {
         input: a.input,
         output: a.output,
@@ -147,6 +194,7 @@ pub fn main(a: PackArgs, matches: Option<&ArgMatches>, v: Verbosity) -> Result<E
         tmpfs: a.tmpfs,
         writable: a.writable,
         tmpfs_sizes: a.tmpfs_size,
+        program,
     };
     let report = pack_with(&opts, progress::for_stderr(v.quiet))?;
     if !v.quiet {

@@ -46,3 +46,67 @@ fn packed_cpython_runs_an_embedded_script() {
         "py (3, 12) ['--help', 'x']\n[\"main.py\"]\nhello 332833500 1.5811388300841898\n"
     );
 }
+
+/// CPython packed with its entry point and a variable baked in (`pack -- /app/main.py`), made an
+/// executable and run as `./app ARGS` alone in an empty directory with an empty environment:
+/// the same output and exit code as CPython unpacked, given the script, the arguments and the
+/// variable explicitly with `/app` host-mapped.
+#[test]
+fn packed_cpython_app_with_its_entry_point_baked() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let mut program = wasivfs_packer::ProgramConfig {
+        args: vec!["/app/main.py".into()],
+        host_dirs: wasivfs_packer::HostDirs::Deny,
+        ..Default::default()
+    };
+    program.set_env("GREETING", "baked hello");
+    let Some((packed, (python, app))) = packed_python_app_with(tmp.path(), program) else {
+        return;
+    };
+    let exe = make_exe(&packed, tmp.path(), "py", &[]);
+    let out = run_isolated(&exe, &["--name", "x ü"], &[]);
+    let oracle = wasivfs_e2e::run::execute(
+        &python,
+        &wasivfs_e2e::run::Run {
+            args: ["app", "/app/main.py", "--name", "x ü"]
+                .map(String::from)
+                .to_vec(),
+            env: vec![("GREETING".into(), "baked hello".into())],
+            dirs: vec![(app, "/app".into())],
+        },
+    )
+    .unwrap_or_else(|e| panic!("oracle: {e:#}"));
+    assert_eq!(out.status.code(), Some(9), "stderr: {}", stderr(&out));
+    assert_eq!(oracle.exit_code, 9);
+    assert_eq!(stdout(&out), String::from_utf8_lossy(&oracle.stdout));
+    assert!(stdout(&out).starts_with("py (3, 12) ['--name', 'x ü']\n"));
+    assert!(stdout(&out).contains("baked hello"));
+}
+
+/// `--host-dirs deny`: the executable's baked `--dir` grant and a `WASIVFS_DIRS` grant are
+/// invisible to the program, the embedded mount is there.
+#[test]
+fn denied_host_directories_hide_exe_grants() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let tree = tmp.path().join("tree");
+    note_tree(&tree);
+    let host = tmp.path().join("host");
+    std::fs::create_dir_all(&host).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(host.join("f.txt"), "host file\n").unwrap_or_else(|e| panic!("{e}"));
+    let plain = tmp.path().join("probe.wasm");
+    std::fs::write(&plain, c_probe()).unwrap_or_else(|e| panic!("{e}"));
+    let program = wasivfs_packer::ProgramConfig {
+        host_dirs: wasivfs_packer::HostDirs::Deny,
+        ..Default::default()
+    };
+    let packed = pack_program(&plain, &[("/src", &tree)], program);
+    let spec = format!("{}::/data", host.display());
+    let exe = make_exe(&packed, tmp.path(), "probe-deny", &[&spec]);
+    let out = run_isolated(&exe, &["cat", "/src/sub/note.txt"], &[]);
+    assert_exit_and_stdout_end(&out, 0, "embedded note\n");
+    let out = run_isolated(&exe, &["cat", "/data/f.txt"], &[]);
+    assert_exit_and_stdout_end(&out, 2, "cannot open /data/f.txt\n");
+    let grant = format!("{}::/late", host.display());
+    let out = run_isolated(&exe, &["cat", "/late/f.txt"], &[("WASIVFS_DIRS", &grant)]);
+    assert_exit_and_stdout_end(&out, 2, "cannot open /late/f.txt\n");
+}

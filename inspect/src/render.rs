@@ -2,6 +2,7 @@
 
 use crate::{ListItem, Summary};
 use std::time::{Duration, SystemTime};
+use wasivfs_image::config::{EnvInherit, HostDirs, ProgramConfig};
 use wasivfs_image::section::MemoryMode;
 
 /// `ns` nanoseconds after the Unix epoch.
@@ -106,6 +107,38 @@ pub fn render_summary(s: &Summary) -> String {
         if !l.stubs.is_empty() {
             out.push_str(&format!("  stubs (ENOSYS): {}\n", l.stubs.join(" ")));
         }
+        out.push_str(&program_summary(&l.program));
     }
     out
+}
+
+/// The baked arguments, variables and policies of a layer, as `inspect` prints them (strings
+/// quoted, so that empty and odd ones show).
+fn program_summary(p: &ProgramConfig) -> String {
+    let quoted = |v: &mut dyn Iterator<Item = String>| -> String {
+        let v: Vec<String> = v.map(|s| format!("{s:?}")).collect();
+        if v.is_empty() {
+            "(none)".to_string()
+        } else {
+            v.join(" ")
+        }
+    };
+    format!(
+        "  argv[0]: {}\n  arguments after argv[0]: {}\n  environment: {}\n  runtime variables: {}\n  host directories: {}\n",
+        match &p.argv0 {
+            Some(a) => format!("{a:?}"),
+            None => "as the runtime passes it".to_string(),
+        },
+        quoted(&mut p.args.iter().cloned()),
+        quoted(&mut p.env.iter().map(|(n, v)| format!("{n}={v}"))),
+        match &p.env_inherit {
+            EnvInherit::All => "all".to_string(),
+            EnvInherit::None => "none".to_string(),
+            EnvInherit::Only(names) => format!("only {}", names.join(",")),
+        },
+        match p.host_dirs {
+            HostDirs::Allow => "allow (the runtime's preopens stay visible)",
+            HostDirs::Deny => "deny (the runtime's preopens are hidden)",
+        },
+    )
 }

@@ -119,6 +119,7 @@ fn packed_module_format(img: &[u8], content: &[u8], format: u32) -> Vec<u8> {
         stored_bytes: 17,
         trampolines: vec!["fd_read".into()],
         stubs: vec![],
+        program: Default::default(),
     };
     let payload = info.to_json();
     m.section(&CustomSection {

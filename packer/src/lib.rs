@@ -10,6 +10,7 @@ pub mod content;
 pub mod error;
 pub mod exclude;
 pub mod info;
+mod program;
 pub mod progress;
 mod single;
 pub mod snapshot;
@@ -22,6 +23,7 @@ pub use exclude::ExcludeRules;
 pub use info::{ContentInfo, InputInfo, LayerInfo, MemoryMode, MountInfo};
 pub use progress::{Event, NoProgress, Progress, Stage};
 pub use walk::{Mapping, WalkCounts};
+pub use wasivfs_image::config::{EnvInherit, HostDirs, ProgramConfig};
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -88,6 +90,9 @@ pub struct PackOptions {
     /// writable mount, `(Some(guest), n)` the limit of one; the last one given wins. Without any,
     /// [`DEFAULT_TMPFS_SIZE`].
     pub tmpfs_sizes: Vec<(Option<String>, u64)>,
+    /// What the program always gets besides files: arguments after `argv[0]`, `argv[0]`,
+    /// variables and the runtime-variable and host-directory policies.
+    pub program: ProgramConfig,
 }
 
 impl Default for PackOptions {
@@ -106,6 +111,7 @@ impl Default for PackOptions {
             tmpfs: Vec::new(),
             writable: Vec::new(),
             tmpfs_sizes: Vec::new(),
+            program: ProgramConfig::default(),
         }
     }
 }
@@ -198,8 +204,17 @@ pub fn pack_to_bytes_with(
     let started = stage_start(&*progress, Stage::Read);
     let app = std::fs::read(input).map_err(|e| PackError::io(input, e))?;
     let scanned = wasivfs_trampoline_gen::scan_app(&app).map_err(module_err)?;
+    let earlier: Vec<ProgramConfig> = info::read_layers(&app)
+        .into_iter()
+        .filter_map(|l| l.ok().map(|l| l.program))
+        .collect();
+    program::check_layers(&earlier, opts)?;
     timings.push(stage_done(&*progress, Stage::Read, started));
 
+    opts.program.validate().map_err(|e| PackError::Options {
+        what: "baked arguments and variables".into(),
+        reason: e.to_string(),
+    })?;
     let writable = writable::plan(opts)?;
     let started = stage_start(&*progress, Stage::Walk);
     let walk_opts = walk::WalkOptions {
@@ -218,6 +233,7 @@ pub fn pack_to_bytes_with(
     })?;
     let mut walked = walked;
     writable::apply(&mut walked.builder, &writable)?;
+    walked.builder.set_config(&opts.program);
     let walk_counts = walked.counts;
     timings.push(stage_done(&*progress, Stage::Walk, started));
 
@@ -313,6 +329,7 @@ pub fn pack_to_bytes_with(
         stored_bytes: stats.stored_bytes,
         trampolines: plan.trampolines.clone(),
         stubs: plan.stubs.clone(),
+        program: opts.program.clone(),
     };
     wasivfs_trampoline_gen::append_layer_section(&mut out, &info.to_json()).map_err(module_err)?;
     timings.push(stage_done(&*progress, Stage::Merge, started));

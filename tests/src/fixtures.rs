@@ -18,6 +18,10 @@ pub const OPS_GUEST: &str = env!("WASIVFS_FIXTURE_OPS_GUEST");
 /// it is asked to read (the `wasivfs exe` tests' probe).
 pub const PROBE: &str = env!("WASIVFS_FIXTURE_PROBE");
 
+/// `fixtures/c/context.c`: prints its arguments, environment and preopens (the baked-settings
+/// tests' probe).
+pub const CONTEXT: &str = env!("WASIVFS_FIXTURE_CONTEXT");
+
 /// `fixtures/exe-guest/src/bin/hello.rs`: a Rust hello world.
 pub const EXE_GUEST_HELLO: &str = env!("WASIVFS_FIXTURE_EXE_GUEST_HELLO");
 

@@ -3,7 +3,7 @@
 use crate::run::Map;
 use anyhow::{anyhow, Result};
 use std::path::Path;
-use wasivfs_packer::{Mapping, MemoryMode, PackOptions};
+use wasivfs_packer::{Mapping, MemoryMode, PackOptions, ProgramConfig};
 
 /// Writable mounts for [`PackParams`]: `--writable`, `--tmpfs` and `--tmpfs-size`.
 #[derive(Clone, Debug, Default)]
@@ -35,6 +35,8 @@ pub struct PackParams {
     pub memory: MemoryMode,
     /// Writable and tmpfs mounts.
     pub writable: Writable,
+    /// Baked arguments, variables and policies.
+    pub program: ProgramConfig,
 }
 
 impl Default for PackParams {
@@ -43,6 +45,7 @@ impl Default for PackParams {
             segment_len: None,
             memory: wasivfs_packer::DEFAULT_MEMORY_MODE,
             writable: Writable::default(),
+            program: ProgramConfig::default(),
         }
     }
 }
@@ -65,6 +68,7 @@ pub fn pack_file(input: &Path, mounts: &[Map], p: &PackParams) -> Result<Vec<u8>
         writable: p.writable.writable.clone(),
         tmpfs: p.writable.tmpfs.clone(),
         tmpfs_sizes: p.writable.size.map(|s| (None, s)).into_iter().collect(),
+        program: p.program.clone(),
         ..PackOptions::default()
     };
     let (bytes, _info) = wasivfs_packer::pack_to_bytes(&opts).map_err(|e| anyhow!("{e}"))?;

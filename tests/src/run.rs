@@ -256,6 +256,53 @@ fn packed_sides(
     })
 }
 
+/// A differential run of a packed module whose layers bake arguments, variables and policies:
+/// the oracle is `oracle_run` of `module` as it is (the mounts host-mapped, the composed
+/// arguments and variables passed explicitly); the packed side packs `mounts` with `layers[0]`,
+/// then each further layer (no mounts) onto the result, three ways (default; contents in tiny
+/// segments; the other `--memory` mode), and runs each with `packed_run`.
+pub fn differential_layers(
+    module: &[u8],
+    mounts: &[Map],
+    layers: &[wasivfs_packer::ProgramConfig],
+    oracle_run: &Run,
+    packed_run: &Run,
+) -> Result<Differential> {
+    let oracle = execute(module, oracle_run).context("oracle run")?;
+    let variants = [
+        PackParams::default(),
+        PackParams {
+            segment_len: Some(crate::packer::small_segment_len(mounts)),
+            ..PackParams::default()
+        },
+        PackParams {
+            memory: crate::packer::other_memory_mode(),
+            ..PackParams::default()
+        },
+    ];
+    let mut sides = Vec::new();
+    for base in variants {
+        let mut bytes = module.to_vec();
+        for (i, program) in layers.iter().enumerate() {
+            let p = PackParams {
+                program: program.clone(),
+                ..base.clone()
+            };
+            let m = if i == 0 { mounts } else { &[] };
+            bytes = pack_params(&bytes, m, &p).with_context(|| format!("packing layer {i}"))?;
+        }
+        sides.push(execute(&bytes, packed_run).context("packed run")?);
+    }
+    let mut sides = sides.into_iter();
+    let mut next = || sides.next().context("missing packed run");
+    Ok(Differential {
+        oracle,
+        packed: next()?,
+        packed_split: next()?,
+        packed_other_memory: next()?,
+    })
+}
+
 /// Copies the tree at `from` into `to` (created): files, directories and symlinks, writable by
 /// the owner whatever the source's modes (a writable mount's oracle, or a test suite's root that
 /// its tests write into).

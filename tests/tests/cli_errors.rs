@@ -189,6 +189,41 @@ fn exported_second_memory_is_refused_in_single_mode() {
     succeed(multi);
 }
 
+/// Bad baked settings (`--env`, `--env-inherit`, `--host-dirs`, arguments over the size
+/// limit, a layer an earlier layer would hide): one line, nothing written.
+#[test]
+fn bad_program_settings_are_refused() {
+    let i = Inputs::new();
+    let out = i.c.dir("out").join("o.wasm");
+    let big = "x".repeat(120_000);
+    let too_many: Vec<&str> = std::iter::repeat_n(big.as_str(), 9).collect();
+    let cases: [(&str, Vec<&str>, &str); 6] = [
+        ("--env without =", vec!["--env", "NOVALUE"], "NOVALUE"),
+        ("--env with an empty name", vec!["--env", "=v"], "\"=v\""),
+        (
+            "--env-inherit empty name",
+            vec!["--env-inherit", "A,,B"],
+            "A,,B",
+        ),
+        ("--host-dirs", vec!["--host-dirs", "maybe"], "maybe"),
+        ("--env-inherit with =", vec!["--env-inherit", "A=B"], "A=B"),
+        ("too large", [&["--"][..], &too_many].concat(), "1048576"),
+    ];
+    for (what, extra, culprit) in cases {
+        let mut cmd = pack_cmd(&i.input, &mapdir("/src", &i.tree), &out);
+        cmd.args(extra);
+        expect_error(what, cmd, culprit, &out);
+    }
+    // A second layer whose mounts an earlier `--host-dirs deny` would hide.
+    let first = i.c.path("first.wasm");
+    let mut cmd = pack_cmd(&i.input, &mapdir("/src", &i.tree), &first);
+    cmd.args(["--host-dirs", "deny"]);
+    succeed(cmd);
+    let cmd = pack_cmd(&first, &mapdir("/more", &i.tree), &out);
+    let line = expect_error("mounts hidden by an earlier layer", cmd, "first.wasm", &out);
+    assert!(line.contains("--host-dirs deny"), "{line}");
+}
+
 #[test]
 fn missing_host_directory() {
     let c = Scratch::new();

@@ -397,3 +397,85 @@ fn inspect_and_ls_show_writable_and_tmpfs_mounts() {
         "{json}"
     );
 }
+
+/// `inspect` shows what a layer bakes in (text and JSON), and `wasivfs run` appends its own
+/// trailing arguments to the baked ones: the probe runs the baked operations and then the
+/// runtime's.
+#[test]
+fn inspect_shows_baked_settings_and_run_appends_arguments() {
+    let w = Scratch::new();
+    let tree = w.small_tree();
+    let (out, _) = pack_tree(
+        &w,
+        &tree,
+        &[
+            "--argv0",
+            "tool",
+            "--env",
+            "A=1",
+            "--env",
+            "EMPTY=",
+            "--env",
+            "A=2",
+            "--env-inherit",
+            "HOME,LANG",
+            "--arg",
+            "/app",
+            "--",
+            "cat",
+            "a.txt",
+        ],
+    );
+    let summary = text(&ok(wasivfs(["inspect", s(&out)])).stdout);
+    for line in [
+        "  argv[0]: \"tool\"\n",
+        "  arguments after argv[0]: \"/app\" \"cat\" \"a.txt\"\n",
+        "  environment: \"A=2\" \"EMPTY=\"\n",
+        "  runtime variables: only HOME,LANG\n",
+        "  host directories: allow (the runtime's preopens stay visible)\n",
+    ] {
+        assert!(summary.contains(line), "{line:?} missing:\n{summary}");
+    }
+    let json: serde_json::Value =
+        serde_json::from_slice(&ok(wasivfs(["inspect", s(&out), "--json"])).stdout).unwrap();
+    let program = &json["layers"][0]["program"];
+    assert_eq!(program["argv0"], "tool", "{json}");
+    assert_eq!(program["args"], serde_json::json!(["/app", "cat", "a.txt"]));
+    assert_eq!(
+        program["env"],
+        serde_json::json!([["A", "2"], ["EMPTY", ""]])
+    );
+    assert_eq!(
+        program["env_inherit"],
+        serde_json::json!({"only": ["HOME", "LANG"]})
+    );
+    let run = text(&ok(wasivfs(["run", s(&out), "stat", "a.txt"])).stdout);
+    assert!(run.starts_with("cat a.txt\n"), "{run}");
+    assert!(run.contains("\nstat a.txt\n"), "{run}");
+
+    // A second layer: its arguments follow, its policy shows on its own layer.
+    let again = w.path("again.wasm");
+    ok(wasivfs([
+        "pack",
+        s(&out),
+        "-o",
+        s(&again),
+        "--host-dirs",
+        "deny",
+        "--",
+        "stat",
+        ".",
+    ]));
+    let summary = text(&ok(wasivfs(["inspect", s(&again)])).stdout);
+    assert!(
+        summary.contains("host directories: deny (the runtime's preopens are hidden)"),
+        "{summary}"
+    );
+    let run = text(&ok(wasivfs(["run", s(&again), "stat", "a.txt"])).stdout);
+    let at = |needle: &str| {
+        run.find(needle)
+            .unwrap_or_else(|| panic!("{needle:?}: {run}"))
+    };
+    assert_eq!(at("cat a.txt\n"), 0, "{run}");
+    assert!(at("\nstat .\n") < at("\nstat a.txt\n"), "{run}");
+}

@@ -393,3 +393,6 @@ fn control_comparison_detects_a_missing_tree() {
 
 #[path = "differential/writable.rs"]
 mod writable;
+
+#[path = "differential/program.rs"]
+mod program;

@@ -123,6 +123,7 @@ pub struct ImageBuilder<S> {
     nodes: Vec<Node<S>>,
     blobs: Vec<(u64, S)>,
     by_digest: HashMap<([u8; 32], u64), usize>,
+    config: Vec<u8>,
 }
 
 impl Limits {
@@ -210,7 +211,14 @@ impl<S> ImageBuilder<S> {
             nodes: Vec::new(),
             blobs: Vec::new(),
             by_digest: HashMap::new(),
+            config: Vec::new(),
         }
+    }
+
+    /// Bakes `config` into the image as its program record (none if it is empty). The caller
+    /// validated it ([`crate::config::ProgramConfig::validate`]).
+    pub fn set_config(&mut self, config: &crate::config::ProgramConfig) {
+        self.config = config.encode();
     }
 
     /// Adds a mount at absolute guest path `guest` and returns its root directory.
@@ -445,7 +453,8 @@ impl<S> ImageBuilder<S> {
         let inodes_off = mounts_off + (mounts.len() * MOUNT_LEN) as u64;
         let dirents_off = inodes_off + (inode_recs.len() * INODE_LEN) as u64;
         let strings_off = dirents_off + (dirent_recs.len() * DIRENT_LEN) as u64;
-        let total = strings_off + strings.len() as u64;
+        let config_off = strings_off + strings.len() as u64;
+        let total = config_off + self.config.len() as u64;
         let limit = limits.metadata.min(u32::MAX as u64);
         if total > limit {
             return Err(BuildError::TooLarge { total, limit });
@@ -474,7 +483,11 @@ impl<S> ImageBuilder<S> {
             strings.len() as u32,
             limits.segment_len,
             data_len as u32,
-            0,
+            if self.config.is_empty() {
+                0
+            } else {
+                config_off as u32
+            },
         ] {
             m.extend_from_slice(&v.to_le_bytes());
         }
@@ -499,6 +512,7 @@ impl<S> ImageBuilder<S> {
             }
         }
         m.extend_from_slice(&strings);
+        m.extend_from_slice(&self.config);
 
         let mut slots: Vec<Option<(u64, S)>> = self.blobs.into_iter().map(Some).collect();
         let mut blobs = Vec::with_capacity(blob_order.len());

@@ -14,6 +14,7 @@
 
 #[cfg(feature = "builder")]
 pub mod builder;
+pub mod config;
 #[cfg(feature = "builder")]
 pub mod section;
 
@@ -117,6 +118,9 @@ pub struct Header {
     pub segment_len: u32,
     /// Length of the content region (all distinct file contents, back to back).
     pub content_len: u32,
+    /// Offset of the program record ([`config::Config`]); 0: none (and in images written
+    /// before it existed, where the field was reserved and 0).
+    pub config_off: u32,
 }
 
 /// One embedded mount: a guest path that becomes a preopened directory.
@@ -237,6 +241,7 @@ impl<'a> Image<'a> {
             strings_len: u32_at(bytes, 48),
             segment_len: u32_at(bytes, 52),
             content_len: u32_at(bytes, 56),
+            config_off: u32_at(bytes, 60),
         };
         if header.content_len > 0 && header.segment_len == 0 {
             return Err(Error::BadSegmentLength);
@@ -251,6 +256,10 @@ impl<'a> Image<'a> {
             && range_ok(total, header.strings_off, header.strings_len, 1);
         if !ok {
             return Err(Error::OutOfBounds);
+        }
+        if header.config_off != 0 {
+            let at = (header.config_off as usize).max(HEADER_LEN).min(total);
+            config::Config::parse(&bytes[at..total])?;
         }
         Ok(Image {
             bytes: &bytes[..total],
@@ -267,6 +276,15 @@ impl<'a> Image<'a> {
     /// The image bytes (exactly `total_len` of them).
     pub fn bytes(&self) -> &'a [u8] {
         self.bytes
+    }
+
+    /// The program record (baked arguments, variables and policies), if the image has one.
+    pub fn config(&self) -> Option<config::Config<'a>> {
+        let off = self.header.config_off as usize;
+        if off == 0 {
+            return None;
+        }
+        config::Config::parse(self.bytes.get(off.max(HEADER_LEN)..)?).ok()
     }
 
     /// Number of mounts.

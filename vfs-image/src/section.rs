@@ -1,6 +1,7 @@
 //! The `wasivfs` custom section: one JSON object per pack layer that says where that layer's image
 //! (metadata) and file contents lie and what went into it. Written by the packer, read by `ls`, `cat`, `unpack` and `inspect`.
 
+use crate::config::ProgramConfig;
 use serde::{Deserialize, Serialize};
 
 /// Name of the custom section.
@@ -126,6 +127,10 @@ pub struct LayerInfo {
     pub trampolines: Vec<String>,
     /// Preview 1 functions the VFS uses that the input did not import (they answer ENOSYS).
     pub stubs: Vec<String>,
+    /// What the layer bakes into the program (`--arg`, `--argv0`, `--env`, `--env-inherit`,
+    /// `--host-dirs`); absent when nothing is.
+    #[serde(default, skip_serializing_if = "ProgramConfig::is_empty")]
+    pub program: ProgramConfig,
 }
 
 impl LayerInfo {

@@ -198,7 +198,17 @@ pub fn stderr(out: &Output) -> String {
 /// Packs `mappings` (`(guest, host)`) into the module at `input`, returning
 /// the packed bytes.
 pub fn pack(input: &Path, mappings: &[(&str, &Path)]) -> Vec<u8> {
+    pack_program(input, mappings, wasivfs_packer::ProgramConfig::default())
+}
+
+/// [`pack`] with baked arguments, variables and policies.
+pub fn pack_program(
+    input: &Path,
+    mappings: &[(&str, &Path)],
+    program: wasivfs_packer::ProgramConfig,
+) -> Vec<u8> {
     let opts = wasivfs_packer::PackOptions {
+        program,
         input: input.to_path_buf(),
         output: PathBuf::new(),
         mappings: mappings
@@ -226,6 +236,15 @@ pub fn artifact(name: &str) -> Option<PathBuf> {
 /// version, its arguments, the app directory's listing, `$GREETING` and two computed values,
 /// then exits with 9. `None` when CPython is not available (see [`artifact`]).
 pub fn packed_python_app(dir: &Path) -> Option<Vec<u8>> {
+    packed_python_app_with(dir, wasivfs_packer::ProgramConfig::default()).map(|(p, _)| p)
+}
+
+/// [`packed_python_app`] with `program` baked in; also returns CPython itself and the app
+/// directory, for an unpacked run of the same app.
+pub fn packed_python_app_with(
+    dir: &Path,
+    program: wasivfs_packer::ProgramConfig,
+) -> Option<(Vec<u8>, (Vec<u8>, PathBuf))> {
     let python = artifact("python-3.12.0.wasm")?;
     let app = dir.join("app");
     std::fs::create_dir_all(&app).unwrap_or_else(|e| panic!("{}: {e}", app.display()));
@@ -238,7 +257,8 @@ pub fn packed_python_app(dir: &Path) -> Option<Vec<u8>> {
          sys.exit(9)\n",
     )
     .unwrap_or_else(|e| panic!("{}: {e}", app.display()));
-    Some(pack(&python, &[("/app", &app)]))
+    let packed = pack_program(&python, &[("/app", &app)], program);
+    Some((packed, (read(&python), app)))
 }
 
 /// Checks that `out` exited with `code` (showing stderr if not) and that its stdout ends with

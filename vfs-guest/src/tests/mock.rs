@@ -30,6 +30,9 @@ pub struct Mock {
     pub segments: Vec<Vec<u8>>,
     /// Nanoseconds the mock clock has advanced.
     pub clock: u64,
+    /// The host's arguments and environment (`NAME=VALUE`).
+    pub args: Vec<&'static str>,
+    pub environ: Vec<&'static str>,
 }
 
 impl Mock {
@@ -42,7 +45,29 @@ impl Mock {
             default_answer: 0,
             segments: test_image().1,
             clock: 0,
+            args: Vec::new(),
+            environ: Vec::new(),
         }
+    }
+
+    /// A `*_sizes_get` answer for `list`: count at `args[0]`, bytes at `args[1]`.
+    fn list_sizes(&mut self, list: &[&str], args: &[i64]) -> i32 {
+        let bytes: usize = list.iter().map(|s| s.len() + 1).sum();
+        self.put_u32(args[0] as u32, list.len() as u32);
+        self.put_u32(args[1] as u32, bytes as u32);
+        0
+    }
+
+    /// A `*_get` answer for `list`: pointers at `args[0]`, strings at `args[1]`.
+    fn list_get(&mut self, list: &[&str], args: &[i64]) -> i32 {
+        let mut at = args[1] as u32;
+        for (i, s) in list.iter().enumerate() {
+            self.put_u32(args[0] as u32 + 4 * i as u32, at);
+            self.put(at, s.as_bytes());
+            self.put(at + s.len() as u32, &[0]);
+            at += s.len() as u32 + 1;
+        }
+        0
     }
 
     pub fn calls_named(&self, name: &str) -> Vec<&Call> {
@@ -81,6 +106,10 @@ impl Mock {
                     None => 8,
                 },
             },
+            "args_sizes_get" => self.list_sizes(&self.args.clone(), args),
+            "args_get" => self.list_get(&self.args.clone(), args),
+            "environ_sizes_get" => self.list_sizes(&self.environ.clone(), args),
+            "environ_get" => self.list_get(&self.environ.clone(), args),
             "path_open" => {
                 let fd = self.next_host_fd;
                 self.next_host_fd += 1;

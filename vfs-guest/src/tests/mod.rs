@@ -4,5 +4,6 @@ mod fdtable_tests;
 mod fs_tests;
 mod mock;
 mod poll_tests;
+mod program_tests;
 mod readdir_tests;
 mod write_tests;

@@ -50,6 +50,7 @@ pub(crate) use routed_calls;
 
 mod fd;
 mod paths;
+pub mod program;
 mod wfd;
 mod wpath;
 
@@ -111,6 +112,9 @@ pub struct Vfs<'a> {
     /// The last time handed out by [`Vfs::now`] without a host clock (`None` until needed).
     last_time: Option<u64>,
     started: bool,
+    /// The arguments and environment composed with the program record (on first use).
+    args: Option<program::StringList>,
+    environ: Option<program::StringList>,
 }
 
 impl<'a> Vfs<'a> {
@@ -123,6 +127,8 @@ impl<'a> Vfs<'a> {
             mem: MemFs::new(first_ino),
             last_time: None,
             started: false,
+            args: None,
+            environ: None,
         }
     }
 
@@ -131,8 +137,9 @@ impl<'a> Vfs<'a> {
         &self.table
     }
 
-    /// Lazy start: maps fds 0–2 and the host's preopens to themselves, then adds one preopen per
-    /// embedded mount, in order.
+    /// Lazy start: maps fds 0–2 and the host's preopens to themselves (unless the program
+    /// record hides them, `--host-dirs deny`: their numbers then answer `EBADF`, as numbers the
+    /// host never opened do), then adds one preopen per embedded mount, in order.
     pub fn start<H: Host>(&mut self, h: &mut H) {
         if self.started {
             return;
@@ -141,8 +148,12 @@ impl<'a> Vfs<'a> {
         for fd in 0..3 {
             let _ = self.table.push(Slot::Host(fd));
         }
+        let deny = self
+            .image
+            .and_then(|i| i.config())
+            .is_some_and(|c| c.host_dirs_deny());
         // Borrow application memory at address 0 for the host's prestat answer.
-        if h.app_len() >= PRESTAT_SIZE as u64 {
+        if !deny && h.app_len() >= PRESTAT_SIZE as u64 {
             let mut saved = [0u8; PRESTAT_SIZE as usize];
             h.copy_in(&mut saved, 0);
             let mut fd = 3u32;
