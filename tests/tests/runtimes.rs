@@ -541,9 +541,7 @@ fn firefox_baked() {
     );
 }
 
-/// Not in CI, like [`chromium`].
 #[test]
-#[ignore = "headless Chromium sometimes never runs the page under load; run by hand"]
 fn chromium_baked() {
     baked_on(
         Runtime::Chromium,
