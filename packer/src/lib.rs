@@ -6,6 +6,7 @@
 
 #![deny(missing_docs)]
 
+mod component;
 pub mod content;
 pub mod error;
 pub mod exclude;
@@ -190,14 +191,28 @@ pub fn pack_to_bytes_with(
     progress: Arc<dyn Progress>,
 ) -> Result<(Vec<u8>, PackReport)> {
     let input = &opts.input;
+    let started = stage_start(&*progress, Stage::Read);
+    let app = std::fs::read(input).map_err(|e| PackError::io(input, e))?;
+    if wasivfs_abi::BinaryKind::of(&app) == wasivfs_abi::BinaryKind::Component {
+        return component::pack(opts, &app, progress, started);
+    }
+    pack_module(opts, &app, progress, started)
+}
+
+/// Packs the core module `app` (read from `opts.input`, whose read stage started at `started`).
+fn pack_module(
+    opts: &PackOptions,
+    app: &[u8],
+    progress: Arc<dyn Progress>,
+    started: Instant,
+) -> Result<(Vec<u8>, PackReport)> {
+    let input = &opts.input;
     let module_err = |source| PackError::Module {
         path: input.clone(),
         source,
     };
     let mut timings = Vec::new();
-    let started = stage_start(&*progress, Stage::Read);
-    let app = std::fs::read(input).map_err(|e| PackError::io(input, e))?;
-    let scanned = wasivfs_trampoline_gen::scan_app(&app).map_err(module_err)?;
+    let scanned = wasivfs_trampoline_gen::scan_app(app).map_err(module_err)?;
     timings.push(stage_done(&*progress, Stage::Read, started));
 
     let writable = writable::plan(opts)?;
@@ -302,7 +317,7 @@ pub fn pack_to_bytes_with(
             len: layout.content_len,
         },
         input: InputInfo {
-            sha256: info::sha256_hex(&app),
+            sha256: info::sha256_hex(app),
             size: app.len() as u64,
         },
         mounts: writable.mount_infos(),
