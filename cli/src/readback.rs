@@ -12,7 +12,11 @@ use wasivfs_inspect::{render_list, render_summary, Packed};
 fn open(path: &Path) -> Result<(Vec<u8>, Packed)> {
     let name = path.display();
     let bytes = std::fs::read(path).map_err(|e| anyhow!("{name}: {e}"))?;
-    if let Some(problem) = wasivfs_abi::BinaryKind::of(&bytes).problem() {
+    let kind = wasivfs_abi::BinaryKind::of(&bytes);
+    if let Some(problem) = kind
+        .problem()
+        .filter(|_| kind != wasivfs_abi::BinaryKind::Component)
+    {
         return Err(anyhow!("{name}: {problem}, so not packed by wasivfs"));
     }
     let packed = Packed::read(&bytes).map_err(|e| anyhow!("{name}: {e}"))?;

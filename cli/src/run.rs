@@ -7,7 +7,10 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
-use wasivfs_runtime::{engine, load_for_run, run_command, RunOptions, Stdio};
+use wasivfs_runtime::{
+    engine, is_component_file, load_component, load_for_run, run_command, run_component,
+    RunOptions, Stdio,
+};
 
 const RUN_HELP: &str = "\
 Examples:
@@ -25,7 +28,8 @@ Compiled code is cached, uncompressed, in ~/.cache/wasivfs/modules ($WASIVFS_CAC
 so the second run of a large module starts fast; --no-cache compiles every time and neither
 reads nor writes the cache. Deleting that directory clears it.";
 
-/// Run a WASI preview 1 command module (packed or not) on the embedded wasmtime.
+/// Run a WASI preview 1 command module or a WASI 0.2 command component (packed or not) on the
+/// embedded wasmtime.
 ///
 /// Options go before the module; every argument after it is the program's.
 #[derive(Args, Debug)]
@@ -109,17 +113,33 @@ pub fn main(a: RunArgs, v: Verbosity) -> Result<ExitCode> {
     };
     let engine = engine()?;
     let started = Instant::now();
-    let module = load_for_run(&engine, &module, !a.no_cache)
-        .map_err(|e| anyhow!("{name}: {}", one_line(&format!("{e:#}"))))?;
-    let compiled = started.elapsed();
-    let outcome = run_command(&engine, &module, &opts)
-        .map_err(|e| anyhow!("{name}: {}", one_line(&format!("{e:#}"))))?;
+    let fail = |e: anyhow::Error| anyhow!("{name}: {}", one_line(&format!("{e:#}")));
+    let component = is_component_file(&module).map_err(fail)?;
+    let (compiled, outcome) = if component {
+        let component = load_component(&engine, &module).map_err(fail)?;
+        let compiled = started.elapsed();
+        (
+            compiled,
+            run_component(&engine, &component, &opts).map_err(|e| fail(e.into()))?,
+        )
+    } else {
+        let module = load_for_run(&engine, &module, !a.no_cache).map_err(fail)?;
+        let compiled = started.elapsed();
+        (
+            compiled,
+            run_command(&engine, &module, &opts).map_err(|e| fail(e.into()))?,
+        )
+    };
     if v.verbose {
         let ran = started.elapsed() - compiled;
         eprintln!(
             "  compile: {:>9.1} ms{}\n      run: {:>9.1} ms",
             compiled.as_secs_f64() * 1000.0,
-            if a.no_cache { "" } else { " (cache on)" },
+            if a.no_cache || component {
+                ""
+            } else {
+                " (cache on)"
+            },
             ran.as_secs_f64() * 1000.0
         );
     }

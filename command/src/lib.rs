@@ -14,6 +14,9 @@ use wasmtime_wasi::p1::{self, WasiP1Ctx};
 use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
 
+mod component;
+pub use component::run_component;
+
 /// The exit code reported for a module that trapped (what wasmtime's own CLI uses on Unix:
 /// 128 + SIGABRT).
 pub const TRAP_EXIT_CODE: i32 = 134;
@@ -73,7 +76,7 @@ pub enum RunError {
     },
     /// The module cannot be linked or instantiated.
     Instantiate(wasmtime::Error),
-    /// The module exports no `_start`.
+    /// The module exports no `_start` (a component: no `wasi:cli/run`).
     NotACommand,
 }
 
@@ -102,12 +105,12 @@ impl std::error::Error for RunError {}
 /// Captured output is limited to this many bytes per stream.
 const CAPTURE_LIMIT: usize = 1 << 30;
 
-/// Runs the `_start` export of `module` with WASI preview 1.
-pub fn run_command(
-    engine: &Engine,
-    module: &Module,
-    opts: &RunOptions,
-) -> Result<RunOutcome, RunError> {
+/// The captured stdout and stderr pipes of a run, if captured.
+type Pipes = Option<(MemoryOutputPipe, MemoryOutputPipe)>;
+
+/// A WASI context builder set up from `opts` (args, env, directories, stdio), shared by the
+/// preview 1 and the component runs.
+fn wasi_builder(opts: &RunOptions) -> Result<(WasiCtxBuilder, Pipes), RunError> {
     let mut builder = WasiCtxBuilder::new();
     builder.args(&opts.args).allow_blocking_current_thread(true);
     for (k, v) in &opts.env {
@@ -141,6 +144,36 @@ pub fn run_command(
             Some((out, err))
         }
     };
+    Ok((builder, pipes))
+}
+
+/// The outcome of a run that ended with `result` (an exit or a trap are outcomes), with the
+/// captured output of `pipes`; call after the store is dropped.
+fn outcome(result: wasmtime::Result<()>, pipes: Pipes) -> RunOutcome {
+    let mut outcome = RunOutcome::default();
+    if let Err(e) = result {
+        match e.downcast_ref::<I32Exit>() {
+            Some(exit) => outcome.exit_code = exit.0,
+            None => {
+                outcome.exit_code = TRAP_EXIT_CODE;
+                outcome.trap = Some(format!("{e:#}"));
+            }
+        }
+    }
+    if let Some((out, err)) = pipes {
+        outcome.stdout = out.contents().to_vec();
+        outcome.stderr = err.contents().to_vec();
+    }
+    outcome
+}
+
+/// Runs the `_start` export of `module` with WASI preview 1.
+pub fn run_command(
+    engine: &Engine,
+    module: &Module,
+    opts: &RunOptions,
+) -> Result<RunOutcome, RunError> {
+    let (mut builder, pipes) = wasi_builder(opts)?;
     let wasi = builder.build_p1();
 
     let mut linker: Linker<WasiP1Ctx> = Linker::new(engine);
@@ -156,20 +189,7 @@ pub fn run_command(
         .get_typed_func::<(), ()>(&mut store, "_start")
         .map_err(|_| RunError::NotACommand)?;
 
-    let mut outcome = RunOutcome::default();
-    if let Err(e) = start.call(&mut store, ()) {
-        match e.downcast_ref::<I32Exit>() {
-            Some(exit) => outcome.exit_code = exit.0,
-            None => {
-                outcome.exit_code = TRAP_EXIT_CODE;
-                outcome.trap = Some(format!("{e:#}"));
-            }
-        }
-    }
+    let result = start.call(&mut store, ());
     drop(store);
-    if let Some((out, err)) = pipes {
-        outcome.stdout = out.contents().to_vec();
-        outcome.stderr = err.contents().to_vec();
-    }
-    Ok(outcome)
+    Ok(outcome(result, pipes))
 }

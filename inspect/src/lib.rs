@@ -118,7 +118,7 @@ pub struct Entry<'a> {
 pub struct Summary {
     /// Size of the packed module in bytes.
     pub module_size: u64,
-    /// Memories the module defines or imports.
+    /// Memories the module defines or imports (in a component: its main core module).
     pub memories: u32,
     /// Each pack layer, first pack first.
     pub layers: Vec<LayerInfo>,
@@ -137,7 +137,11 @@ impl<'a> Entry<'a> {
 impl Packed {
     /// Reads every layer of `module`. Fails with [`InspectError::NotPacked`] on a module wasivfs did
     /// not pack.
+    /// A component built from a preview 1 module is read through its main core module, the one
+    /// the packer put the VFS in.
     pub fn read(module: &[u8]) -> Result<Packed, InspectError> {
+        let core = wasivfs_trampoline_gen::packed_core(module).ok_or(InspectError::NotPacked)?;
+        let module = &core[..];
         let sections = wasivfs_trampoline_gen::wasivfs_sections(module);
         if sections.is_empty() {
             return Err(InspectError::NotPacked);
@@ -229,7 +233,8 @@ impl Packed {
     pub fn summary(&self, module: &[u8]) -> Summary {
         Summary {
             module_size: module.len() as u64,
-            memories: count_memories(module),
+            memories: wasivfs_trampoline_gen::packed_core(module)
+                .map_or(0, |core| count_memories(&core)),
             layers: self.layers.iter().map(|l| l.info.clone()).collect(),
         }
     }

@@ -9,7 +9,8 @@ pub const VFS_ABI: u32 = wasivfs_abi::ABI_VERSION;
 
 /// Parses every `wasivfs` section of `module`, in pack order; an unparsable section gives its error.
 pub fn read_layers(module: &[u8]) -> Vec<Result<LayerInfo, String>> {
-    wasivfs_trampoline_gen::wasivfs_sections(module)
+    let core = wasivfs_trampoline_gen::packed_core(module).unwrap_or_default();
+    wasivfs_trampoline_gen::wasivfs_sections(&core)
         .iter()
         .map(|s| LayerInfo::from_json(s).map_err(|e| e.to_string()))
         .collect()

@@ -6,6 +6,7 @@
 
 #![deny(missing_docs)]
 
+mod component;
 pub mod content;
 pub mod error;
 pub mod exclude;
@@ -196,15 +197,29 @@ pub fn pack_to_bytes_with(
     progress: Arc<dyn Progress>,
 ) -> Result<(Vec<u8>, PackReport)> {
     let input = &opts.input;
+    let started = stage_start(&*progress, Stage::Read);
+    let app = std::fs::read(input).map_err(|e| PackError::io(input, e))?;
+    if wasivfs_abi::BinaryKind::of(&app) == wasivfs_abi::BinaryKind::Component {
+        return component::pack(opts, &app, progress, started);
+    }
+    pack_module(opts, &app, progress, started)
+}
+
+/// Packs the core module `app` (read from `opts.input`, whose read stage started at `started`).
+fn pack_module(
+    opts: &PackOptions,
+    app: &[u8],
+    progress: Arc<dyn Progress>,
+    started: Instant,
+) -> Result<(Vec<u8>, PackReport)> {
+    let input = &opts.input;
     let module_err = |source| PackError::Module {
         path: input.clone(),
         source,
     };
     let mut timings = Vec::new();
-    let started = stage_start(&*progress, Stage::Read);
-    let app = std::fs::read(input).map_err(|e| PackError::io(input, e))?;
-    let scanned = wasivfs_trampoline_gen::scan_app(&app).map_err(module_err)?;
-    let earlier: Vec<ProgramConfig> = info::read_layers(&app)
+    let scanned = wasivfs_trampoline_gen::scan_app(app).map_err(module_err)?;
+    let earlier: Vec<ProgramConfig> = info::read_layers(app)
         .into_iter()
         .filter_map(|l| l.ok().map(|l| l.program))
         .collect();
@@ -318,7 +333,7 @@ pub fn pack_to_bytes_with(
             len: layout.content_len,
         },
         input: InputInfo {
-            sha256: info::sha256_hex(&app),
+            sha256: info::sha256_hex(app),
             size: app.len() as u64,
         },
         mounts: writable.mount_infos(),

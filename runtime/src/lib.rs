@@ -1,4 +1,5 @@
-//! Runs WASI preview 1 command modules on the embedded wasmtime.
+//! Runs WASI preview 1 command modules, and WASI 0.2 command components, on the embedded
+//! wasmtime.
 //!
 //! This is the engine behind `wasivfs run` and the oracle of the differential tests: the same
 //! function runs a module with host directories mapped in (what a packed module must imitate) or a
@@ -12,9 +13,13 @@ pub mod location;
 
 use anyhow::{anyhow, Result};
 pub use cache::{load_for_run, Lookup, Miss, ModuleCache};
+use wasivfs_abi::BinaryKind;
+use wasmtime::component::Component;
 use wasmtime::{Config, Engine, Module, Strategy};
 
-pub use wasivfs_command::{run_command, RunError, RunOptions, RunOutcome, Stdio, TRAP_EXIT_CODE};
+pub use wasivfs_command::{
+    run_command, run_component, RunError, RunOptions, RunOutcome, Stdio, TRAP_EXIT_CODE,
+};
 
 /// A wasmtime engine with Cranelift and multi-memory on (packed modules have two memories).
 pub fn engine() -> Result<Engine> {
@@ -33,10 +38,34 @@ pub fn compile(engine: &Engine, bytes: &[u8]) -> Result<Module> {
     Module::new(engine, bytes).map_err(|e| anyhow!(e).context("cannot compile the module"))
 }
 
-/// Compiles and runs a command module given as bytes.
+/// Compiles and runs a command given as bytes: a preview 1 command module, or a WASI 0.2
+/// command component.
 pub fn run_bytes(engine: &Engine, bytes: &[u8], opts: &RunOptions) -> Result<RunOutcome> {
+    if BinaryKind::of(bytes) == BinaryKind::Component {
+        let component = Component::new(engine, bytes)
+            .map_err(|e| anyhow!(e).context("cannot compile the component"))?;
+        return Ok(run_component(engine, &component, opts)?);
+    }
     let module = compile(engine, bytes)?;
     Ok(run_command(engine, &module, opts)?)
+}
+
+/// Whether the file at `path` starts with a component's header (then [`load_component`] loads
+/// it; anything else goes to [`load_for_run`]).
+pub fn is_component_file(path: &std::path::Path) -> Result<bool> {
+    use std::io::Read;
+    let mut header = Vec::with_capacity(8);
+    std::fs::File::open(path)?
+        .take(8)
+        .read_to_end(&mut header)?;
+    Ok(BinaryKind::of(&header) == BinaryKind::Component)
+}
+
+/// Compiles the component at `path` for [`run_component`]. Components are not kept in the
+/// compilation cache yet: every run compiles.
+pub fn load_component(engine: &Engine, path: &std::path::Path) -> Result<Component> {
+    let bytes = std::fs::read(path)?;
+    Component::new(engine, &bytes).map_err(|e| anyhow!(e).context("cannot compile the component"))
 }
 
 #[cfg(test)]

@@ -27,6 +27,7 @@ pub mod artifacts;
 pub mod browser;
 pub mod cli;
 pub mod compat;
+pub mod component;
 pub mod fixtures;
 pub mod genops;
 pub mod gentree;

@@ -125,7 +125,7 @@ impl Inputs {
 #[test]
 fn bad_modules_are_refused() {
     let full = fixtures::fsops();
-    let cases: [(&str, &str, Vec<u8>, &str); 5] = [
+    let cases: [(&str, &str, Vec<u8>, &str); 7] = [
         (
             "not wasm",
             "notwasm.wasm",
@@ -139,10 +139,22 @@ fn bad_modules_are_refused() {
             "",
         ),
         (
-            "component",
+            "malformed component",
             "component.wasm",
-            fixtures::wat("(component)"),
-            "component",
+            [&fixtures::wat("(component)")[..], &[1, 5, 0, 0]].concat(),
+            "invalid or truncated",
+        ),
+        (
+            "WASI 0.3 component",
+            "async.wasm",
+            fixtures::wat(r#"(component (import "wasi:cli/environment@0.3.0" (instance)))"#),
+            "`wasi:cli/environment@0.3.0`: WASI 0.3 (async) components are not supported yet",
+        ),
+        (
+            "native WASI 0.2 component",
+            "native.wasm",
+            fixtures::wat(r#"(component (import "wasi:filesystem/preopens@0.2.3" (instance)))"#),
+            "native WASI 0.2 component",
         ),
         (
             "shared memory",

@@ -14,6 +14,12 @@ pub enum MergeError {
         "this is a WebAssembly component, not a core module; only core WASI preview 1 modules can be packed"
     )]
     Component,
+    /// A WASI 0.3 (component-model async) component; the reason says what gave it away.
+    #[error("{0}: WASI 0.3 (async) components are not supported yet, only WASI 0.2 components built from preview 1 modules")]
+    Async(String),
+    /// A native WASI 0.2 component, importing `wasi:filesystem` itself (this import).
+    #[error("a native WASI 0.2 component (it imports `{0}` directly): not supported yet; only components built from WASI preview 1 modules with the adapter can be packed")]
+    NativeComponent(String),
     /// The binary is truncated or malformed.
     #[error("invalid or truncated WebAssembly module: {0}")]
     Malformed(String),

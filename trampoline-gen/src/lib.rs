@@ -16,6 +16,7 @@
 
 mod app;
 mod bodies;
+mod component;
 mod encode;
 mod error;
 mod generate;
@@ -29,6 +30,7 @@ mod vfs;
 pub mod wasi;
 
 pub use app::{check_app, scan_app, AppInfo, InterceptedImport, MemoryInfo, ScannedApp};
+pub use component::{classify_component, packed_core, replace_module, ComponentKind};
 pub use encode::{Fill, FillError};
 pub use error::{MergeError, Result};
 pub use lower::{lower_memories, Lowering, SectionRewrite};

