@@ -7,9 +7,11 @@
 #![deny(missing_docs)]
 
 pub mod content;
+mod dedup;
 pub mod error;
 pub mod exclude;
 pub mod info;
+mod mapped;
 pub mod progress;
 mod single;
 pub mod snapshot;
@@ -152,15 +154,26 @@ pub fn pack(opts: &PackOptions) -> Result<PackReport> {
 }
 
 /// [`pack`], reporting progress to `progress`.
+///
+/// The module is written section by section into a temporary file beside the output, the file
+/// contents copied from the host files as they come; the written file is then validated (read
+/// through a memory map, see [`write::validate_written`]) and renamed over the output. Nothing
+/// the size of the contents is ever held in memory.
 pub fn pack_with(opts: &PackOptions, progress: Arc<dyn Progress>) -> Result<PackReport> {
-    let (bytes, mut report) = pack_to_bytes_with(opts, progress.clone())?;
+    let pending = write::Output::create(&opts.output)?;
+    let mut report = {
+        let mut out = pending.writer();
+        let report = pack_into(opts, progress.clone(), &mut out)?;
+        out.finish().map_err(|e| PackError::io(&opts.output, e))?;
+        report
+    };
     let started = stage_start(&*progress, Stage::Write);
-    write::write_atomic_with(&opts.output, &bytes, &mut |done| {
-        progress.event(Event::Written {
-            done,
-            total: bytes.len() as u64,
-        })
-    })?;
+    pending.validate(&opts.input)?;
+    pending.commit()?;
+    progress.event(Event::Written {
+        done: report.output_size,
+        total: report.output_size,
+    });
     report
         .timings
         .push(stage_done(&*progress, Stage::Write, started));
@@ -184,46 +197,65 @@ fn stage_done(progress: &dyn Progress, stage: Stage, started: Instant) -> (Stage
 }
 
 /// [`pack_to_bytes`], reporting progress; the report's `output_size` is the returned length and
-/// its timings stop before the write.
+/// its timings stop before the write. The same bytes as [`pack_with`] writes, validated the same
+/// way, but held in memory: for tests and small trees.
 pub fn pack_to_bytes_with(
     opts: &PackOptions,
     progress: Arc<dyn Progress>,
 ) -> Result<(Vec<u8>, PackReport)> {
+    let mut out = write::Counting::new(Vec::new());
+    let report = pack_into(opts, progress, &mut out)?;
+    let out = out.into_inner();
+    write::validate_written(&out, &opts.input)?;
+    Ok((out, report))
+}
+
+/// The pipeline, writing the module to `out` as it goes (not validated: the caller validates
+/// what it wrote). A failing write is an error naming the output.
+fn pack_into<W: std::io::Write>(
+    opts: &PackOptions,
+    progress: Arc<dyn Progress>,
+    out: &mut write::Counting<W>,
+) -> Result<PackReport> {
     let input = &opts.input;
     let module_err = |source| PackError::Module {
         path: input.clone(),
         source,
     };
+    // What failed while the module was written: the output (a full disk), a host file (its own
+    // error, naming it), or the merge.
+    let emit_err = |e| match e {
+        wasivfs_trampoline_gen::MergeError::Write(e) => PackError::io(&opts.output, e),
+        wasivfs_trampoline_gen::MergeError::Content(e) => match e.downcast::<PackError>() {
+            Ok(e) => *e,
+            Err(e) => module_err(wasivfs_trampoline_gen::MergeError::Content(e)),
+        },
+        e => module_err(e),
+    };
     let mut timings = Vec::new();
     let started = stage_start(&*progress, Stage::Read);
     let app = std::fs::read(input).map_err(|e| PackError::io(input, e))?;
-    let scanned = wasivfs_trampoline_gen::scan_app(&app).map_err(module_err)?;
-    timings.push(stage_done(&*progress, Stage::Read, started));
-
-    let writable = writable::plan(opts)?;
-    let started = stage_start(&*progress, Stage::Walk);
-    let walk_opts = walk::WalkOptions {
-        mtime_clamp_ns: opts
-            .source_date_epoch
-            .map(|s| s.saturating_mul(1_000_000_000)),
-        mtime_fixed_ns: opts.mtime.map(|s| s.saturating_mul(1_000_000_000)),
-        follow_symlinks: opts.follow_symlinks,
-        excludes: opts.excludes.clone(),
-    };
-    let walked = walk::walk_with(&opts.mappings, &walk_opts, &mut |c| {
-        progress.event(Event::Walked {
-            files: c.files,
-            bytes: c.bytes,
-        })
-    })?;
-    let mut walked = walked;
-    writable::apply(&mut walked.builder, &writable)?;
+    // The VFS is instrumented and compiled (its memory size bounds the image) and the input
+    // hashed on another core while this one checks the input and walks the tree.
+    let (front, (prepared, input_info)) = std::thread::scope(|s| {
+        let other = s.spawn(|| {
+            let input_info = InputInfo {
+                sha256: info::sha256_hex(&app),
+                size: app.len() as u64,
+            };
+            (snapshot::prepare(VFS_WASM, input), input_info)
+        });
+        let front = read_and_walk(opts, &*progress, &app, &mut timings, started);
+        let other = other
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (front, other)
+    });
+    let (scanned, walked, writable) = front?;
+    let prepared = prepared?;
     let walk_counts = walked.counts;
-    timings.push(stage_done(&*progress, Stage::Walk, started));
 
     let started = stage_start(&*progress, Stage::Layout);
-    // The VFS is instrumented and compiled first: its memory size bounds the image.
-    let prepared = snapshot::prepare(VFS_WASM, input)?;
     let limits =
         wasivfs_image::builder::Limits::format_max(opts.segment_len.unwrap_or(DEFAULT_SEGMENT_LEN))
             .within(
@@ -249,7 +281,7 @@ pub fn pack_to_bytes_with(
     let merger =
         wasivfs_trampoline_gen::Merger::from_scanned(scanned, &vfs, segment_lens.len() as u32)
             .map_err(module_err)?;
-    let plan = merger.plan();
+    let plan = merger.plan().clone();
     // The contents are written into the output straight from the host files; a read error
     // comes back from the merger as itself, naming the file.
     let mut reader = content::ContentReader::new(layout.blobs, walked.roots, progress.clone());
@@ -262,23 +294,26 @@ pub fn pack_to_bytes_with(
         segment_lens,
         fill: &mut fill,
     });
-    let merged = merger.emit(wasivfs_trampoline_gen::Validation::Full, content);
-    let mut out = merged.map_err(|e| match e {
-        wasivfs_trampoline_gen::MergeError::Content(e) => match e.downcast::<PackError>() {
-            Ok(e) => *e,
-            Err(e) => module_err(wasivfs_trampoline_gen::MergeError::Content(e)),
-        },
-        e => module_err(e),
-    })?;
     // Where this layer's VFS memory ends up: its own memory, or a region of memory 0 once
     // every memory is folded into it (earlier layers' records are rewritten by that pass).
     let (vfs_memory, vfs_base) = match opts.memory {
-        MemoryMode::Multi => (plan.vfs_memory, 0),
+        MemoryMode::Multi => {
+            merger.emit_to(content, out).map_err(emit_err)?;
+            (plan.vfs_memory, 0)
+        }
         MemoryMode::Single => {
-            let (lowered, lowering) =
-                wasivfs_trampoline_gen::lower_memories(&out, &mut single::rewrite_section)
-                    .map_err(module_err)?;
-            out = lowered;
+            // The merged module without its contents (about the size of the input), lowered
+            // while the contents are appended: the merged module is never held whole.
+            let merged = merger.emit_without_content().map_err(module_err)?;
+            drop(merger);
+            drop(app);
+            let lowering = wasivfs_trampoline_gen::lower_memories_to(
+                &merged,
+                &mut single::rewrite_section,
+                content,
+                out,
+            )
+            .map_err(emit_err)?;
             (
                 0,
                 single::region_base(&lowering, plan.vfs_memory).map_err(module_err)?,
@@ -301,10 +336,7 @@ pub fn pack_to_bytes_with(
             segment_len: layout.segment_len,
             len: layout.content_len,
         },
-        input: InputInfo {
-            sha256: info::sha256_hex(&app),
-            size: app.len() as u64,
-        },
+        input: input_info,
         mounts: writable.mount_infos(),
         files: stats.files,
         dirs: stats.dirs,
@@ -314,23 +346,62 @@ pub fn pack_to_bytes_with(
         trampolines: plan.trampolines.clone(),
         stubs: plan.stubs.clone(),
     };
-    wasivfs_trampoline_gen::append_layer_section(&mut out, &info.to_json()).map_err(module_err)?;
+    wasivfs_trampoline_gen::append_layer_section(out, &info.to_json()).map_err(emit_err)?;
     timings.push(stage_done(&*progress, Stage::Merge, started));
+    let output_size = out.count();
     let mut warnings = Vec::new();
-    if out.len() as u64 > BROWSER_MODULE_LIMIT {
+    if output_size > BROWSER_MODULE_LIMIT {
         warnings.push(format!(
             "the output is {} MiB: V8 (Node, Deno, Chrome), SpiderMonkey and JavaScriptCore refuse modules over 1 GiB",
-            out.len() >> 20
+            output_size >> 20
         ));
     }
-    let report = PackReport {
+    Ok(PackReport {
         info,
-        output_size: out.len() as u64,
+        output_size,
         walk: walk_counts,
         timings,
         warnings,
+    })
+}
+
+/// The input checked, the tree walked and the writable mounts planned (the stages `read`, its
+/// timing started at `started`, and `walk`).
+fn read_and_walk<'a>(
+    opts: &PackOptions,
+    progress: &dyn Progress,
+    app: &'a [u8],
+    timings: &mut Vec<(Stage, Duration)>,
+    started: Instant,
+) -> Result<(
+    wasivfs_trampoline_gen::ScannedApp<'a>,
+    walk::Walked,
+    writable::Plan,
+)> {
+    let scanned = wasivfs_trampoline_gen::scan_app(app).map_err(|source| PackError::Module {
+        path: opts.input.clone(),
+        source,
+    })?;
+    timings.push(stage_done(progress, Stage::Read, started));
+    let writable = writable::plan(opts)?;
+    let started = stage_start(progress, Stage::Walk);
+    let walk_opts = walk::WalkOptions {
+        mtime_clamp_ns: opts
+            .source_date_epoch
+            .map(|s| s.saturating_mul(1_000_000_000)),
+        mtime_fixed_ns: opts.mtime.map(|s| s.saturating_mul(1_000_000_000)),
+        follow_symlinks: opts.follow_symlinks,
+        excludes: opts.excludes.clone(),
     };
-    Ok((out, report))
+    let mut walked = walk::walk_with(&opts.mappings, &walk_opts, &mut |c| {
+        progress.event(Event::Walked {
+            files: c.files,
+            bytes: c.bytes,
+        })
+    })?;
+    writable::apply(&mut walked.builder, &writable)?;
+    timings.push(stage_done(progress, Stage::Walk, started));
+    Ok((scanned, walked, writable))
 }
 
 fn mapping_list(mappings: &[Mapping]) -> String {

@@ -2,7 +2,8 @@
 //!
 //! Each root is opened once with [`Dir::open_ambient_dir`]; everything below it is reached relative to
 //! that handle, so the walk never leaves the root. Entries are visited in byte order of their names.
-//! Files are hashed (and measured) as a stream, never kept in memory. Symlinks are stored as links,
+//! Files are not read: their sizes come from their metadata, and identical contents are found
+//! afterwards (`dedup.rs`), hashing only files whose size is not unique. Symlinks are stored as links,
 //! after checking that their targets, resolved through the tree, stay inside the root; with
 //! [`WalkOptions::follow_symlinks`] the target's content is stored instead (cap-std refuses targets
 //! outside the root, and a link back to one of its own ancestors is reported as a loop).
@@ -154,8 +155,10 @@ pub fn walk_with(
             dir,
         });
     }
+    let roots = Roots(roots);
+    crate::dedup::share_identical(&mut builder, &roots)?;
     Ok(Walked {
-        roots: Roots(roots),
+        roots,
         builder,
         counts,
     })
@@ -291,17 +294,14 @@ impl RootWalk<'_> {
                     chain,
                 });
             } else if ft.is_file() {
-                let (size, digest) = match (&link_target, &self.root) {
-                    (Some(_), Some(root)) => hash_file(root, &child_rel, &path)?,
-                    _ => hash_file(&p.dir, &name, &path)?,
-                };
+                let size = meta.len();
                 let source = Source {
                     root: self.root_index,
                     rel: PathBuf::from(&child_rel),
                     size,
                 };
                 self.builder
-                    .add_file(p.node, &name, mtime, size, digest, source)
+                    .add_file_unhashed(p.node, &name, mtime, size, source)
                     .map_err(layout_err)?;
                 self.seen.insert(child_rel, Seen::Other);
                 self.counts.files += 1;
@@ -361,14 +361,6 @@ fn special_reason(ft: &cap_std::fs::FileType) -> String {
         .find_map(|(is, kind)| is.then_some(kind))
         .unwrap_or("a special file");
     format!("is {kind}; only regular files, directories and symlinks can be packed")
-}
-
-/// Hashes a file with BLAKE3 while measuring its size, streaming it.
-fn hash_file(dir: &Dir, name: &str, path: &Path) -> Result<(u64, [u8; 32])> {
-    let mut file = dir.open(name).map_err(|e| PackError::io(path, e))?;
-    let mut hasher = blake3::Hasher::new();
-    let size = std::io::copy(&mut file, &mut hasher).map_err(|e| PackError::io(path, e))?;
-    Ok((size, *hasher.finalize().as_bytes()))
 }
 
 fn mtime_ns(meta: &Metadata, opts: &WalkOptions, path: &Path) -> Result<u64> {
