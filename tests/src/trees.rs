@@ -162,30 +162,35 @@ pub fn big() -> io::Result<Tree> {
 ///
 /// `files.txt` at the root lists every other file, one relative path per line.
 pub fn bulk(files: usize, total_bytes: u64) -> io::Result<Tree> {
-    bulk_with(files, total_bytes, write_pattern_file)
+    let per = (total_bytes / files.max(1) as u64).max(1);
+    // Sizes vary between 0.5x and 1.5x the mean so the tree is not uniform.
+    bulk_with(files, |i| per / 2 + (i * 7_919) % per, write_pattern_file)
 }
 
-/// [`bulk`] with sparse files ([`write_sparse_file`]): a tree of gigabytes that takes almost no
-/// disk space and is quick to make.
+/// [`bulk`]'s layout with sparse files ([`write_sparse_file`]), sizes spread evenly from 0.5x to
+/// 1.5x the mean (all different unless `files` is a multiple of 7,919), so the total is close to
+/// `total_bytes` however large the files: a tree of gigabytes that takes almost no disk space
+/// and is quick to make.
 pub fn sparse_bulk(files: usize, total_bytes: u64) -> io::Result<Tree> {
-    bulk_with(files, total_bytes, write_sparse_file)
+    let n = files.max(1) as u64;
+    let per = (total_bytes / n).max(1);
+    let len = |i: u64| per / 2 + per * ((i * 7_919) % n) / n;
+    bulk_with(files, len, write_sparse_file)
 }
 
-/// The layout of [`bulk`], each file written by `write(path, seed, len)`.
+/// The layout of [`bulk`], file `i` of `len(i)` bytes written by `write(path, i, len)`.
 fn bulk_with(
     files: usize,
-    total_bytes: u64,
+    len: impl Fn(u64) -> u64,
     write: fn(&Path, u64, u64) -> io::Result<()>,
 ) -> io::Result<Tree> {
     let t = Tree::empty()?;
-    let per = (total_bytes / files.max(1) as u64).max(1);
     let mut list = String::new();
     for i in 0..files {
         // About 30 files per directory, 20 directories per package.
         let dir = format!("pkg{:02}/mod{:02}", i / 600, (i / 30) % 20);
         fs::create_dir_all(t.join(&dir))?;
-        // Sizes vary between 0.5x and 1.5x the mean so the tree is not uniform.
-        let len = per / 2 + (i as u64 * 7_919) % per.max(1);
+        let len = len(i as u64);
         let rel = format!("{dir}/file{i:05}.dat");
         write(&t.join(&rel), i as u64, len)?;
         list.push_str(&rel);

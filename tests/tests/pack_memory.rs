@@ -68,8 +68,13 @@ fn a_gigabyte_tree_packs_within_the_memory_goal_and_reads_back() {
             .args(["--mapdir", &mapdir, "--quiet", "--memory", memory, "-o"])
             .arg(&out);
         let m = process::measure(&mut pack).expect("wasivfs pack");
+        eprintln!(
+            "--memory {memory}: packed in {:.2} s, peak RSS {} MiB",
+            m.wall.as_secs_f64(),
+            m.max_rss >> 20
+        );
         let size = std::fs::metadata(&out).expect("the output").len();
-        assert!(size > BYTES, "--memory {memory}: output of {size} bytes");
+        assert!(size > 1_000_000_000, "--memory {memory}: output of {size} bytes");
         assert!(
             m.max_rss <= limit,
             "--memory {memory}: peak RSS {} MiB for a {} MiB output, over the goal of {} MiB",
