@@ -343,10 +343,9 @@ impl<'a> Merger<'a> {
 
     fn write_module<'s>(
         &'s self,
-        content: Option<ContentParts<'s>>,
+        mut content: Option<ContentParts<'s>>,
         out: &mut dyn Write,
     ) -> Result<()> {
-        let mut content = content;
         crate::encode::write_all(out, &self.app.bytes[..8])?;
         let mut next = 0;
         for section in &self.app.sections {
