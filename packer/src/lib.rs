@@ -273,11 +273,14 @@ fn pack_into<W: std::io::Write>(
     timings.push(stage_done(&*progress, Stage::Layout, started));
 
     let started = stage_start(&*progress, Stage::Snapshot);
-    let snap = prepared.snapshot(&layout.metadata, input)?;
+    let segment_lens = layout.segment_lens();
+    let snap = prepared.snapshot(layout.metadata, input)?;
     timings.push(stage_done(&*progress, Stage::Snapshot, started));
     let started = stage_start(&*progress, Stage::Merge);
     let vfs = wasivfs_trampoline_gen::prepare_vfs(&snap.wasm).map_err(module_err)?;
-    let segment_lens = layout.segment_lens();
+    // The snapshot's module is no longer needed: only where the image landed.
+    let (image_addr, image_len) = (snap.image_addr, snap.image_len);
+    drop(snap);
     let merger =
         wasivfs_trampoline_gen::Merger::from_scanned(scanned, &vfs, segment_lens.len() as u32)
             .map_err(module_err)?;
@@ -328,8 +331,8 @@ fn pack_into<W: std::io::Write>(
         vfs_memory_pages: plan.vfs_memory_pages,
         memory: opts.memory,
         vfs_base,
-        image_addr: snap.image_addr,
-        image_len: snap.image_len,
+        image_addr,
+        image_len,
         content: ContentInfo {
             first_segment: plan.first_content_segment,
             segments: plan.content_segments,

@@ -106,11 +106,9 @@ impl Roots {
     }
 }
 
-/// What the symlink check needs to know about an entry.
-enum Seen {
-    Other,
-    Link(String),
-}
+/// The symlinks of a root, by path relative to it: what the symlink check needs (a path that
+/// is not a link needs no record).
+type Links = HashMap<String, String>;
 
 /// Walks every mapping, in order.
 pub fn walk(mappings: &[Mapping], opts: &WalkOptions) -> Result<Walked> {
@@ -183,7 +181,7 @@ struct RootWalk<'a> {
     opts: &'a WalkOptions,
     matcher: Option<Matcher>,
     builder: &'a mut ImageBuilder<Source>,
-    seen: HashMap<String, Seen>,
+    seen: Links,
     counts: &'a mut WalkCounts,
     on_file: &'a mut dyn FnMut(&WalkCounts),
 }
@@ -284,7 +282,6 @@ impl RootWalk<'_> {
                     _ => p.dir.open_dir(&name),
                 }
                 .map_err(|e| PackError::io(&path, e))?;
-                self.seen.insert(child_rel.clone(), Seen::Other);
                 let mut chain = p.chain.clone();
                 chain.push(id);
                 stack.push(Pending {
@@ -303,7 +300,6 @@ impl RootWalk<'_> {
                 self.builder
                     .add_file_unhashed(p.node, &name, mtime, size, source)
                     .map_err(layout_err)?;
-                self.seen.insert(child_rel, Seen::Other);
                 self.counts.files += 1;
                 self.counts.bytes += size;
                 (self.on_file)(self.counts);
@@ -311,7 +307,7 @@ impl RootWalk<'_> {
                 self.builder
                     .add_symlink(p.node, &name, &target, mtime)
                     .map_err(layout_err)?;
-                self.seen.insert(child_rel, Seen::Link(target));
+                self.seen.insert(child_rel, target);
             } else {
                 return Err(PackError::entry(&path, special_reason(&ft)));
             }
@@ -385,14 +381,8 @@ fn mtime_ns(meta: &Metadata, opts: &WalkOptions, path: &Path) -> Result<u64> {
 const MAX_LINK_HOPS: usize = wasivfs_image::MAX_SYMLINK_HOPS as usize;
 
 /// Checks that every symlink of one root, resolved lexically through the tree, stays inside it.
-fn check_symlinks(host: &Path, seen: &HashMap<String, Seen>) -> Result<()> {
-    let mut links: Vec<(&String, &String)> = seen
-        .iter()
-        .filter_map(|(p, s)| match s {
-            Seen::Link(t) => Some((p, t)),
-            Seen::Other => None,
-        })
-        .collect();
+fn check_symlinks(host: &Path, seen: &Links) -> Result<()> {
+    let mut links: Vec<(&String, &String)> = seen.iter().collect();
     links.sort();
     for (rel, target) in links {
         let path = host.join(rel);
@@ -425,7 +415,7 @@ fn check_symlinks(host: &Path, seen: &HashMap<String, Seen>) -> Result<()> {
                 }
                 name => {
                     cur.push(name);
-                    if let Some(Seen::Link(next)) = seen.get(&cur.join("/")) {
+                    if let Some(next) = seen.get(&cur.join("/")) {
                         hops += 1;
                         if hops > MAX_LINK_HOPS {
                             break;

@@ -155,7 +155,9 @@ pub struct Measured {
 }
 
 /// Runs `cmd` to completion (stdout discarded, stderr captured) and measures it with `wait4`;
-/// fails with its stderr if it does not exit with 0.
+/// fails with its stderr if it does not exit with 0. Linux carries the peak RSS of the process
+/// that spawns a child over `execve` into the child's own count, so measure children before
+/// this process grows (before compiling a large module in-process, say).
 pub fn measure(cmd: &mut Command) -> Result<Measured> {
     let start = Instant::now();
     let mut child = cmd
