@@ -203,14 +203,16 @@ fn streamed_output_is_the_in_memory_output() -> Result<()> {
     let lens = vec![(3 << 20) + 5, 7];
     let bytes = pattern(lens.iter().map(|l| *l as usize).sum());
     let merger = Merger::new(&app, &prepared, 2)?;
-    let content = |stream: &mut &[u8], buf: &mut [u8]| {
-        let (head, rest) = stream.split_at(buf.len());
-        buf.copy_from_slice(head);
-        *stream = rest;
-    };
+    let content =
+        |stream: &mut &[u8], buf: &mut [u8]| -> Result<(), wasivfs_trampoline_gen::FillError> {
+            let (head, rest) = stream.split_at(buf.len());
+            buf.copy_from_slice(head);
+            *stream = rest;
+            Ok(())
+        };
     let (mut a, mut b) = (&bytes[..], &bytes[..]);
-    let mut fill_a = |buf: &mut [u8]| Ok(content(&mut a, buf));
-    let mut fill_b = |buf: &mut [u8]| Ok(content(&mut b, buf));
+    let mut fill_a = |buf: &mut [u8]| content(&mut a, buf);
+    let mut fill_b = |buf: &mut [u8]| content(&mut b, buf);
     let with = |fill| {
         Some(Content {
             segment_lens: lens.clone(),
@@ -230,7 +232,7 @@ fn streamed_output_is_the_in_memory_output() -> Result<()> {
     let skeleton = merger.emit_without_content()?;
     assert!(skeleton.len() < in_memory.len() - bytes.len() + 64);
     let (mut c, mut out) = (&bytes[..], Vec::new());
-    let mut fill_c = |buf: &mut [u8]| Ok(content(&mut c, buf));
+    let mut fill_c = |buf: &mut [u8]| content(&mut c, buf);
     let streamed_lowering = lower_memories_to(
         &skeleton,
         &mut |p, _| Ok(p.to_vec()),
@@ -260,7 +262,7 @@ fn streamed_output_is_the_in_memory_output() -> Result<()> {
         }
     }
     let mut d = &bytes[..];
-    let mut fill_d = |buf: &mut [u8]| Ok(content(&mut d, buf));
+    let mut fill_d = |buf: &mut [u8]| content(&mut d, buf);
     let err = merger
         .emit_to(with(&mut fill_d), &mut Full(1 << 20))
         .unwrap_err();
