@@ -73,11 +73,34 @@ pub fn write_parts(
     opts: Options,
     on_progress: &mut dyn FnMut(u64),
 ) -> Result<File, WriteError> {
+    let pending = create(path)?;
+    let write = |e| WriteError::Write { source: e };
+    let mut done = 0u64;
+    for part in parts {
+        for chunk in part.chunks(CHUNK) {
+            pending.file().write_all(chunk).map_err(write)?;
+            done += chunk.len() as u64;
+            on_progress(done);
+        }
+    }
+    pending.commit(opts)
+}
+
+/// A file being written all or nothing, for outputs produced piece by piece: a temporary file in
+/// the target's directory, renamed over the target by [`Pending::commit`]. Dropped without a
+/// commit (an error, a panic), it is removed and the target is untouched.
+pub struct Pending {
+    tmp: tempfile::NamedTempFile,
+    path: PathBuf,
+}
+
+/// Starts writing `path`: creates the temporary file beside it.
+pub fn create(path: &Path) -> Result<Pending, WriteError> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let mut tmp = tempfile::Builder::new()
+    let tmp = tempfile::Builder::new()
         .prefix(TEMP_PREFIX)
         .suffix(".tmp")
         .tempfile_in(dir)
@@ -85,20 +108,28 @@ pub fn write_parts(
             dir: dir.to_path_buf(),
             source: without_temp_path(e),
         })?;
-    let write = |e| WriteError::Write { source: e };
-    let mut done = 0u64;
-    for part in parts {
-        for chunk in part.chunks(CHUNK) {
-            tmp.write_all(chunk).map_err(write)?;
-            done += chunk.len() as u64;
-            on_progress(done);
+    Ok(Pending {
+        tmp,
+        path: path.to_path_buf(),
+    })
+}
+
+impl Pending {
+    /// The temporary file, open for reading and writing (`&File` implements `Write`).
+    pub fn file(&self) -> &File {
+        self.tmp.as_file()
+    }
+
+    /// Flushes it to disk if `opts` says so, gives it its permissions and renames it over the
+    /// target; returns the new file (open for writing).
+    pub fn commit(self, opts: Options) -> Result<File, WriteError> {
+        let write = |e| WriteError::Write { source: e };
+        if opts.durable {
+            self.tmp.as_file().sync_all().map_err(write)?;
         }
+        set_mode(self.tmp.as_file(), &self.path, opts.mode).map_err(write)?;
+        self.tmp.persist(&self.path).map_err(|e| write(e.error))
     }
-    if opts.durable {
-        tmp.as_file().sync_all().map_err(write)?;
-    }
-    set_mode(tmp.as_file(), path, opts.mode).map_err(write)?;
-    tmp.persist(path).map_err(|e| write(e.error))
 }
 
 /// The error without the " at path <temporary file>" tempfile appends: the user never asked for
@@ -210,5 +241,25 @@ mod tests {
             "{err}"
         );
         assert!(!err.contains(TEMP_PREFIX), "{err}");
+    }
+
+    #[test]
+    fn pending_written_in_pieces_or_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out.wasm");
+        write(&out, b"old", PLAIN).unwrap();
+        let pending = create(&out).unwrap();
+        pending.file().write_all(b"ne").unwrap();
+        pending.file().write_all(b"w").unwrap();
+        // Until the commit the target is the old file; a dropped write leaves nothing.
+        assert_eq!(std::fs::read(&out).unwrap(), b"old");
+        drop(pending);
+        assert_eq!(std::fs::read(&out).unwrap(), b"old");
+        assert!(leftovers(dir.path()).is_empty());
+        let pending = create(&out).unwrap();
+        pending.file().write_all(b"new").unwrap();
+        pending.commit(PLAIN).unwrap();
+        assert_eq!(std::fs::read(&out).unwrap(), b"new");
+        assert!(leftovers(dir.path()).is_empty());
     }
 }

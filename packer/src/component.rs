@@ -8,20 +8,29 @@ use std::time::Instant;
 use wasivfs_trampoline_gen::{ComponentKind, MergeError};
 
 use crate::info::{self, ContentInfo, InputInfo, LayerInfo, MemoryMode};
-use crate::{pack_module, stage_done, PackError, PackOptions, PackReport, Progress, Result, Stage};
+use crate::write::Counting;
+use crate::{
+    pack_module_into, stage_done, PackError, PackOptions, PackReport, Progress, Result, Stage,
+};
 
-/// Packs the component `bytes` (read from `opts.input`, whose read stage started at `started`).
+/// Packs the component `bytes` (read from `opts.input`, whose read stage started at `started`)
+/// and writes it to `out`. The packed main module is assembled in memory (a component is not
+/// streamed yet), then the component around it is written.
 ///
 /// The VFS always gets a memory of its own inside the main module, whatever `opts.memory`: the
 /// adapter and the shims `wit-component` generates grow the main module's memory with
 /// `memory.grow` in their own code, which the packer does not rewrite, so a VFS region at the
 /// top of that memory would be overwritten (see `docs/design.md`).
-pub(crate) fn pack(
+pub(crate) fn pack<W: std::io::Write>(
     opts: &PackOptions,
     bytes: &[u8],
     progress: Arc<dyn Progress>,
     started: Instant,
-) -> Result<(Vec<u8>, PackReport)> {
+    out: &mut Counting<W>,
+) -> Result<PackReport> {
+    let write = |out: &mut Counting<W>, bytes: &[u8]| {
+        std::io::Write::write_all(out, bytes).map_err(|e| PackError::io(&opts.output, e))
+    };
     let module_err = |source| PackError::Module {
         path: opts.input.clone(),
         source,
@@ -32,19 +41,31 @@ pub(crate) fn pack(
                 memory: MemoryMode::Multi,
                 ..opts.clone()
             };
-            let (core, mut report) = pack_module(&opts, &bytes[main.clone()], progress, started)?;
-            let out =
-                wasivfs_trampoline_gen::replace_module(bytes, &main, &core).map_err(module_err)?;
-            wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
-                .validate_all(&out)
-                .map_err(|e| module_err(MergeError::InvalidOutput(e.to_string())))?;
-            report.output_size = out.len() as u64;
-            Ok((out, report))
+            let mut core = Counting::new(Vec::new());
+            let mut report = pack_module_into(
+                &opts,
+                bytes[main.clone()].to_vec(),
+                progress,
+                started,
+                &mut core,
+            )?;
+            let packed = wasivfs_trampoline_gen::replace_module(bytes, &main, &core.into_inner())
+                .map_err(module_err)?;
+            validate(&packed).map_err(|e| module_err(MergeError::InvalidOutput(e)))?;
+            write(out, &packed)?;
+            report.output_size = packed.len() as u64;
+            Ok(report)
         }
         ComponentKind::NativeFilesystem { import } => {
             Err(module_err(MergeError::NativeComponent(import)))
         }
         ComponentKind::NoFilesystem => {
+            if !opts.program.is_empty() {
+                return Err(PackError::Options {
+                    what: "baked arguments and variables".into(),
+                    reason: "the component imports no file system (neither `wasi:filesystem` nor WASI preview 1), so there is no VFS to carry them".into(),
+                });
+            }
             let timings = vec![stage_done(&*progress, Stage::Read, started)];
             let report = PackReport {
                 info: unchanged_info(bytes),
@@ -56,7 +77,8 @@ pub(crate) fn pack(
                         .to_string(),
                 ],
             };
-            Ok((bytes.to_vec(), report))
+            write(out, bytes)?;
+            Ok(report)
         }
     }
 }
@@ -86,5 +108,15 @@ fn unchanged_info(bytes: &[u8]) -> LayerInfo {
         stored_bytes: 0,
         trampolines: Vec::new(),
         stubs: Vec::new(),
+        program: Default::default(),
     }
+}
+
+/// Validates a whole component (its core modules included) with every feature wasmparser knows:
+/// the adapter and the shims may use more than a plain module does.
+pub(crate) fn validate(bytes: &[u8]) -> std::result::Result<(), String> {
+    wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
+        .validate_all(bytes)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }

@@ -94,7 +94,8 @@ impl ContentReader {
     }
 }
 
-fn changed(path: &Path) -> PackError {
+/// The error for a file whose size is not the one the walk saw.
+pub(crate) fn changed(path: &Path) -> PackError {
     PackError::entry(path, "the file changed size while it was being packed")
 }
 

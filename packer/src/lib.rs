@@ -8,9 +8,11 @@
 
 mod component;
 pub mod content;
+mod dedup;
 pub mod error;
 pub mod exclude;
 pub mod info;
+mod mapped;
 mod program;
 pub mod progress;
 mod single;
@@ -159,15 +161,26 @@ pub fn pack(opts: &PackOptions) -> Result<PackReport> {
 }
 
 /// [`pack`], reporting progress to `progress`.
+///
+/// The module is written section by section into a temporary file beside the output, the file
+/// contents copied from the host files as they come; the written file is then validated (read
+/// through a memory map, see [`write::validate_written`]) and renamed over the output. Nothing
+/// the size of the contents is ever held in memory.
 pub fn pack_with(opts: &PackOptions, progress: Arc<dyn Progress>) -> Result<PackReport> {
-    let (bytes, mut report) = pack_to_bytes_with(opts, progress.clone())?;
+    let pending = write::Output::create(&opts.output)?;
+    let mut report = {
+        let mut out = pending.writer();
+        let report = pack_into(opts, progress.clone(), &mut out)?;
+        out.finish().map_err(|e| PackError::io(&opts.output, e))?;
+        report
+    };
     let started = stage_start(&*progress, Stage::Write);
-    write::write_atomic_with(&opts.output, &bytes, &mut |done| {
-        progress.event(Event::Written {
-            done,
-            total: bytes.len() as u64,
-        })
-    })?;
+    pending.validate(&opts.input)?;
+    pending.commit()?;
+    progress.event(Event::Written {
+        done: report.output_size,
+        total: report.output_size,
+    });
     report
         .timings
         .push(stage_done(&*progress, Stage::Write, started));
@@ -191,70 +204,81 @@ fn stage_done(progress: &dyn Progress, stage: Stage, started: Instant) -> (Stage
 }
 
 /// [`pack_to_bytes`], reporting progress; the report's `output_size` is the returned length and
-/// its timings stop before the write.
+/// its timings stop before the write. The same bytes as [`pack_with`] writes, validated the same
+/// way, but held in memory: for tests and small trees.
 pub fn pack_to_bytes_with(
     opts: &PackOptions,
     progress: Arc<dyn Progress>,
 ) -> Result<(Vec<u8>, PackReport)> {
+    let mut out = write::Counting::new(Vec::new());
+    let report = pack_into(opts, progress, &mut out)?;
+    let out = out.into_inner();
+    write::validate_written(&out, &opts.input)?;
+    Ok((out, report))
+}
+
+/// The pipeline, writing the module to `out` as it goes (not validated: the caller validates
+/// what it wrote). A failing write is an error naming the output.
+fn pack_into<W: std::io::Write>(
+    opts: &PackOptions,
+    progress: Arc<dyn Progress>,
+    out: &mut write::Counting<W>,
+) -> Result<PackReport> {
     let input = &opts.input;
     let started = stage_start(&*progress, Stage::Read);
     let app = std::fs::read(input).map_err(|e| PackError::io(input, e))?;
     if wasivfs_abi::BinaryKind::of(&app) == wasivfs_abi::BinaryKind::Component {
-        return component::pack(opts, &app, progress, started);
+        return component::pack(opts, &app, progress, started, out);
     }
-    pack_module(opts, &app, progress, started)
+    pack_module_into(opts, app, progress, started, out)
 }
 
-/// Packs the core module `app` (read from `opts.input`, whose read stage started at `started`).
-fn pack_module(
+/// Packs the core module `app` (read from `opts.input`, whose read stage started at `started`)
+/// and writes the result to `out`.
+fn pack_module_into<W: std::io::Write>(
     opts: &PackOptions,
-    app: &[u8],
+    app: Vec<u8>,
     progress: Arc<dyn Progress>,
     started: Instant,
-) -> Result<(Vec<u8>, PackReport)> {
+    out: &mut write::Counting<W>,
+) -> Result<PackReport> {
     let input = &opts.input;
     let module_err = |source| PackError::Module {
         path: input.clone(),
         source,
     };
-    let mut timings = Vec::new();
-    let scanned = wasivfs_trampoline_gen::scan_app(app).map_err(module_err)?;
-    let earlier: Vec<ProgramConfig> = info::read_layers(app)
-        .into_iter()
-        .filter_map(|l| l.ok().map(|l| l.program))
-        .collect();
-    program::check_layers(&earlier, opts)?;
-    timings.push(stage_done(&*progress, Stage::Read, started));
-
-    opts.program.validate().map_err(|e| PackError::Options {
-        what: "baked arguments and variables".into(),
-        reason: e.to_string(),
-    })?;
-    let writable = writable::plan(opts)?;
-    let started = stage_start(&*progress, Stage::Walk);
-    let walk_opts = walk::WalkOptions {
-        mtime_clamp_ns: opts
-            .source_date_epoch
-            .map(|s| s.saturating_mul(1_000_000_000)),
-        mtime_fixed_ns: opts.mtime.map(|s| s.saturating_mul(1_000_000_000)),
-        follow_symlinks: opts.follow_symlinks,
-        excludes: opts.excludes.clone(),
+    // What failed while the module was written: the output (a full disk), a host file (its own
+    // error, naming it), or the merge.
+    let emit_err = |e| match e {
+        wasivfs_trampoline_gen::MergeError::Write(e) => PackError::io(&opts.output, e),
+        wasivfs_trampoline_gen::MergeError::Content(e) => match e.downcast::<PackError>() {
+            Ok(e) => *e,
+            Err(e) => module_err(wasivfs_trampoline_gen::MergeError::Content(e)),
+        },
+        e => module_err(e),
     };
-    let walked = walk::walk_with(&opts.mappings, &walk_opts, &mut |c| {
-        progress.event(Event::Walked {
-            files: c.files,
-            bytes: c.bytes,
-        })
-    })?;
-    let mut walked = walked;
-    writable::apply(&mut walked.builder, &writable)?;
-    walked.builder.set_config(&opts.program);
+    let mut timings = Vec::new();
+    // The VFS is instrumented and compiled (its memory size bounds the image) and the input
+    // hashed on another core while this one checks the input and walks the tree.
+    let (front, (prepared, input_info)) = std::thread::scope(|s| {
+        let other = s.spawn(|| {
+            let input_info = InputInfo {
+                sha256: info::sha256_hex(&app),
+                size: app.len() as u64,
+            };
+            (snapshot::prepare(VFS_WASM, input), input_info)
+        });
+        let front = read_and_walk(opts, &*progress, &app, &mut timings, started);
+        let other = other
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (front, other)
+    });
+    let (scanned, walked, writable) = front?;
+    let prepared = prepared?;
     let walk_counts = walked.counts;
-    timings.push(stage_done(&*progress, Stage::Walk, started));
 
     let started = stage_start(&*progress, Stage::Layout);
-    // The VFS is instrumented and compiled first: its memory size bounds the image.
-    let prepared = snapshot::prepare(VFS_WASM, input)?;
     let limits =
         wasivfs_image::builder::Limits::format_max(opts.segment_len.unwrap_or(DEFAULT_SEGMENT_LEN))
             .within(
@@ -272,15 +296,18 @@ fn pack_module(
     timings.push(stage_done(&*progress, Stage::Layout, started));
 
     let started = stage_start(&*progress, Stage::Snapshot);
-    let snap = prepared.snapshot(&layout.metadata, input)?;
+    let segment_lens = layout.segment_lens();
+    let snap = prepared.snapshot(layout.metadata, input)?;
     timings.push(stage_done(&*progress, Stage::Snapshot, started));
     let started = stage_start(&*progress, Stage::Merge);
     let vfs = wasivfs_trampoline_gen::prepare_vfs(&snap.wasm).map_err(module_err)?;
-    let segment_lens = layout.segment_lens();
+    // The snapshot's module is no longer needed: only where the image landed.
+    let (image_addr, image_len) = (snap.image_addr, snap.image_len);
+    drop(snap);
     let merger =
         wasivfs_trampoline_gen::Merger::from_scanned(scanned, &vfs, segment_lens.len() as u32)
             .map_err(module_err)?;
-    let plan = merger.plan();
+    let plan = merger.plan().clone();
     // The contents are written into the output straight from the host files; a read error
     // comes back from the merger as itself, naming the file.
     let mut reader = content::ContentReader::new(layout.blobs, walked.roots, progress.clone());
@@ -293,23 +320,26 @@ fn pack_module(
         segment_lens,
         fill: &mut fill,
     });
-    let merged = merger.emit(wasivfs_trampoline_gen::Validation::Full, content);
-    let mut out = merged.map_err(|e| match e {
-        wasivfs_trampoline_gen::MergeError::Content(e) => match e.downcast::<PackError>() {
-            Ok(e) => *e,
-            Err(e) => module_err(wasivfs_trampoline_gen::MergeError::Content(e)),
-        },
-        e => module_err(e),
-    })?;
     // Where this layer's VFS memory ends up: its own memory, or a region of memory 0 once
     // every memory is folded into it (earlier layers' records are rewritten by that pass).
     let (vfs_memory, vfs_base) = match opts.memory {
-        MemoryMode::Multi => (plan.vfs_memory, 0),
+        MemoryMode::Multi => {
+            merger.emit_to(content, out).map_err(emit_err)?;
+            (plan.vfs_memory, 0)
+        }
         MemoryMode::Single => {
-            let (lowered, lowering) =
-                wasivfs_trampoline_gen::lower_memories(&out, &mut single::rewrite_section)
-                    .map_err(module_err)?;
-            out = lowered;
+            // The merged module without its contents (about the size of the input), lowered
+            // while the contents are appended: the merged module is never held whole.
+            let merged = merger.emit_without_content().map_err(module_err)?;
+            drop(merger);
+            drop(app);
+            let lowering = wasivfs_trampoline_gen::lower_memories_to(
+                &merged,
+                &mut single::rewrite_section,
+                content,
+                out,
+            )
+            .map_err(emit_err)?;
             (
                 0,
                 single::region_base(&lowering, plan.vfs_memory).map_err(module_err)?,
@@ -324,18 +354,15 @@ fn pack_module(
         vfs_memory_pages: plan.vfs_memory_pages,
         memory: opts.memory,
         vfs_base,
-        image_addr: snap.image_addr,
-        image_len: snap.image_len,
+        image_addr,
+        image_len,
         content: ContentInfo {
             first_segment: plan.first_content_segment,
             segments: plan.content_segments,
             segment_len: layout.segment_len,
             len: layout.content_len,
         },
-        input: InputInfo {
-            sha256: info::sha256_hex(app),
-            size: app.len() as u64,
-        },
+        input: input_info,
         mounts: writable.mount_infos(),
         files: stats.files,
         dirs: stats.dirs,
@@ -346,23 +373,72 @@ fn pack_module(
         stubs: plan.stubs.clone(),
         program: opts.program.clone(),
     };
-    wasivfs_trampoline_gen::append_layer_section(&mut out, &info.to_json()).map_err(module_err)?;
+    wasivfs_trampoline_gen::append_layer_section(out, &info.to_json()).map_err(emit_err)?;
     timings.push(stage_done(&*progress, Stage::Merge, started));
+    let output_size = out.count();
     let mut warnings = Vec::new();
-    if out.len() as u64 > BROWSER_MODULE_LIMIT {
+    if output_size > BROWSER_MODULE_LIMIT {
         warnings.push(format!(
             "the output is {} MiB: V8 (Node, Deno, Chrome), SpiderMonkey and JavaScriptCore refuse modules over 1 GiB",
-            out.len() >> 20
+            output_size >> 20
         ));
     }
-    let report = PackReport {
+    Ok(PackReport {
         info,
-        output_size: out.len() as u64,
+        output_size,
         walk: walk_counts,
         timings,
         warnings,
+    })
+}
+
+/// The input checked, the tree walked and the writable mounts planned (the stages `read`, its
+/// timing started at `started`, and `walk`).
+fn read_and_walk<'a>(
+    opts: &PackOptions,
+    progress: &dyn Progress,
+    app: &'a [u8],
+    timings: &mut Vec<(Stage, Duration)>,
+    started: Instant,
+) -> Result<(
+    wasivfs_trampoline_gen::ScannedApp<'a>,
+    walk::Walked,
+    writable::Plan,
+)> {
+    let scanned = wasivfs_trampoline_gen::scan_app(app).map_err(|source| PackError::Module {
+        path: opts.input.clone(),
+        source,
+    })?;
+    let earlier: Vec<ProgramConfig> = info::read_layers(app)
+        .into_iter()
+        .filter_map(|l| l.ok().map(|l| l.program))
+        .collect();
+    program::check_layers(&earlier, opts)?;
+    timings.push(stage_done(progress, Stage::Read, started));
+    opts.program.validate().map_err(|e| PackError::Options {
+        what: "baked arguments and variables".into(),
+        reason: e.to_string(),
+    })?;
+    let writable = writable::plan(opts)?;
+    let started = stage_start(progress, Stage::Walk);
+    let walk_opts = walk::WalkOptions {
+        mtime_clamp_ns: opts
+            .source_date_epoch
+            .map(|s| s.saturating_mul(1_000_000_000)),
+        mtime_fixed_ns: opts.mtime.map(|s| s.saturating_mul(1_000_000_000)),
+        follow_symlinks: opts.follow_symlinks,
+        excludes: opts.excludes.clone(),
     };
-    Ok((out, report))
+    let mut walked = walk::walk_with(&opts.mappings, &walk_opts, &mut |c| {
+        progress.event(Event::Walked {
+            files: c.files,
+            bytes: c.bytes,
+        })
+    })?;
+    writable::apply(&mut walked.builder, &writable)?;
+    walked.builder.set_config(&opts.program);
+    timings.push(stage_done(progress, Stage::Walk, started));
+    Ok((scanned, walked, writable))
 }
 
 fn mapping_list(mappings: &[Mapping]) -> String {

@@ -8,16 +8,17 @@ use std::time::Duration;
 pub enum Stage {
     /// Reading the input module and checking it.
     Read,
-    /// Walking the mapped directories (and hashing the files).
+    /// Walking the mapped directories, and hashing the files whose size another file shares
+    /// (the VFS is compiled meanwhile, on another core).
     Walk,
     /// Laying the tree out as an image.
     Layout,
     /// Running the VFS's initializer with the image (metadata) and snapshotting it.
     Snapshot,
-    /// Merging the VFS into the application, writing the file contents into it, and validating
-    /// the result.
+    /// Merging the VFS into the application (and lowering it to one memory) while writing the
+    /// output into its temporary file, the file contents copied in from the host files.
     Merge,
-    /// Writing the output file.
+    /// Validating the written output and renaming it over the target.
     Write,
 }
 

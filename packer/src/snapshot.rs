@@ -87,12 +87,12 @@ impl Prepared<'_> {
     }
 
     /// Runs `wasivfs_init` with `image` (the layout's metadata) and snapshots the result.
-    pub fn snapshot(self, image: &[u8], input: &Path) -> Result<Snapshot> {
+    pub fn snapshot(self, image: Vec<u8>, input: &Path) -> Result<Snapshot> {
         snapshot(self, image, input)
     }
 }
 
-fn snapshot(p: Prepared<'_>, image: &[u8], input: &Path) -> Result<Snapshot> {
+fn snapshot(p: Prepared<'_>, image: Vec<u8>, input: &Path) -> Result<Snapshot> {
     let fail = |reason: String| PackError::Snapshot {
         input: input.to_path_buf(),
         reason,
@@ -109,7 +109,7 @@ fn snapshot(p: Prepared<'_>, image: &[u8], input: &Path) -> Result<Snapshot> {
     let image_len = u32::try_from(total_len)
         .map_err(|_| fail(format!("the image is {total_len} bytes, more than 4 GiB")))?;
     let state = PackState {
-        image: image.to_vec(),
+        image,
         pos: 0,
         placed: None,
     };

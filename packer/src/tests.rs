@@ -203,3 +203,58 @@ fn contents_are_read_once_in_layout_order_and_changes_are_caught() {
         .to_string();
     assert!(err.contains("changed size"), "{err}");
 }
+
+#[test]
+fn the_written_output_is_the_module_returned_in_memory() {
+    let mut f = fixture();
+    let tree = &f.opts.mappings[0].host;
+    // Contents of more than one fill (1 MiB) in several segments, a twin, a same-size stranger.
+    let big: Vec<u8> = (0..(2 << 20) + 3).map(|i: u32| (i % 251) as u8).collect();
+    std::fs::write(tree.join("big"), &big).unwrap();
+    std::fs::write(tree.join("twin"), b"embedded contents\n").unwrap();
+    std::fs::write(tree.join("other"), b"embedded CONTENTS\n").unwrap();
+    f.opts.segment_len = Some(1 << 20);
+    for memory in [MemoryMode::Multi, MemoryMode::Single] {
+        f.opts.memory = memory;
+        let report = pack(&f.opts).unwrap();
+        let written = std::fs::read(&f.opts.output).unwrap();
+        let (bytes, info) = pack_to_bytes(&f.opts).unwrap();
+        assert!(written == bytes, "--memory {memory}: the file differs");
+        assert_eq!(report.info, info);
+        assert_eq!(report.output_size, written.len() as u64);
+        // The twin is stored once; the stranger of the same size is not.
+        assert_eq!(info.stored_bytes, big.len() as u64 + 2 * 18);
+        assert_eq!(info.content.segments, 3);
+    }
+}
+
+#[test]
+fn a_full_disk_fails_the_pack_naming_the_output() {
+    struct Full(usize);
+    impl std::io::Write for Full {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            match self.0.checked_sub(buf.len()) {
+                Some(left) => {
+                    self.0 = left;
+                    Ok(buf.len())
+                }
+                None => Err(std::io::Error::from_raw_os_error(28)),
+            }
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let f = fixture();
+    for room in [0, 100, 10_000] {
+        let mut out = write::Counting::new(Full(room));
+        let err = pack_into(&f.opts, Arc::new(NoProgress), &mut out)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("out.wasm") && err.contains("No space left on device"),
+            "{err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+}

@@ -2,7 +2,8 @@
 //!
 //! Each root is opened once with [`Dir::open_ambient_dir`]; everything below it is reached relative to
 //! that handle, so the walk never leaves the root. Entries are visited in byte order of their names.
-//! Files are hashed (and measured) as a stream, never kept in memory. Symlinks are stored as links,
+//! Files are not read: their sizes come from their metadata, and identical contents are found
+//! afterwards (`dedup.rs`), hashing only files whose size is not unique. Symlinks are stored as links,
 //! after checking that their targets, resolved through the tree, stay inside the root; with
 //! [`WalkOptions::follow_symlinks`] the target's content is stored instead (cap-std refuses targets
 //! outside the root, and a link back to one of its own ancestors is reported as a loop).
@@ -105,11 +106,9 @@ impl Roots {
     }
 }
 
-/// What the symlink check needs to know about an entry.
-enum Seen {
-    Other,
-    Link(String),
-}
+/// The symlinks of a root, by path relative to it: what the symlink check needs (a path that
+/// is not a link needs no record).
+type Links = HashMap<String, String>;
 
 /// Walks every mapping, in order.
 pub fn walk(mappings: &[Mapping], opts: &WalkOptions) -> Result<Walked> {
@@ -154,8 +153,10 @@ pub fn walk_with(
             dir,
         });
     }
+    let roots = Roots(roots);
+    crate::dedup::share_identical(&mut builder, &roots)?;
     Ok(Walked {
-        roots: Roots(roots),
+        roots,
         builder,
         counts,
     })
@@ -180,7 +181,7 @@ struct RootWalk<'a> {
     opts: &'a WalkOptions,
     matcher: Option<Matcher>,
     builder: &'a mut ImageBuilder<Source>,
-    seen: HashMap<String, Seen>,
+    seen: Links,
     counts: &'a mut WalkCounts,
     on_file: &'a mut dyn FnMut(&WalkCounts),
 }
@@ -281,7 +282,6 @@ impl RootWalk<'_> {
                     _ => p.dir.open_dir(&name),
                 }
                 .map_err(|e| PackError::io(&path, e))?;
-                self.seen.insert(child_rel.clone(), Seen::Other);
                 let mut chain = p.chain.clone();
                 chain.push(id);
                 stack.push(Pending {
@@ -291,19 +291,15 @@ impl RootWalk<'_> {
                     chain,
                 });
             } else if ft.is_file() {
-                let (size, digest) = match (&link_target, &self.root) {
-                    (Some(_), Some(root)) => hash_file(root, &child_rel, &path)?,
-                    _ => hash_file(&p.dir, &name, &path)?,
-                };
+                let size = meta.len();
                 let source = Source {
                     root: self.root_index,
                     rel: PathBuf::from(&child_rel),
                     size,
                 };
                 self.builder
-                    .add_file(p.node, &name, mtime, size, digest, source)
+                    .add_file_unhashed(p.node, &name, mtime, size, source)
                     .map_err(layout_err)?;
-                self.seen.insert(child_rel, Seen::Other);
                 self.counts.files += 1;
                 self.counts.bytes += size;
                 (self.on_file)(self.counts);
@@ -311,7 +307,7 @@ impl RootWalk<'_> {
                 self.builder
                     .add_symlink(p.node, &name, &target, mtime)
                     .map_err(layout_err)?;
-                self.seen.insert(child_rel, Seen::Link(target));
+                self.seen.insert(child_rel, target);
             } else {
                 return Err(PackError::entry(&path, special_reason(&ft)));
             }
@@ -363,14 +359,6 @@ fn special_reason(ft: &cap_std::fs::FileType) -> String {
     format!("is {kind}; only regular files, directories and symlinks can be packed")
 }
 
-/// Hashes a file with BLAKE3 while measuring its size, streaming it.
-fn hash_file(dir: &Dir, name: &str, path: &Path) -> Result<(u64, [u8; 32])> {
-    let mut file = dir.open(name).map_err(|e| PackError::io(path, e))?;
-    let mut hasher = blake3::Hasher::new();
-    let size = std::io::copy(&mut file, &mut hasher).map_err(|e| PackError::io(path, e))?;
-    Ok((size, *hasher.finalize().as_bytes()))
-}
-
 fn mtime_ns(meta: &Metadata, opts: &WalkOptions, path: &Path) -> Result<u64> {
     let t = meta
         .modified()
@@ -393,14 +381,8 @@ fn mtime_ns(meta: &Metadata, opts: &WalkOptions, path: &Path) -> Result<u64> {
 const MAX_LINK_HOPS: usize = wasivfs_image::MAX_SYMLINK_HOPS as usize;
 
 /// Checks that every symlink of one root, resolved lexically through the tree, stays inside it.
-fn check_symlinks(host: &Path, seen: &HashMap<String, Seen>) -> Result<()> {
-    let mut links: Vec<(&String, &String)> = seen
-        .iter()
-        .filter_map(|(p, s)| match s {
-            Seen::Link(t) => Some((p, t)),
-            Seen::Other => None,
-        })
-        .collect();
+fn check_symlinks(host: &Path, seen: &Links) -> Result<()> {
+    let mut links: Vec<(&String, &String)> = seen.iter().collect();
     links.sort();
     for (rel, target) in links {
         let path = host.join(rel);
@@ -433,7 +415,7 @@ fn check_symlinks(host: &Path, seen: &HashMap<String, Seen>) -> Result<()> {
                 }
                 name => {
                     cur.push(name);
-                    if let Some(Seen::Link(next)) = seen.get(&cur.join("/")) {
+                    if let Some(next) = seen.get(&cur.join("/")) {
                         hops += 1;
                         if hops > MAX_LINK_HOPS {
                             break;

@@ -144,3 +144,49 @@ pub fn run(cmd: &mut Command, limit: Duration) -> Result<Finished> {
     let start = Instant::now();
     Bounded::spawn(cmd)?.wait(start, limit)
 }
+
+/// Wall time and peak resident set size of one child process that exited with 0.
+#[derive(Debug, Clone, Copy)]
+pub struct Measured {
+    /// From spawn to exit.
+    pub wall: Duration,
+    /// The child's own peak RSS, in bytes, as the kernel counted it (`wait4`'s `ru_maxrss`).
+    pub max_rss: u64,
+}
+
+/// Runs `cmd` to completion (stdout discarded, stderr captured) and measures it with `wait4`;
+/// fails with its stderr if it does not exit with 0. Linux carries the peak RSS of the process
+/// that spawns a child over `execve` into the child's own count, so measure children before
+/// this process grows (before compiling a large module in-process, say).
+pub fn measure(cmd: &mut Command) -> Result<Measured> {
+    let start = Instant::now();
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("spawn")?;
+    let stderr = child.stderr.take().map(reader);
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value for wait4 to overwrite.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: pid is our own child, not yet waited for; the pointers are valid for the call.
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let wall = start.elapsed();
+    if r != pid {
+        anyhow::bail!("wait4: {}", std::io::Error::last_os_error());
+    }
+    let stderr = stderr.and_then(|h| h.join().ok()).unwrap_or_default();
+    if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
+        anyhow::bail!(
+            "{cmd:?} failed (status {status}): {}",
+            String::from_utf8_lossy(&stderr).trim()
+        );
+    }
+    Ok(Measured {
+        wall,
+        // Linux counts ru_maxrss in KiB.
+        max_rss: u64::try_from(usage.ru_maxrss).unwrap_or(0) * 1024,
+    })
+}

@@ -162,20 +162,71 @@ pub fn big() -> io::Result<Tree> {
 ///
 /// `files.txt` at the root lists every other file, one relative path per line.
 pub fn bulk(files: usize, total_bytes: u64) -> io::Result<Tree> {
-    let t = Tree::empty()?;
     let per = (total_bytes / files.max(1) as u64).max(1);
+    // Sizes vary between 0.5x and 1.5x the mean so the tree is not uniform.
+    bulk_with(files, |i| per / 2 + (i * 7_919) % per, write_pattern_file)
+}
+
+/// [`bulk`]'s layout with sparse files ([`write_sparse_file`]), sizes spread evenly from 0.5x to
+/// 1.5x the mean (all different unless `files` is a multiple of 7,919), so the total is close to
+/// `total_bytes` however large the files: a tree of gigabytes that takes almost no disk space
+/// and is quick to make.
+pub fn sparse_bulk(files: usize, total_bytes: u64) -> io::Result<Tree> {
+    let n = files.max(1) as u64;
+    let per = (total_bytes / n).max(1);
+    let len = |i: u64| per / 2 + per * ((i * 7_919) % n) / n;
+    bulk_with(files, len, write_sparse_file)
+}
+
+/// The layout of [`bulk`], file `i` of `len(i)` bytes written by `write(path, i, len)`.
+fn bulk_with(
+    files: usize,
+    len: impl Fn(u64) -> u64,
+    write: fn(&Path, u64, u64) -> io::Result<()>,
+) -> io::Result<Tree> {
+    let t = Tree::empty()?;
     let mut list = String::new();
     for i in 0..files {
         // About 30 files per directory, 20 directories per package.
         let dir = format!("pkg{:02}/mod{:02}", i / 600, (i / 30) % 20);
         fs::create_dir_all(t.join(&dir))?;
-        // Sizes vary between 0.5x and 1.5x the mean so the tree is not uniform.
-        let len = per / 2 + (i as u64 * 7_919) % per.max(1);
+        let len = len(i as u64);
         let rel = format!("{dir}/file{i:05}.dat");
-        write_pattern_file(&t.join(&rel), i as u64, len)?;
+        write(&t.join(&rel), i as u64, len)?;
         list.push_str(&rel);
         list.push('\n');
     }
     fs::write(t.join("files.txt"), list)?;
     Ok(t)
+}
+
+/// `files` files of `len` bytes each, every one different ([`pattern`] with its number as the
+/// seed), 1,000 to a directory (`dNNN/fNNNNNN`), listed in `files.txt`.
+pub fn small_files(files: usize, len: usize) -> io::Result<Tree> {
+    let t = Tree::empty()?;
+    let mut list = String::new();
+    for i in 0..files {
+        if i % 1000 == 0 {
+            fs::create_dir(t.join(format!("d{:03}", i / 1000)))?;
+        }
+        let rel = format!("d{:03}/f{i:06}", i / 1000);
+        fs::write(t.join(&rel), pattern(i as u64, len))?;
+        list.push_str(&rel);
+        list.push('\n');
+    }
+    fs::write(t.join("files.txt"), list)?;
+    Ok(t)
+}
+
+/// Writes a sparse file of `len` bytes: 16 bytes naming it (`seed` and `len`, little-endian) at
+/// the start and again at the end (as far as they fit), a hole in between.
+pub fn write_sparse_file(path: &Path, seed: u64, len: u64) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let f = fs::File::create(path)?;
+    f.set_len(len)?;
+    let mut mark = seed.to_le_bytes().to_vec();
+    mark.extend_from_slice(&len.to_le_bytes());
+    let n = (len as usize).min(mark.len());
+    f.write_all_at(&mark[..n], 0)?;
+    f.write_all_at(&mark[..n], len - n as u64)
 }

@@ -1,7 +1,9 @@
 //! Low-level binary helpers: section kinds in module order, LEB128, and writing a section from
-//! pieces (raw bytes borrowed from the inputs plus freshly encoded items).
+//! pieces (raw bytes borrowed from the inputs plus freshly encoded items) to any writer, so that a
+//! module can go straight to its output file.
 
 use std::borrow::Cow;
+use std::io::Write;
 use wasm_encoder::Encode;
 
 use crate::app::KnownSection;
@@ -148,22 +150,30 @@ impl<'a> Pieces<'a> {
         self.len
     }
 
-    /// Writes the section (id, size, count, items) to `out`.
-    pub(crate) fn write(&self, id: u8, out: &mut Vec<u8>) -> Result<(), crate::MergeError> {
+    /// Writes the section (id, size, count, items) to `out`. Bytes to be filled go through a
+    /// buffer of at most [`FILL_CHUNK`] bytes, so their size never counts in memory.
+    pub(crate) fn write(&self, id: u8, out: &mut dyn Write) -> Result<(), crate::MergeError> {
         let size = leb_len(u64::from(self.count)) + self.len;
         let size = u32::try_from(size)
             .map_err(|_| crate::MergeError::Malformed(format!("section {id} exceeds 4 GiB")))?;
-        out.reserve(size as usize + 6);
-        out.push(id);
-        leb(size, out);
-        leb(self.count, out);
+        let mut head = Vec::with_capacity(11);
+        head.push(id);
+        leb(size, &mut head);
+        leb(self.count, &mut head);
+        write_all(out, &head)?;
+        let mut buf = Vec::new();
         for p in &self.parts {
             match p {
-                Part::Bytes(b) => out.extend_from_slice(b),
+                Part::Bytes(b) => write_all(out, b)?,
                 Part::Fill(len, fill) => {
-                    let start = out.len();
-                    out.resize(start + len, 0);
-                    (fill.borrow_mut())(&mut out[start..]).map_err(crate::MergeError::Content)?;
+                    let mut left = *len;
+                    buf.resize(FILL_CHUNK.min(left).max(buf.len()), 0);
+                    while left > 0 {
+                        let n = left.min(buf.len());
+                        (fill.borrow_mut())(&mut buf[..n]).map_err(crate::MergeError::Content)?;
+                        write_all(out, &buf[..n])?;
+                        left -= n;
+                    }
                 }
             }
         }
@@ -171,13 +181,46 @@ impl<'a> Pieces<'a> {
     }
 }
 
+/// Most bytes a [`Fill`] is asked for at once.
+pub(crate) const FILL_CHUNK: usize = 1 << 20;
+
+/// `out.write_all(bytes)`, its error as [`crate::MergeError::Write`].
+pub(crate) fn write_all(out: &mut dyn Write, bytes: &[u8]) -> Result<(), crate::MergeError> {
+    out.write_all(bytes).map_err(crate::MergeError::Write)
+}
+
 /// Writes a section whose content is given whole (no item count), e.g. a custom section.
-pub(crate) fn write_raw_section(id: u8, content: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
-    let size = u32::try_from(content.len()).map_err(|_| format!("section {id} exceeds 4 GiB"))?;
-    out.push(id);
-    leb(size, out);
-    out.extend_from_slice(content);
-    Ok(())
+pub(crate) fn write_raw_section(
+    id: u8,
+    content: &[u8],
+    out: &mut dyn Write,
+) -> Result<(), crate::MergeError> {
+    let size = u32::try_from(content.len())
+        .map_err(|_| crate::MergeError::Malformed(format!("section {id} exceeds 4 GiB")))?;
+    let mut head = Vec::with_capacity(6);
+    head.push(id);
+    leb(size, &mut head);
+    write_all(out, &head)?;
+    write_all(out, content)
+}
+
+/// A layer's file contents while they are written: one fill shared by all their segments.
+pub(crate) struct ContentParts<'f> {
+    pub segment_lens: Vec<u32>,
+    pub fill: SharedFill<'f>,
+}
+
+impl<'f> ContentParts<'f> {
+    /// Appends the content segments to a data section under construction: passive (flag 1),
+    /// then the length; the bytes come from the fill while the section is written.
+    pub(crate) fn push_segments(self, p: &mut Pieces<'f>) {
+        for len in &self.segment_lens {
+            let mut head = vec![1];
+            leb(*len, &mut head);
+            p.push(1, head);
+            p.extend_with(*len as usize, self.fill.clone());
+        }
+    }
 }
 
 /// Appends the items of code section `section` of module `bytes` (whose function bodies span

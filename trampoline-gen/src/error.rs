@@ -85,6 +85,9 @@ pub enum MergeError {
     /// The caller's [`crate::Fill`] failed while the file contents were written; its own error.
     #[error("{0}")]
     Content(crate::FillError),
+    /// Writing the output failed: the writer's own error (a full disk, say).
+    #[error("{0}")]
+    Write(std::io::Error),
     /// The module cannot be turned into a single-memory module.
     #[error(
         "cannot make a single-memory module: {0} (`pack --memory multi` keeps the memories apart)"

@@ -33,7 +33,8 @@ pub use app::{check_app, scan_app, AppInfo, InterceptedImport, MemoryInfo, Scann
 pub use component::{classify_component, packed_core, replace_module, ComponentKind};
 pub use encode::{Fill, FillError};
 pub use error::{MergeError, Result};
-pub use lower::{lower_memories, Lowering, SectionRewrite};
+pub use lower::{lower_memories, lower_memories_to, Lowering, SectionRewrite};
 pub use merge::{append_layer_section, merge, Content, MergePlan, Merger, Validation};
 pub use readback::{memory_region, passive_segments, wasivfs_sections};
+pub use validate::validate_module;
 pub use vfs::prepare_vfs;

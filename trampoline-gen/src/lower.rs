@@ -15,6 +15,8 @@
 //! byte of another region), and a region's growth never changes the addresses the
 //! application uses.
 
+use std::io::Write;
+
 use rayon::prelude::*;
 use wasm_encoder::{
     ConstExpr, Encode, GlobalSection, GlobalType, MemoryType, TypeSection, ValType,
@@ -25,6 +27,7 @@ use crate::app::{reader, AppModule, AppSection, KnownSection};
 use crate::encode::{code_items, items_of, leb, write_raw_section, Kind, Pieces};
 use crate::error::{MergeError, Result};
 use crate::lower_body::{grow_helper, lower_body, Regions};
+use crate::merge::Content;
 use crate::{validate, wasi};
 
 const PAGE: u64 = 65536;
@@ -48,12 +51,46 @@ pub struct Lowering {
 
 /// Folds every memory of `module` into memory 0 (see the module documentation). A module with
 /// a single memory is returned unchanged. `section` rewrites each `wasivfs` custom section.
+/// The output is validated before it is returned.
 ///
 /// Refused with [`MergeError::Lowering`]: a memory other than 0 that is exported, memories whose
 /// initial sizes add up to more than 4 GiB, an instruction naming a memory other than 0 that is
 /// not a load, store, `memory.size`/`grow`/`copy`/`fill`/`init` (atomics, lane accesses), an
 /// active data segment of another memory whose offset is not a constant.
 pub fn lower_memories(module: &[u8], section: SectionRewrite<'_>) -> Result<(Vec<u8>, Lowering)> {
+    let mut out = Vec::with_capacity(module.len() + crate::merge::RECORD_RESERVE);
+    let (lowering, rewritten) = lower(module, section, None, &mut out)?;
+    if lowering.bases.len() > 1 {
+        // Bodies copied as bytes are as valid as in the input: every index they can name still
+        // means the same thing (memory 0 and all other index spaces only grew at the end).
+        let bodies = rewritten.len();
+        validate::validate(&out, |i| i < bodies && !rewritten[i])
+            .map_err(MergeError::InvalidOutput)?;
+    }
+    Ok((out, lowering))
+}
+
+/// [`lower_memories`] writing to `out`, with `content` (if any) appended to the data section as
+/// passive segments: `module` is then [`crate::Merger::emit_without_content`]'s output, and
+/// `out` receives, byte for byte, what lowering the module merged with its contents would
+/// give, without that module ever being held. Not validated: the caller validates what it wrote
+/// (see [`crate::validate_module`]).
+pub fn lower_memories_to(
+    module: &[u8],
+    section: SectionRewrite<'_>,
+    content: Option<Content<'_>>,
+    out: &mut dyn Write,
+) -> Result<Lowering> {
+    lower(module, section, content, out).map(|(l, _)| l)
+}
+
+/// The lowering; also returns which bodies were re-encoded (by position in the code section).
+fn lower(
+    module: &[u8],
+    section: SectionRewrite<'_>,
+    content: Option<Content<'_>>,
+    out: &mut dyn Write,
+) -> Result<(Lowering, Vec<bool>)> {
     let m = AppModule::scan(module)?;
     if m.memory_export != 0 {
         return Err(MergeError::Lowering(format!(
@@ -75,13 +112,17 @@ pub fn lower_memories(module: &[u8], section: SectionRewrite<'_>) -> Result<(Vec
         )));
     }
     if n <= 1 {
-        return Ok((
-            module.to_vec(),
-            Lowering {
-                bases,
-                rewritten_bodies: 0,
-            },
-        ));
+        if content.is_some() {
+            return Err(MergeError::Lowering(
+                "file contents to append, but the module has no memory to fold".into(),
+            ));
+        }
+        crate::encode::write_all(out, module)?;
+        let lowering = Lowering {
+            bases,
+            rewritten_bodies: 0,
+        };
+        return Ok((lowering, Vec::new()));
     }
     check_exports(&m)?;
 
@@ -117,30 +158,25 @@ pub fn lower_memories(module: &[u8], section: SectionRewrite<'_>) -> Result<(Vec
         })
         .collect::<Result<_>>()?;
 
-    let out = Writer {
+    Writer {
         m: &m,
         bases: &bases,
         regions: &regions,
         helper_type,
         rewritten: &rewritten,
+        content: std::cell::RefCell::new(content),
     }
-    .write(section)?;
+    .write(section, out)?;
 
-    let bodies = m.bodies.len();
-    let mut changed = vec![false; bodies];
+    let mut changed = vec![false; m.bodies.len()];
     for (i, _) in &rewritten {
         changed[*i] = true;
     }
-    // Bodies copied as bytes are as valid as in the input: every index they can name still
-    // means the same thing (memory 0 and all other index spaces only grew at the end).
-    validate::validate(&out, |i| i < bodies && !changed[i]).map_err(MergeError::InvalidOutput)?;
-    Ok((
-        out,
-        Lowering {
-            bases,
-            rewritten_bodies: rewritten.len(),
-        },
-    ))
+    let lowering = Lowering {
+        bases,
+        rewritten_bodies: rewritten.len(),
+    };
+    Ok((lowering, changed))
 }
 
 fn check_exports(m: &AppModule<'_>) -> Result<()> {
@@ -182,12 +218,14 @@ fn defined_params(m: &AppModule<'_>) -> Result<Vec<u32>> {
     Ok(params)
 }
 
-struct Writer<'w, 'a> {
+struct Writer<'w, 'a, 'f> {
     m: &'w AppModule<'a>,
     bases: &'w [u64],
     regions: &'w Regions,
     helper_type: u32,
     rewritten: &'w [(usize, Vec<u8>)],
+    /// Content segments still to append to the data section.
+    content: std::cell::RefCell<Option<Content<'f>>>,
 }
 
 /// Sections the lowering adds to; written even if the input has none.
@@ -199,11 +237,15 @@ const EXTENDED: [Kind; 5] = [
     Kind::Code,
 ];
 
-impl Writer<'_, '_> {
-    fn write(&self, section: SectionRewrite<'_>) -> Result<Vec<u8>> {
+impl Writer<'_, '_, '_> {
+    /// Whether the lowering writes a section of `kind` even if the input has none.
+    fn extends(&self, kind: Kind) -> bool {
+        EXTENDED.contains(&kind) || (kind == Kind::Data && self.content.borrow().is_some())
+    }
+
+    fn write(&self, section: SectionRewrite<'_>, out: &mut dyn Write) -> Result<()> {
         let bytes = self.m.bytes;
-        let mut out = Vec::with_capacity(bytes.len() + crate::merge::RECORD_RESERVE);
-        out.extend_from_slice(&bytes[..8]);
+        crate::encode::write_all(out, &bytes[..8])?;
         let mut next = 0;
         for s in &self.m.sections {
             match s {
@@ -217,41 +259,47 @@ impl Writer<'_, '_> {
                         let mut c = Vec::with_capacity(new.len() + 16);
                         name.encode(&mut c);
                         c.extend_from_slice(&new);
-                        write_raw_section(0, &c, &mut out)
+                        write_raw_section(0, &c, out)
                     } else {
-                        write_raw_section(0, content, &mut out)
-                    }
-                    .map_err(MergeError::Malformed)?;
+                        write_raw_section(0, content, out)
+                    }?;
                 }
                 AppSection::Known(k) => {
                     let pos = Kind::ALL.iter().position(|x| *x == k.kind).unwrap_or(0);
                     for kind in &Kind::ALL[next.min(pos)..pos] {
-                        if EXTENDED.contains(kind) {
-                            self.section(*kind, None, &mut out)?;
+                        if self.extends(*kind) {
+                            self.section(*kind, None, out)?;
                         }
                     }
-                    self.section(k.kind, Some(k), &mut out)?;
+                    self.section(k.kind, Some(k), out)?;
                     next = pos + 1;
                 }
             }
         }
         for kind in &Kind::ALL[next..] {
-            if EXTENDED.contains(kind) {
-                self.section(*kind, None, &mut out)?;
+            if self.extends(*kind) {
+                self.section(*kind, None, out)?;
             }
         }
-        Ok(out)
+        Ok(())
     }
 
-    fn section(&self, kind: Kind, k: Option<&KnownSection>, out: &mut Vec<u8>) -> Result<()> {
+    fn section<'s>(
+        &'s self,
+        kind: Kind,
+        k: Option<&KnownSection>,
+        out: &mut dyn Write,
+    ) -> Result<()> {
         let bytes = self.m.bytes;
         let n = self.bases.len() as u32;
-        let mut p = Pieces::default();
+        let mut p: Pieces<'s> = Pieces::default();
         if let Some(k) = k {
             if !matches!(kind, Kind::Memory | Kind::Code | Kind::Data) {
-                if matches!(kind, Kind::Start | Kind::DataCount) {
-                    return write_raw_section(kind.id(), &bytes[k.content.clone()], out)
-                        .map_err(MergeError::Malformed);
+                if kind == Kind::DataCount {
+                    return self.data_count(&bytes[k.content.clone()], out);
+                }
+                if kind == Kind::Start {
+                    return write_raw_section(kind.id(), &bytes[k.content.clone()], out);
                 }
                 p.push(k.count, &bytes[k.items.clone()]);
             }
@@ -318,6 +366,10 @@ impl Writer<'_, '_> {
                 if let Some(k) = k {
                     self.data(k, &mut p)?;
                 }
+                let content = self.content.borrow_mut().take();
+                if let Some(c) = content {
+                    c.parts::<'s>().push_segments(&mut p);
+                }
             }
             _ => {}
         }
@@ -325,6 +377,24 @@ impl Writer<'_, '_> {
             p.write(kind.id(), out)?;
         }
         Ok(())
+    }
+
+    /// The data count section, counting the content segments still to append.
+    fn data_count(&self, content: &[u8], out: &mut dyn Write) -> Result<()> {
+        let appended = self
+            .content
+            .borrow()
+            .as_ref()
+            .map_or(0, |c| c.segment_lens.len() as u32);
+        if appended == 0 {
+            return write_raw_section(Kind::DataCount.id(), content, out);
+        }
+        let count = crate::encode::read_leb(content)
+            .map(|(n, _)| n)
+            .ok_or_else(|| MergeError::Malformed("bad data count section".into()))?;
+        let mut new = Vec::new();
+        leb(count + appended, &mut new);
+        write_raw_section(Kind::DataCount.id(), &new, out)
     }
 
     /// Data items: active segments of memory `m > 0` move to memory 0 at `base[m] + offset`;

@@ -3,6 +3,7 @@
 //! bytes; only what names an intercepted import is re-encoded).
 
 use std::borrow::Cow;
+use std::io::Write;
 
 use wasm_encoder::reencode::Reencode;
 use wasm_encoder::{CodeSection, ElementSection, ExportSection, GlobalSection, TableSection};
@@ -10,7 +11,7 @@ use wasmparser::{DataKind, FromReader};
 
 use crate::app::{reader, AppInfo, AppModule, AppSection, KnownSection};
 use crate::bodies::rewrite_bodies;
-use crate::encode::{code_items, items_of, leb, write_raw_section, Kind, Pieces};
+use crate::encode::{code_items, items_of, leb, write_raw_section, ContentParts, Kind, Pieces};
 use crate::error::{MergeError, Result};
 use crate::generate::{self, Generated, Memories};
 use crate::remap::{app_error, vfs_error, AppRewriter, Redirect, VfsRemap};
@@ -96,11 +97,11 @@ pub fn merge(
 /// The packer calls it last, once every pass over the merged module has run, so the record is
 /// built once with its final values; passes such as [`crate::lower_memories`] rewrite only the
 /// records of earlier layers.
-pub fn append_layer_section(module: &mut Vec<u8>, payload: &[u8]) -> Result<()> {
+pub fn append_layer_section(module: &mut dyn Write, payload: &[u8]) -> Result<()> {
     let mut custom = Vec::with_capacity(payload.len() + 16);
     wasi::CUSTOM_SECTION.encode_name(&mut custom);
     custom.extend_from_slice(payload);
-    write_raw_section(0, &custom, module).map_err(MergeError::Malformed)
+    write_raw_section(0, &custom, module)
 }
 
 /// Bytes of spare capacity the merged module is allocated with, so that appending the layer's
@@ -116,6 +117,21 @@ pub struct Content<'f> {
     /// Writes the next bytes of the content region into the buffer it is given; called once per
     /// segment, in order.
     pub fill: crate::encode::Fill<'f>,
+}
+
+impl<'f> Content<'f> {
+    /// The content as the writers take it: one fill shared by all its segments.
+    pub(crate) fn parts<'s>(self) -> ContentParts<'s>
+    where
+        'f: 's,
+    {
+        ContentParts {
+            segment_lens: self.segment_lens,
+            fill: std::rc::Rc::new(std::cell::RefCell::new(
+                self.fill as crate::encode::Fill<'s>,
+            )),
+        }
+    }
 }
 
 impl<'a> Merger<'a> {
@@ -275,6 +291,26 @@ impl<'a> Merger<'a> {
     /// segments, and validates as much of it as `validation` says. The layer's `wasivfs` record
     /// is not written: [`append_layer_section`] adds it once its values are final.
     pub fn emit(&self, validation: Validation, content: Option<Content<'_>>) -> Result<Vec<u8>> {
+        let content_len: usize = content
+            .as_ref()
+            .map_or(0, |c| c.segment_lens.iter().map(|l| *l as usize + 8).sum());
+        let extra = self.vfs.bytes.len() + content_len + RECORD_RESERVE;
+        let mut out = Vec::with_capacity(self.app.bytes.len() + extra);
+        self.emit_to(content, &mut out)?;
+        let copied = self.app.bodies.len();
+        let mut changed = vec![false; copied];
+        for (i, _) in &self.rewritten {
+            changed[*i] = true;
+        }
+        let skip = |i: usize| validation == Validation::Changed && i < copied && !changed[i];
+        validate::validate(&out, skip).map_err(|e| self.invalid(e))?;
+        Ok(out)
+    }
+
+    /// Writes the merged module to `out`, with `content` (if any) as this layer's passive content
+    /// segments, without validating it: the caller validates what it wrote (see
+    /// [`crate::validate_module`]). A failing write is [`MergeError::Write`].
+    pub fn emit_to(&self, content: Option<Content<'_>>, out: &mut dyn Write) -> Result<()> {
         let announced = self.plan.content_segments as usize;
         let given = content.as_ref().map_or(0, |c| c.segment_lens.len());
         if given != announced {
@@ -282,50 +318,55 @@ impl<'a> Merger<'a> {
                 "{given} content segments given, {announced} planned"
             )));
         }
-        let mut content: Option<ContentParts<'_>> = content.map(|c| ContentParts {
-            segment_lens: c.segment_lens,
-            fill: std::rc::Rc::new(std::cell::RefCell::new(c.fill as crate::encode::Fill<'_>)),
-        });
-        let content_len: usize = content
-            .as_ref()
-            .map_or(0, |c| c.segment_lens.iter().map(|l| *l as usize + 8).sum());
-        let extra = self.vfs.bytes.len() + content_len + RECORD_RESERVE;
-        let mut out = Vec::with_capacity(self.app.bytes.len() + extra);
-        out.extend_from_slice(&self.app.bytes[..8]);
+        self.write_module(content.map(Content::parts), out)
+    }
+
+    /// The merged module without this layer's content segments (its data count section does not
+    /// count them either): the input of [`crate::lower_memories_to`], which appends them to the
+    /// data section and the count while it writes the lowered module. Not a valid module by
+    /// itself (the VFS's code names the missing segments), so not validated; about the size of
+    /// the application plus the VFS, whatever the contents'.
+    pub fn emit_without_content(&self) -> Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(self.app.bytes.len() + self.vfs.bytes.len());
+        self.write_module(None, &mut out)?;
+        Ok(out)
+    }
+
+    /// Tells an invalid input apart from a merger bug, once the output failed validation with
+    /// `error`.
+    pub fn invalid(&self, error: String) -> MergeError {
+        match validate::validate(self.app.bytes, |_| false) {
+            Err(input) => MergeError::InvalidInput(input),
+            Ok(()) => MergeError::InvalidOutput(error),
+        }
+    }
+
+    fn write_module<'s>(
+        &'s self,
+        mut content: Option<ContentParts<'s>>,
+        out: &mut dyn Write,
+    ) -> Result<()> {
+        crate::encode::write_all(out, &self.app.bytes[..8])?;
         let mut next = 0;
         for section in &self.app.sections {
             match section {
                 AppSection::Custom(range) => {
-                    write_raw_section(0, &self.app.bytes[range.clone()], &mut out)
-                        .map_err(MergeError::Malformed)?;
+                    write_raw_section(0, &self.app.bytes[range.clone()], out)?;
                 }
                 AppSection::Known(known) => {
                     let pos = Kind::ALL.iter().position(|k| *k == known.kind).unwrap_or(0);
                     for kind in &Kind::ALL[next.min(pos)..pos] {
-                        self.write_kind(*kind, None, &mut content, &mut out)?;
+                        self.write_kind(*kind, None, &mut content, out)?;
                     }
-                    self.write_kind(known.kind, Some(known), &mut content, &mut out)?;
+                    self.write_kind(known.kind, Some(known), &mut content, out)?;
                     next = pos + 1;
                 }
             }
         }
         for kind in &Kind::ALL[next..] {
-            self.write_kind(*kind, None, &mut content, &mut out)?;
+            self.write_kind(*kind, None, &mut content, out)?;
         }
-        let copied = self.app.bodies.len();
-        let mut changed = vec![false; copied];
-        for (i, _) in &self.rewritten {
-            changed[*i] = true;
-        }
-        let skip = |i: usize| validation == Validation::Changed && i < copied && !changed[i];
-        if let Err(e) = validate::validate(&out, skip) {
-            // Only on failure: tell an invalid input apart from a merger bug.
-            return Err(match validate::validate(self.app.bytes, |_| false) {
-                Err(input) => MergeError::InvalidInput(input),
-                Ok(()) => MergeError::InvalidOutput(e),
-            });
-        }
-        Ok(out)
+        Ok(())
     }
 
     /// Writes the merged section of `kind` (the application's, if any, plus appended items).
@@ -334,7 +375,7 @@ impl<'a> Merger<'a> {
         kind: Kind,
         app: Option<&KnownSection>,
         content: &mut Option<ContentParts<'s>>,
-        out: &mut Vec<u8>,
+        out: &mut dyn Write,
     ) -> Result<()> {
         let bytes = self.app.bytes;
         let raw = |s: &KnownSection| -> Cow<'a, [u8]> { Cow::Borrowed(&bytes[s.items.clone()]) };
@@ -349,36 +390,31 @@ impl<'a> Merger<'a> {
                     let f = self.app.start.unwrap_or(0);
                     let mut content = Vec::new();
                     leb(self.redirect.get(f).unwrap_or(f), &mut content);
-                    return write_raw_section(kind.id(), &content, out)
-                        .map_err(MergeError::Malformed);
+                    return write_raw_section(kind.id(), &content, out);
                 }
                 Kind::DataCount => {}
                 _ => p.push(s.count, raw(s)),
             }
         }
         if kind == Kind::DataCount {
-            // `memory.init` needs a data count section: write one whenever content exists.
-            let extra = self.plan.content_segments;
-            if app.is_some() || self.vfs.has_data_count || extra > 0 {
-                let mut content = Vec::new();
+            // `memory.init` needs a data count section: write one whenever content exists. It
+            // counts the content segments written here (none without content: the lowering
+            // adds those it appends).
+            let written = content.as_ref().map_or(0, |c| c.segment_lens.len() as u32);
+            if app.is_some() || self.vfs.has_data_count || self.plan.content_segments > 0 {
+                let mut count = Vec::new();
                 leb(
-                    self.app.data_count + self.vfs.data_count + extra,
-                    &mut content,
+                    self.app.data_count + self.vfs.data_count + written,
+                    &mut count,
                 );
-                write_raw_section(kind.id(), &content, out).map_err(MergeError::Malformed)?;
+                write_raw_section(kind.id(), &count, out)?;
             }
             return Ok(());
         }
         self.append_vfs(kind, &mut p)?;
         if kind == Kind::Data {
             if let Some(c) = content.take() {
-                for len in &c.segment_lens {
-                    // Passive: flag 1, then the length; the bytes come from the fill.
-                    let mut head = vec![1];
-                    leb(*len, &mut head);
-                    p.push(1, head);
-                    p.extend_with(*len as usize, c.fill.clone());
-                }
+                c.push_segments(&mut p);
             }
         }
         if app.is_some() || p.count > 0 || p.byte_len() > 0 {
@@ -543,12 +579,6 @@ impl<'a> Merger<'a> {
         }
         Ok(())
     }
-}
-
-/// [`Content`] while it is written: one fill shared by all its segments.
-struct ContentParts<'f> {
-    segment_lens: Vec<u32>,
-    fill: crate::encode::SharedFill<'f>,
 }
 
 /// Encoding of a name (LEB128 length, then UTF-8 bytes).

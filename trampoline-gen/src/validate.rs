@@ -36,3 +36,10 @@ pub(crate) fn validate(bytes: &[u8], skip_body: impl Fn(usize) -> bool) -> Resul
         },
     )
 }
+
+/// Validates a whole module (every function body, in parallel) with the features a merged
+/// module may use; the packer runs it over the output it wrote. A passive data segment's bytes
+/// are never read, so validating a memory-mapped output touches its code, not its contents.
+pub fn validate_module(bytes: &[u8]) -> Result<(), String> {
+    validate(bytes, |_| false)
+}

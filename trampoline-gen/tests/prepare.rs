@@ -180,3 +180,97 @@ fn content_segments_are_filled_while_writing() -> Result<()> {
     }
     Ok(())
 }
+
+/// Contents of `len` bytes that differ from one offset to the next.
+fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 7 + i / 251) as u8).collect()
+}
+
+#[test]
+fn streamed_output_is_the_in_memory_output() -> Result<()> {
+    use wasivfs_trampoline_gen::{
+        lower_memories, lower_memories_to, validate_module, Content, Merger, Validation,
+    };
+    let prepared = prepare_vfs(&snapshot("(i32.const 0)"))?;
+    let app = wasm(
+        r#"(module
+             (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))
+             (memory (export "memory") 1)
+             (data (i32.const 8) "app data")
+             (data "app passive"))"#,
+    );
+    // More than one fill's worth (1 MiB), so the contents go out in several pieces.
+    let lens = vec![(3 << 20) + 5, 7];
+    let bytes = pattern(lens.iter().map(|l| *l as usize).sum());
+    let merger = Merger::new(&app, &prepared, 2)?;
+    let content =
+        |stream: &mut &[u8], buf: &mut [u8]| -> Result<(), wasivfs_trampoline_gen::FillError> {
+            let (head, rest) = stream.split_at(buf.len());
+            buf.copy_from_slice(head);
+            *stream = rest;
+            Ok(())
+        };
+    let (mut a, mut b) = (&bytes[..], &bytes[..]);
+    let mut fill_a = |buf: &mut [u8]| content(&mut a, buf);
+    let mut fill_b = |buf: &mut [u8]| content(&mut b, buf);
+    let with = |fill| {
+        Some(Content {
+            segment_lens: lens.clone(),
+            fill,
+        })
+    };
+
+    // Two memories: the module written to a stream is the module returned in memory.
+    let in_memory = merger.emit(Validation::Full, with(&mut fill_a))?;
+    let mut streamed = Vec::new();
+    merger.emit_to(with(&mut fill_b), &mut streamed)?;
+    assert!(streamed == in_memory, "emit_to differs from emit");
+
+    // One memory: lowering the module without its contents and appending them while writing
+    // gives the lowering of the whole merged module.
+    let (lowered, lowering) = lower_memories(&in_memory, &mut |p, _| Ok(p.to_vec()))?;
+    let skeleton = merger.emit_without_content()?;
+    assert!(skeleton.len() < in_memory.len() - bytes.len() + 64);
+    let (mut c, mut out) = (&bytes[..], Vec::new());
+    let mut fill_c = |buf: &mut [u8]| content(&mut c, buf);
+    let streamed_lowering = lower_memories_to(
+        &skeleton,
+        &mut |p, _| Ok(p.to_vec()),
+        with(&mut fill_c),
+        &mut out,
+    )?;
+    assert!(
+        out == lowered,
+        "lower_memories_to differs from lower_memories"
+    );
+    assert_eq!(streamed_lowering, lowering);
+    validate_module(&out).map_err(anyhow::Error::msg)?;
+    Run::new(&out)?;
+
+    // A writer that fails (a full disk) fails the write with its own error.
+    struct Full(usize);
+    impl std::io::Write for Full {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if self.0 < buf.len() {
+                return Err(std::io::ErrorKind::StorageFull.into());
+            }
+            self.0 -= buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut d = &bytes[..];
+    let mut fill_d = |buf: &mut [u8]| content(&mut d, buf);
+    let err = merger
+        .emit_to(with(&mut fill_d), &mut Full(1 << 20))
+        .unwrap_err();
+    match err {
+        wasivfs_trampoline_gen::MergeError::Write(e) => {
+            assert_eq!(e.kind(), std::io::ErrorKind::StorageFull)
+        }
+        other => panic!("expected the writer's error, got {other}"),
+    }
+    Ok(())
+}

@@ -305,6 +305,53 @@ impl<S> ImageBuilder<S> {
         )
     }
 
+    /// Adds a file of `len` bytes whose contents are not hashed: it gets stored bytes of its own
+    /// (content number [`ImageBuilder::contents`]`.len()` before the call) until
+    /// [`ImageBuilder::share_contents`] says they are another file's. The walk uses it so that
+    /// only files whose size is not unique need hashing.
+    pub fn add_file_unhashed(
+        &mut self,
+        parent: NodeId,
+        name: &str,
+        mtime_ns: u64,
+        len: u64,
+        source: S,
+    ) -> Result<NodeId, BuildError> {
+        self.blobs.push((len, source));
+        let blob = self.blobs.len() - 1;
+        self.add_child(
+            parent,
+            name,
+            Node::File {
+                mtime_ns,
+                blob,
+                _source: std::marker::PhantomData,
+            },
+        )
+    }
+
+    /// The contents added so far, by number, in the order they were added: length and source.
+    pub fn contents(&self) -> &[(u64, S)] {
+        &self.blobs
+    }
+
+    /// For each `(dup, keep)`, makes the files holding content number `dup` hold content `keep`
+    /// instead (found identical after the walk), so the layout stores it once. A `keep` must not
+    /// itself be a `dup`; numbers out of range are ignored.
+    pub fn share_contents(&mut self, pairs: &[(usize, usize)]) {
+        let mut same: Vec<usize> = (0..self.blobs.len()).collect();
+        for (dup, keep) in pairs {
+            if let (Some(slot), true) = (same.get_mut(*dup), *keep < self.blobs.len()) {
+                *slot = *keep;
+            }
+        }
+        for node in &mut self.nodes {
+            if let Node::File { blob, .. } = node {
+                *blob = same[*blob];
+            }
+        }
+    }
+
     /// Adds a symbolic link whose target is `target`, stored verbatim.
     pub fn add_symlink(
         &mut self,

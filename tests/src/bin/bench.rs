@@ -1,53 +1,26 @@
-//! wasivfs benchmarks. Prints medians and ratios; asserts nothing.
+//! wasivfs benchmarks. Prints tables of medians and ratios; asserts nothing.
 //!
-//! Run with `cargo run --release -p wasivfs-e2e --bin wasivfs-bench [-- --runs N]`.
+//! Run with `cargo run --release -p wasivfs-e2e --bin wasivfs-bench [-- --runs N] [--small]`
+//! after `cargo build --release -p wasivfs`.
 //!
 //! 1. Pack CPython 3.12 (`python-3.12.0.wasm`, found under `WASIVFS_TEST_ARTIFACTS` or
 //!    `$WASIVFS_CACHE`/`~/.cache/wasivfs`) with a one-file app: wall time and peak RSS of the
-//!    `wasivfs pack` process.
-//! 2. Pack a generated 6,000-file / 140 MB tree into the small C probe, with the default single
-//!    memory and with `--memory multi`: wall time, peak RSS, output size.
-//! 3. In the guest, open, read and close every file of that tree: packed versus host-mapped.
+//!    `wasivfs pack` process, both memory modes.
+//! 2. Pack generated trees into the small C probe, both memory modes, against `cp -r` of the same
+//!    tree in the same run: 6,000 files / 140 MB (real bytes), 1 GB and 4 GB (sparse files),
+//!    200,000 files of 100 bytes, one 2 GB file (sparse). `cp -r` of a sparse tree is run with
+//!    `--sparse=never`, so that it writes every byte as the pack does. `--small` stops after
+//!    the 140 MB tree.
+//! 3. In the guest, open, read and close every file of the 140 MB tree: packed versus
+//!    host-mapped.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
+use wasivfs_e2e::process::{measure, Measured};
 use wasivfs_e2e::run::{engine, map, pack};
 use wasivfs_e2e::{artifacts, fixtures, trees};
 use wasivfs_runtime::{RunOptions, Stdio};
-
-/// Wall time and peak resident set size of one child process.
-struct Measured {
-    wall: Duration,
-    max_rss_kib: i64,
-}
-
-/// Runs `cmd` to completion and measures it with `wait4` (the child's own peak RSS).
-fn measure(cmd: &mut Command) -> Result<Measured, String> {
-    let start = Instant::now();
-    let child = cmd
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("spawn: {e}"))?;
-    let pid = child.id() as libc::pid_t;
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is a valid value for wait4 to overwrite.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: pid is our own child, not yet waited for; the pointers are valid for the call.
-    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    let wall = start.elapsed();
-    if r != pid {
-        return Err(format!("wait4: {}", std::io::Error::last_os_error()));
-    }
-    if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
-        return Err(format!("child failed (status {status})"));
-    }
-    Ok(Measured {
-        wall,
-        max_rss_kib: usage.ru_maxrss,
-    })
-}
 
 fn median<T: Copy + Ord>(mut v: Vec<T>) -> T {
     v.sort();
@@ -87,62 +60,64 @@ fn find_python() -> Option<PathBuf> {
     p.is_file().then_some(p)
 }
 
-/// How the VFS gets its memory: `--memory` of `wasivfs pack`, or `None` for the default.
-type MemoryFlag = Option<&'static str>;
+/// The memory modes compared: `--memory` of `wasivfs pack`.
+const MODES: [&str; 2] = ["single", "multi"];
 
-/// Packs `input` with the host directory `tree` at `guest` `runs` times through the CLI; prints
-/// the median wall time and peak RSS, or why it could not.
+/// The header of the packing table.
+const TABLE_HEAD: &str = "| input | tree | memory | pack | `cp -r` | pack / `cp -r` | peak RSS | output |\n|---|---|---|---|---|---|---|---|";
+
+/// Packs `tree` at `/data` into `input`, in both memory modes, `runs` times each, alternating with
+/// a `cp -r` of the tree (`cp_args` added) when `cp_args` is given; prints one table row per mode.
 fn bench_pack(
-    label: &str,
+    (input_label, input): (&str, &Path),
+    (label, tree): (&str, &Path),
+    cp_args: Option<&[&str]>,
     bin: &Path,
-    input: &Path,
-    (guest, tree): (&str, &Path),
-    memory: MemoryFlag,
-    runs: usize,
-) {
-    let mapdir = format!("{guest}::{}", tree.display());
-    if let Err(e) = try_bench_pack(label, bin, input, &mapdir, memory, runs) {
-        eprintln!("error: {label}: {e}");
-    }
-}
-
-fn try_bench_pack(
-    label: &str,
-    bin: &Path,
-    input: &Path,
-    mapdir: &str,
-    memory: MemoryFlag,
     runs: usize,
 ) -> Result<(), String> {
     let out_dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let out = out_dir.path().join("packed.wasm");
-    let mut walls = Vec::new();
-    let mut rss = Vec::new();
+    let copy = out_dir.path().join("copy");
+    let mapdir = format!("/data::{}", tree.display());
+    let mut cp = Vec::new();
+    let mut packs: Vec<Vec<Measured>> = vec![Vec::new(); MODES.len()];
+    let mut sizes = [0u64; MODES.len()];
     for _ in 0..runs {
-        let mut pack = Command::new(bin);
-        pack.arg("pack")
-            .arg(input)
-            .arg("--mapdir")
-            .arg(mapdir)
-            .arg("-o")
-            .arg(&out)
-            .arg("--quiet");
-        if let Some(mode) = memory {
-            pack.args(["--memory", mode]);
+        if let Some(args) = cp_args {
+            let mut c = Command::new("cp");
+            c.arg("-r").args(args).arg(tree).arg(&copy);
+            cp.push(measure(&mut c).map_err(|e| format!("{e:#}"))?.wall);
+            std::fs::remove_dir_all(&copy).map_err(|e| e.to_string())?;
         }
-        let m = measure(&mut pack)?;
-        walls.push(m.wall);
-        rss.push(m.max_rss_kib);
+        for (i, mode) in MODES.iter().enumerate() {
+            let mut pack = Command::new(bin);
+            pack.arg("pack")
+                .arg(input)
+                .args(["--mapdir", &mapdir, "--quiet", "--memory", mode, "-o"])
+                .arg(&out);
+            packs[i].push(measure(&mut pack).map_err(|e| format!("{e:#}"))?);
+            sizes[i] = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
+            std::fs::remove_file(&out).map_err(|e| e.to_string())?;
+        }
     }
-    let in_size = std::fs::metadata(input).map(|m| m.len()).unwrap_or(0);
-    let out_size = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
-    println!(
-        "{label}: median wall {} | median peak RSS {} | input {} -> output {} ({runs} runs)",
-        secs(median(walls)),
-        mib(median(rss) as u64 * 1024),
-        mib(in_size),
-        mib(out_size),
-    );
+    let cp = (!cp.is_empty()).then(|| median(cp));
+    for (i, mode) in MODES.iter().enumerate() {
+        let wall = median(packs[i].iter().map(|m| m.wall).collect());
+        let rss = median(packs[i].iter().map(|m| m.max_rss).collect());
+        let (cp_time, ratio) = match cp {
+            Some(c) => (
+                secs(c),
+                format!("{:.2}x", wall.as_secs_f64() / c.as_secs_f64()),
+            ),
+            None => ("".into(), "".into()),
+        };
+        println!(
+            "| {input_label} | {label} | {mode} | {} | {cp_time} | {ratio} | {} | {} |",
+            secs(wall),
+            mib(rss),
+            mib(sizes[i]),
+        );
+    }
     Ok(())
 }
 
@@ -217,12 +192,57 @@ fn bench_reads(tree: &trees::Tree, runs: usize) -> Result<(), String> {
     Ok(())
 }
 
+/// A generated tree to pack: its label, how to make it, and the extra `cp` arguments.
+struct Case {
+    label: &'static str,
+    make: fn() -> std::io::Result<trees::Tree>,
+    cp: &'static [&'static str],
+    /// Runs (at most): large trees are measured once.
+    runs: usize,
+}
+
+const NEVER_SPARSE: &[&str] = &["--sparse=never"];
+
+const LARGE: [Case; 4] = [
+    Case {
+        label: "1 GB, 1,000 sparse files",
+        make: || trees::sparse_bulk(1_000, 1_000_000_000),
+        cp: NEVER_SPARSE,
+        runs: 1,
+    },
+    Case {
+        label: "4 GB, 4,000 sparse files",
+        make: || trees::sparse_bulk(4_000, 4_000_000_000),
+        cp: NEVER_SPARSE,
+        runs: 1,
+    },
+    Case {
+        label: "200,000 files of 100 B",
+        make: || trees::small_files(200_000, 100),
+        cp: &[],
+        runs: 1,
+    },
+    Case {
+        label: "one 2 GB sparse file",
+        make: || {
+            let t = trees::Tree::empty()?;
+            trees::write_sparse_file(&t.join("model.bin"), 1, 2_000_000_000)?;
+            Ok(t)
+        },
+        cp: NEVER_SPARSE,
+        runs: 1,
+    },
+];
+
 fn main() {
-    let runs = std::env::args()
-        .skip_while(|a| a != "--runs")
+    let args: Vec<String> = std::env::args().collect();
+    let runs = args
+        .iter()
+        .skip_while(|a| *a != "--runs")
         .nth(1)
         .and_then(|v| v.parse().ok())
         .unwrap_or(5usize);
+    let small = args.iter().any(|a| a == "--small");
     let bin = match wasivfs_bin() {
         Ok(b) => b,
         Err(e) => {
@@ -230,6 +250,12 @@ fn main() {
             std::process::exit(1);
         }
     };
+    let report = |what: &str, r: Result<(), String>| {
+        if let Err(e) = r {
+            eprintln!("error: {what}: {e}");
+        }
+    };
+    println!("{TABLE_HEAD}");
 
     // 1. CPython with a one-file app.
     match find_python() {
@@ -237,33 +263,39 @@ fn main() {
             let app = tempfile::tempdir().expect("temporary directory");
             std::fs::write(app.path().join("main.py"), "print('hello from /app')\n")
                 .expect("write app");
-            let label = "pack CPython 3.12 + 1-file app";
-            bench_pack(label, &bin, &python, ("/app", app.path()), None, runs);
+            let input = ("CPython 3.12", python.as_path());
+            let r = bench_pack(input, ("1 file", app.path()), None, &bin, runs);
+            report("pack CPython", r);
         }
         None => {
-            println!("pack CPython: skipped (python-3.12.0.wasm not found; run bash .ci/setup)")
+            eprintln!("pack CPython: skipped (python-3.12.0.wasm not found; run bash .ci/setup)")
         }
     }
 
-    // 2. A 6,000-file / 140 MB tree into the small C probe.
-    let started = Instant::now();
-    let tree = trees::bulk(6_000, 140_000_000).expect("generate the bulk tree");
-    println!(
-        "(generated 6,000-file / 140 MB tree in {})",
-        secs(started.elapsed())
-    );
+    // 2. Generated trees into the small C probe.
     let dir = tempfile::tempdir().expect("temporary directory");
     let probe = dir.path().join("fsops.wasm");
     std::fs::write(&probe, fixtures::fsops()).expect("write probe");
-    for (label, memory) in [
-        ("pack 6,000 files / 140 MB (default: one memory)", None),
-        ("pack 6,000 files / 140 MB (--memory multi)", Some("multi")),
-    ] {
-        let tree = ("/data", tree.path());
-        bench_pack(label, &bin, &probe, tree, memory, runs.min(3));
+    let input = ("C probe", probe.as_path());
+    let tree = trees::bulk(6_000, 140_000_000).expect("generate the bulk tree");
+    let label = "6,000 files / 140 MB";
+    report(
+        label,
+        bench_pack(input, (label, tree.path()), Some(&[]), &bin, runs.min(5)),
+    );
+    if !small {
+        for case in &LARGE {
+            let made = (case.make)().map_err(|e| format!("generate the tree: {e}"));
+            let r = made.and_then(|t| {
+                let runs = runs.min(case.runs);
+                bench_pack(input, (case.label, t.path()), Some(case.cp), &bin, runs)
+            });
+            report(case.label, r);
+        }
     }
 
     // 3. Reading every file in the guest.
+    println!();
     if let Err(e) = bench_reads(&tree, runs.min(5)) {
         eprintln!("error: read benchmark: {e}");
     }

@@ -116,3 +116,37 @@ fn rejects_bad_input() {
     ));
     assert_eq!(Image::parse(b"short").unwrap_err(), crate::Error::Truncated);
 }
+
+#[test]
+fn contents_shared_after_the_walk_lay_out_as_if_hashed_while_walking() {
+    // (name, contents) in walk order; "c" and "e" repeat "a", "d" has "b"'s size only.
+    let files: [(&str, &[u8]); 5] = [
+        ("a", b"same"),
+        ("b", b"diff"),
+        ("c", b"same"),
+        ("d", b"ffid"),
+        ("e", b"same"),
+    ];
+    let hashed = {
+        let mut b: ImageBuilder<Vec<u8>> = ImageBuilder::new();
+        let root = b.add_mount("/m", 1).unwrap();
+        for (n, c) in files {
+            b.add_file(root, n, 1, c.len() as u64, digest(c), c.to_vec())
+                .unwrap();
+        }
+        b.finish(LIMITS).unwrap()
+    };
+    let mut b: ImageBuilder<Vec<u8>> = ImageBuilder::new();
+    let root = b.add_mount("/m", 1).unwrap();
+    for (n, c) in files {
+        b.add_file_unhashed(root, n, 1, c.len() as u64, c.to_vec())
+            .unwrap();
+    }
+    assert_eq!(b.contents().len(), 5);
+    // What the walk finds by hashing: contents 2 and 4 are content 0.
+    b.share_contents(&[(2, 0), (4, 0)]);
+    let shared = b.finish(LIMITS).unwrap();
+    assert_eq!(shared.metadata, hashed.metadata);
+    assert_eq!(shared.blobs, hashed.blobs);
+    assert_eq!(shared.stats.stored_bytes, 12);
+}
