@@ -450,8 +450,8 @@ fn inspect_shows_baked_settings_and_run_appends_arguments() {
         serde_json::json!({"only": ["HOME", "LANG"]})
     );
     let run = text(&ok(wasivfs(["run", s(&out), "stat", "a.txt"])).stdout);
-    assert!(run.starts_with("cat a.txt\n"), "{run}");
-    assert!(run.contains("\nstat a.txt\n"), "{run}");
+    assert!(run.starts_with("cat \"a.txt\"\n"), "{run}");
+    assert!(run.contains("\nstat \"a.txt\"\n"), "{run}");
 
     // A second layer: its arguments follow, its policy shows on its own layer.
     let again = w.path("again.wasm");
@@ -476,6 +476,6 @@ fn inspect_shows_baked_settings_and_run_appends_arguments() {
         run.find(needle)
             .unwrap_or_else(|| panic!("{needle:?}: {run}"))
     };
-    assert_eq!(at("cat a.txt\n"), 0, "{run}");
-    assert!(at("\nstat .\n") < at("\nstat a.txt\n"), "{run}");
+    assert_eq!(at("cat \"a.txt\"\n"), 0, "{run}");
+    assert!(at("\nstat \".\"\n") < at("\nstat \"a.txt\"\n"), "{run}");
 }
