@@ -52,7 +52,8 @@ pub(crate) struct Verbosity {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    Pack(pack::PackArgs),
+    /// Boxed: its options are far larger than every other subcommand's.
+    Pack(Box<pack::PackArgs>),
     Run(run::RunArgs),
     Ls(readback::LsArgs),
     Cat(readback::CatArgs),
@@ -103,7 +104,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Pack(a) => {
             let sub = matches.subcommand_matches("pack");
-            pack::main(a, sub, verbosity)
+            pack::main(*a, sub, verbosity)
         }
         Command::Run(a) => run::main(a, verbosity),
         Command::Ls(a) => readback::ls(a),

@@ -60,7 +60,12 @@ fn packed_cpython_app_with_its_entry_point_baked() {
         ..Default::default()
     };
     program.set_env("GREETING", "baked hello");
-    let Some((packed, (python, app))) = packed_python_app_with(tmp.path(), program) else {
+    let Some(PythonApp {
+        packed,
+        python,
+        app,
+    }) = packed_python_app_with(tmp.path(), program)
+    else {
         return;
     };
     let exe = make_exe(&packed, tmp.path(), "py", &[]);

@@ -236,7 +236,17 @@ pub fn artifact(name: &str) -> Option<PathBuf> {
 /// version, its arguments, the app directory's listing, `$GREETING` and two computed values,
 /// then exits with 9. `None` when CPython is not available (see [`artifact`]).
 pub fn packed_python_app(dir: &Path) -> Option<Vec<u8>> {
-    packed_python_app_with(dir, wasivfs_packer::ProgramConfig::default()).map(|(p, _)| p)
+    packed_python_app_with(dir, wasivfs_packer::ProgramConfig::default()).map(|a| a.packed)
+}
+
+/// What [`packed_python_app_with`] made.
+pub struct PythonApp {
+    /// The packed module.
+    pub packed: Vec<u8>,
+    /// CPython itself, unpacked.
+    pub python: Vec<u8>,
+    /// The app directory (`/app` in the packed module).
+    pub app: PathBuf,
 }
 
 /// [`packed_python_app`] with `program` baked in; also returns CPython itself and the app
@@ -244,7 +254,7 @@ pub fn packed_python_app(dir: &Path) -> Option<Vec<u8>> {
 pub fn packed_python_app_with(
     dir: &Path,
     program: wasivfs_packer::ProgramConfig,
-) -> Option<(Vec<u8>, (Vec<u8>, PathBuf))> {
+) -> Option<PythonApp> {
     let python = artifact("python-3.12.0.wasm")?;
     let app = dir.join("app");
     std::fs::create_dir_all(&app).unwrap_or_else(|e| panic!("{}: {e}", app.display()));
@@ -258,7 +268,11 @@ pub fn packed_python_app_with(
     )
     .unwrap_or_else(|e| panic!("{}: {e}", app.display()));
     let packed = pack_program(&python, &[("/app", &app)], program);
-    Some((packed, (read(&python), app)))
+    Some(PythonApp {
+        packed,
+        python: read(&python),
+        app,
+    })
 }
 
 /// Checks that `out` exited with `code` (showing stderr if not) and that its stdout ends with
