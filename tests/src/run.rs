@@ -138,6 +138,19 @@ pub struct Differential {
 }
 
 impl Differential {
+    /// The oracle's outcome and the three packed runs, in the order default, split segments,
+    /// other memory mode.
+    fn from_sides(oracle: RunOutcome, sides: Vec<RunOutcome>) -> Result<Differential> {
+        let mut sides = sides.into_iter();
+        let mut next = || sides.next().context("missing packed run");
+        Ok(Differential {
+            oracle,
+            packed: next()?,
+            packed_split: next()?,
+            packed_other_memory: next()?,
+        })
+    }
+
     /// Panics with a readable diff unless stdout, stderr and exit code of both packed runs are
     /// identical to the oracle's.
     pub fn assert_same(&self, what: &str) {
@@ -246,14 +259,7 @@ fn packed_sides(
         let bytes = pack_params(module, mounts, p).with_context(|| format!("packing ({what})"))?;
         sides.push(execute(&bytes, run).with_context(|| format!("packed run ({what})"))?);
     }
-    let mut sides = sides.into_iter();
-    let mut next = || sides.next().context("missing packed run");
-    Ok(Differential {
-        oracle,
-        packed: next()?,
-        packed_split: next()?,
-        packed_other_memory: next()?,
-    })
+    Differential::from_sides(oracle, sides)
 }
 
 /// A differential run of a packed module whose layers bake arguments, variables and policies:
@@ -293,14 +299,7 @@ pub fn differential_layers(
         }
         sides.push(execute(&bytes, packed_run).context("packed run")?);
     }
-    let mut sides = sides.into_iter();
-    let mut next = || sides.next().context("missing packed run");
-    Ok(Differential {
-        oracle,
-        packed: next()?,
-        packed_split: next()?,
-        packed_other_memory: next()?,
-    })
+    Differential::from_sides(oracle, sides)
 }
 
 /// Copies the tree at `from` into `to` (created): files, directories and symlinks, writable by

@@ -294,15 +294,7 @@ impl<S> ImageBuilder<S> {
                 self.blobs.len() - 1
             }
         };
-        self.add_child(
-            parent,
-            name,
-            Node::File {
-                mtime_ns,
-                blob,
-                _source: std::marker::PhantomData,
-            },
-        )
+        self.add_file_node(parent, name, mtime_ns, blob)
     }
 
     /// Adds a file of `len` bytes whose contents are not hashed: it gets stored bytes of its own
@@ -319,6 +311,17 @@ impl<S> ImageBuilder<S> {
     ) -> Result<NodeId, BuildError> {
         self.blobs.push((len, source));
         let blob = self.blobs.len() - 1;
+        self.add_file_node(parent, name, mtime_ns, blob)
+    }
+
+    /// Adds the file node `name` under `parent`, its bytes being stored contents `blob`.
+    fn add_file_node(
+        &mut self,
+        parent: NodeId,
+        name: &str,
+        mtime_ns: u64,
+        blob: usize,
+    ) -> Result<NodeId, BuildError> {
         self.add_child(
             parent,
             name,
