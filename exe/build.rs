@@ -1,12 +1,15 @@
-//! Builds the runner (`exe-runner/`) for the target wasivfs itself is built for and embeds it,
+//! Builds the runner (`runner/`) for the target wasivfs itself is built for and embeds it,
 //! together with the runner's sources, into `wasivfs-exe`. So `wasivfs exe` works from a lone
 //! binary (`cargo install --path cli`, `cargo build --release`), and a runner for another target
 //! can be built later from the embedded sources (see `src/runner.rs`).
 //!
-//! The runner is built by a nested `cargo build --release --locked` on `exe-runner/Cargo.toml`,
-//! which has its own workspace and lock file, so its wasmtime (runtime only, no Cranelift) never
-//! shares features with the workspace's. Its target directory is `exe-runner/` inside this
-//! build's target directory (one release build serves the debug and release profiles).
+//! The runner's build tree is the runner (`exe-runner/`, from `runner/` here) beside its two path
+//! dependencies (`exe-format/`, `command/`, from their own crates: `DEP_<LINKS>_ROOT`), so it is
+//! complete in a packaged `wasivfs-exe` as in the workspace. It is built by a nested `cargo build
+//! --release --locked` on `exe-runner/Cargo.toml`, which has its own workspace and lock file, so
+//! its wasmtime (runtime only, no Cranelift) never shares features with the workspace's. Its
+//! target directory is `exe-runner/` inside this build's target directory (one release build
+//! serves the debug and release profiles), with the tree in `exe-runner/tree/`.
 //!
 //! `WASIVFS_BUILTIN_RUNNER=PATH` embeds a runner built elsewhere instead (packagers whose builds
 //! cannot run cargo inside cargo); it must be built from the same sources for the same target.
@@ -15,24 +18,59 @@ use std::env;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-/// The crates a build of the runner needs, as directories of the repository: the runner and its
-/// path dependencies (which the runner's manifest names as `../<directory>`).
-const RUNNER_CRATES: &[&str] = &["exe-runner", "exe-format", "command"];
+/// The runner's own files, in this crate (`runner/`), and their names in the runner's build
+/// tree. Its manifest is not called `Cargo.toml` here: cargo leaves a directory holding one out
+/// of the package, and the runner's sources must travel in `wasivfs-exe`'s.
+const RUNNER_FILES: &[(&str, &str)] = &[
+    ("Cargo.toml.in", "exe-runner/Cargo.toml"),
+    ("Cargo.lock", "exe-runner/Cargo.lock"),
+];
 
-/// Files that a build of the runner needs, relative to the repository root.
-fn runner_sources(root: &Path) -> Result<Vec<PathBuf>, String> {
-    let mut files = vec![PathBuf::from("exe-runner/Cargo.lock")];
-    for krate in RUNNER_CRATES {
-        files.push(Path::new(krate).join("Cargo.toml"));
-        let src = root.join(krate).join("src");
-        let mut rs: Vec<PathBuf> = std::fs::read_dir(&src)
-            .map_err(|e| format!("{}: {e}", src.display()))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "rs"))
-            .filter_map(|p| p.file_name().map(|n| Path::new(krate).join("src").join(n)))
-            .collect();
-        rs.sort();
-        files.extend(rs);
+/// The runner's path dependencies: (`links` key, directory in the build tree, which the runner's
+/// manifest names as `../<directory>`). Their sources come from the dependencies themselves.
+const RUNNER_DEPENDENCIES: &[(&str, &str)] = &[
+    ("wasivfs-exe-format", "exe-format"),
+    ("wasivfs-command", "command"),
+];
+
+/// The `.rs` files directly in `dir`, sorted.
+fn rust_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let mut rs: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "rs"))
+        .collect();
+    rs.sort();
+    Ok(rs)
+}
+
+/// The files a build of the runner needs: (path on this machine, path in the build tree).
+fn runner_sources(manifest_dir: &Path) -> Result<Vec<(PathBuf, String)>, String> {
+    let runner = manifest_dir.join("runner");
+    let mut files: Vec<(PathBuf, String)> = RUNNER_FILES
+        .iter()
+        .map(|(from, to)| (runner.join(from), (*to).to_string()))
+        .collect();
+    let mut crates = vec![(runner, "exe-runner".to_string())];
+    for (links, dir) in RUNNER_DEPENDENCIES {
+        let root = wasivfs_nested_cargo::dependency_root(links)?;
+        for f in ["Cargo.toml", "build.rs"] {
+            if root.join(f).is_file() {
+                files.push((root.join(f), format!("{dir}/{f}")));
+            }
+        }
+        crates.push((root, (*dir).to_string()));
+    }
+    for (root, dir) in crates {
+        for rs in rust_files(&root.join("src"))? {
+            let name = rs
+                .file_name()
+                .and_then(|n| n.to_str())
+                .ok_or("non-UTF-8 file name in the runner's sources")?
+                .to_string();
+            files.push((rs, format!("{dir}/src/{name}")));
+        }
+        println!("cargo:rerun-if-changed={}", root.join("src").display());
     }
     Ok(files)
 }
@@ -54,24 +92,18 @@ fn main() {
 fn run() -> Result<(), String> {
     let manifest = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").ok_or("no CARGO_MANIFEST_DIR")?);
     let out = PathBuf::from(env::var_os("OUT_DIR").ok_or("no OUT_DIR")?);
-    let root = manifest.parent().ok_or("no parent directory")?;
-    let runner_dir = root.join("exe-runner");
     let target = env::var("TARGET").map_err(|_| "no TARGET")?;
 
     // The embedded sources, and a key naming them.
-    let files = runner_sources(root)?;
+    let files = runner_sources(&manifest)?;
     let mut key = 0xcbf2_9ce4_8422_2325u64;
-    let mut table = String::from(
-        "/// The runner's sources: (path relative to the repository root, contents).\n",
-    );
+    let mut table =
+        String::from("/// The runner's sources: (path in the runner's build tree, contents).\n");
     table.push_str("pub const RUNNER_SOURCES: &[(&str, &[u8])] = &[\n");
-    for rel in &files {
-        let path = root.join(rel);
+    let mut contents = Vec::new();
+    for (path, rel) in &files {
         println!("cargo:rerun-if-changed={}", path.display());
-        let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let rel = rel
-            .to_str()
-            .ok_or("non-UTF-8 file name in the runner's sources")?;
+        let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
         fnv1a(&mut key, rel.as_bytes());
         fnv1a(&mut key, &[0]);
         fnv1a(&mut key, &bytes);
@@ -80,14 +112,9 @@ fn run() -> Result<(), String> {
             "    ({rel:?}, include_bytes!({:?})),",
             path.display().to_string()
         );
+        contents.push((rel.as_str(), bytes));
     }
     table.push_str("];\n");
-    for krate in RUNNER_CRATES {
-        println!(
-            "cargo:rerun-if-changed={}",
-            root.join(krate).join("src").display()
-        );
-    }
     let _ = writeln!(
         table,
         "/// Names the sources above: runners built from them are cached under this key.\n\
@@ -99,7 +126,7 @@ fn run() -> Result<(), String> {
     println!("cargo:rerun-if-env-changed=WASIVFS_BUILTIN_RUNNER");
     let runner = match env::var_os("WASIVFS_BUILTIN_RUNNER").filter(|p| !p.is_empty()) {
         Some(prebuilt) => PathBuf::from(prebuilt),
-        None => build_runner(&runner_dir, &target, &out)?,
+        None => build_runner(&contents, &target, &out)?,
     };
     if !runner.is_file() {
         return Err(format!("{} was not produced", runner.display()));
@@ -132,15 +159,23 @@ fn runner_target_dir(out: &Path) -> PathBuf {
     }
 }
 
-fn build_runner(runner_dir: &Path, target: &str, out: &Path) -> Result<PathBuf, String> {
+/// Writes the runner's build tree (`tree/` in the runner's target directory; files whose contents
+/// did not change are left alone, so an unchanged tree stays fresh) and builds it.
+fn build_runner(files: &[(&str, Vec<u8>)], target: &str, out: &Path) -> Result<PathBuf, String> {
     let cargo = wasivfs_nested_cargo::cargo();
     let target_dir = runner_target_dir(out);
-    let mut cmd = wasivfs_nested_cargo::release_build(
-        &cargo,
-        &runner_dir.join("Cargo.toml"),
-        target,
-        &target_dir,
-    );
+    let tree = target_dir.join("tree");
+    for (rel, bytes) in files {
+        let path = tree.join(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+        }
+        if std::fs::read(&path).ok().as_deref() != Some(&bytes[..]) {
+            std::fs::write(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+    }
+    let manifest = tree.join("exe-runner/Cargo.toml");
+    let mut cmd = wasivfs_nested_cargo::release_build(&cargo, &manifest, target, &target_dir, &[]);
     cmd.arg("--locked");
     let output = cmd
         .output()
@@ -149,7 +184,7 @@ fn build_runner(runner_dir: &Path, target: &str, out: &Path) -> Result<PathBuf, 
         let log = String::from_utf8_lossy(&output.stderr);
         return Err(format!(
             "`cargo build --release --manifest-path {}` failed ({}):\n{log}",
-            runner_dir.join("Cargo.toml").display(),
+            manifest.display(),
             output.status
         ));
     }

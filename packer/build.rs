@@ -1,7 +1,9 @@
 //! Compiles the VFS guest (`vfs-guest`) to `wasm32-unknown-unknown` so the packer can embed it.
 //!
 //! The guest is built by a nested cargo with its own target directory (sharing the outer build's
-//! would deadlock on its lock) and an environment cleaned of the outer build's flags.
+//! would deadlock on its lock) and an environment cleaned of the outer build's flags. Its sources
+//! come from the `wasivfs-vfs-guest` dependency (`DEP_WASIVFS_VFS_GUEST_ROOT`), so the packer
+//! builds from a registry or a `.crate` file as it does from the workspace.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -16,46 +18,44 @@ fn main() {
 }
 
 fn run() -> Result<(), String> {
-    let manifest_dir = PathBuf::from(env("CARGO_MANIFEST_DIR")?);
     let out_dir = PathBuf::from(env("OUT_DIR")?);
-    let workspace = manifest_dir
-        .parent()
-        .ok_or("the packer crate has no parent directory")?
-        .to_path_buf();
-    for p in [
-        "abi/src",
-        "abi/Cargo.toml",
-        "vfs-guest/src",
-        "vfs-guest/Cargo.toml",
-        "vfs-image/src",
-        "vfs-image/Cargo.toml",
-    ] {
-        println!("cargo:rerun-if-changed={}", workspace.join(p).display());
+    let guest = wasivfs_nested_cargo::dependency_root("wasivfs-vfs-guest")?;
+    let abi = wasivfs_nested_cargo::dependency_root("wasivfs-abi")?;
+    let image = wasivfs_nested_cargo::dependency_root("wasivfs-image")?;
+    for root in [&guest, &abi, &image] {
+        for p in ["src", "Cargo.toml"] {
+            println!("cargo:rerun-if-changed={}", root.join(p).display());
+        }
     }
     println!("cargo:rerun-if-env-changed=WASIVFS_VFS_WASM");
 
     let dest = out_dir.join("vfs.wasm");
-    // A prebuilt VFS (for builds without the wasm target) can be supplied explicitly.
     if let Ok(prebuilt) = std::env::var("WASIVFS_VFS_WASM") {
         std::fs::copy(&prebuilt, &dest).map_err(|e| format!("{prebuilt}: {e}"))?;
         return Ok(());
     }
 
     check_target_installed()?;
+    let manifest = if wasivfs_nested_cargo::is_packaged(&guest) {
+        packaged_tree(&out_dir.join("vfs-guest-tree"), &guest, &abi, &image)?
+    } else {
+        // A workspace member: built in place, with the workspace's lock file.
+        guest.join("Cargo.toml")
+    };
     let target_dir = out_dir.join("vfs-target");
     let mut cmd = wasivfs_nested_cargo::release_build(
         &wasivfs_nested_cargo::cargo(),
-        &workspace.join("vfs-guest/Cargo.toml"),
+        &manifest,
         TARGET,
         &target_dir,
+        &["-Clink-arg=-zstack-size=65536"],
     );
-    cmd.env("CARGO_ENCODED_RUSTFLAGS", "-Clink-arg=-zstack-size=65536");
     let status = cmd
         .status()
         .map_err(|e| format!("cannot run cargo to build the VFS guest: {e}"))?;
     if !status.success() {
         return Err(format!(
-            "building the VFS guest (vfs-guest) for {TARGET} failed ({status}); see the output above"
+            "building the VFS guest (wasivfs-vfs-guest) for {TARGET} failed ({status}); see the output above"
         ));
     }
     let built = target_dir
@@ -63,6 +63,22 @@ fn run() -> Result<(), String> {
         .join("release")
         .join("wasivfs_vfs_guest.wasm");
     copy(&built, &dest)
+}
+
+/// Packaged crates (a registry's, or `cargo package`'s verification): the guest and the two crates
+/// it shares with the packer are copied side by side into a workspace of their own, which takes
+/// them from there rather than from the registry (they may not be published yet).
+fn packaged_tree(tree: &Path, guest: &Path, abi: &Path, image: &Path) -> Result<PathBuf, String> {
+    for (from, dir) in [(guest, "vfs-guest"), (abi, "abi"), (image, "vfs-image")] {
+        wasivfs_nested_cargo::sync_dir(from, &tree.join(dir))?;
+    }
+    let manifest =
+        "[workspace]\nresolver = \"2\"\nmembers = [\"vfs-guest\", \"abi\", \"vfs-image\"]\n\n\
+                    [patch.crates-io]\nwasivfs-abi = { path = \"abi\" }\n\
+                    wasivfs-image = { path = \"vfs-image\" }\n";
+    let root = tree.join("Cargo.toml");
+    std::fs::write(&root, manifest).map_err(|e| format!("{}: {e}", root.display()))?;
+    Ok(tree.join("vfs-guest").join("Cargo.toml"))
 }
 
 fn env(name: &str) -> Result<String, String> {

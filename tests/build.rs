@@ -91,6 +91,7 @@ fn build_rust(dir: &Path, out: &Path) -> Result<(), String> {
         &dir.join("Cargo.toml"),
         "wasm32-wasip1",
         &target_dir,
+        &[],
     );
     cmd.arg("--quiet");
     let status = cmd

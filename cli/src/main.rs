@@ -52,7 +52,8 @@ pub(crate) struct Verbosity {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Boxed: its options are far larger than every other subcommand's.
+    // Boxed: its options are far larger than every other subcommand's (its help text is
+    // PackArgs' own doc comment, which a doc comment here would replace).
     Pack(Box<pack::PackArgs>),
     Run(run::RunArgs),
     Ls(readback::LsArgs),

@@ -32,4 +32,4 @@ pub use runner::{
     availability, builtin_runner, builtin_target, cache_root, Availability, RunnerOrigin, CACHE_ENV,
 };
 pub use target::{elf_interpreter, Arch, Os, Target};
-pub use toolchain::Missing;
+pub use toolchain::{prepare as prepare_toolchain, BuildEnv, Missing};

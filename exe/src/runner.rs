@@ -153,6 +153,20 @@ fn read_cached(target: &Target, path: &Path) -> Option<Vec<u8>> {
     Some(bytes)
 }
 
+/// Writes the runner's build tree (its sources and those of its path dependencies, as built into
+/// this wasivfs) into `dir`, and returns the path of the runner's manifest there.
+pub fn write_sources(dir: &Path) -> Result<PathBuf> {
+    for (rel, contents) in RUNNER_SOURCES {
+        let file = dir.join(rel);
+        if let Some(parent) = file.parent() {
+            fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        fs::write(&file, contents).with_context(|| format!("cannot write {}", file.display()))?;
+    }
+    Ok(dir.join("exe-runner/Cargo.toml"))
+}
+
 /// Builds the runner for `target` into the cache at `path`, one build per target at a time.
 fn build_runner(target: &Target, path: &Path, progress: bool) -> Result<Runner> {
     let dir = runners_dir()?;
@@ -172,15 +186,7 @@ fn build_runner(target: &Target, path: &Path, progress: bool) -> Result<Runner> 
         });
     }
 
-    let src = dir.join(format!("src-{}", target.triple));
-    for (rel, contents) in RUNNER_SOURCES {
-        let file = src.join(rel);
-        if let Some(parent) = file.parent() {
-            fs::create_dir_all(parent)
-                .with_context(|| format!("cannot create {}", parent.display()))?;
-        }
-        fs::write(&file, contents).with_context(|| format!("cannot write {}", file.display()))?;
-    }
+    let manifest = write_sources(&dir.join(format!("src-{}", target.triple)))?;
     let build_dir = dir.join(format!("build-{}", target.triple));
     let log_path = dir.join(format!("{}.log", target.triple));
     let log =
@@ -198,9 +204,10 @@ fn build_runner(target: &Target, path: &Path, progress: bool) -> Result<Runner> 
     }
     let mut cmd = wasivfs_nested_cargo::release_build(
         &env.cargo.clone().into_os_string(),
-        &src.join("exe-runner/Cargo.toml"),
+        &manifest,
         target.triple,
         &build_dir,
+        &[],
     );
     cmd.arg("--locked")
         .current_dir(&dir)

@@ -80,6 +80,7 @@ fn ensure_dir(dir: &Dir, name: &str, host: &Path) -> Result<Dir, InspectError> {
 }
 
 /// Sets the modification (and access) time of `name` in `dir` itself, never of what it points to.
+#[cfg(unix)]
 fn set_mtime(dir: &Dir, name: &str, ns: u64) -> std::io::Result<()> {
     use rustix::fs::{utimensat, AtFlags, Timestamps};
     let t = rustix::fs::Timespec {
@@ -91,6 +92,38 @@ fn set_mtime(dir: &Dir, name: &str, ns: u64) -> std::io::Result<()> {
         last_modification: t,
     };
     utimensat(dir, name, &times, AtFlags::SYMLINK_NOFOLLOW).map_err(std::io::Error::from)
+}
+
+/// Sets the modification time of file `name` in `dir`. Windows: a link keeps the time of its
+/// creation (its own time cannot be set without following it).
+#[cfg(windows)]
+fn set_mtime(dir: &Dir, name: &str, ns: u64) -> std::io::Result<()> {
+    if dir.symlink_metadata(name)?.file_type().is_symlink() {
+        return Ok(());
+    }
+    let file = dir.open_with(name, cap_std::fs::OpenOptions::new().write(true))?;
+    file.into_std().set_modified(mtime(ns))
+}
+
+/// Creates symlink `name` in `dir` pointing at `target`. Windows has two kinds of links: a
+/// target ending in `/`, `.` or `..` is taken for a directory, anything else for a file.
+#[cfg(unix)]
+fn make_symlink(dir: &Dir, target: &str, name: &str) -> std::io::Result<()> {
+    dir.symlink(target, name)
+}
+
+#[cfg(windows)]
+fn make_symlink(dir: &Dir, target: &str, name: &str) -> std::io::Result<()> {
+    let last = target
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or("");
+    if target.ends_with('/') || last == "." || last == ".." {
+        dir.symlink_dir(target, name)
+    } else {
+        dir.symlink_file(target, name)
+    }
 }
 
 /// Writes the entries of image directory `inode` into `dir` (at host path `host`, for messages).
@@ -134,7 +167,7 @@ fn extract_dir(
                 if dir.symlink_metadata(name).is_ok() {
                     dir.remove_file(name).map_err(io(path.clone()))?;
                 }
-                dir.symlink(&target, name).map_err(io(path.clone()))?;
+                make_symlink(dir, &target, name).map_err(io(path.clone()))?;
             }
         }
         if node.kind != Kind::Directory {
@@ -142,6 +175,7 @@ fn extract_dir(
         }
     }
     // A directory's time is set last: creating entries inside it changes it.
+    #[cfg(unix)]
     if let Some(node) = img.inode(inode) {
         let f = dir.open(".").map_err(io(host.to_path_buf()))?.into_std();
         f.set_modified(mtime(node.mtime_ns))

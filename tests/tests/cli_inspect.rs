@@ -113,6 +113,12 @@ fn every_subcommand_has_help_with_an_example() {
             help.contains(&format!("wasivfs {sub} ")),
             "{sub} --help:\n{help}"
         );
+        // The first line says what the subcommand does (not a note for the code's readers).
+        let first = help.lines().next().unwrap_or_default();
+        assert!(
+            first.ends_with('.') && !first.starts_with("Boxed"),
+            "{sub} --help starts with {first:?}"
+        );
     }
     let help = text(&ok(wasivfs(["--help"])).stdout);
     for sub in ["pack", "run", "ls", "cat", "unpack", "inspect"] {
