@@ -227,6 +227,12 @@ pub fn find_on_path(name: &OsStr) -> Option<PathBuf> {
         .find(|p| is_executable(p))
 }
 
+#[cfg(windows)]
+fn is_executable(p: &Path) -> bool {
+    std::fs::metadata(p).is_ok_and(|m| m.is_file())
+}
+
+#[cfg(unix)]
 fn is_executable(p: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)

@@ -11,8 +11,12 @@
 
 use crate::error::{PackError, Result};
 use crate::exclude::{ExcludeRules, Matcher};
+#[cfg(windows)]
+use cap_fs_ext::MetadataExt;
 use cap_std::ambient_authority;
-use cap_std::fs::{Dir, File, FileTypeExt, Metadata, MetadataExt};
+use cap_std::fs::{Dir, File, Metadata};
+#[cfg(unix)]
+use cap_std::fs::{FileTypeExt, MetadataExt};
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use wasivfs_image::builder::{ImageBuilder, NodeId};
@@ -318,8 +322,15 @@ impl RootWalk<'_> {
 
 /// Whether `e` is the OS's "too many levels of symbolic links" (`ELOOP`). std's
 /// `ErrorKind::FilesystemLoop` is not stable yet, so the errno is compared.
+#[cfg(unix)]
 fn is_symlink_loop(e: &std::io::Error) -> bool {
     e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error())
+}
+
+/// Windows: `ERROR_CANT_RESOLVE_FILENAME`, its "too many levels of symbolic links".
+#[cfg(windows)]
+fn is_symlink_loop(e: &std::io::Error) -> bool {
+    e.raw_os_error() == Some(1921)
 }
 
 /// The error for a symlink that cannot be followed.
@@ -345,6 +356,12 @@ fn follow_error(path: &Path, target: &str, host: &Path, e: std::io::Error) -> Pa
     PackError::entry(path, reason)
 }
 
+#[cfg(windows)]
+fn special_reason(_: &cap_std::fs::FileType) -> String {
+    "is a special file; only regular files, directories and symlinks can be packed".to_string()
+}
+
+#[cfg(unix)]
 fn special_reason(ft: &cap_std::fs::FileType) -> String {
     let kinds = [
         (ft.is_fifo(), "a named pipe (FIFO)"),
