@@ -115,8 +115,16 @@ fn every_subcommand_has_help_with_an_example() {
         );
         // The first line says what the subcommand does (not a note for the code's readers).
         let first = help.lines().next().unwrap_or_default();
+        let does = match sub {
+            "pack" => "Embed host directories",
+            "run" => "Run a WASI",
+            "ls" => "List the files",
+            "cat" => "Print an embedded file",
+            "unpack" => "Extract the embedded files",
+            _ => "Describe a packed module",
+        };
         assert!(
-            first.ends_with('.') && !first.starts_with("Boxed"),
+            first.starts_with(does),
             "{sub} --help starts with {first:?}"
         );
     }

@@ -92,5 +92,5 @@ pub fn tar_gz(entries: &[Entry], epoch: u64) -> Result<Vec<u8>> {
             .with_context(|| format!("tar entry {}", entry.path))?;
     }
     let gz = tar.into_inner().context("finishing the tar archive")?;
-    Ok(gz.finish().context("finishing the gzip stream")?)
+    gz.finish().context("finishing the gzip stream")
 }
