@@ -87,6 +87,19 @@ fn dist(root: &Path, targets: &[DistTarget], out: &Path, work: &Path) -> Result<
     let project = Project::load(root)?;
     let epoch = project::source_date_epoch(root)?;
     std::fs::create_dir_all(work).with_context(|| format!("cannot create {}", work.display()))?;
+    // One build at a time per work directory (CI starts one early, beside the tests): a second
+    // waits here, then finds everything built.
+    let lock_path = work.join(".lock");
+    let lock = std::fs::File::create(&lock_path)
+        .with_context(|| format!("cannot create {}", lock_path.display()))?;
+    if lock.try_lock().is_err() {
+        eprintln!(
+            "xtask dist: waiting for the other build in {}",
+            work.display()
+        );
+        lock.lock()
+            .with_context(|| format!("cannot lock {}", lock_path.display()))?;
+    }
     let staging = work.join("out");
     if staging.exists() {
         std::fs::remove_dir_all(&staging)
