@@ -3,10 +3,10 @@
 //! binary (`cargo install --path cli`, `cargo build --release`), and a runner for another target
 //! can be built later from the embedded sources (see `src/runner.rs`).
 //!
-//! The runner's build tree is the runner (`exe-runner/`, from `runner/` here) beside its two path
-//! dependencies (`exe-format/`, `command/`, from their own crates: `DEP_<LINKS>_ROOT`), so it is
+//! The runner's build tree is the runner (from `runner/` here) with its two path dependencies
+//! inside it (`exe-format/`, `command/`, from their own crates: `DEP_<LINKS>_ROOT`), so it is
 //! complete in a packaged `wasivfs-exe` as in the workspace. It is built by a nested `cargo build
-//! --release --locked` on `exe-runner/Cargo.toml`, which has its own workspace and lock file, so
+//! --release --locked` on the tree's `Cargo.toml`, which has its own workspace and lock file, so
 //! its wasmtime (runtime only, no Cranelift) never shares features with the workspace's. Its
 //! target directory is `exe-runner/` inside this build's target directory (one release build
 //! serves the debug and release profiles), with the tree in `exe-runner/tree/`.
@@ -19,15 +19,18 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 /// The runner's own files, in this crate (`runner/`), and their names in the runner's build
-/// tree. Its manifest is not called `Cargo.toml` here: cargo leaves a directory holding one out
-/// of the package, and the runner's sources must travel in `wasivfs-exe`'s.
+/// tree, whose root is the runner. Its manifest is not called `Cargo.toml` here: cargo leaves a
+/// directory holding one out of the package, and the runner's sources must travel in
+/// `wasivfs-exe`'s.
 const RUNNER_FILES: &[(&str, &str)] = &[
-    ("Cargo.toml.in", "exe-runner/Cargo.toml"),
-    ("Cargo.lock", "exe-runner/Cargo.lock"),
+    ("Cargo.toml.in", "Cargo.toml"),
+    ("Cargo.lock", "Cargo.lock"),
 ];
 
 /// The runner's path dependencies: (`links` key, directory in the build tree, which the runner's
-/// manifest names as `../<directory>`). Their sources come from the dependencies themselves.
+/// manifest names as `<directory>`). Inside the tree's root, they are members of the runner's
+/// workspace, so cargo names them by their relative paths and a build does not depend on where
+/// the tree is. Their sources come from the dependencies themselves.
 const RUNNER_DEPENDENCIES: &[(&str, &str)] = &[
     ("wasivfs-exe-format", "exe-format"),
     ("wasivfs-command", "command"),
@@ -51,7 +54,7 @@ fn runner_sources(manifest_dir: &Path) -> Result<Vec<(PathBuf, String)>, String>
         .iter()
         .map(|(from, to)| (runner.join(from), (*to).to_string()))
         .collect();
-    let mut crates = vec![(runner, "exe-runner".to_string())];
+    let mut crates = vec![(runner, String::new())];
     for (links, dir) in RUNNER_DEPENDENCIES {
         let root = wasivfs_nested_cargo::dependency_root(links)?;
         for f in ["Cargo.toml", "build.rs"] {
@@ -68,7 +71,12 @@ fn runner_sources(manifest_dir: &Path) -> Result<Vec<(PathBuf, String)>, String>
                 .and_then(|n| n.to_str())
                 .ok_or("non-UTF-8 file name in the runner's sources")?
                 .to_string();
-            files.push((rs, format!("{dir}/src/{name}")));
+            let rel = if dir.is_empty() {
+                format!("src/{name}")
+            } else {
+                format!("{dir}/src/{name}")
+            };
+            files.push((rs, rel));
         }
         println!("cargo:rerun-if-changed={}", root.join("src").display());
     }
@@ -174,7 +182,7 @@ fn build_runner(files: &[(&str, Vec<u8>)], target: &str, out: &Path) -> Result<P
             std::fs::write(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
         }
     }
-    let manifest = tree.join("exe-runner/Cargo.toml");
+    let manifest = tree.join("Cargo.toml");
     let mut cmd = wasivfs_nested_cargo::release_build(&cargo, &manifest, target, &target_dir, &[]);
     cmd.arg("--locked");
     let output = cmd

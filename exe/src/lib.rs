@@ -2,7 +2,7 @@
 //!
 //! The module is compiled ahead of time by Cranelift
 //! ([`wasmtime::Engine::precompile_module`]); the result is appended, with a
-//! checksummed trailer, to the *runner* (the `exe-runner/` crate: a small
+//! checksummed trailer, to the *runner* (the `exe/runner/` crate: a small
 //! binary with the wasmtime runtime and WASI but no compiler). At start-up
 //! the runner maps the precompiled module from its own file and runs it.
 //!

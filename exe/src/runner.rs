@@ -2,7 +2,7 @@
 //!
 //! - `--runner PATH` ([`crate::ExeOptions::runner`]): that file, for the chosen target.
 //! - The target wasivfs itself was built for: the runner built into wasivfs (its build script
-//!   builds `exe-runner/` and embeds it).
+//!   builds `runner/` and embeds it).
 //! - Any other supported target: a runner built on first use with cargo, from the runner's
 //!   sources embedded in wasivfs, and kept in the cache:
 //!   `<cache>/runners/<version>-<sources hash>/<triple>/wasivfs-exe-runner[.exe]`, where
@@ -164,7 +164,7 @@ pub fn write_sources(dir: &Path) -> Result<PathBuf> {
         }
         fs::write(&file, contents).with_context(|| format!("cannot write {}", file.display()))?;
     }
-    Ok(dir.join("exe-runner/Cargo.toml"))
+    Ok(dir.join("Cargo.toml"))
 }
 
 /// Builds the runner for `target` into the cache at `path`, one build per target at a time.

@@ -8,8 +8,9 @@
 //! lock). [`release_build`] is the one place that knows which variables those are.
 //!
 //! Nested builds are reproducible wherever they run: the paths of their sources (the directory
-//! holding the built crate and its siblings, and cargo's home with the registry sources) are
-//! remapped to fixed names, so no path of the build machine ends up in what they produce.
+//! holding the built crate and its siblings, and cargo's home with the registry sources) and of
+//! their target directory (where build scripts write code that crates include) are remapped to
+//! fixed names, so no path of the build machine ends up in what they produce.
 #![deny(missing_docs)]
 
 use std::ffi::OsString;
@@ -42,6 +43,9 @@ pub fn cargo() -> OsString {
 pub const REMAPPED_SOURCES: &str = "/wasivfs-src";
 /// Where [`release_build`] maps cargo's home (`$CARGO_HOME`: the registry's sources).
 pub const REMAPPED_CARGO_HOME: &str = "/cargo-home";
+/// Where [`release_build`] maps the nested build's target directory (the files build scripts
+/// generate and crates include).
+pub const REMAPPED_TARGET_DIR: &str = "/wasivfs-target";
 
 /// `cargo build --release --target TARGET --manifest-path MANIFEST --target-dir TARGET_DIR`, run
 /// by `cargo`, with the outer build's settings removed from its environment, and `rustflags`
@@ -75,6 +79,7 @@ pub fn release_build(
     for (from, to) in [
         (sources.map(|p| p.as_os_str().to_owned()), REMAPPED_SOURCES),
         (cargo_home, REMAPPED_CARGO_HOME),
+        (Some(target_dir.as_os_str().to_owned()), REMAPPED_TARGET_DIR),
     ] {
         if let Some(from) = from.filter(|f| !f.is_empty()) {
             let mut flag = OsString::from("--remap-path-prefix=");
