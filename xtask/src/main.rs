@@ -8,7 +8,8 @@
 //!
 //! The binaries are built by `cargo install` from the packaged crates alone (a directory
 //! registry, offline), with every path of the build remapped and every archive dated
-//! `SOURCE_DATE_EPOCH` (default: the commit's time), so two builds of one commit are identical.
+//! `SOURCE_DATE_EPOCH` (default: the commit's time): two builds of one commit in one work
+//! directory are identical (across directories, see docs/distribution.md).
 
 mod archive;
 mod crates;
