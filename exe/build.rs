@@ -174,13 +174,7 @@ fn build_runner(files: &[(&str, Vec<u8>)], target: &str, out: &Path) -> Result<P
     let target_dir = runner_target_dir(out);
     let tree = target_dir.join("tree");
     for (rel, bytes) in files {
-        let path = tree.join(rel);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
-        }
-        if std::fs::read(&path).ok().as_deref() != Some(&bytes[..]) {
-            std::fs::write(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
-        }
+        wasivfs_nested_cargo::write_if_changed(&tree.join(rel), bytes)?;
     }
     let manifest = tree.join("Cargo.toml");
     let mut cmd = wasivfs_nested_cargo::release_build(&cargo, &manifest, target, &target_dir, &[]);

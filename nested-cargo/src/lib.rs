@@ -118,6 +118,18 @@ pub fn is_packaged(dir: &Path) -> bool {
     dir.join("Cargo.toml.orig").is_file()
 }
 
+/// Writes `bytes` to `path` (creating its directory) unless the file already holds them, so that
+/// an unchanged file keeps its time and a nested build on it stays fresh.
+pub fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    if std::fs::read(path).ok().as_deref() == Some(bytes) {
+        return Ok(());
+    }
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+    }
+    std::fs::write(path, bytes).map_err(|e| format!("{}: {e}", path.display()))
+}
+
 /// Copies the crate directory `from` into `to` (except `target/`), rewriting only the files whose
 /// contents differ, so that an unchanged tree stays fresh for the nested build.
 pub fn sync_dir(from: &Path, to: &Path) -> Result<(), String> {
@@ -134,9 +146,7 @@ pub fn sync_dir(from: &Path, to: &Path) -> Result<(), String> {
             }
         } else {
             let bytes = std::fs::read(&src).map_err(|e| err(&src, e))?;
-            if std::fs::read(&dst).ok().as_deref() != Some(&bytes[..]) {
-                std::fs::write(&dst, &bytes).map_err(|e| err(&dst, e))?;
-            }
+            write_if_changed(&dst, &bytes)?;
         }
     }
     Ok(())

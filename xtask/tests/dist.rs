@@ -57,6 +57,14 @@ fn path_without_rust(extra: &[&Path]) -> OsString {
     path
 }
 
+/// `wasivfs --version` names this version (then the ABI and format versions).
+fn assert_version(printed: &str) {
+    assert!(
+        printed.starts_with(&format!("wasivfs {VERSION} ")),
+        "--version printed {printed:?}"
+    );
+}
+
 fn dist(out: &Path, work: &Path) {
     output(
         Command::new(XTASK)
@@ -199,10 +207,7 @@ fn host_artifacts_install_and_run_the_readme_job() {
             .env("PATH", &venv_path),
         "python -m wasivfs --version",
     );
-    assert!(
-        version.starts_with(&format!("wasivfs {VERSION} ")),
-        "--version printed {version:?}"
-    );
+    assert_version(&version);
 
     // npm: a new global prefix, and a project using the JavaScript API and npx.
     let prefix = tmp.path().join("npm-prefix");
@@ -244,10 +249,7 @@ fn host_artifacts_install_and_run_the_readme_job() {
             .env("PATH", &npm_path),
         "npx wasivfs --version",
     );
-    assert!(
-        version.starts_with(&format!("wasivfs {VERSION} ")),
-        "--version printed {version:?}"
-    );
+    assert_version(&version);
     let app = root().join("fixtures/python-app");
     let script = format!(
         r#"import {{ pack }} from "wasivfs";
