@@ -103,7 +103,9 @@ pub fn registry(project: &Project, work: &Path, crates: &[PathBuf]) -> Result<Pa
             .with_context(|| format!("cannot write {}", stamp_path.display()))?;
     }
     for krate in crates {
-        add_crate(&vendor, krate)?;
+        if add_crate(&vendor, krate)? {
+            forget_builds(&work.join("build"), krate, &project.version)?;
+        }
     }
     let config = format!(
         "[source.crates-io]\nreplace-with = \"wasivfs-dist\"\n\n\
@@ -116,8 +118,53 @@ pub fn registry(project: &Project, work: &Path, crates: &[PathBuf]) -> Result<Pa
     Ok(home)
 }
 
-/// Unpacks a `.crate` file into the directory registry, with the checksums cargo checks.
-fn add_crate(vendor: &Path, krate: &Path) -> Result<()> {
+/// Removes what the work directory's builds made of the crate packaged as `krate`. Cargo takes a
+/// registry crate of a given version for unchanging, so after its contents changed (same version,
+/// new sources) it would reuse the old build: without its fingerprints, it and every crate that
+/// depends on it are built again.
+fn forget_builds(build: &Path, krate: &Path, version: &str) -> Result<()> {
+    let stem = krate
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default();
+    let Some(name) = stem.strip_suffix(&format!("-{version}")) else {
+        bail!("{}: not named <crate>-{version}.crate", krate.display());
+    };
+    let Ok(entries) = std::fs::read_dir(build) else {
+        return Ok(()); // Nothing built yet.
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        if entry.file_name() != ".fingerprint" {
+            forget_builds_in(&path, name)?;
+            forget_builds(&path, krate, version)?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes the fingerprints of package `name` (`<name>-<hash>`) from `dir/.fingerprint`.
+fn forget_builds_in(dir: &Path, name: &str) -> Result<()> {
+    let Ok(entries) = std::fs::read_dir(dir.join(".fingerprint")) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let file = entry.file_name();
+        let file = file.to_string_lossy();
+        if file.rsplit_once('-').is_some_and(|(n, _)| n == name) {
+            std::fs::remove_dir_all(entry.path())
+                .with_context(|| format!("cannot remove {}", entry.path().display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Unpacks a `.crate` file into the directory registry, with the checksums cargo checks; says
+/// whether it was new or changed.
+fn add_crate(vendor: &Path, krate: &Path) -> Result<bool> {
     let bytes = std::fs::read(krate).with_context(|| format!("cannot read {}", krate.display()))?;
     let stem = krate
         .file_stem()
@@ -130,7 +177,7 @@ fn add_crate(vendor: &Path, krate: &Path) -> Result<()> {
         .ok()
         .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok());
     if present.is_some_and(|v| v["package"] == package.as_str()) {
-        return Ok(()); // Unchanged: left as it is, so that nothing built from it is rebuilt.
+        return Ok(false); // Unchanged: left as it is, so that nothing built from it is rebuilt.
     }
     if dir.exists() {
         std::fs::remove_dir_all(&dir)
@@ -167,7 +214,7 @@ fn add_crate(vendor: &Path, krate: &Path) -> Result<()> {
     let checksum = serde_json::json!({ "files": files, "package": package });
     std::fs::write(&checksum_path, serde_json::to_vec(&checksum)?)
         .with_context(|| format!("cannot write {}", checksum_path.display()))?;
-    Ok(())
+    Ok(true)
 }
 
 /// Lower-case hexadecimal.
