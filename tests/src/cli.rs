@@ -1,8 +1,11 @@
 //! Locating and running the real `wasivfs` binary for command-line tests.
 //!
 //! The binary lives next to this test executable's `deps/` directory (the same Cargo profile).
-//! It is built once per test process with `cargo build -p wasivfs --bin wasivfs`, which is cheap
-//! when it is already up to date.
+//! It is built once per test process with `cargo build --workspace --bins --tests`: the same
+//! selection of packages and targets as `cargo test --workspace`, so Cargo resolves the same
+//! features and finds every dependency already built. (`cargo build -p wasivfs` alone resolves
+//! features for that one package, which differ from the workspace's, and rebuilt some sixty
+//! crates, wasmtime among them.)
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -38,7 +41,7 @@ fn locate_and_build() -> Result<PathBuf, String> {
         .ok_or_else(|| format!("no target directory above {}", profile_dir.display()))?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| env!("CARGO").to_string());
     let mut cmd = Command::new(cargo);
-    cmd.args(["build", "--quiet", "-p", "wasivfs", "--bin", "wasivfs"])
+    cmd.args(["build", "--quiet", "--workspace", "--bins", "--tests"])
         .arg("--manifest-path")
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml"))
         .arg("--target-dir")
@@ -48,7 +51,9 @@ fn locate_and_build() -> Result<PathBuf, String> {
     }
     let status = cmd.status().map_err(|e| format!("running cargo: {e}"))?;
     if !status.success() {
-        return Err(format!("cargo build -p wasivfs failed ({status})"));
+        return Err(format!(
+            "cargo build --workspace --bins --tests failed ({status})"
+        ));
     }
     let bin = profile_dir.join("wasivfs");
     if !bin.is_file() {
