@@ -222,8 +222,32 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The variable through which `wasivfs-exe`'s build script takes a runner built elsewhere.
+const BUILTIN_RUNNER_ENV: &str = "WASIVFS_BUILTIN_RUNNER";
+
+/// The runner for `target`, as `wasivfs exe --target` gets it: from wasivfs's runner cache
+/// (`$WASIVFS_CACHE/runners`, else the user's cache directory), built there first from the runner
+/// sources this task was built with if it is not there yet. Those are the sources the packaged
+/// `wasivfs-exe` carries, and runner builds are independent of where they run (see
+/// docs/distribution.md), so it is the runner the package's own build script would make, and a
+/// machine builds it once for `cargo xtask dist` and `wasivfs exe` alike. Written to
+/// `work/runners/<triple>/` (rewritten only when it changed, so cargo does not rebuild for
+/// nothing); returns that path.
+fn runner(work: &Path, target: &wasivfs_exe::Target) -> Result<PathBuf> {
+    let built = wasivfs_exe::runner::runner_for(target, None, true)
+        .with_context(|| format!("cannot get the runner for {}", target.triple))?;
+    let path = work
+        .join("runners")
+        .join(target.triple)
+        .join(target.runner_file_name());
+    wasivfs_nested_cargo::write_if_changed(&path, &built.bytes)
+        .map_err(|e| anyhow::anyhow!("cannot write the runner: {e}"))?;
+    Ok(path)
+}
+
 /// `cargo install wasivfs` for `target` from the registry in `home`, offline and locked, with
-/// [`DIST_PROFILE`] and every path of `work` remapped; returns the binary.
+/// [`DIST_PROFILE`] and every path of `work` remapped, and the runner of [`runner`] built in;
+/// returns the binary.
 pub fn install(
     project: &Project,
     work: &Path,
@@ -233,6 +257,7 @@ pub fn install(
     let root = work.join("install").join(target.triple);
     let exe_target = wasivfs_exe::Target::parse(target.triple)?;
     let env = wasivfs_exe::prepare_toolchain(&exe_target, work).map_err(anyhow::Error::new)?;
+    let runner = runner(work, &exe_target)?;
     let mut cmd = clean_cargo();
     cmd.args([
         "install",
@@ -262,6 +287,7 @@ pub fn install(
     for (k, v) in &env.vars {
         cmd.env(k, v);
     }
+    cmd.env(BUILTIN_RUNNER_ENV, &runner);
     run(
         cmd,
         &format!("cargo install wasivfs --target {}", target.triple),

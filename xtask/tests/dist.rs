@@ -65,13 +65,21 @@ fn assert_version(printed: &str) {
     );
 }
 
+/// `cargo xtask dist --host` into `out`, working in `work`, with the runner cache of the `exe`
+/// tests (`exe-cache/` in the target directory, beside `work`): the runner they built for this
+/// platform is the one the binary embeds.
 fn dist(out: &Path, work: &Path) {
+    let runner_cache = work
+        .parent()
+        .unwrap_or_else(|| panic!("{} has no parent", work.display()))
+        .join("exe-cache");
     output(
         Command::new(XTASK)
             .args(["dist", "--host", "--out"])
             .arg(out)
             .arg("--work")
-            .arg(work),
+            .arg(work)
+            .env("WASIVFS_CACHE", runner_cache),
         "cargo xtask dist --host",
     );
 }
