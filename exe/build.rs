@@ -4,7 +4,7 @@
 //! can be built later from the embedded sources (see `src/runner.rs`).
 //!
 //! The runner's build tree is the runner (from `runner/` here) with its two path dependencies
-//! inside it (`exe-format/`, `command/`, from their own crates: `DEP_<LINKS>_ROOT`), so it is
+//! inside it (`exe-format/`, `wasi-run/`, from their own crates: `DEP_<LINKS>_ROOT`), so it is
 //! complete in a packaged `wasivfs-exe` as in the workspace. It is built by a nested `cargo build
 //! --release --locked` on the tree's `Cargo.toml`, which has its own workspace and lock file, so
 //! its wasmtime (runtime only, no Cranelift) never shares features with the workspace's. Its
@@ -33,7 +33,7 @@ const RUNNER_FILES: &[(&str, &str)] = &[
 /// the tree is. Their sources come from the dependencies themselves.
 const RUNNER_DEPENDENCIES: &[(&str, &str)] = &[
     ("wasivfs-exe-format", "exe-format"),
-    ("wasivfs-command", "command"),
+    ("wasivfs-wasi-run", "wasi-run"),
 ];
 
 /// The `.rs` files directly in `dir`, sorted.

@@ -1,4 +1,4 @@
-//! Publishes where this crate's sources are (`DEP_WASIVFS_COMMAND_ROOT`) to the crates
+//! Publishes where this crate's sources are (`DEP_WASIVFS_WASI_RUN_ROOT`) to the crates
 //! that depend on it and build it again in a nested cargo build for another target.
 fn main() {
     println!("cargo::rerun-if-changed=build.rs");

@@ -1,5 +1,5 @@
 //! The `wasivfs` command line: a thin front end over `wasivfs-packer`, `wasivfs-inspect` and
-//! `wasivfs-runtime`.
+//! `wasivfs-module-cache`.
 
 mod args;
 mod pack;

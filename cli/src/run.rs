@@ -7,7 +7,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
-use wasivfs_runtime::{
+use wasivfs_module_cache::{
     engine, is_component_file, load_component, load_for_run, run_command, run_component,
     RunOptions, Stdio,
 };

@@ -28,6 +28,8 @@
 //! | 48 | 4 | CRC-32 of payload, options and footer bytes 0..48 |
 //! | 52 | 12 | reserved, zero |
 
+use byteorder::{ByteOrder, LittleEndian as LE};
+
 /// Magic bytes opening the footer.
 pub const MAGIC: [u8; 8] = *b"WVFSEXE\0";
 /// Version of this trailer format.
@@ -99,19 +101,19 @@ impl Footer {
         if bytes[0..8] != MAGIC {
             return Err(FooterError::Missing);
         }
-        let version = u32_at(bytes, 8);
+        let version = LE::read_u32(&bytes[8..]);
         if version != VERSION {
             return Err(FooterError::Version(version));
         }
-        if u32_at(bytes, 12) as usize != FOOTER_LEN {
+        if LE::read_u32(&bytes[12..]) as usize != FOOTER_LEN {
             return Err(FooterError::Corrupt("bad footer length"));
         }
         let footer = Footer {
-            payload_offset: u64_at(bytes, 16),
-            payload_len: u64_at(bytes, 24),
-            options_offset: u64_at(bytes, 32),
-            options_len: u64_at(bytes, 40),
-            checksum: u32_at(bytes, 48),
+            payload_offset: LE::read_u64(&bytes[16..]),
+            payload_len: LE::read_u64(&bytes[24..]),
+            options_offset: LE::read_u64(&bytes[32..]),
+            options_len: LE::read_u64(&bytes[40..]),
+            checksum: LE::read_u32(&bytes[48..]),
         };
         let payload_end = footer
             .payload_offset
@@ -143,18 +145,6 @@ impl Footer {
         hasher.update(&encoded[..48]);
         hasher.finalize()
     }
-}
-
-fn u32_at(bytes: &[u8], at: usize) -> u32 {
-    let mut b = [0u8; 4];
-    b.copy_from_slice(&bytes[at..at + 4]);
-    u32::from_le_bytes(b)
-}
-
-fn u64_at(bytes: &[u8], at: usize) -> u64 {
-    let mut b = [0u8; 8];
-    b.copy_from_slice(&bytes[at..at + 8]);
-    u64::from_le_bytes(b)
 }
 
 /// One directory granted to the guest: `host` is opened and shown as `guest`.
@@ -213,7 +203,7 @@ fn take_u32(bytes: &mut &[u8]) -> Result<u32, FooterError> {
     if bytes.len() < 4 {
         return Err(FooterError::Corrupt("options are truncated"));
     }
-    let v = u32_at(bytes, 0);
+    let v = LE::read_u32(bytes);
     *bytes = &bytes[4..];
     Ok(v)
 }

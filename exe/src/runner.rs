@@ -7,7 +7,7 @@
 //!   sources embedded in wasivfs, and kept in the cache:
 //!   `<cache>/runners/<version>-<sources hash>/<triple>/wasivfs-exe-runner[.exe]`, where
 //!   `<cache>` is wasivfs's cache directory (`$WASIVFS_CACHE`, else `wasivfs` in the user's
-//!   cache directory; see `wasivfs_runtime::location`).
+//!   cache directory; see `wasivfs_module_cache::location`).
 //!   The build's log stays next to it; its target directory is removed once it succeeds.
 
 use std::borrow::Cow;
@@ -21,7 +21,7 @@ use crate::embedded::{BUILTIN_RUNNER, RUNNER_SOURCES, RUNNER_SOURCES_KEY};
 use crate::target::Target;
 use crate::toolchain::{self, Missing};
 
-pub use wasivfs_runtime::location::{cache_root, CACHE_ENV};
+pub use wasivfs_module_cache::location::{cache_root, CACHE_ENV};
 
 /// Where a runner came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,7 +57,7 @@ pub fn builtin_target() -> &'static str {
 
 /// The directory of runners built from this wasivfs's embedded sources.
 fn runners_dir() -> Result<PathBuf> {
-    match wasivfs_runtime::location::cache_subdir("runners") {
+    match wasivfs_module_cache::location::cache_subdir("runners") {
         Some(d) => Ok(d.join(RUNNER_SOURCES_KEY)),
         None => bail!("no cache directory for runners: set {CACHE_ENV} or HOME"),
     }

@@ -1,6 +1,7 @@
 //! The targets `wasivfs exe` makes executables for, and checks on runner binaries.
 
 use anyhow::{bail, Result};
+use byteorder::{ByteOrder, LittleEndian as LE};
 
 use crate::embedded::BUILTIN_TARGET;
 
@@ -159,7 +160,7 @@ impl Target {
         if elf[4] != 2 || elf[5] != 1 {
             bail!("not a 64-bit little-endian ELF executable");
         }
-        let found = u16_at(elf, 18);
+        let found = LE::read_u16(&elf[18..]);
         if found != self.elf_machine() {
             bail!(
                 "built for ELF machine {found}, but target {} needs machine {}",
@@ -180,11 +181,11 @@ impl Target {
         if pe.len() < 64 || pe[0..2] != *b"MZ" {
             bail!("not a Windows (PE) executable (target {})", self.triple);
         }
-        let at = u32_at(pe, 0x3c) as usize;
+        let at = LE::read_u32(&pe[0x3c..]) as usize;
         if pe.len() < at.saturating_add(6) || pe[at..at + 4] != *b"PE\0\0" {
             bail!("not a Windows (PE) executable (target {})", self.triple);
         }
-        let found = u16_at(pe, at + 4);
+        let found = LE::read_u16(&pe[at + 4..]);
         if found != self.pe_machine() {
             bail!(
                 "built for PE machine {found:#x}, but target {} needs machine {:#x}",
@@ -202,27 +203,13 @@ pub fn elf_interpreter(elf: &[u8]) -> bool {
     if elf.len() < 64 {
         return false;
     }
-    let phoff = u64_at(elf, 0x20) as usize;
-    let phentsize = usize::from(u16_at(elf, 0x36));
-    let phnum = usize::from(u16_at(elf, 0x38));
+    let phoff = LE::read_u64(&elf[0x20..]) as usize;
+    let phentsize = usize::from(LE::read_u16(&elf[0x36..]));
+    let phnum = usize::from(LE::read_u16(&elf[0x38..]));
     (0..phnum).any(|i| {
         let at = phoff.saturating_add(i.saturating_mul(phentsize));
-        elf.len() >= at.saturating_add(4) && u32_at(elf, at) == 3
+        elf.len() >= at.saturating_add(4) && LE::read_u32(&elf[at..]) == 3
     })
-}
-
-fn u16_at(b: &[u8], at: usize) -> u16 {
-    u16::from_le_bytes([b[at], b[at + 1]])
-}
-
-fn u32_at(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
-}
-
-fn u64_at(b: &[u8], at: usize) -> u64 {
-    let mut x = [0u8; 8];
-    x.copy_from_slice(&b[at..at + 8]);
-    u64::from_le_bytes(x)
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 
 use crate::{Entry, InspectError, Packed};
 use wasivfs_image::Kind;
-use wasivfs_vfs_guest::abi::{ELOOP, ENOTDIR, EPERM};
+use wasivfs_vfs_guest::wasi::{ELOOP, ENOTDIR, EPERM};
 
 impl Packed {
     /// Resolves an absolute guest path to an entry: the mount with the longest matching prefix
@@ -28,7 +28,7 @@ impl Packed {
         let inode = if rest.is_empty() {
             root
         } else {
-            wasivfs_vfs_guest::path::resolve(&mut image, root, root, rest.as_bytes(), follow)
+            wasivfs_vfs_guest::resolve::resolve(&mut image, root, root, rest.as_bytes(), follow)
                 .map_err(|e| match e {
                     ELOOP => InspectError::Loop(guest.to_string()),
                     EPERM => InspectError::Escapes(guest.to_string()),

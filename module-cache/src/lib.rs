@@ -17,7 +17,7 @@ use wasivfs_abi::BinaryKind;
 use wasmtime::component::Component;
 use wasmtime::{Config, Engine, Module, Strategy};
 
-pub use wasivfs_command::{
+pub use wasivfs_wasi_run::{
     run_command, run_component, RunError, RunOptions, RunOutcome, Stdio, TRAP_EXIT_CODE,
 };
 

@@ -106,18 +106,18 @@ fn serves_the_file_and_records_the_layer(memory: MemoryMode) {
     let img = wasivfs_image::Image::parse(&image).unwrap();
     assert_eq!(img.mount(0).unwrap().path, b"/src");
 
-    let engine = wasivfs_runtime::engine().unwrap();
-    let opts = wasivfs_runtime::RunOptions {
+    let engine = wasivfs_module_cache::engine().unwrap();
+    let opts = wasivfs_module_cache::RunOptions {
         args: vec!["out.wasm".into()],
-        stdio: wasivfs_runtime::Stdio::Capture { stdin: Vec::new() },
+        stdio: wasivfs_module_cache::Stdio::Capture { stdin: Vec::new() },
         ..Default::default()
     };
-    let out = wasivfs_runtime::run_bytes(&engine, &bytes, &opts).unwrap();
+    let out = wasivfs_module_cache::run_bytes(&engine, &bytes, &opts).unwrap();
     assert_eq!(out.trap, None);
     assert_eq!(out.exit_code, 0);
     assert_eq!(out.stdout, b"embedded contents\n");
     // The unpacked module sees nothing at fd 3.
-    let out = wasivfs_runtime::run_bytes(&engine, &app, &opts).unwrap();
+    let out = wasivfs_module_cache::run_bytes(&engine, &app, &opts).unwrap();
     assert_eq!(out.exit_code, 1);
 }
 

@@ -63,7 +63,7 @@ fn locate_and_build() -> Result<PathBuf, String> {
 }
 
 /// The variable that points wasivfs's cache (`wasivfs run`'s compiled modules) elsewhere.
-const CACHE_ENV: &str = wasivfs_runtime::location::CACHE_ENV;
+const CACHE_ENV: &str = wasivfs_module_cache::location::CACHE_ENV;
 
 /// Runs `wasivfs ARGS...` and returns its output.
 pub fn wasivfs<I, S>(args: I) -> Output

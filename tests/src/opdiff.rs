@@ -27,7 +27,7 @@ use crate::gentree::{self, TreeSpec};
 use crate::run::{engine, line_diff, map, pack};
 use anyhow::{anyhow, Context, Result};
 use std::sync::OnceLock;
-use wasivfs_runtime::{RunOptions, RunOutcome, Stdio};
+use wasivfs_module_cache::{RunOptions, RunOutcome, Stdio};
 
 /// Where the tree is mounted in the guest (the guest's handle 0, fd 3).
 pub const GUEST_ROOT: &str = "/t";
@@ -185,7 +185,8 @@ fn guest_module() -> Result<&'static wasmtime::Module> {
     static MODULE: OnceLock<Result<wasmtime::Module, String>> = OnceLock::new();
     MODULE
         .get_or_init(|| {
-            wasivfs_runtime::compile(engine(), &fixtures::ops_guest()).map_err(|e| format!("{e:#}"))
+            wasivfs_module_cache::compile(engine(), &fixtures::ops_guest())
+                .map_err(|e| format!("{e:#}"))
         })
         .as_ref()
         .map_err(|e| anyhow!("{e}"))
@@ -222,7 +223,7 @@ pub fn run_case_mode(case: &Case, writable: bool) -> Result<Outcome> {
         pack(&fixtures::ops_guest(), &mounts)
     }
     .context("packing the tree")?;
-    let oracle = wasivfs_runtime::run_command(
+    let oracle = wasivfs_module_cache::run_command(
         engine(),
         guest_module()?,
         &options(
@@ -232,7 +233,7 @@ pub fn run_case_mode(case: &Case, writable: bool) -> Result<Outcome> {
         ),
     )
     .context("oracle run")?;
-    let packed = wasivfs_runtime::run_bytes(
+    let packed = wasivfs_module_cache::run_bytes(
         engine(),
         &packed_bytes,
         &options(&stdin, Vec::new(), writable),

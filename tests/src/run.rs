@@ -4,12 +4,12 @@ use crate::packer::{PackParams, Writable};
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-use wasivfs_runtime::{RunOptions, RunOutcome, Stdio};
+use wasivfs_module_cache::{RunOptions, RunOutcome, Stdio};
 
 /// The shared wasmtime engine (multi-memory on), created once per test process.
 pub fn engine() -> &'static wasmtime::Engine {
     static ENGINE: OnceLock<wasmtime::Engine> = OnceLock::new();
-    ENGINE.get_or_init(|| match wasivfs_runtime::engine() {
+    ENGINE.get_or_init(|| match wasivfs_module_cache::engine() {
         Ok(e) => e,
         Err(e) => panic!("cannot create the wasm engine: {e:#}"),
     })
@@ -61,7 +61,7 @@ fn run_captured(module: &[u8], run: &Run, read_only: bool) -> Result<RunOutcome>
         read_only,
         stdio: Stdio::Capture { stdin: Vec::new() },
     };
-    wasivfs_runtime::run_bytes(engine(), module, &opts)
+    wasivfs_module_cache::run_bytes(engine(), module, &opts)
 }
 
 /// One `--mapdir GUEST::HOST` for [`pack`].

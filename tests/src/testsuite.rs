@@ -148,7 +148,7 @@ fn spec(lang: &str, wasm: &Path) -> Result<SuiteTest, String> {
 
 impl SuiteTest {
     /// `None` if `outcome` is what the specification expects, else why not.
-    pub fn check(&self, outcome: &wasivfs_runtime::RunOutcome) -> Option<String> {
+    pub fn check(&self, outcome: &wasivfs_module_cache::RunOutcome) -> Option<String> {
         let mut why = Vec::new();
         if outcome.exit_code != self.exit_code {
             why.push(format!(

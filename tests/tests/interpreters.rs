@@ -19,8 +19,8 @@ use wasivfs_e2e::artifacts;
 use wasivfs_e2e::interp::{self, ruby_require};
 use wasivfs_e2e::run::{differential, execute, map, pack, pack_in, stdout, Run};
 use wasivfs_e2e::trees::Tree;
+use wasivfs_module_cache::RunOutcome;
 use wasivfs_packer::MemoryMode;
-use wasivfs_runtime::RunOutcome;
 
 /// The artifact's bytes, or `None` (test skipped outside CI).
 fn artifact(name: &str) -> Option<Vec<u8>> {

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Command;
 use wasivfs_e2e::run::{engine, execute, Run};
 use wasivfs_e2e::{cli, fixtures, process, trees};
-use wasivfs_runtime::{RunOptions, Stdio};
+use wasivfs_module_cache::{RunOptions, Stdio};
 
 const FILES: usize = 120;
 const BYTES: u64 = 1_100_000_000;
@@ -101,7 +101,7 @@ fn a_gigabyte_tree_packs_within_the_memory_goal_and_reads_back() {
             ..RunOptions::default()
         };
         let packed =
-            wasivfs_runtime::run_command(engine(), &module, &opts).expect("run the output");
+            wasivfs_module_cache::run_command(engine(), &module, &opts).expect("run the output");
         assert_eq!(packed.exit_code, 0, "--memory {memory}");
         assert_eq!(
             String::from_utf8_lossy(&packed.stdout),

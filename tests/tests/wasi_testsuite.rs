@@ -17,7 +17,7 @@ use wasivfs_e2e::packer::Writable;
 use wasivfs_e2e::run::{copy_tree, execute_writable, map, pack, pack_writable, Run};
 use wasivfs_e2e::skip;
 use wasivfs_e2e::testsuite::{self, SuiteTest};
-use wasivfs_runtime::RunOutcome;
+use wasivfs_module_cache::RunOutcome;
 
 /// The suite's tests, or `None` after printing why they are unavailable (a failure under CI).
 fn suite() -> Option<Vec<SuiteTest>> {

@@ -30,8 +30,9 @@ use crate::lower_body::{grow_helper, lower_body, Regions};
 use crate::merge::Content;
 use crate::{validate, wasi};
 
-const PAGE: u64 = 65536;
-const MAX_PAGES: u64 = 65536;
+const PAGE: u64 = wasivfs_abi::PAGE_SIZE;
+/// Most pages a 32-bit memory can have (4 GiB).
+pub(crate) const MAX_PAGES: u64 = (1 << 32) / PAGE;
 
 /// Rewrites the payload of a `wasivfs` custom section for the lowered module: receives the
 /// payload and the byte address in memory 0 where each former memory now starts (index = old

@@ -381,7 +381,7 @@ pub(crate) fn grow_helper(k: usize, regions: &Regions) -> Vec<u8> {
     const LEN: u32 = 6;
     let mut f = wasm_encoder::Function::new([(6, ValType::I32)]);
     let pages = regions.pages[k];
-    let max = regions.max[k].min(65536) as i64 as i32;
+    let max = regions.max[k].min(crate::lower::MAX_PAGES) as i64 as i32;
     let fail = |f: &mut wasm_encoder::Function| {
         f.instruction(&I::If(wasm_encoder::BlockType::Empty))
             .instruction(&I::I32Const(-1))

@@ -5,12 +5,12 @@
 
 use wasivfs_image::Image;
 
-use crate::abi::{encode_dirent, filetype, Errno, EIO};
 use crate::fdtable::{Open, Tree};
 use crate::host::AppMemory;
 use crate::mem;
 use crate::stat::{filetype_of, ino_of};
 use crate::vfs::routed_calls;
+use crate::wasi::{encode_dirent, filetype, Errno, EIO};
 
 routed_calls! {
     /// `fd_readdir`.

@@ -7,7 +7,7 @@
 use alloc::collections::BTreeMap;
 use alloc::collections::BTreeSet;
 
-use crate::abi::{Errno, EBADF, EMFILE};
+use crate::wasi::{Errno, EBADF, EMFILE};
 
 /// What an embedded fd is open on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -4,10 +4,10 @@
 
 use wasivfs_image::Image;
 
-use crate::abi::{whence, Errno, EINVAL, EIO};
 use crate::fdtable::{Open, OpenKind};
 use crate::host::AppMemory;
 use crate::mem;
+use crate::wasi::{whence, Errno, EINVAL, EIO};
 
 /// The first non-empty `(buf, len)` of an iovec array, or `(0, 0)` if all are empty (preview 1
 /// implementations read into that one buffer only).

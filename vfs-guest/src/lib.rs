@@ -12,7 +12,6 @@
 
 extern crate alloc;
 
-pub mod abi;
 mod dir;
 mod exports;
 pub mod fdtable;
@@ -22,10 +21,11 @@ pub mod host;
 mod init;
 mod mem;
 pub mod memfs;
-pub mod path;
 mod poll;
+pub mod resolve;
 mod stat;
 mod vfs;
+pub mod wasi;
 
 pub use vfs::Vfs;
 

@@ -4,8 +4,8 @@
 use alloc::vec;
 use alloc::vec::Vec;
 
-use crate::abi::{Errno, EFAULT, IOVEC_SIZE};
 use crate::host::AppMemory;
+use crate::wasi::{Errno, EFAULT, IOVEC_SIZE};
 
 /// Fails with `EFAULT` unless `[ptr, ptr + len)` lies inside the application's memory.
 pub fn check<H: AppMemory>(h: &mut H, ptr: u32, len: u64) -> Result<(), Errno> {

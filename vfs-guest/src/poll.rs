@@ -8,14 +8,14 @@
 
 use alloc::vec::Vec;
 
-use crate::abi::{
-    eventtype, Errno, EBADF, EINVAL, ENOTSOCK, EPERM, EVENT_SIZE, SUBSCRIPTION_FD_OFFSET,
-    SUBSCRIPTION_SIZE,
-};
 use crate::fdtable::{Slot, Tree};
 use crate::host::Host;
 use crate::mem;
 use crate::vfs::{check_fdflags, routed_calls, Vfs};
+use crate::wasi::{
+    eventtype, Errno, EBADF, EINVAL, ENOTSOCK, EPERM, EVENT_SIZE, SUBSCRIPTION_FD_OFFSET,
+    SUBSCRIPTION_SIZE,
+};
 
 /// `FD_READWRITE_HANGUP` in an event's flags.
 const HANGUP: u16 = 1;

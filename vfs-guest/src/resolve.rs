@@ -15,7 +15,7 @@
 use alloc::vec::Vec;
 use wasivfs_image::{Image, Kind};
 
-use crate::abi::{Errno, EINVAL, ELOOP, ENAMETOOLONG, ENOENT, ENOTDIR, EPERM};
+use crate::wasi::{Errno, EINVAL, ELOOP, ENAMETOOLONG, ENOENT, ENOTDIR, EPERM};
 
 /// Most symlinks expanded in one resolution (Linux's `MAXSYMLINKS`), the limit the packer's
 /// escape check uses too.

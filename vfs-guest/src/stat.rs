@@ -9,8 +9,8 @@
 
 use wasivfs_image::{Image, Kind};
 
-use crate::abi::{filetype, rights, Errno, Fdstat, Filestat, ENOENT};
 use crate::fdtable::{Open, OpenKind};
+use crate::wasi::{filetype, rights, Errno, Fdstat, Filestat, ENOENT};
 
 /// The `dev` of every embedded inode.
 pub const DEV: u64 = 1;

@@ -72,7 +72,7 @@ pub const ENOENT: Errno = Errno(44);
 /// Not enough space.
 pub const ENOMEM: Errno = Errno(48);
 /// Function not supported.
-pub const ENOSYS: Errno = Errno(52);
+pub const ENOSYS: Errno = Errno(wasivfs_abi::ENOSYS);
 /// No space left on device.
 pub const ENOSPC: Errno = Errno(51);
 /// Not a directory.

@@ -5,7 +5,9 @@
 //! [`Config`] reads it in place (`no_std`, no allocation); [`ProgramConfig`] (feature `builder`)
 //! is the owned form the packer validates and encodes, also recorded in the `wasivfs` section.
 
-use crate::{u32_at, Error};
+use byteorder::{ByteOrder, LittleEndian as LE};
+
+use crate::Error;
 
 /// Record flag: `argv[0]` is replaced by the record's first string.
 pub const CONFIG_ARGV0: u32 = 1 << 0;
@@ -62,7 +64,7 @@ fn split_string(b: &[u8]) -> Option<(&[u8], &[u8])> {
     if b.len() < 4 {
         return None;
     }
-    let len = u32_at(b, 0) as usize;
+    let len = LE::read_u32(b) as usize;
     let rest = &b[4..];
     (len <= rest.len()).then(|| rest.split_at(len))
 }
@@ -74,11 +76,11 @@ impl<'a> Config<'a> {
         if bytes.len() < CONFIG_HEADER_LEN {
             return Err(Error::OutOfBounds);
         }
-        let len = u32_at(bytes, 0) as usize;
+        let len = LE::read_u32(bytes) as usize;
         if len < CONFIG_HEADER_LEN || len > bytes.len() {
             return Err(Error::OutOfBounds);
         }
-        let inherit = match u32_at(bytes, 8) {
+        let inherit = match LE::read_u32(&bytes[8..]) {
             0 => Inherit::All,
             1 => Inherit::None,
             2 => Inherit::List,
@@ -86,11 +88,11 @@ impl<'a> Config<'a> {
         };
         let c = Config {
             bytes: &bytes[..len],
-            flags: u32_at(bytes, 4),
+            flags: LE::read_u32(&bytes[4..]),
             inherit,
-            arg_count: u32_at(bytes, 12),
-            env_count: u32_at(bytes, 16),
-            inherit_count: u32_at(bytes, 20),
+            arg_count: LE::read_u32(&bytes[12..]),
+            env_count: LE::read_u32(&bytes[16..]),
+            inherit_count: LE::read_u32(&bytes[20..]),
         };
         let total = (c.flags & CONFIG_ARGV0 != 0) as u64
             + c.arg_count as u64

@@ -12,6 +12,8 @@
 #![cfg_attr(not(feature = "builder"), no_std)]
 #![deny(missing_docs)]
 
+use byteorder::{ByteOrder, LittleEndian as LE};
+
 #[cfg(feature = "builder")]
 pub mod builder;
 pub mod config;
@@ -192,18 +194,6 @@ pub struct Image<'a> {
     mount_len: usize,
 }
 
-fn u32_at(b: &[u8], off: usize) -> u32 {
-    let mut x = [0u8; 4];
-    x.copy_from_slice(&b[off..off + 4]);
-    u32::from_le_bytes(x)
-}
-
-fn u64_at(b: &[u8], off: usize) -> u64 {
-    let mut x = [0u8; 8];
-    x.copy_from_slice(&b[off..off + 8]);
-    u64::from_le_bytes(x)
-}
-
 fn range_ok(total: usize, off: u32, count: u32, item: usize) -> bool {
     (count as usize)
         .checked_mul(item)
@@ -220,7 +210,7 @@ impl<'a> Image<'a> {
         if bytes[..8] != MAGIC {
             return Err(Error::BadMagic);
         }
-        let version = u32_at(bytes, 8);
+        let version = LE::read_u32(&bytes[8..]);
         if !(MIN_VERSION..=VERSION).contains(&version) {
             return Err(Error::UnsupportedVersion(version));
         }
@@ -230,18 +220,18 @@ impl<'a> Image<'a> {
             MOUNT_LEN
         };
         let header = Header {
-            total_len: u32_at(bytes, 16),
-            mount_count: u32_at(bytes, 20),
-            mounts_off: u32_at(bytes, 24),
-            inode_count: u32_at(bytes, 28),
-            inodes_off: u32_at(bytes, 32),
-            dirent_count: u32_at(bytes, 36),
-            dirents_off: u32_at(bytes, 40),
-            strings_off: u32_at(bytes, 44),
-            strings_len: u32_at(bytes, 48),
-            segment_len: u32_at(bytes, 52),
-            content_len: u32_at(bytes, 56),
-            config_off: u32_at(bytes, 60),
+            total_len: LE::read_u32(&bytes[16..]),
+            mount_count: LE::read_u32(&bytes[20..]),
+            mounts_off: LE::read_u32(&bytes[24..]),
+            inode_count: LE::read_u32(&bytes[28..]),
+            inodes_off: LE::read_u32(&bytes[32..]),
+            dirent_count: LE::read_u32(&bytes[36..]),
+            dirents_off: LE::read_u32(&bytes[40..]),
+            strings_off: LE::read_u32(&bytes[44..]),
+            strings_len: LE::read_u32(&bytes[48..]),
+            segment_len: LE::read_u32(&bytes[52..]),
+            content_len: LE::read_u32(&bytes[56..]),
+            config_off: LE::read_u32(&bytes[60..]),
         };
         if header.content_len > 0 && header.segment_len == 0 {
             return Err(Error::BadSegmentLength);
@@ -298,15 +288,21 @@ impl<'a> Image<'a> {
             return None;
         }
         let off = self.header.mounts_off as usize + i as usize * self.mount_len;
-        let path = self.string(u32_at(self.bytes, off), u32_at(self.bytes, off + 4))?;
+        let path = self.string(
+            LE::read_u32(&self.bytes[off..]),
+            LE::read_u32(&self.bytes[off + 4..]),
+        )?;
         let (flags, size_limit) = if self.mount_len == MOUNT_LEN {
-            (u32_at(self.bytes, off + 12), u64_at(self.bytes, off + 16))
+            (
+                LE::read_u32(&self.bytes[off + 12..]),
+                LE::read_u64(&self.bytes[off + 16..]),
+            )
         } else {
             (0, 0)
         };
         Some(Mount {
             path,
-            root: u32_at(self.bytes, off + 8),
+            root: LE::read_u32(&self.bytes[off + 8..]),
             flags,
             size_limit,
         })
@@ -325,10 +321,10 @@ impl<'a> Image<'a> {
         let off = self.header.inodes_off as usize + ino as usize * INODE_LEN;
         Some(Inode {
             kind: Kind::from_u8(self.bytes[off])?,
-            a: u32_at(self.bytes, off + 4),
-            b: u32_at(self.bytes, off + 8),
-            parent: u32_at(self.bytes, off + 12),
-            mtime_ns: u64_at(self.bytes, off + 16),
+            a: LE::read_u32(&self.bytes[off + 4..]),
+            b: LE::read_u32(&self.bytes[off + 8..]),
+            parent: LE::read_u32(&self.bytes[off + 12..]),
+            mtime_ns: LE::read_u64(&self.bytes[off + 16..]),
         })
     }
 
@@ -354,10 +350,13 @@ impl<'a> Image<'a> {
             return None;
         }
         let off = self.header.dirents_off as usize + n as usize * DIRENT_LEN;
-        let name = self.string(u32_at(self.bytes, off), u32_at(self.bytes, off + 4))?;
+        let name = self.string(
+            LE::read_u32(&self.bytes[off..]),
+            LE::read_u32(&self.bytes[off + 4..]),
+        )?;
         Some(DirEntry {
             name,
-            inode: u32_at(self.bytes, off + 8),
+            inode: LE::read_u32(&self.bytes[off + 8..]),
         })
     }
 

@@ -1,6 +1,6 @@
 //! Runs the attached module with WASI preview 1, as `wasivfs run` does.
 
-use wasivfs_command::{run_command, RunOptions, Stdio};
+use wasivfs_wasi_run::{run_command, RunOptions, Stdio};
 use wasivfs_exe_format::dirs::{host_path, parse_list, DIRS_ENV};
 use wasivfs_exe_format::engine_config;
 use wasivfs_exe_format::trailer::DirMapping;

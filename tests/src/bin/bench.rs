@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use wasivfs_e2e::process::{measure, Measured};
 use wasivfs_e2e::run::{engine, map, pack};
 use wasivfs_e2e::{artifacts, fixtures, trees};
-use wasivfs_runtime::{RunOptions, Stdio};
+use wasivfs_module_cache::{RunOptions, Stdio};
 
 fn median<T: Copy + Ord>(mut v: Vec<T>) -> T {
     v.sort();
@@ -126,8 +126,8 @@ fn bench_reads(tree: &trees::Tree, runs: usize) -> Result<(), String> {
     let probe = fixtures::fsops();
     let packed = pack(&probe, &[map("/data", tree.path())]).map_err(|e| format!("{e:#}"))?;
     let engine = engine();
-    let plain = wasivfs_runtime::compile(engine, &probe).map_err(|e| format!("{e:#}"))?;
-    let packed = wasivfs_runtime::compile(engine, &packed).map_err(|e| format!("{e:#}"))?;
+    let plain = wasivfs_module_cache::compile(engine, &probe).map_err(|e| format!("{e:#}"))?;
+    let packed = wasivfs_module_cache::compile(engine, &packed).map_err(|e| format!("{e:#}"))?;
     let opts = |ops: &[&str], dirs: Vec<(PathBuf, String)>| RunOptions {
         args: std::iter::once("fsops")
             .chain(std::iter::once("/data"))
@@ -142,7 +142,8 @@ fn bench_reads(tree: &trees::Tree, runs: usize) -> Result<(), String> {
     let host = vec![(tree.path().to_path_buf(), "/data".to_string())];
     let time = |module: &wasmtime::Module, o: &RunOptions| -> Result<(Duration, String), String> {
         let start = Instant::now();
-        let out = wasivfs_runtime::run_command(engine, module, o).map_err(|e| format!("{e:#}"))?;
+        let out =
+            wasivfs_module_cache::run_command(engine, module, o).map_err(|e| format!("{e:#}"))?;
         let wall = start.elapsed();
         if out.exit_code != 0 {
             return Err(format!("probe exited {}", out.exit_code));

@@ -5,8 +5,8 @@ use alloc::vec::Vec;
 use wasivfs_image::Image;
 
 use super::{Data, MemFs, NodeId};
-use crate::abi::{Errno, EBADF, EFBIG, EIO, EISDIR, ENOMEM, ENOSPC};
 use crate::host::AppMemory;
+use crate::wasi::{Errno, EBADF, EFBIG, EIO, EISDIR, ENOMEM, ENOSPC};
 
 /// Largest piece of application memory borrowed at once for a copy-up.
 const COPY_CHUNK: u64 = 64 * 1024;

@@ -26,8 +26,8 @@ use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use wasivfs_image::{Image, Kind};
 
-use crate::abi::{filetype, Errno, Filestat, EBADF, ENOMEM, ENOSPC};
 use crate::stat::{DEV, DIR_SIZE};
+use crate::wasi::{filetype, Errno, Filestat, EBADF, ENOMEM, ENOSPC};
 
 /// A node handle (an index into the node table).
 pub type NodeId = u32;

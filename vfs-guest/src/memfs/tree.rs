@@ -4,8 +4,8 @@ use alloc::vec::Vec;
 use wasivfs_image::{Image, Kind};
 
 use super::{Data, MemFs, NodeId};
-use crate::abi::Errno;
-use crate::path::Lookup;
+use crate::resolve::Lookup;
+use crate::wasi::Errno;
 
 /// A writable tree together with the image its directories are built from.
 pub struct View<'f, 'a> {

@@ -1,8 +1,8 @@
 //! fd numbering, close, renumber and the translation of host fds.
 
 use super::fs_tests::{open, read, setup, setup_a_txt, OUT_AT, PATH_AT, SRC};
-use crate::abi::*;
 use crate::fdtable::{FdTable, Slot};
+use crate::wasi::*;
 
 #[test]
 fn numbering_takes_lowest_free() {

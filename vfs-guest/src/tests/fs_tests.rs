@@ -5,7 +5,7 @@ use std::vec::Vec;
 use wasivfs_image::Image;
 
 use super::mock::{test_image, Mock};
-use crate::abi::*;
+use crate::wasi::*;
 use crate::Vfs;
 
 pub const PATH_AT: u32 = 1000;

@@ -1,7 +1,7 @@
 //! poll_oneoff across embedded and host fds.
 
 use super::fs_tests::{open, read, setup, setup_a_txt};
-use crate::abi::*;
+use crate::wasi::*;
 
 const SUBS: u32 = 8000;
 const EVENTS: u32 = 9000;

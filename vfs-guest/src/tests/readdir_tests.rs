@@ -4,7 +4,7 @@ use std::vec::Vec;
 
 use super::fs_tests::{open, setup, BUF_AT, OUT_AT, PATH_AT, SRC};
 use super::mock::Mock;
-use crate::abi::*;
+use crate::wasi::*;
 use crate::Vfs;
 
 /// Runs `fd_readdir` with a buffer of `len` bytes; returns the bytes written.

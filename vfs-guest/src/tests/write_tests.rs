@@ -7,7 +7,7 @@ use wasivfs_image::{Image, MOUNT_TMPFS, MOUNT_WRITABLE};
 
 use super::fs_tests::{open_with, read, BUF_AT, IOV_AT, OUT_AT, PATH_AT};
 use super::mock::{finish_in_segments, Mock, CLOCK_START};
-use crate::abi::*;
+use crate::wasi::*;
 use crate::Vfs;
 
 /// Host preopen 3; `/rw` (writable, 64-byte limit) is fd 4, `/ro` (read-only) fd 5, `/tmp`

@@ -1,13 +1,13 @@
 //! The descriptor calls (`fd_*`) other than `fd_readdir` (see `crate::dir`).
 
-use crate::abi::{
+use crate::fdtable::{Open, Slot, Tree};
+use crate::host::Host;
+use crate::vfs::writable::fd::{At, Transfer};
+use crate::vfs::{check_bits, check_enum, check_fdflags, check_rights, Vfs};
+use crate::wasi::{
     fdflags, fstflags, Errno, EBADF, EINVAL, ENAMETOOLONG, ENOTDIR, ENOTSUP, EPERM, PRESTAT_SIZE,
     SUCCESS,
 };
-use crate::fdtable::{Open, Slot, Tree};
-use crate::host::Host;
-use crate::vfs::wfd::{At, Transfer};
-use crate::vfs::{check_bits, check_enum, check_fdflags, check_rights, Vfs};
 use crate::{file, mem, stat};
 
 /// Highest valid `advice` value.

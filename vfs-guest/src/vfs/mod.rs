@@ -9,11 +9,11 @@
 use alloc::vec::Vec;
 use wasivfs_image::Image;
 
-use crate::abi::{rights, Errno, EBADF, EILSEQ, EINVAL, EIO, PRESTAT_SIZE, SUCCESS};
 use crate::fdtable::{FdTable, Open, OpenKind, Slot, Tree};
 use crate::host::{self, Host};
 use crate::mem;
 use crate::memfs::{MemFs, View};
+use crate::wasi::{rights, Errno, EBADF, EILSEQ, EINVAL, EIO, PRESTAT_SIZE, SUCCESS};
 
 /// Generates the preview 1 methods that route their fd (or fds) with one of the routing helpers
 /// ([`Vfs::route`], [`Vfs::route_new_fd`], and `route_two_paths` for the two-directory calls).
@@ -51,8 +51,7 @@ pub(crate) use routed_calls;
 mod fd;
 mod paths;
 pub mod program;
-mod wfd;
-mod wpath;
+mod writable;
 
 /// All valid `fdflags` bits.
 pub(crate) const FDFLAGS_ALL: i32 = 0x1f;

@@ -2,16 +2,16 @@
 
 use wasivfs_image::{Image, Kind};
 
-use crate::abi::{
-    fdflags, lookupflags, oflags, rights, Errno, EBADF, EINVAL, ELOOP, ENOTDIR, ENOTSUP, EPERM,
-    EXDEV,
-};
 use crate::fdtable::{Open, OpenKind, Slot, Tree};
 use crate::host::Host;
 use crate::vfs::fd::check_fstflags;
-use crate::vfs::wpath::DirPath;
+use crate::vfs::writable::paths::DirPath;
 use crate::vfs::{check_bits, check_fdflags, check_rights, read_path, Target, Vfs};
-use crate::{mem, path, stat};
+use crate::wasi::{
+    fdflags, lookupflags, oflags, rights, Errno, EBADF, EINVAL, EISDIR, ELOOP, ENOTDIR, ENOTSUP,
+    EPERM, EXDEV,
+};
+use crate::{mem, resolve, stat};
 
 /// All valid `oflags` bits.
 const OFLAGS_ALL: u64 = 0xf;
@@ -208,7 +208,7 @@ impl<'a> Vfs<'a> {
             return self.w_filestat(h, id, buf);
         }
         let mut img = self.img()?;
-        let ino = path::resolve(&mut img, d.inode, d.inode, p, follow)?;
+        let ino = resolve::resolve(&mut img, d.inode, d.inode, p, follow)?;
         let st = stat::filestat(&img, ino)?;
         mem::write_bytes(h, buf as u32, &st.encode())
     }
@@ -255,7 +255,7 @@ impl<'a> Vfs<'a> {
             &owned
         } else {
             let mut img = self.img()?;
-            let ino = path::resolve(&mut img, d.inode, d.inode, p, false)?;
+            let ino = resolve::resolve(&mut img, d.inode, d.inode, p, false)?;
             img.symlink_target(ino).ok_or(EINVAL)?
         };
         let n = target.len().min(buf_len as u32 as usize);
@@ -310,6 +310,19 @@ pub(crate) fn check_open_flags(req: &OpenRequest) -> Result<(), Errno> {
     Ok(())
 }
 
+/// What an existing node of `kind` opens as, by the rules every tree shares (the path was
+/// resolved with or without `SYMLINK_FOLLOW` as asked): a symlink left unfollowed is `ELOOP`, a
+/// directory opened to write (`write`) is `EISDIR`, a file under `DIRECTORY` is `ENOTDIR`.
+pub(crate) fn open_kind(kind: Kind, of: u16, write: bool) -> Result<OpenKind, Errno> {
+    match kind {
+        Kind::Symlink => Err(ELOOP),
+        Kind::Directory if write => Err(EISDIR),
+        Kind::Directory => Ok(OpenKind::Dir),
+        Kind::File if of & oflags::DIRECTORY != 0 => Err(ENOTDIR),
+        Kind::File => Ok(OpenKind::File),
+    }
+}
+
 /// `path_open` on an embedded directory `dir`, in wasmtime-wasi's order of checks: sync flags are
 /// unsupported, `DIRECTORY` with create/exclusive/truncate is invalid, anything that would create or
 /// write is not permitted on a read-only preopen, then the path is resolved (a final symlink without
@@ -327,14 +340,9 @@ fn open_embedded(
     }
     // Like a host directory descriptor, each one is a capability of its own: no lookup from it
     // (`..`, a symlink's target) may leave it, even to a place still inside the mount.
-    let ino = path::resolve(img, dir.inode, dir.inode, p, req.follow)?;
+    let ino = resolve::resolve(img, dir.inode, dir.inode, p, req.follow)?;
     let node = img.inode(ino).ok_or(EBADF)?;
-    let kind = match node.kind {
-        Kind::Directory => OpenKind::Dir,
-        Kind::Symlink => return Err(ELOOP),
-        Kind::File if of & oflags::DIRECTORY != 0 => return Err(ENOTDIR),
-        Kind::File => OpenKind::File,
-    };
+    let kind = open_kind(node.kind, of, false)?;
     Ok(Open {
         tree: Tree::Image,
         inode: ino,

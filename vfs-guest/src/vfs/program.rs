@@ -8,10 +8,10 @@
 use alloc::vec::Vec;
 use wasivfs_image::config::{Config, Inherit};
 
-use crate::abi::{Errno, ENOMEM, ENOSYS, SUCCESS};
 use crate::host::Host;
 use crate::mem;
 use crate::vfs::Vfs;
+use crate::wasi::{Errno, ENOMEM, ENOSYS, SUCCESS};
 
 /// A list of strings as preview 1 hands it out: each string followed by a NUL.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -3,13 +3,13 @@
 
 use wasivfs_image::Kind;
 
-use crate::abi::{filetype, fstflags, Errno, EBADF, EINVAL, EIO};
 use crate::dir::DirentBuf;
 use crate::fdtable::Open;
 use crate::host::Host;
 use crate::mem;
 use crate::memfs::{Data, NodeId};
 use crate::vfs::Vfs;
+use crate::wasi::{filetype, fstflags, Errno, EBADF, EINVAL, EIO};
 
 /// Where a read or write goes: the fd's position, or an explicit offset.
 #[derive(Clone, Copy)]
@@ -143,7 +143,7 @@ impl<'a> Vfs<'a> {
     pub(crate) fn w_write_at<H: Host>(&mut self, h: &mut H, t: Transfer<'_>) -> Result<u32, Errno> {
         let (o, (buf, len)) = (t.open, t.iov);
         w_io_checks(h, o, o.write, t.iov)?;
-        let append = o.flags & crate::abi::fdflags::APPEND != 0;
+        let append = o.flags & crate::wasi::fdflags::APPEND != 0;
         let pos = if append {
             self.w_size(o.inode)?
         } else {

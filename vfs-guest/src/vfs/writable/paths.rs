@@ -4,16 +4,16 @@
 use alloc::vec::Vec;
 use wasivfs_image::Kind;
 
-use crate::abi::{
-    fdflags, oflags, rights, Errno, EBUSY, EEXIST, EINVAL, EISDIR, ELOOP, ENAMETOOLONG, ENOENT,
-    ENOTDIR, ENOTEMPTY, EPERM,
-};
 use crate::fdtable::{Open, OpenKind, Tree};
 use crate::host::Host;
 use crate::memfs::{headroom, Content, Data, Node, NodeId};
-use crate::path::{self, Walked, NAME_MAX};
+use crate::resolve::{self, Walked, NAME_MAX};
 use crate::vfs::paths::OpenRequest;
 use crate::vfs::Vfs;
+use crate::wasi::{
+    fdflags, oflags, rights, Errno, EBUSY, EEXIST, EINVAL, EISDIR, ENAMETOOLONG, ENOENT, ENOTDIR,
+    ENOTEMPTY, EPERM,
+};
 
 /// The directory a path's last component lives in, and that component.
 pub(crate) struct Last {
@@ -32,16 +32,16 @@ impl<'a> Vfs<'a> {
     /// Resolves `p` from directory fd `d` in the writable tree.
     pub(crate) fn w_resolve(&mut self, d: &Open, p: &[u8], follow: bool) -> Result<NodeId, Errno> {
         let mut v = self.view();
-        path::resolve(&mut v, d.inode, d.inode, p, follow)
+        resolve::resolve(&mut v, d.inode, d.inode, p, follow)
     }
 
     /// Splits `p` into its containing directory (resolved, links followed) and last component.
     pub(crate) fn w_last(&mut self, d: &Open, p: &[u8]) -> Result<Last, Errno> {
-        path::check_path(p)?;
+        resolve::check_path(p)?;
         if p[0] == b'/' {
             return Err(EPERM);
         }
-        let (name, slash) = path::last_component(p).ok_or(ENOENT)?;
+        let (name, slash) = resolve::last_component(p).ok_or(ENOENT)?;
         if name.len() > NAME_MAX {
             return Err(ENAMETOOLONG);
         }
@@ -111,14 +111,14 @@ impl<'a> Vfs<'a> {
         p: &[u8],
         req: OpenRequest,
     ) -> Result<Open, Errno> {
-        super::paths::check_open_flags(&req)?;
+        crate::vfs::paths::check_open_flags(&req)?;
         let (of, fdf, rights_base) = (req.oflags, req.fdflags, req.rights_base);
         let want_write = rights_base & rights::FD_WRITE != 0;
         let write = want_write || of & (oflags::CREAT | oflags::TRUNC) != 0;
         let read = rights_base & rights::FD_READ != 0 || !want_write;
         let create = of & oflags::CREAT != 0;
         let mut v = self.view();
-        let walked = path::walk(&mut v, d.inode, d.inode, p, req.follow, create)?;
+        let walked = resolve::walk(&mut v, d.inode, d.inode, p, req.follow, create)?;
         let id = match walked {
             Walked::Missing {
                 dir,
@@ -134,15 +134,10 @@ impl<'a> Vfs<'a> {
                 if create && of & oflags::EXCL != 0 {
                     return Err(EEXIST);
                 }
-                match self.mem.node(id)?.kind() {
-                    Kind::Symlink => return Err(ELOOP),
-                    Kind::Directory if write => return Err(EISDIR),
-                    Kind::File if of & oflags::DIRECTORY != 0 => return Err(ENOTDIR),
-                    Kind::File if of & oflags::TRUNC != 0 => {
-                        self.mem.set_len(h, self.image.as_ref(), id, 0)?;
-                        self.w_touch(h, id)?;
-                    }
-                    _ => {}
+                let kind = crate::vfs::paths::open_kind(self.mem.node(id)?.kind(), of, write)?;
+                if kind == OpenKind::File && of & oflags::TRUNC != 0 {
+                    self.mem.set_len(h, self.image.as_ref(), id, 0)?;
+                    self.w_touch(h, id)?;
                 }
                 id
             }
@@ -169,16 +164,24 @@ impl<'a> Vfs<'a> {
 
     /// `path_create_directory`.
     pub(crate) fn w_mkdir<H: Host>(&mut self, h: &mut H, d: &Open, p: &[u8]) -> Result<(), Errno> {
+        let (dir, name) = self.w_new_name(d.inode, p, true)?;
+        let data = Data::Dir {
+            entries: Some(Default::default()),
+            lower: None,
+        };
+        self.w_create(h, dir, &name, data).map(drop)
+    }
+
+    /// The directory and name where `p` (from directory `at`) would create an entry, by the rules
+    /// `mkdir`, `symlink` and `link` share: an existing name is `EEXIST`, and a trailing slash
+    /// (only a directory may be named so) is `ENOENT` unless the new entry is a directory
+    /// (`dir`).
+    fn w_new_name(&mut self, at: NodeId, p: &[u8], dir: bool) -> Result<(NodeId, Vec<u8>), Errno> {
         let mut v = self.view();
-        match path::walk(&mut v, d.inode, d.inode, p, false, true)? {
+        match resolve::walk(&mut v, at, at, p, false, true)? {
             Walked::Node(_) => Err(EEXIST),
-            Walked::Missing { dir, name, .. } => {
-                let data = Data::Dir {
-                    entries: Some(Default::default()),
-                    lower: None,
-                };
-                self.w_create(h, dir, &name, data).map(drop)
-            }
+            Walked::Missing { dir_required, .. } if dir_required && !dir => Err(ENOENT),
+            Walked::Missing { dir, name, .. } => Ok((dir, name)),
         }
     }
 
@@ -190,17 +193,16 @@ impl<'a> Vfs<'a> {
         target: &[u8],
         p: &[u8],
     ) -> Result<(), Errno> {
-        let mut v = self.view();
-        match path::walk(&mut v, d.inode, d.inode, p, false, true)? {
-            Walked::Node(_) => Err(EEXIST),
-            Walked::Missing { dir_required, .. } if dir_required => Err(ENOENT),
-            Walked::Missing { .. } if target.is_empty() => Err(ENOENT),
-            // cap-std refuses links that would lead out of the directory from the start.
-            Walked::Missing { .. } if target.first() == Some(&b'/') => Err(EPERM),
-            Walked::Missing { dir, name, .. } => self
-                .w_create(h, dir, &name, Data::Symlink(target.to_vec()))
-                .map(drop),
+        let (dir, name) = self.w_new_name(d.inode, p, false)?;
+        if target.is_empty() {
+            return Err(ENOENT);
         }
+        // cap-std refuses links that would lead out of the directory from the start.
+        if target.first() == Some(&b'/') {
+            return Err(EPERM);
+        }
+        self.w_create(h, dir, &name, Data::Symlink(target.to_vec()))
+            .map(drop)
     }
 
     /// Removes entry `name` of `dir` (naming `id`); the node is freed once unused.
@@ -276,12 +278,7 @@ impl<'a> Vfs<'a> {
         if self.mem.node(src)?.kind() == Kind::Directory {
             return Err(EPERM);
         }
-        let mut v = self.view();
-        let (dir, name) = match path::walk(&mut v, to.inode, to.inode, new, false, true)? {
-            Walked::Node(_) => return Err(EEXIST),
-            Walked::Missing { dir_required, .. } if dir_required => return Err(ENOENT),
-            Walked::Missing { dir, name, .. } => (dir, name),
-        };
+        let (dir, name) = self.w_new_name(to.inode, new, false)?;
         // Like two host directories of one file system, two writable mounts may share a file;
         // its bytes stay charged to the mount it was created in.
         headroom(name.len())?;
