@@ -57,10 +57,18 @@ fn runner_sources(manifest_dir: &Path) -> Result<Vec<(PathBuf, String)>, String>
     let mut crates = vec![(runner, String::new())];
     for (links, dir) in RUNNER_DEPENDENCIES {
         let root = wasivfs_nested_cargo::dependency_root(links)?;
-        for f in ["Cargo.toml", "build.rs"] {
-            if root.join(f).is_file() {
-                files.push((root.join(f), format!("{dir}/{f}")));
-            }
+        // In a packaged crate, `Cargo.toml` is cargo's rewrite of the manifest and
+        // `Cargo.toml.orig` the one written here: the tree takes the latter, so it is the same,
+        // byte for byte and so under the same key, in the workspace and in the packages.
+        let orig = root.join("Cargo.toml.orig");
+        let manifest = if orig.is_file() {
+            orig
+        } else {
+            root.join("Cargo.toml")
+        };
+        files.push((manifest, format!("{dir}/Cargo.toml")));
+        if root.join("build.rs").is_file() {
+            files.push((root.join("build.rs"), format!("{dir}/build.rs")));
         }
         crates.push((root, (*dir).to_string()));
     }

@@ -63,6 +63,13 @@ fn runners_dir() -> Result<PathBuf> {
     }
 }
 
+/// The key of the runner sources built into this wasivfs (`<version>-<hash of every file>`):
+/// runners built from them are cached under it, and it is the same wherever the sources come
+/// from (the workspace or the packaged crates).
+pub fn sources_key() -> &'static str {
+    RUNNER_SOURCES_KEY
+}
+
 /// Where the cached runner for `target` is (whether or not it exists yet).
 pub fn cached_runner_path(target: &Target) -> Result<PathBuf> {
     Ok(runners_dir()?

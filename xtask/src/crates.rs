@@ -245,6 +245,25 @@ fn runner(work: &Path, target: &wasivfs_exe::Target) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// Checks that `binary` (built from the packaged crates) carries the runner sources this task was
+/// built with, by their key: then the runner of [`runner`], built from those sources, is the one
+/// its packaged `wasivfs-exe` would have built, and the sources it embeds for other targets are
+/// complete (they built that runner).
+fn check_runner_sources(binary: &Path) -> Result<()> {
+    let bytes =
+        std::fs::read(binary).with_context(|| format!("cannot read {}", binary.display()))?;
+    let key = wasivfs_exe::runner::sources_key().as_bytes();
+    if !bytes.windows(key.len()).any(|w| w == key) {
+        bail!(
+            "{}: its exe runner sources (from the packaged crates) differ from the workspace's \
+             (key {}); a file of the runner's tree is missing from a package or changed by packaging",
+            binary.display(),
+            wasivfs_exe::runner::sources_key()
+        );
+    }
+    Ok(())
+}
+
 /// `cargo install wasivfs` for `target` from the registry in `home`, offline and locked, with
 /// [`DIST_PROFILE`] and every path of `work` remapped, and the runner of [`runner`] built in;
 /// returns the binary.
@@ -292,5 +311,7 @@ pub fn install(
         cmd,
         &format!("cargo install wasivfs --target {}", target.triple),
     )?;
-    Ok(root.join("bin").join(target.binary_name()))
+    let binary = root.join("bin").join(target.binary_name());
+    check_runner_sources(&binary)?;
+    Ok(binary)
 }
