@@ -60,9 +60,8 @@ fn runner_sources(manifest_dir: &Path) -> Result<Vec<(PathBuf, String)>, String>
         // In a packaged crate, `Cargo.toml` is cargo's rewrite of the manifest and
         // `Cargo.toml.orig` the one written here: the tree takes the latter, so it is the same,
         // byte for byte and so under the same key, in the workspace and in the packages.
-        let orig = root.join("Cargo.toml.orig");
-        let manifest = if orig.is_file() {
-            orig
+        let manifest = if wasivfs_nested_cargo::is_packaged(&root) {
+            root.join("Cargo.toml.orig")
         } else {
             root.join("Cargo.toml")
         };
