@@ -245,13 +245,11 @@ fn runner(work: &Path, target: &wasivfs_exe::Target) -> Result<PathBuf> {
     Ok(path)
 }
 
-/// Checks that `binary` (built from the packaged crates) carries the runner sources this task was
-/// built with, by their key: then the runner of [`runner`], built from those sources, is the one
-/// its packaged `wasivfs-exe` would have built, and the sources it embeds for other targets are
-/// complete (they built that runner).
-fn check_runner_sources(binary: &Path) -> Result<()> {
-    let bytes =
-        std::fs::read(binary).with_context(|| format!("cannot read {}", binary.display()))?;
+/// Checks that `binary` (built from the packaged crates by [`install`]; `bytes` are its contents)
+/// carries the runner sources this task was built with, by their key: then the runner of
+/// [`runner`], built from those sources, is the one its packaged `wasivfs-exe` would have built,
+/// and the sources it embeds for other targets are complete (they built that runner).
+pub fn check_runner_sources(binary: &Path, bytes: &[u8]) -> Result<()> {
     let key = wasivfs_exe::runner::sources_key().as_bytes();
     if !bytes.windows(key.len()).any(|w| w == key) {
         bail!(
@@ -266,7 +264,7 @@ fn check_runner_sources(binary: &Path) -> Result<()> {
 
 /// `cargo install wasivfs` for `target` from the registry in `home`, offline and locked, with
 /// [`DIST_PROFILE`] and every path of `work` remapped, and the runner of [`runner`] built in;
-/// returns the binary.
+/// returns the binary (to be checked with [`check_runner_sources`]).
 pub fn install(
     project: &Project,
     work: &Path,
@@ -311,7 +309,5 @@ pub fn install(
         cmd,
         &format!("cargo install wasivfs --target {}", target.triple),
     )?;
-    let binary = root.join("bin").join(target.binary_name());
-    check_runner_sources(&binary)?;
-    Ok(binary)
+    Ok(root.join("bin").join(target.binary_name()))
 }

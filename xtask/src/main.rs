@@ -128,6 +128,7 @@ fn dist(root: &Path, targets: &[DistTarget], out: &Path, work: &Path) -> Result<
         let built = crates::install(&project, work, &home, target)?;
         let binary =
             std::fs::read(&built).with_context(|| format!("cannot read {}", built.display()))?;
+        crates::check_runner_sources(&built, &binary)?;
         let name = format!("wasivfs-{v}-{}{}", target.triple, target.exe_suffix);
         write(&staging.join(name), &binary)?;
         set_executable(&staging.join(format!(
