@@ -175,7 +175,6 @@ macro_rules! for_each_pack_function {
             module = "wasivfs_pack";
             init_export = "wasivfs_init";
             fn image_len() -> i32;
-            fn image_read(dst: i32, len: i32);
             fn image_placed(addr: i32, len: i32);
         }
     };
@@ -347,7 +346,7 @@ mod tests {
             Some((Intrinsic::Load(Width::U64), &[ValKind::I64][..]))
         );
         assert_eq!(intrinsic("size").map(|(_, s)| s.params.len()), Some(0));
-        assert_eq!(PACK_FUNCTIONS.len(), 3);
+        assert_eq!(PACK_FUNCTIONS.len(), 2);
         assert_eq!(APP_INTRINSICS, "wasivfs_app");
         assert_eq!(PACK_IMPORTS, "wasivfs_pack");
         assert_eq!(PREVIEW1, "wasi_snapshot_preview1");

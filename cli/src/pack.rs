@@ -5,6 +5,7 @@ use anyhow::Result;
 use clap::{ArgMatches, Args};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use wasivfs_module_cache::ModuleCache;
 use wasivfs_packer::{
     normalize_guest_path, pack_with, EnvInherit, ExcludeRules, HostDirs, Mapping, MemoryMode,
     PackOptions, ProgramConfig,
@@ -39,7 +40,11 @@ to); a link that points outside its directory is an error either way.
 
 The output depends only on the input module, the mounts and the files' contents, names and
 modification times: not on host paths, listing order, owners or the machine. SOURCE_DATE_EPOCH
-(seconds) lowers every later modification time to it; --mtime sets them all.";
+(seconds) lowers every later modification time to it; --mtime sets them all.
+
+The VFS, compiled once for the pack-time snapshot, is kept in the compilation cache that
+`wasivfs run` uses (~/.cache/wasivfs/modules, $WASIVFS_CACHE/modules); --no-cache compiles it
+every time.";
 
 /// Embed host directories into a WASI preview 1 module.
 #[derive(Args, Debug)]
@@ -131,6 +136,11 @@ pub struct PackArgs {
           default_value = "allow")]
     pub host_dirs: HostDirs,
 
+    /// Compile the VFS for the pack-time snapshot every time instead of keeping it in the
+    /// compilation cache (the output is the same either way).
+    #[arg(long)]
+    pub no_cache: bool,
+
     /// Arguments the program always receives right after argv[0] (and after any --arg),
     /// before whatever the runtime passes: `wasivfs pack py.wasm ... -o app.wasm -- /app/main.py`.
     #[arg(last = true, value_name = "ARG")]
@@ -195,6 +205,11 @@ pub fn main(a: PackArgs, matches: Option<&ArgMatches>, v: Verbosity) -> Result<E
         writable: a.writable,
         tmpfs_sizes: a.tmpfs_size,
         program,
+        compile_cache: if a.no_cache {
+            None
+        } else {
+            ModuleCache::from_env().ok().map(|c| c.dir().to_path_buf())
+        },
     };
     let report = pack_with(&opts, progress::for_stderr(v.quiet))?;
     if !v.quiet {

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 use wasivfs_module_cache::{
-    engine, is_component_file, load_component, load_for_run, run_command, run_component,
+    engine, is_component_file, load_component_for_run, load_for_run, run_command, run_component,
     RunOptions, Stdio,
 };
 
@@ -116,7 +116,7 @@ pub fn main(a: RunArgs, v: Verbosity) -> Result<ExitCode> {
     let fail = |e: anyhow::Error| anyhow!("{name}: {}", one_line(&format!("{e:#}")));
     let component = is_component_file(&module).map_err(fail)?;
     let (compiled, outcome) = if component {
-        let component = load_component(&engine, &module).map_err(fail)?;
+        let component = load_component_for_run(&engine, &module, !a.no_cache).map_err(fail)?;
         let compiled = started.elapsed();
         (
             compiled,
@@ -135,11 +135,7 @@ pub fn main(a: RunArgs, v: Verbosity) -> Result<ExitCode> {
         eprintln!(
             "  compile: {:>9.1} ms{}\n      run: {:>9.1} ms",
             compiled.as_secs_f64() * 1000.0,
-            if a.no_cache || component {
-                ""
-            } else {
-                " (cache on)"
-            },
+            if a.no_cache { "" } else { " (cache on)" },
             ran.as_secs_f64() * 1000.0
         );
     }

@@ -31,6 +31,7 @@ use std::fs::{self, File};
 use std::hash::{Hash, Hasher};
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use wasmtime::component::Component;
 use wasmtime::{Engine, Module};
 
 /// Environment variable that, set to `1`, makes [`load_for_run`] print one line to stderr saying
@@ -43,6 +44,7 @@ pub const DEFAULT_MAX_BYTES: u64 = 4 << 30;
 const LAYOUT: &str = "v1";
 const ARTIFACT_RECORD: &str = "wasivfs-artifact";
 const FILE_RECORD: &str = "wasivfs-module-file";
+const VALID_RECORD: &str = "wasivfs-valid-module";
 const RECORD_VERSION: u32 = 1;
 
 /// A directory of compiled modules. See the module documentation.
@@ -145,28 +147,56 @@ impl ModuleCache {
     /// else compiled and stored. Errors are about the module itself (unreadable, not wasm, does
     /// not compile); trouble with the cache only shows in the returned [`Lookup`].
     pub fn load(&self, engine: &Engine, path: &Path) -> Result<(Module, Lookup)> {
+        self.load_as(engine, path)
+    }
+
+    /// [`ModuleCache::load`] for the component at `path`.
+    pub fn load_component(&self, engine: &Engine, path: &Path) -> Result<(Component, Lookup)> {
+        self.load_as(engine, path)
+    }
+
+    fn load_as<T: Artifact>(&self, engine: &Engine, path: &Path) -> Result<(T, Lookup)> {
         let mut file = File::open(path)?;
-        check_magic(&mut file)?;
+        check_magic::<T>(&mut file)?;
         let hash = self.module_hash(&mut file)?;
         let (artifact, sum) = self.entry_paths(engine, &hash);
         let reason = match open_entry(engine, &artifact, &sum) {
-            Ok((module, lookup)) => return Ok((module, lookup)),
+            Ok((compiled, lookup)) => return Ok((compiled, lookup)),
             Err(miss) => miss,
         };
         let bytes = read_all(&mut file)?;
-        // Key the new entry on the bytes actually compiled (the file may have changed since it
-        // was hashed).
-        let hash = hash_bytes(&bytes);
-        let (artifact, sum) = self.entry_paths(engine, &hash);
-        let compiled = engine
-            .precompile_module(&bytes)
-            .map_err(|e| anyhow!(e).context("cannot compile the module"))?;
+        let compiled = Compiled::of::<T>(engine, &bytes)?;
         drop(bytes);
+        self.store_compiled(engine, compiled, reason)
+    }
+
+    /// The module `bytes`, compiled for `engine`: from the cache when it holds a sound entry for
+    /// these bytes, else compiled and stored. For modules that are not files (the packer's VFS);
+    /// errors and [`Lookup`] as for [`ModuleCache::load`].
+    pub fn load_bytes(&self, engine: &Engine, bytes: &[u8]) -> Result<(Module, Lookup)> {
+        let (artifact, sum) = self.entry_paths(engine, &hash_bytes(bytes));
+        match open_entry(engine, &artifact, &sum) {
+            Ok(found) => Ok(found),
+            Err(reason) => {
+                self.store_compiled(engine, Compiled::of::<Module>(engine, bytes)?, reason)
+            }
+        }
+    }
+
+    /// Stores `compiled` and loads it; `reason` says why the cache could not serve it.
+    fn store_compiled<T: Artifact>(
+        &self,
+        engine: &Engine,
+        compiled: Compiled,
+        reason: Miss,
+    ) -> Result<(T, Lookup)> {
+        let (artifact, sum) = self.entry_paths(engine, &compiled.module_hash);
+        let compiled = compiled.artifact;
         let (module, store_error) = match self.store(engine, &artifact, &sum, &compiled) {
             Ok(module) => (module, None),
             Err(e) => {
                 // SAFETY: the bytes come from `precompile_module` on this engine just now.
-                let module = unsafe { Module::deserialize(engine, &compiled) }
+                let module = unsafe { T::from_bytes(engine, &compiled) }
                     .map_err(|e| anyhow!(e).context("cannot load the compiled module"))?;
                 (module, Some(format!("{e:#}")))
             }
@@ -178,6 +208,31 @@ impl ModuleCache {
                 store_error,
             },
         ))
+    }
+
+    /// Whether [`ModuleCache::remember_valid`] recorded `key` (a sound record; a missing or
+    /// damaged one is `false`).
+    pub fn knows_valid(&self, key: &str) -> bool {
+        fs::read(self.valid_path(key))
+            .ok()
+            .and_then(|text| Record::decode(&text))
+            .is_some_and(|r| r.is(VALID_RECORD, RECORD_VERSION) && r.get("key") == Some(key))
+    }
+
+    /// Records that the module `key` names (the packer's key: the input's hash and the
+    /// validator's identity) was found valid. A hint: if it cannot be written, the next pack
+    /// validates again.
+    pub fn remember_valid(&self, key: &str) {
+        let path = self.valid_path(key);
+        let mut r = Record::new(VALID_RECORD, RECORD_VERSION);
+        r.set("key", key);
+        let _ = write_atomically(&path, r.encode().as_bytes());
+    }
+
+    fn valid_path(&self, key: &str) -> PathBuf {
+        self.layout_dir()
+            .join("valid")
+            .join(blake3::hash(key.as_bytes()).to_hex().as_str())
     }
 
     fn entry_paths(&self, engine: &Engine, module_hash: &blake3::Hash) -> (PathBuf, PathBuf) {
@@ -218,13 +273,13 @@ impl ModuleCache {
 
     /// Writes `compiled` as the entry (`artifact`, `sum`), then maps it. Errors are about the
     /// cache directory; the caller then runs the in-memory copy.
-    fn store(
+    fn store<T: Artifact>(
         &self,
         engine: &Engine,
         artifact: &Path,
         sum: &Path,
         compiled: &[u8],
-    ) -> Result<Module> {
+    ) -> Result<T> {
         let dir = self.layout_dir();
         create_private_dir(&dir).with_context(|| format!("{}", dir.display()))?;
         let ctx = || format!("{}", artifact.display());
@@ -243,9 +298,91 @@ impl ModuleCache {
         evict::evict(&dir, self.max_bytes, artifact);
         // SAFETY: the file is the one just written from `precompile_module`'s output for this
         // engine, and cache entries are never written in place (see `open_entry`).
-        unsafe { Module::deserialize_open_file(engine, file) }
+        unsafe { T::map(engine, file, artifact) }
             .map_err(|e| anyhow!(e).context("cannot map the stored module"))
             .with_context(ctx)
+    }
+}
+
+/// A module compiled for an engine, and the hash of the module's bytes that keys its entry (the
+/// bytes actually compiled: a file may have changed since it was first hashed).
+struct Compiled {
+    module_hash: blake3::Hash,
+    artifact: Vec<u8>,
+}
+
+impl Compiled {
+    fn of<T: Artifact>(engine: &Engine, bytes: &[u8]) -> Result<Compiled> {
+        Ok(Compiled {
+            module_hash: hash_bytes(bytes),
+            artifact: T::precompile(engine, bytes)
+                .map_err(|e| anyhow!(e).context(format!("cannot compile the {}", T::WHAT)))?,
+        })
+    }
+}
+
+/// What the cache holds: compiled modules and compiled components. An entry is keyed on the
+/// bytes compiled, which tell the two apart (their headers differ).
+trait Artifact: Sized {
+    /// "module" or "component", for messages.
+    const WHAT: &'static str;
+    /// What the input's header must say.
+    const KIND: wasivfs_abi::BinaryKind;
+    /// Compiles `bytes` for `engine`, to run now.
+    fn compile(engine: &Engine, bytes: &[u8]) -> wasmtime::Result<Self>;
+    /// Compiles `bytes` for `engine`, to store.
+    fn precompile(engine: &Engine, bytes: &[u8]) -> wasmtime::Result<Vec<u8>>;
+    /// Maps the artifact stored in `file` (at `path`).
+    ///
+    /// # Safety
+    /// `file` holds an artifact wasmtime made for this kind, and it is never written in place.
+    unsafe fn map(engine: &Engine, file: File, path: &Path) -> wasmtime::Result<Self>;
+    /// Loads an artifact held in memory.
+    ///
+    /// # Safety
+    /// `bytes` is an artifact wasmtime made for this kind.
+    unsafe fn from_bytes(engine: &Engine, bytes: &[u8]) -> wasmtime::Result<Self>;
+}
+
+impl Artifact for Module {
+    const WHAT: &'static str = "module";
+    const KIND: wasivfs_abi::BinaryKind = wasivfs_abi::BinaryKind::CoreModule;
+    fn compile(engine: &Engine, bytes: &[u8]) -> wasmtime::Result<Self> {
+        Module::new(engine, bytes)
+    }
+    fn precompile(engine: &Engine, bytes: &[u8]) -> wasmtime::Result<Vec<u8>> {
+        engine.precompile_module(bytes)
+    }
+    unsafe fn map(engine: &Engine, file: File, _: &Path) -> wasmtime::Result<Self> {
+        // SAFETY: the caller's promise.
+        unsafe { Module::deserialize_open_file(engine, file) }
+    }
+    unsafe fn from_bytes(engine: &Engine, bytes: &[u8]) -> wasmtime::Result<Self> {
+        // SAFETY: the caller's promise.
+        unsafe { Module::deserialize(engine, bytes) }
+    }
+}
+
+impl Artifact for Component {
+    const WHAT: &'static str = "component";
+    const KIND: wasivfs_abi::BinaryKind = wasivfs_abi::BinaryKind::Component;
+    fn compile(engine: &Engine, bytes: &[u8]) -> wasmtime::Result<Self> {
+        Component::new(engine, bytes)
+    }
+    fn precompile(engine: &Engine, bytes: &[u8]) -> wasmtime::Result<Vec<u8>> {
+        engine.precompile_component(bytes)
+    }
+    unsafe fn map(engine: &Engine, file: File, path: &Path) -> wasmtime::Result<Self> {
+        // wasmtime maps a component by path, not by open file: the path names the file just
+        // checked, since entries are replaced by rename, never rewritten (a rename in between
+        // puts another sound artifact for the same bytes there).
+        drop(file);
+        // SAFETY: the caller's promise.
+        unsafe { Component::deserialize_file(engine, path) }
+    }
+    unsafe fn from_bytes(engine: &Engine, bytes: &[u8]) -> wasmtime::Result<Self> {
+        // SAFETY: the caller's promise.
+        unsafe { Component::deserialize(engine, bytes) }
     }
 }
 
@@ -256,11 +393,21 @@ impl ModuleCache {
 /// says how the module was obtained. Errors are about the module (unreadable, not wasm, does not
 /// compile) and do not name it: the caller does.
 pub fn load_for_run(engine: &Engine, path: &Path, use_cache: bool) -> Result<Module> {
+    load_for_run_as(engine, path, use_cache)
+}
+
+/// [`load_for_run`] for the component at `path`.
+pub fn load_component_for_run(engine: &Engine, path: &Path, use_cache: bool) -> Result<Component> {
+    load_for_run_as(engine, path, use_cache)
+}
+
+fn load_for_run_as<T: Artifact>(engine: &Engine, path: &Path, use_cache: bool) -> Result<T> {
     let log = std::env::var(CACHE_LOG_ENV).is_ok_and(|v| v == "1");
     if !use_cache {
         let mut file = File::open(path)?;
-        check_magic(&mut file)?;
-        let module = crate::compile(engine, &read_all(&mut file)?)?;
+        check_magic::<T>(&mut file)?;
+        let module = T::compile(engine, &read_all(&mut file)?)
+            .map_err(|e| anyhow!(e).context(format!("cannot compile the {}", T::WHAT)))?;
         if log {
             eprintln!("wasivfs: compiled (--no-cache)");
         }
@@ -271,11 +418,12 @@ pub fn load_for_run(engine: &Engine, path: &Path, use_cache: bool) -> Result<Mod
         Err(e) => {
             eprintln!("warning: {e:#}; compiling without the cache");
             let mut file = File::open(path)?;
-            check_magic(&mut file)?;
-            return crate::compile(engine, &read_all(&mut file)?);
+            check_magic::<T>(&mut file)?;
+            return T::compile(engine, &read_all(&mut file)?)
+                .map_err(|e| anyhow!(e).context(format!("cannot compile the {}", T::WHAT)));
         }
     };
-    let (module, lookup) = cache.load(engine, path)?;
+    let (module, lookup) = cache.load_as::<T>(engine, path)?;
     if let Lookup::Compiled {
         reason,
         store_error,
@@ -312,7 +460,11 @@ fn one_line(s: &str) -> String {
 /// rename over the path in between cannot substitute another file. Entries are never modified in
 /// place: a replacement is a new file renamed over the old one, so a file mapped by a running
 /// program keeps its contents.
-fn open_entry(engine: &Engine, artifact: &Path, sum: &Path) -> Result<(Module, Lookup), Miss> {
+fn open_entry<T: Artifact>(
+    engine: &Engine,
+    artifact: &Path,
+    sum: &Path,
+) -> Result<(T, Lookup), Miss> {
     let name = artifact.display();
     // An artifact that cannot be opened (missing, or a permission problem that storing the new
     // one will report) is simply not there.
@@ -364,7 +516,7 @@ fn open_entry(engine: &Engine, artifact: &Path, sum: &Path) -> Result<(Module, L
         Lookup::Verified
     };
     // SAFETY: see the function's documentation.
-    match unsafe { Module::deserialize_open_file(engine, file) } {
+    match unsafe { T::map(engine, file, artifact) } {
         Ok(module) => Ok((module, lookup)),
         Err(e) => Err(Miss::Stale(one_line(&format!("{name}: {:#}", anyhow!(e))))),
     }
@@ -458,13 +610,19 @@ fn engine_key(engine: &Engine) -> String {
 }
 
 /// Fails unless the file starts with a core module's header.
-fn check_magic(file: &mut File) -> Result<()> {
+/// Fails unless `file` starts with the header of a `T` (a core module or a component).
+fn check_magic<T: Artifact>(file: &mut File) -> Result<()> {
+    use wasivfs_abi::BinaryKind;
     let mut header = Vec::with_capacity(8);
     file.seek(SeekFrom::Start(0))?;
     Read::by_ref(file).take(8).read_to_end(&mut header)?;
-    match wasivfs_abi::BinaryKind::of(&header).problem() {
+    let kind = BinaryKind::of(&header);
+    if kind == T::KIND {
+        return Ok(());
+    }
+    match kind.problem() {
         Some(problem) => Err(anyhow!("{problem}")),
-        None => Ok(()),
+        None => Err(anyhow!("a core module, not a component")),
     }
 }
 

@@ -12,7 +12,7 @@ pub mod cache;
 pub mod location;
 
 use anyhow::{anyhow, Result};
-pub use cache::{load_for_run, Lookup, Miss, ModuleCache};
+pub use cache::{load_component_for_run, load_for_run, Lookup, Miss, ModuleCache};
 use wasivfs_abi::BinaryKind;
 use wasmtime::component::Component;
 use wasmtime::{Config, Engine, Module, Strategy};
@@ -50,7 +50,7 @@ pub fn run_bytes(engine: &Engine, bytes: &[u8], opts: &RunOptions) -> Result<Run
     Ok(run_command(engine, &module, opts)?)
 }
 
-/// Whether the file at `path` starts with a component's header (then [`load_component`] loads
+/// Whether the file at `path` starts with a component's header (then [`load_component_for_run`] loads
 /// it; anything else goes to [`load_for_run`]).
 pub fn is_component_file(path: &std::path::Path) -> Result<bool> {
     use std::io::Read;
@@ -59,13 +59,6 @@ pub fn is_component_file(path: &std::path::Path) -> Result<bool> {
         .take(8)
         .read_to_end(&mut header)?;
     Ok(BinaryKind::of(&header) == BinaryKind::Component)
-}
-
-/// Compiles the component at `path` for [`run_component`]. Components are not kept in the
-/// compilation cache yet: every run compiles.
-pub fn load_component(engine: &Engine, path: &std::path::Path) -> Result<Component> {
-    let bytes = std::fs::read(path)?;
-    Component::new(engine, &bytes).map_err(|e| anyhow!(e).context("cannot compile the component"))
 }
 
 #[cfg(test)]

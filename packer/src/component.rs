@@ -42,7 +42,7 @@ pub(crate) fn pack<W: std::io::Write>(
                 ..opts.clone()
             };
             let mut core = Counting::new(Vec::new());
-            let mut report = pack_module_into(
+            let (mut report, _) = pack_module_into(
                 &opts,
                 bytes[main.clone()].to_vec(),
                 progress,

@@ -6,7 +6,6 @@
 use crate::error::{PackError, Result};
 use crate::walk::{Roots, Source};
 use rayon::prelude::*;
-use std::collections::HashMap;
 use std::io::Read;
 use wasivfs_image::builder::ImageBuilder;
 
@@ -14,45 +13,61 @@ use wasivfs_image::builder::ImageBuilder;
 /// order; the first file of each content keeps it, as if every file had been hashed in order).
 pub(crate) fn share_identical(builder: &mut ImageBuilder<Source>, roots: &Roots) -> Result<()> {
     let contents = builder.contents();
-    let mut by_len: HashMap<u64, Vec<usize>> = HashMap::new();
-    for (i, (len, _)) in contents.iter().enumerate() {
-        by_len.entry(*len).or_default().push(i);
-    }
+    let len = |i: u32| contents[i as usize].0;
+    // Content numbers by size (a few bytes each, whatever the number of distinct sizes).
+    let count = u32::try_from(contents.len()).unwrap_or(u32::MAX);
+    let mut by_len: Vec<u32> = (0..count).collect();
+    by_len.sort_unstable_by_key(|i| (len(*i), *i));
     let mut pairs = Vec::new();
-    let mut todo = Vec::new();
-    for (len, group) in &by_len {
-        match (len, group.as_slice()) {
-            (_, [_]) => {}
+    let mut todo: Vec<u32> = Vec::new();
+    for run in by_len.chunk_by(|a, b| len(*a) == len(*b)) {
+        match run {
+            [_] => {}
             // Empty files are all the same.
-            (0, [first, rest @ ..]) => pairs.extend(rest.iter().map(|i| (*i, *first))),
-            _ => todo.extend_from_slice(group),
+            [first, rest @ ..] if len(*first) == 0 => {
+                pairs.extend(rest.iter().map(|i| (*i as usize, *first as usize)));
+            }
+            _ => todo.extend_from_slice(run),
         }
     }
+    drop(by_len);
+    // Hashed in walk order, which is the order of the files on disk more often than not.
     todo.sort_unstable();
-    let digests = todo
-        .par_iter()
-        .map(|i| hash(roots, &contents[*i].1))
-        .collect::<Result<Vec<_>>>()?;
-    let mut first: HashMap<(u64, [u8; 32]), usize> = HashMap::new();
-    for (i, digest) in todo.iter().zip(digests) {
-        let key = (contents[*i].0, digest);
-        match first.get(&key) {
-            Some(keep) => pairs.push((*i, *keep)),
-            None => {
-                first.insert(key, *i);
-            }
-        }
+    // Filled in place: collecting a parallel iterator would hold the digests twice.
+    let mut digests = vec![[0u8; 32]; todo.len()];
+    digests
+        .par_iter_mut()
+        .zip(todo.par_iter())
+        .with_min_len(16)
+        .try_for_each(|(digest, i)| {
+            *digest = hash(roots, &contents[*i as usize].1, len(*i))?;
+            Ok::<_, PackError>(())
+        })?;
+    // Runs of equal (size, digest); within a run the first content in walk order is kept.
+    let key = |p: u32| {
+        (
+            len(todo[p as usize]),
+            &digests[p as usize],
+            todo[p as usize],
+        )
+    };
+    let mut same: Vec<u32> = (0..todo.len() as u32).collect();
+    same.sort_unstable_by(|a, b| key(*a).cmp(&key(*b)));
+    for run in same.chunk_by(|a, b| key(*a).0 == key(*b).0 && key(*a).1 == key(*b).1) {
+        let keep = todo[run[0] as usize] as usize;
+        pairs.extend(run[1..].iter().map(|p| (todo[*p as usize] as usize, keep)));
     }
     builder.share_contents(&pairs);
     Ok(())
 }
 
-/// BLAKE3 of a file's contents; a size other than the walk's is an error naming the file.
-fn hash(roots: &Roots, src: &Source) -> Result<[u8; 32]> {
+/// BLAKE3 of a file's contents; a size other than `len` (the walk's) is an error naming the file.
+fn hash(roots: &Roots, src: &Source, len: u64) -> Result<[u8; 32]> {
     let path = || roots.host_path(src);
     let mut file = roots.open(src)?;
     let mut hasher = blake3::Hasher::new();
-    let mut buf = vec![0u8; 64 << 10];
+    // No bigger than the file: a tree of many small files hashes them on every core at once.
+    let mut buf = vec![0u8; (len as usize).clamp(1, 64 << 10)];
     let mut size = 0u64;
     loop {
         let n = match file.read(&mut buf) {
@@ -64,7 +79,7 @@ fn hash(roots: &Roots, src: &Source) -> Result<[u8; 32]> {
         hasher.update(&buf[..n]);
         size += n as u64;
     }
-    if size != src.size {
+    if size != len {
         return Err(crate::content::changed(&path()));
     }
     Ok(*hasher.finalize().as_bytes())

@@ -17,6 +17,7 @@ mod program;
 pub mod progress;
 mod single;
 pub mod snapshot;
+mod validated;
 pub mod walk;
 pub mod writable;
 pub mod write;
@@ -96,6 +97,12 @@ pub struct PackOptions {
     /// What the program always gets besides files: arguments after `argv[0]`, `argv[0]`,
     /// variables and the runtime-variable and host-directory policies.
     pub program: ProgramConfig,
+    /// A compilation cache directory (`wasivfs_module_cache::ModuleCache`) where the VFS,
+    /// compiled for the pack-time snapshot, is kept between packs, and where the hashes of the
+    /// input modules found valid are remembered (so that an input is validated once; see
+    /// `validated.rs`). `None`: the VFS is compiled and the input validated every time. The
+    /// output does not depend on it.
+    pub compile_cache: Option<PathBuf>,
 }
 
 impl Default for PackOptions {
@@ -115,6 +122,7 @@ impl Default for PackOptions {
             writable: Vec::new(),
             tmpfs_sizes: Vec::new(),
             program: ProgramConfig::default(),
+            compile_cache: None,
         }
     }
 }
@@ -168,14 +176,18 @@ pub fn pack(opts: &PackOptions) -> Result<PackReport> {
 /// the size of the contents is ever held in memory.
 pub fn pack_with(opts: &PackOptions, progress: Arc<dyn Progress>) -> Result<PackReport> {
     let pending = write::Output::create(&opts.output)?;
-    let mut report = {
+    let (mut report, copied) = {
         let mut out = pending.writer();
-        let report = pack_into(opts, progress.clone(), &mut out)?;
+        let packed = pack_into(opts, progress.clone(), &mut out)?;
         out.finish().map_err(|e| PackError::io(&opts.output, e))?;
-        report
+        packed
     };
     let started = stage_start(&*progress, Stage::Write);
-    pending.validate(&opts.input)?;
+    let memo = opts
+        .compile_cache
+        .as_deref()
+        .map(wasivfs_module_cache::ModuleCache::new);
+    pending.validate(&opts.input, copied.as_ref(), memo.as_ref())?;
     pending.commit()?;
     progress.event(Event::Written {
         done: report.output_size,
@@ -211,37 +223,39 @@ pub fn pack_to_bytes_with(
     progress: Arc<dyn Progress>,
 ) -> Result<(Vec<u8>, PackReport)> {
     let mut out = write::Counting::new(Vec::new());
-    let report = pack_into(opts, progress, &mut out)?;
+    let (report, _) = pack_into(opts, progress, &mut out)?;
     let out = out.into_inner();
     write::validate_written(&out, &opts.input)?;
     Ok((out, report))
 }
 
 /// The pipeline, writing the module to `out` as it goes (not validated: the caller validates
-/// what it wrote). A failing write is an error naming the output.
+/// what it wrote), and, for a core module, which of its bodies are the input's. A failing write
+/// is an error naming the output.
 fn pack_into<W: std::io::Write>(
     opts: &PackOptions,
     progress: Arc<dyn Progress>,
     out: &mut write::Counting<W>,
-) -> Result<PackReport> {
+) -> Result<(PackReport, Option<validated::Copied>)> {
     let input = &opts.input;
     let started = stage_start(&*progress, Stage::Read);
     let app = std::fs::read(input).map_err(|e| PackError::io(input, e))?;
     if wasivfs_abi::BinaryKind::of(&app) == wasivfs_abi::BinaryKind::Component {
-        return component::pack(opts, &app, progress, started, out);
+        return Ok((component::pack(opts, &app, progress, started, out)?, None));
     }
-    pack_module_into(opts, app, progress, started, out)
+    let (report, copied) = pack_module_into(opts, app, progress, started, out)?;
+    Ok((report, Some(copied)))
 }
 
 /// Packs the core module `app` (read from `opts.input`, whose read stage started at `started`)
-/// and writes the result to `out`.
+/// and writes the result to `out`; also says which bodies of the result are the input's.
 fn pack_module_into<W: std::io::Write>(
     opts: &PackOptions,
     app: Vec<u8>,
     progress: Arc<dyn Progress>,
     started: Instant,
     out: &mut write::Counting<W>,
-) -> Result<PackReport> {
+) -> Result<(PackReport, validated::Copied)> {
     let input = &opts.input;
     let module_err = |source| PackError::Module {
         path: input.clone(),
@@ -258,16 +272,24 @@ fn pack_module_into<W: std::io::Write>(
         e => module_err(e),
     };
     let mut timings = Vec::new();
-    // The VFS is instrumented and compiled (its memory size bounds the image) and the input
-    // hashed on another core while this one checks the input and walks the tree.
-    let (front, (prepared, input_info)) = std::thread::scope(|s| {
-        let other = s.spawn(|| {
-            let input_info = InputInfo {
-                sha256: info::sha256_hex(&app),
-                size: app.len() as u64,
-            };
-            (snapshot::prepare(VFS_WASM, input), input_info)
-        });
+    // The input is hashed (for the layer's record) on another core while the pipeline goes on;
+    // it is needed only once the module is written, and long done by then.
+    let app = Arc::new(app);
+    let hashing = {
+        let app = Arc::clone(&app);
+        std::thread::spawn(move || info::sha256_hex(&app))
+    };
+    let input_info = |hashing: std::thread::JoinHandle<String>, size: u64| InputInfo {
+        sha256: hashing
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+        size,
+    };
+    let input_size = app.len() as u64;
+    // The VFS is instrumented and compiled (its memory size bounds the image) on another core
+    // while this one checks the input and walks the tree.
+    let (front, prepared) = std::thread::scope(|s| {
+        let other = s.spawn(|| snapshot::prepare(VFS_WASM, input, opts.compile_cache.as_deref()));
         let front = read_and_walk(opts, &*progress, &app, &mut timings, started);
         let other = other
             .join()
@@ -275,7 +297,8 @@ fn pack_module_into<W: std::io::Write>(
         (front, other)
     });
     let (scanned, walked, writable) = front?;
-    let prepared = prepared?;
+    let mut prepared = prepared?;
+    let cache_warning = prepared.cache_warning.take();
     let walk_counts = walked.counts;
 
     let started = stage_start(&*progress, Stage::Layout);
@@ -297,17 +320,25 @@ fn pack_module_into<W: std::io::Write>(
 
     let started = stage_start(&*progress, Stage::Snapshot);
     let segment_lens = layout.segment_lens();
-    let snap = prepared.snapshot(layout.metadata, input)?;
+    let snap = prepared.snapshot(layout.metadata.len(), input)?;
     timings.push(stage_done(&*progress, Stage::Snapshot, started));
     let started = stage_start(&*progress, Stage::Merge);
-    let vfs = wasivfs_trampoline_gen::prepare_vfs(&snap.wasm).map_err(module_err)?;
-    // The snapshot's module is no longer needed: only where the image landed.
+    // The image joins the VFS here, in the pages the snapshot reserved for it.
+    let image = (!layout.metadata.is_empty()).then_some(wasivfs_trampoline_gen::PlacedImage {
+        addr: snap.image_addr,
+        bytes: &layout.metadata,
+    });
+    let vfs = wasivfs_trampoline_gen::prepare_vfs(&snap.wasm, image).map_err(module_err)?;
+    // The snapshot's module and the image are no longer needed: only where the image is.
     let (image_addr, image_len) = (snap.image_addr, snap.image_len);
     drop(snap);
+    drop(layout.metadata);
     let merger =
         wasivfs_trampoline_gen::Merger::from_scanned(scanned, &vfs, segment_lens.len() as u32)
             .map_err(module_err)?;
     let plan = merger.plan().clone();
+    let app_bodies = merger.app_bodies();
+    let mut rewritten = merger.rewritten_positions();
     // The contents are written into the output straight from the host files; a read error
     // comes back from the merger as itself, naming the file.
     let mut reader = content::ContentReader::new(layout.blobs, walked.roots, progress.clone());
@@ -322,16 +353,19 @@ fn pack_module_into<W: std::io::Write>(
     });
     // Where this layer's VFS memory ends up: its own memory, or a region of memory 0 once
     // every memory is folded into it (earlier layers' records are rewritten by that pass).
-    let (vfs_memory, vfs_base) = match opts.memory {
+    let (vfs_memory, vfs_base, input_info) = match opts.memory {
         MemoryMode::Multi => {
             merger.emit_to(content, out).map_err(emit_err)?;
-            (plan.vfs_memory, 0)
+            (plan.vfs_memory, 0, input_info(hashing, input_size))
         }
         MemoryMode::Single => {
             // The merged module without its contents (about the size of the input), lowered
             // while the contents are appended: the merged module is never held whole.
             let merged = merger.emit_without_content().map_err(module_err)?;
             drop(merger);
+            // The input's last holder is the hashing thread: once it is done, the input is
+            // freed before the lowering writes the output.
+            let input_info = input_info(hashing, input_size);
             drop(app);
             let lowering = wasivfs_trampoline_gen::lower_memories_to(
                 &merged,
@@ -340,9 +374,11 @@ fn pack_module_into<W: std::io::Write>(
                 out,
             )
             .map_err(emit_err)?;
+            rewritten.extend_from_slice(&lowering.rewritten_positions);
             (
                 0,
                 single::region_base(&lowering, plan.vfs_memory).map_err(module_err)?,
+                input_info,
             )
         }
     };
@@ -376,20 +412,28 @@ fn pack_module_into<W: std::io::Write>(
     wasivfs_trampoline_gen::append_layer_section(out, &info.to_json()).map_err(emit_err)?;
     timings.push(stage_done(&*progress, Stage::Merge, started));
     let output_size = out.count();
-    let mut warnings = Vec::new();
+    let mut warnings: Vec<String> = cache_warning.into_iter().collect();
     if output_size > BROWSER_MODULE_LIMIT {
         warnings.push(format!(
             "the output is {} MiB: V8 (Node, Deno, Chrome), SpiderMonkey and JavaScriptCore refuse modules over 1 GiB",
             output_size >> 20
         ));
     }
-    Ok(PackReport {
+    rewritten.sort_unstable();
+    rewritten.dedup();
+    let copied = validated::Copied {
+        app_bodies,
+        rewritten,
+        input_sha256: info.input.sha256.clone(),
+    };
+    let report = PackReport {
         info,
         output_size,
         walk: walk_counts,
         timings,
         warnings,
-    })
+    };
+    Ok((report, copied))
 }
 
 /// The input checked, the tree walked and the writable mounts planned (the stages `read`, its

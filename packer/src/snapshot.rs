@@ -1,15 +1,18 @@
 //! Pre-initializes the VFS module with its image, using Wizer on a plain synchronous wasmtime store.
 //!
-//! The VFS's `wasivfs_init` pulls the image (the tree's metadata; file contents never enter the
-//! VFS memory, they become passive segments of the output, see [`crate::content`]) through the
-//! `wasivfs_pack` imports defined here. Wizer then turns the memory into data segments.
+//! The VFS's `wasivfs_init` learns the length of the image (the tree's metadata; file contents
+//! never enter the VFS memory, they become passive segments of the output, see
+//! [`crate::content`]) through the `wasivfs_pack` imports defined here, reserves zeroed pages for
+//! it and says where they start. Wizer then turns the memory into data segments: zero pages make
+//! none, so the image itself never goes through Wizer (which would hold several copies of it);
+//! `trampoline_gen::prepare_vfs` writes it there as one data segment.
 
 use crate::error::{PackError, Result};
 use std::future::Future;
 use std::path::Path;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
-use wasmtime::{Caller, Config, Engine, Extern, Instance, Linker, Module, OptLevel, Store};
+use wasmtime::{Caller, Config, Engine, Instance, Linker, Module, OptLevel, Store};
 use wasmtime_wizer::{InstanceState, SnapshotVal, ValType, Wizer};
 
 /// The VFS export Wizer runs.
@@ -19,20 +22,17 @@ const PACK_MODULE: &str = wasivfs_abi::PACK_IMPORTS;
 
 /// A snapshotted VFS and where its image landed.
 pub struct Snapshot {
-    /// The Wizer output (before `trampoline_gen::prepare_vfs`): the VFS with its image and state.
+    /// The Wizer output (before `trampoline_gen::prepare_vfs`): the VFS with its state, and
+    /// zeroed pages reserved for the image.
     pub wasm: Vec<u8>,
-    /// Address of the image in the VFS memory.
+    /// Address of the image in the VFS memory (0 for an empty image).
     pub image_addr: u32,
     /// Length of the image.
     pub image_len: u32,
 }
 
-/// Store data while `wasivfs_init` runs.
+/// Store data while `wasivfs_init` runs: where the VFS reserved the image, once it said so.
 struct PackState {
-    /// The image (metadata only, so small enough to copy).
-    image: Vec<u8>,
-    /// Bytes of the image already delivered.
-    pos: usize,
     placed: Option<(u32, u32)>,
 }
 
@@ -44,10 +44,14 @@ pub struct Prepared<'v> {
     engine: Engine,
     module: Module,
     initial_pages: u64,
+    /// Trouble with the compilation cache (the pack goes on): one line for the user.
+    pub cache_warning: Option<String>,
 }
 
-/// Instruments and compiles `vfs_wasm`. `input` names the module being packed, for messages.
-pub fn prepare<'v>(vfs_wasm: &'v [u8], input: &Path) -> Result<Prepared<'v>> {
+/// Instruments and compiles `vfs_wasm`, through the compilation cache in `cache` (a
+/// `wasivfs_module_cache::ModuleCache` directory) if given. `input` names the module being
+/// packed, for messages.
+pub fn prepare<'v>(vfs_wasm: &'v [u8], input: &Path, cache: Option<&Path>) -> Result<Prepared<'v>> {
     let fail = |reason: String| PackError::Snapshot {
         input: input.to_path_buf(),
         reason,
@@ -62,8 +66,19 @@ pub fn prepare<'v>(vfs_wasm: &'v [u8], input: &Path) -> Result<Prepared<'v>> {
     // The VFS runs once, briefly: compile it as fast as possible.
     config.cranelift_opt_level(OptLevel::None);
     let engine = Engine::new(&config).map_err(|e| fail(format!("{e:#}")))?;
-    let module = Module::new(&engine, &instrumented)
-        .map_err(|e| fail(format!("cannot compile the VFS module: {e:#}")))?;
+    let compile_err = |e: anyhow::Error| fail(format!("cannot compile the VFS module: {e:#}"));
+    let (module, cache_warning) = match cache {
+        None => (
+            Module::new(&engine, &instrumented).map_err(|e| compile_err(e.into()))?,
+            None,
+        ),
+        Some(dir) => {
+            let (module, lookup) = wasivfs_module_cache::ModuleCache::new(dir)
+                .load_bytes(&engine, &instrumented)
+                .map_err(compile_err)?;
+            (module, cache_trouble(&lookup))
+        }
+    };
     let initial_pages = module
         .exports()
         .find_map(|e| match e.ty() {
@@ -77,7 +92,30 @@ pub fn prepare<'v>(vfs_wasm: &'v [u8], input: &Path) -> Result<Prepared<'v>> {
         engine,
         module,
         initial_pages,
+        cache_warning,
     })
+}
+
+/// What the user should hear about a cache lookup: a damaged entry (replaced) or an entry that
+/// could not be stored.
+fn cache_trouble(lookup: &wasivfs_module_cache::Lookup) -> Option<String> {
+    use wasivfs_module_cache::{Lookup, Miss};
+    match lookup {
+        Lookup::Compiled {
+            reason: Miss::Damaged(why),
+            ..
+        } => Some(format!(
+            "{why}: damaged compilation cache entry for the VFS, recompiled"
+        )),
+        Lookup::Compiled {
+            store_error: Some(e),
+            ..
+        } => Some(format!(
+            "cannot store the compiled VFS in the cache: {}",
+            e.split_whitespace().collect::<Vec<_>>().join(" ")
+        )),
+        _ => None,
+    }
 }
 
 impl Prepared<'_> {
@@ -86,13 +124,14 @@ impl Prepared<'_> {
         self.initial_pages
     }
 
-    /// Runs `wasivfs_init` with `image` (the layout's metadata) and snapshots the result.
-    pub fn snapshot(self, image: Vec<u8>, input: &Path) -> Result<Snapshot> {
-        snapshot(self, image, input)
+    /// Runs `wasivfs_init` for an image of `image_len` bytes (the layout's metadata) and
+    /// snapshots the result.
+    pub fn snapshot(self, image_len: usize, input: &Path) -> Result<Snapshot> {
+        snapshot(self, image_len, input)
     }
 }
 
-fn snapshot(p: Prepared<'_>, image: Vec<u8>, input: &Path) -> Result<Snapshot> {
+fn snapshot(p: Prepared<'_>, total_len: usize, input: &Path) -> Result<Snapshot> {
     let fail = |reason: String| PackError::Snapshot {
         input: input.to_path_buf(),
         reason,
@@ -105,15 +144,9 @@ fn snapshot(p: Prepared<'_>, image: Vec<u8>, input: &Path) -> Result<Snapshot> {
         ..
     } = p;
 
-    let total_len = image.len();
     let image_len = u32::try_from(total_len)
         .map_err(|_| fail(format!("the image is {total_len} bytes, more than 4 GiB")))?;
-    let state = PackState {
-        image,
-        pos: 0,
-        placed: None,
-    };
-    let mut store = Store::new(&engine, state);
+    let mut store = Store::new(&engine, PackState { placed: None });
     let mut linker: Linker<PackState> = Linker::new(&engine);
     define_pack_imports(&mut linker, image_len).map_err(|e| fail(format!("{e:#}")))?;
     linker
@@ -128,21 +161,15 @@ fn snapshot(p: Prepared<'_>, image: Vec<u8>, input: &Path) -> Result<Snapshot> {
     if let Err(e) = init.call(&mut store, ()) {
         return Err(fail(format!("`{INIT_FUNC}` trapped: {e:#}")));
     }
-    if store.data().pos != total_len {
-        return Err(fail(format!(
-            "the VFS read {} of the {total_len} image bytes",
-            store.data().pos
-        )));
-    }
     let placed = store.data().placed;
     let (image_addr, placed_len) = match placed {
         Some(p) => p,
         None if image_len == 0 => (0, 0),
-        None => return Err(fail("the VFS did not report where the image landed".into())),
+        None => return Err(fail("the VFS did not report where the image goes".into())),
     };
     if placed_len != image_len {
         return Err(fail(format!(
-            "the VFS placed {placed_len} bytes, but the image has {image_len}"
+            "the VFS reserved {placed_len} bytes, but the image has {image_len}"
         )));
     }
 
@@ -164,30 +191,6 @@ fn snapshot(p: Prepared<'_>, image: Vec<u8>, input: &Path) -> Result<Snapshot> {
 
 fn define_pack_imports(linker: &mut Linker<PackState>, image_len: u32) -> wasmtime::Result<()> {
     linker.func_wrap(PACK_MODULE, "image_len", move || image_len as i32)?;
-    linker.func_wrap(
-        PACK_MODULE,
-        "image_read",
-        |mut caller: Caller<'_, PackState>, dst: i32, len: i32| -> wasmtime::Result<()> {
-            let Some(Extern::Memory(memory)) = caller.get_export("memory") else {
-                wasmtime::bail!("the VFS exports no memory");
-            };
-            let (data, state) = memory.data_and_store_mut(&mut caller);
-            let (dst, len) = (dst as u32 as usize, len as u32 as usize);
-            let Some(out) = dst.checked_add(len).and_then(|end| data.get_mut(dst..end)) else {
-                wasmtime::bail!("image_read out of bounds");
-            };
-            let Some(src) = state
-                .pos
-                .checked_add(len)
-                .and_then(|end| state.image.get(state.pos..end))
-            else {
-                wasmtime::bail!("image_read past the end of the image");
-            };
-            out.copy_from_slice(src);
-            state.pos += len;
-            Ok(())
-        },
-    )?;
     linker.func_wrap(
         PACK_MODULE,
         "image_placed",

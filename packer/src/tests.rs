@@ -11,7 +11,7 @@ fn guest_paths_are_normalized() {
 
 #[test]
 fn embedded_vfs_has_init_and_memory() {
-    let prepared = snapshot::prepare(VFS_WASM, std::path::Path::new("test.wasm")).unwrap();
+    let prepared = snapshot::prepare(VFS_WASM, std::path::Path::new("test.wasm"), None).unwrap();
     assert!(prepared.initial_pages() > 0);
     let exports: Vec<String> = wasmparser::Parser::new(0)
         .parse_all(VFS_WASM)

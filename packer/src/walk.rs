@@ -44,15 +44,15 @@ pub struct WalkOptions {
     pub excludes: ExcludeRules,
 }
 
-/// Where a file's contents are: a path relative to one of the walked roots.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Where a file's contents are: a path relative to one of the walked roots, kept by
+/// [`Roots`] (see [`Roots::rel`]), so that a file takes 16 bytes here whatever its path. Its
+/// size is the length its content has in the image builder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Source {
     /// Index of the root in [`Walked::roots`].
-    pub root: usize,
-    /// Path relative to that root.
-    pub rel: PathBuf,
-    /// Size measured during the walk.
-    pub size: u64,
+    pub root: u32,
+    rel_len: u32,
+    rel_off: u64,
 }
 
 /// An opened mapped directory.
@@ -85,28 +85,55 @@ pub struct WalkCounts {
     pub excluded: u64,
 }
 
-/// The opened roots of a walk, in mapping order; file [`Source`]s are read through them.
+/// The opened roots of a walk, in mapping order, and the relative paths of the files found;
+/// file [`Source`]s are read through them.
 #[derive(Debug, Default)]
-pub struct Roots(pub Vec<Root>);
+pub struct Roots {
+    /// The roots, in mapping order.
+    pub roots: Vec<Root>,
+    /// Every file's path relative to its root, back to back.
+    paths: String,
+}
 
 impl Roots {
+    /// The path of `src` relative to its root.
+    pub fn rel(&self, src: &Source) -> &str {
+        let start = src.rel_off as usize;
+        self.paths
+            .get(start..start + src.rel_len as usize)
+            .unwrap_or_default()
+    }
+
     /// The host path of `src`, for messages.
     pub fn host_path(&self, src: &Source) -> PathBuf {
-        match self.0.get(src.root) {
-            Some(r) => r.host.join(&src.rel),
-            None => src.rel.clone(),
+        match self.roots.get(src.root as usize) {
+            Some(r) => r.host.join(self.rel(src)),
+            None => PathBuf::from(self.rel(src)),
         }
     }
 
     /// Opens the file `src` for reading.
     pub fn open(&self, src: &Source) -> Result<File> {
         let root = self
-            .0
-            .get(src.root)
-            .ok_or_else(|| PackError::entry(&src.rel, "unknown root"))?;
+            .roots
+            .get(src.root as usize)
+            .ok_or_else(|| PackError::entry(self.rel(src), "unknown root"))?;
         root.dir
-            .open(&src.rel)
+            .open(self.rel(src))
             .map_err(|e| PackError::io(self.host_path(src), e))
+    }
+
+    /// Records the path `rel` of a file of root `root`.
+    fn add(&mut self, root: u32, rel: &str) -> Result<Source> {
+        let rel_len = u32::try_from(rel.len())
+            .map_err(|_| PackError::entry(rel, "the path is longer than 4 GiB"))?;
+        let src = Source {
+            root,
+            rel_len,
+            rel_off: self.paths.len() as u64,
+        };
+        self.paths.push_str(rel);
+        Ok(src)
     }
 }
 
@@ -127,7 +154,7 @@ pub fn walk_with(
 ) -> Result<Walked> {
     let mut builder = ImageBuilder::new();
     let mut counts = WalkCounts::default();
-    let mut roots = Vec::with_capacity(mappings.len());
+    let mut roots = Roots::default();
     for (index, m) in mappings.iter().enumerate() {
         let dir = Dir::open_ambient_dir(&m.host, ambient_authority())
             .map_err(|e| PackError::io(&m.host, e))?;
@@ -139,7 +166,8 @@ pub fn walk_with(
                 source,
             })?;
         let mut w = RootWalk {
-            root_index: index,
+            root_index: u32::try_from(index).unwrap_or(u32::MAX),
+            paths: &mut roots,
             root: None,
             host: &m.host,
             opts,
@@ -152,12 +180,13 @@ pub fn walk_with(
         w.walk(&dir, root_node, (meta.dev(), meta.ino()))?;
         let seen = w.seen;
         check_symlinks(&m.host, &seen)?;
-        roots.push(Root {
+        roots.roots.push(Root {
             host: m.host.clone(),
             dir,
         });
     }
-    let roots = Roots(roots);
+    builder.shrink_to_fit();
+    roots.paths.shrink_to_fit();
     crate::dedup::share_identical(&mut builder, &roots)?;
     Ok(Walked {
         roots,
@@ -177,7 +206,9 @@ struct Pending {
 
 /// The state of the walk of one root.
 struct RootWalk<'a> {
-    root_index: usize,
+    root_index: u32,
+    /// Where the paths of the files found go (the roots themselves are added after the walk).
+    paths: &'a mut Roots,
     /// The root itself: followed links are resolved from it, so that `..` in a target can reach
     /// anywhere inside the root (but not above it).
     root: Option<Dir>,
@@ -296,11 +327,7 @@ impl RootWalk<'_> {
                 });
             } else if ft.is_file() {
                 let size = meta.len();
-                let source = Source {
-                    root: self.root_index,
-                    rel: PathBuf::from(&child_rel),
-                    size,
-                };
+                let source = self.paths.add(self.root_index, &child_rel)?;
                 self.builder
                     .add_file_unhashed(p.node, &name, mtime, size, source)
                     .map_err(layout_err)?;

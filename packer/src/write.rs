@@ -39,12 +39,21 @@ impl Output {
         Counting::new(BufWriter::with_capacity(BUFFER, self.pending.file()))
     }
 
-    /// Validates what was written (see [`validate_written`]); `input` is the packed module, read
-    /// again only if validation fails, to tell an invalid input from a bug.
-    pub fn validate(&self, input: &Path) -> Result<()> {
+    /// Validates what was written: whole (see [`validate_written`]; `input` is the packed
+    /// module, read again only if validation fails, to tell an invalid input from a bug), or,
+    /// when `copied` says which bodies are the input's, as `crate::validated` explains.
+    pub(crate) fn validate(
+        &self,
+        input: &Path,
+        copied: Option<&crate::validated::Copied>,
+        memo: Option<&wasivfs_module_cache::ModuleCache>,
+    ) -> Result<()> {
         let map = crate::mapped::Mapped::new(self.pending.file())
             .map_err(|e| PackError::io(&self.path, e))?;
-        validate_written(map.bytes(), input)
+        match copied {
+            Some(copied) => crate::validated::validate(map.bytes(), input, copied, memo),
+            None => validate_written(map.bytes(), input),
+        }
     }
 
     /// Renames the temporary file over the target.

@@ -17,11 +17,16 @@ struct Case {
 impl Case {
     /// A packed module (the C probe with `/src/a.txt` embedded) and an empty cache directory.
     fn packed() -> Case {
+        Case::packed_from(&fixtures::fsops())
+    }
+
+    /// [`Case::packed`] from the module or component `input`.
+    fn packed_from(input: &[u8]) -> Case {
         let dir = tempfile::tempdir().unwrap();
         let src = dir.path().join("src");
         fs::create_dir(&src).unwrap();
         fs::write(src.join("a.txt"), b"embedded\n").unwrap();
-        fs::write(dir.path().join("app.wasm"), fixtures::fsops()).unwrap();
+        fs::write(dir.path().join("app.wasm"), input).unwrap();
         let o = Command::new(wasivfs_bin())
             .arg("pack")
             .arg(dir.path().join("app.wasm"))
@@ -125,6 +130,28 @@ fn second_run_uses_the_cached_artifact() {
     c.run_again(&first);
     assert_eq!(c.run_again(&first), "wasivfs: cache hit\n");
     assert_eq!(identity(&artifact), before, "the artifact was rewritten");
+}
+
+/// Components are kept the same way.
+#[test]
+fn a_component_is_cached_too() {
+    let component = wasivfs_e2e::component::wrap(&fixtures::fsops(), "the probe");
+    let c = Case::packed_from(&component);
+    let first = c.run(&[]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert!(guest(&first).0.contains("embedded"), "{first:?}");
+    let err = stderr(&first);
+    assert!(err.contains("compiled (not in the cache)"), "{err}");
+    c.artifact();
+    let err = c.run_again(&first);
+    assert!(err.contains("wasivfs: cache verified"), "{err}");
+    let err = c.run(&["--no-cache"]);
+    assert_eq!(guest(&err), guest(&first));
+    assert!(
+        stderr(&err).contains("compiled (--no-cache)"),
+        "{}",
+        stderr(&err)
+    );
 }
 
 #[test]

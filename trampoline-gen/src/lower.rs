@@ -48,6 +48,9 @@ pub struct Lowering {
     /// Number of function bodies re-encoded (they used `memory.size`, `memory.grow` or a
     /// memory other than 0).
     pub rewritten_bodies: usize,
+    /// Their positions in the code section, ascending (the lowering appends its helpers' bodies
+    /// after all others, so a position means the same body before and after).
+    pub rewritten_positions: Vec<usize>,
 }
 
 /// Folds every memory of `module` into memory 0 (see the module documentation). A module with
@@ -122,6 +125,7 @@ fn lower(
         let lowering = Lowering {
             bases,
             rewritten_bodies: 0,
+            rewritten_positions: Vec::new(),
         };
         return Ok((lowering, Vec::new()));
     }
@@ -176,6 +180,7 @@ fn lower(
     let lowering = Lowering {
         bases,
         rewritten_bodies: rewritten.len(),
+        rewritten_positions: rewritten.iter().map(|(i, _)| *i).collect(),
     };
     Ok((lowering, changed))
 }

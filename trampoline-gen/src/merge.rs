@@ -287,6 +287,18 @@ impl<'a> Merger<'a> {
         &self.plan
     }
 
+    /// Body copies: the merged module's code section starts with the application's bodies, in
+    /// order; the returned list says which of them the merge re-encodes (by position, ascending).
+    /// Every other one of the first [`Merger::app_bodies`] bodies is the input's, byte for byte.
+    pub fn rewritten_positions(&self) -> Vec<usize> {
+        self.rewritten.iter().map(|(i, _)| *i).collect()
+    }
+
+    /// How many bodies the application defines (the first ones of the merged code section).
+    pub fn app_bodies(&self) -> usize {
+        self.app.bodies.len()
+    }
+
     /// Writes the merged module, with `content` (if any) as this layer's passive content
     /// segments, and validates as much of it as `validation` says. The layer's `wasivfs` record
     /// is not written: [`append_layer_section`] adds it once its values are final.

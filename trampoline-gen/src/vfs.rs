@@ -7,6 +7,7 @@ use wasmparser::{
     TypeSectionReader,
 };
 
+use crate::encode::leb;
 use crate::error::{MergeError, Result};
 use crate::wasi;
 
@@ -18,12 +19,16 @@ use crate::wasi;
 /// the module.
 /// Fails if a `wasivfs_pack` import is still used.
 ///
+/// `image`, if given, becomes one more active data segment of the VFS memory, after Wizer's:
+/// the VFS reserved zeroed pages for it at pack time, so the snapshot does not hold it. It must
+/// lie within the memory's initial size.
+///
 /// The data section (the snapshot: the image and the VFS's own statics, possibly hundreds of MB)
 /// never goes through walrus: walrus sees the module without it, and the raw section is spliced
 /// back in after the code section. This is sound because the VFS never names a data segment from
 /// code (no `memory.init`/`data.drop`; walrus would reject the stripped module if it did) and its
 /// one memory keeps index 0.
-pub fn prepare_vfs(wizer_output: &[u8]) -> Result<Vec<u8>> {
+pub fn prepare_vfs(wizer_output: &[u8], image: Option<PlacedImage<'_>>) -> Result<Vec<u8>> {
     let split = split_data_section(wizer_output)?;
     let mut module = walrus::Module::from_buffer(&split.without_data)
         .map_err(|e| MergeError::Vfs(format!("cannot parse the snapshotted VFS: {e:#}")))?;
@@ -61,10 +66,79 @@ pub fn prepare_vfs(wizer_output: &[u8]) -> Result<Vec<u8>> {
         )));
     }
     let code = module.emit_wasm();
-    match split.data {
-        Some(range) => splice_after_code(&code, &wizer_output[range]),
-        None => Ok(code),
+    let data = split.data.map(|range| &wizer_output[range]);
+    match image {
+        Some(image) => {
+            image.check_fits(&module)?;
+            let (head, items, segment) = data_section_with(data, &image)?;
+            splice_after_code(&code, &[&head, items, &segment, image.bytes])
+        }
+        None => match data {
+            Some(data) => splice_after_code(&code, &[data]),
+            None => Ok(code),
+        },
     }
+}
+
+/// The image (the tree's metadata) and where the VFS reserved room for it in its memory.
+#[derive(Clone, Copy, Debug)]
+pub struct PlacedImage<'a> {
+    /// Address of the reserved pages in the VFS memory.
+    pub addr: u32,
+    /// The image.
+    pub bytes: &'a [u8],
+}
+
+impl PlacedImage<'_> {
+    /// Fails unless the image lies within the initial size of the VFS's memory.
+    fn check_fits(&self, module: &walrus::Module) -> Result<()> {
+        let pages = module.memories.iter().next().map_or(0, |m| m.initial);
+        let end = u64::from(self.addr) + self.bytes.len() as u64;
+        if end > pages * wasivfs_abi::PAGE_SIZE {
+            return Err(vfs_err(format!(
+                "the image ({} bytes at {:#x}) does not fit in the VFS memory's {pages} pages",
+                self.bytes.len(),
+                self.addr
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// The raw data section `data` (id byte included; none if `None`) with `image` appended as an
+/// active segment of memory 0, in pieces that are written one after the other: the section's
+/// head (id, size and count), the items of `data`, and the head of the image's segment (the
+/// image itself follows).
+fn data_section_with<'d>(
+    data: Option<&'d [u8]>,
+    image: &PlacedImage<'_>,
+) -> Result<(Vec<u8>, &'d [u8], Vec<u8>)> {
+    let (count, items) = match data {
+        Some(section) => {
+            let mut r = wasmparser::BinaryReader::new(section, 0);
+            r.read_u8().map_err(malformed)?;
+            r.read_var_u32().map_err(malformed)?;
+            let count = r.read_var_u32().map_err(malformed)?;
+            (count, &section[r.original_position() as usize..])
+        }
+        None => (0, &[][..]),
+    };
+    let len =
+        u32::try_from(image.bytes.len()).map_err(|_| vfs_err("the image is larger than 4 GiB"))?;
+    let mut head = Vec::new();
+    leb(count + 1, &mut head);
+    let mut segment = vec![0u8]; // active, memory 0
+    wasm_encoder::Encode::encode(
+        &wasm_encoder::ConstExpr::i32_const(image.addr as i32),
+        &mut segment,
+    );
+    leb(len, &mut segment);
+    let size = head.len() + items.len() + segment.len() + image.bytes.len();
+    let size = u32::try_from(size).map_err(|_| vfs_err("the VFS data section is over 4 GiB"))?;
+    let mut section_head = vec![11u8];
+    leb(size, &mut section_head);
+    section_head.extend_from_slice(&head);
+    Ok((section_head, items, segment))
 }
 
 /// A module's bytes without its data (and data count) section, and where that section was.
@@ -106,9 +180,10 @@ fn split_data_section(bytes: &[u8]) -> Result<SplitModule> {
     Ok(SplitModule { without_data, data })
 }
 
-/// Inserts the raw `data_section` (id byte included) right after the code section of `module`
-/// (or after the last non-custom section), where the binary format wants it.
-fn splice_after_code(module: &[u8], data_section: &[u8]) -> Result<Vec<u8>> {
+/// Inserts the raw data section (id byte included), given as consecutive `pieces`, right after
+/// the code section of `module` (or after the last non-custom section), where the binary format
+/// wants it.
+fn splice_after_code(module: &[u8], pieces: &[&[u8]]) -> Result<Vec<u8>> {
     let sections = section_ranges(module)?;
     if sections.iter().any(|(id, _, _)| *id == 11) {
         return Err(vfs_err(
@@ -121,9 +196,12 @@ fn splice_after_code(module: &[u8], data_section: &[u8]) -> Result<Vec<u8>> {
         .map(|(_, _, end)| *end)
         .max()
         .unwrap_or(8);
-    let mut out = Vec::with_capacity(module.len() + data_section.len());
+    let len: usize = pieces.iter().map(|p| p.len()).sum();
+    let mut out = Vec::with_capacity(module.len() + len);
     out.extend_from_slice(&module[..at]);
-    out.extend_from_slice(data_section);
+    for piece in pieces {
+        out.extend_from_slice(piece);
+    }
     out.extend_from_slice(&module[at..]);
     Ok(out)
 }

@@ -12,14 +12,13 @@ fn snapshot(fd_write_body: &str) -> Vec<u8> {
     wasm(&format!(
         r#"(module
   (import "wasivfs_pack" "image_len" (func $len (result i32)))
-  (import "wasivfs_pack" "image_read" (func $read (param i32 i32)))
   (import "wasivfs_pack" "image_placed" (func $placed (param i32 i32)))
   (import "wasi_snapshot_preview1" "fd_write" (func $host_fd_write (param i32 i32 i32 i32) (result i32)))
   (import "wasi_snapshot_preview1" "fd_close" (func $host_fd_close (param i32) (result i32)))
   (memory (export "memory") 1)
   (global $image (mut i32) (i32.const 0))
-  (func $stream (call $read (i32.const 0) (call $len)))
-  (func (export "wasivfs_init") (call $stream) (call $placed (i32.const 0) (call $len)))
+  (func $reserve (drop (memory.grow (i32.const 1))))
+  (func (export "wasivfs_init") (call $reserve) (call $placed (i32.const 0) (call $len)))
   (func (export "debug_dump") (result i32) (call $host_fd_close (i32.const 9)))
   (func (export "wasivfs_fd_write") (param i32 i32 i32 i32) (result i32)
     {fd_write_body}))"#
@@ -51,7 +50,7 @@ fn imports_and_exports(bytes: &[u8]) -> Result<(Vec<String>, Vec<String>, u32)> 
 #[test]
 fn drops_init_code_pack_imports_and_other_exports() -> Result<()> {
     let body = "(i32.add (call $host_fd_write (local.get 0) (local.get 1) (local.get 2) (local.get 3)) (i32.const 100))";
-    let prepared = prepare_vfs(&snapshot(body))?;
+    let prepared = prepare_vfs(&snapshot(body), None)?;
     let (imports, exports, funcs) = imports_and_exports(&prepared)?;
     assert_eq!(imports, ["wasi_snapshot_preview1.fd_write"]);
     assert_eq!(exports, ["wasivfs_fd_write"]);
@@ -78,7 +77,7 @@ fn drops_init_code_pack_imports_and_other_exports() -> Result<()> {
 #[test]
 fn fails_if_a_pack_import_is_still_used() {
     let body = "(drop (call $len)) (i32.const 0)";
-    let r = prepare_vfs(&snapshot(body));
+    let r = prepare_vfs(&snapshot(body), None);
     assert!(
         matches!(&r, Err(MergeError::Vfs(m)) if m.contains("wasivfs_pack.image_len")),
         "{r:?}"
@@ -87,7 +86,10 @@ fn fails_if_a_pack_import_is_still_used() {
 
 #[test]
 fn fails_on_garbage() {
-    assert!(matches!(prepare_vfs(b"not wasm"), Err(MergeError::Vfs(_))));
+    assert!(matches!(
+        prepare_vfs(b"not wasm", None),
+        Err(MergeError::Vfs(_))
+    ));
 }
 
 #[test]
@@ -104,7 +106,7 @@ fn data_section_bypasses_walrus_unchanged() -> Result<()> {
   (data (i32.const 65536) "WVFSIMG image bytes")
   (data (i32.const 131070) "\01\02\03\04"))"#,
     );
-    let prepared = prepare_vfs(&snap)?;
+    let prepared = prepare_vfs(&snap, None)?;
     wasmparser::Validator::new().validate_all(&prepared)?;
     let region = wasivfs_trampoline_gen::memory_region(&prepared, 0, 65536, 19)?;
     assert_eq!(region, b"WVFSIMG image bytes");
@@ -119,9 +121,50 @@ fn data_section_bypasses_walrus_unchanged() -> Result<()> {
 }
 
 #[test]
+fn image_becomes_a_data_segment_after_the_snapshots() -> Result<()> {
+    // Wizer's segments (statics) stay as they are; the image lands in the pages reserved for it.
+    let snap = wasm(
+        r#"(module
+  (import "wasi_snapshot_preview1" "fd_close" (func $host_fd_close (param i32) (result i32)))
+  (memory (export "memory") 3)
+  (func (export "wasivfs_fd_close") (param i32) (result i32) (call $host_fd_close (local.get 0)))
+  (data (i32.const 16) "statics"))"#,
+    );
+    let image = wasivfs_trampoline_gen::PlacedImage {
+        addr: 65536,
+        bytes: b"WVFSIMG image bytes",
+    };
+    let prepared = prepare_vfs(&snap, Some(image))?;
+    wasmparser::Validator::new().validate_all(&prepared)?;
+    let region = wasivfs_trampoline_gen::memory_region(&prepared, 0, 65536, 19)?;
+    assert_eq!(region, b"WVFSIMG image bytes");
+    let low = wasivfs_trampoline_gen::memory_region(&prepared, 0, 16, 7)?;
+    assert_eq!(low, b"statics");
+
+    // Without any data section of its own, too.
+    let bare = wasm(r#"(module (memory (export "memory") 2))"#);
+    let prepared = prepare_vfs(&bare, Some(image))?;
+    wasmparser::Validator::new().validate_all(&prepared)?;
+    let region = wasivfs_trampoline_gen::memory_region(&prepared, 0, 65536, 19)?;
+    assert_eq!(region, b"WVFSIMG image bytes");
+
+    // An image past the reserved pages is refused.
+    let past = wasivfs_trampoline_gen::PlacedImage {
+        addr: 3 * 65536 - 4,
+        bytes: b"too long",
+    };
+    let r = prepare_vfs(&snap, Some(past));
+    assert!(
+        matches!(&r, Err(MergeError::Vfs(m)) if m.contains("does not fit")),
+        "{r:?}"
+    );
+    Ok(())
+}
+
+#[test]
 fn content_segments_are_filled_while_writing() -> Result<()> {
     use wasivfs_trampoline_gen::{memory_region, passive_segments, Content, Merger, Validation};
-    let prepared = prepare_vfs(&snapshot("(i32.const 0)"))?;
+    let prepared = prepare_vfs(&snapshot("(i32.const 0)"), None)?;
     let app = wasm(
         r#"(module
              (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))
@@ -191,7 +234,7 @@ fn streamed_output_is_the_in_memory_output() -> Result<()> {
     use wasivfs_trampoline_gen::{
         lower_memories, lower_memories_to, validate_module, Content, Merger, Validation,
     };
-    let prepared = prepare_vfs(&snapshot("(i32.const 0)"))?;
+    let prepared = prepare_vfs(&snapshot("(i32.const 0)"), None)?;
     let app = wasm(
         r#"(module
              (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))

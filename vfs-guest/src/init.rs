@@ -26,9 +26,11 @@ macro_rules! pack_functions {
             }
         }
 
-        /// Wizer's init function: grows memory by `ceil(len / 65536)` pages, streams the image
-        /// (metadata only: file contents stay in the module's passive segments) into the new
-        /// (64 KiB aligned) pages and tells the packer where it landed.
+        /// Wizer's init function: grows memory by `ceil(len / 65536)` pages for the image
+        /// (metadata only: file contents stay in the module's passive segments) and tells the
+        /// packer where those (64 KiB aligned) pages start. The pages stay zero under Wizer: the
+        /// packer writes the image there as a data segment of its own, so that the image never
+        /// goes through the snapshot.
         #[export_name = $init]
         extern "C" fn wasivfs_init() {
             init();
@@ -49,11 +51,8 @@ fn init() {
         core::arch::wasm32::unreachable();
     }
     let addr = (old as u32) * crate::host::PAGE as u32;
-    // SAFETY: the destination is the freshly grown, unused range [addr, addr + len).
-    unsafe {
-        pack::image_read(addr as i32, len as i32);
-        pack::image_placed(addr as i32, len as i32);
-    }
+    // SAFETY: a pack-time import with the documented signature.
+    unsafe { pack::image_placed(addr as i32, len as i32) };
     IMAGE_ADDR.store(addr, Ordering::Relaxed);
     IMAGE_LEN.store(len, Ordering::Relaxed);
 }
@@ -61,6 +60,7 @@ fn init() {
 /// The image bytes placed by `wasivfs_init`.
 pub fn image_bytes() -> Option<&'static [u8]> {
     let (addr, len) = image_location()?;
-    // SAFETY: `wasivfs_init` filled exactly this range and nothing writes to it afterwards.
+    // SAFETY: `wasivfs_init` reserved exactly this range, the packer's data segment fills it at
+    // instantiation, and nothing writes to it afterwards.
     Some(unsafe { core::slice::from_raw_parts(addr as *const u8, len as usize) })
 }

@@ -6,8 +6,8 @@
 //! `source` (a path, say) and a content digest, identical contents are stored once, and the returned
 //! [`Layout`] says which byte range of the content region each distinct content fills.
 
-use crate::{Kind, DIRENT_LEN, HEADER_LEN, INODE_LEN, MAGIC, MOUNT_LEN, VERSION};
-use std::collections::{HashMap, VecDeque};
+use crate::Kind;
+use std::collections::HashMap;
 
 /// Why a tree cannot be laid out.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,6 +38,8 @@ pub enum BuildError {
     },
     /// [`Limits::segment_len`] is 0.
     ZeroSegmentLength,
+    /// More than 2^32 entries, contents or directories.
+    TooManyEntries,
 }
 
 /// Bounds a layout must respect (the packer derives them from the module limits).
@@ -71,6 +73,7 @@ impl std::fmt::Display for BuildError {
                 "too large for a module: the file contents are {total} bytes, a module's data section can hold {limit} next to this module's own"
             ),
             BuildError::ZeroSegmentLength => f.write_str("the content segment length is 0"),
+            BuildError::TooManyEntries => f.write_str("too many entries: the format counts them in 32 bits"),
         }
     }
 }
@@ -80,20 +83,24 @@ impl std::error::Error for BuildError {}
 /// A node handle returned by the `add_*` methods (not the final inode number).
 pub type NodeId = u32;
 
-enum Node<S> {
-    Dir {
-        mtime_ns: u64,
-        children: Vec<(String, NodeId)>,
-    },
-    File {
-        mtime_ns: u64,
-        blob: usize,
-        _source: std::marker::PhantomData<S>,
-    },
-    Symlink {
-        mtime_ns: u64,
-        target: String,
-    },
+/// A node, 24 bytes whatever its kind: a tree of millions of entries is held compactly.
+#[derive(Clone, Copy)]
+struct Node {
+    mtime_ns: u64,
+    kind: Kind,
+    /// Directory: its number in [`ImageBuilder::dirs`]. File: its content number. Symlink: the
+    /// target's offset in [`ImageBuilder::names`].
+    a: u32,
+    /// Symlink: the target's length. Otherwise 0.
+    b: u32,
+}
+
+/// A directory entry: the name (a span of [`ImageBuilder::names`]) and the node it names.
+#[derive(Clone, Copy)]
+struct Child {
+    name_off: u32,
+    name_len: u32,
+    node: NodeId,
 }
 
 /// One distinct file content and where its bytes come from.
@@ -120,7 +127,11 @@ pub struct MountOptions {
 pub struct ImageBuilder<S> {
     mounts: Vec<(String, NodeId)>,
     mount_options: HashMap<NodeId, MountOptions>,
-    nodes: Vec<Node<S>>,
+    nodes: Vec<Node>,
+    /// The entries of each directory, by directory number, in the order they were added.
+    dirs: Vec<Vec<Child>>,
+    /// Every entry name and link target, back to back.
+    names: Vec<u8>,
     blobs: Vec<(u64, S)>,
     by_digest: HashMap<([u8; 32], u64), usize>,
     config: Vec<u8>,
@@ -209,6 +220,8 @@ impl<S> ImageBuilder<S> {
             mounts: Vec::new(),
             mount_options: HashMap::new(),
             nodes: Vec::new(),
+            dirs: Vec::new(),
+            names: Vec::new(),
             blobs: Vec::new(),
             by_digest: HashMap::new(),
             config: Vec::new(),
@@ -229,10 +242,7 @@ impl<S> ImageBuilder<S> {
         if self.mounts.iter().any(|(p, _)| p == guest) {
             return Err(BuildError::DuplicateMount(guest.to_string()));
         }
-        let id = self.push(Node::Dir {
-            mtime_ns,
-            children: Vec::new(),
-        });
+        let id = self.push_dir(mtime_ns)?;
         self.mounts.push((guest.to_string(), id));
         Ok(id)
     }
@@ -265,14 +275,9 @@ impl<S> ImageBuilder<S> {
         name: &str,
         mtime_ns: u64,
     ) -> Result<NodeId, BuildError> {
-        self.add_child(
-            parent,
-            name,
-            Node::Dir {
-                mtime_ns,
-                children: Vec::new(),
-            },
-        )
+        self.check_entry(parent, name)?;
+        let id = self.push_dir(mtime_ns)?;
+        self.add_child(parent, name, id)
     }
 
     /// Adds a file of `len` bytes whose contents hash to `digest`; `source` says where to read them.
@@ -322,15 +327,26 @@ impl<S> ImageBuilder<S> {
         mtime_ns: u64,
         blob: usize,
     ) -> Result<NodeId, BuildError> {
-        self.add_child(
-            parent,
-            name,
-            Node::File {
-                mtime_ns,
-                blob,
-                _source: std::marker::PhantomData,
-            },
-        )
+        self.check_entry(parent, name)?;
+        let blob = u32::try_from(blob).map_err(|_| BuildError::TooManyEntries)?;
+        let id = self.push(Node {
+            mtime_ns,
+            kind: Kind::File,
+            a: blob,
+            b: 0,
+        })?;
+        self.add_child(parent, name, id)
+    }
+
+    /// Gives back the spare capacity of the builder's tables (they grow by doubling while a
+    /// tree is added), once the tree is complete.
+    pub fn shrink_to_fit(&mut self) {
+        self.nodes.shrink_to_fit();
+        self.names.shrink_to_fit();
+        self.blobs.shrink_to_fit();
+        for children in &mut self.dirs {
+            children.shrink_to_fit();
+        }
     }
 
     /// The contents added so far, by number, in the order they were added: length and source.
@@ -349,8 +365,8 @@ impl<S> ImageBuilder<S> {
             }
         }
         for node in &mut self.nodes {
-            if let Node::File { blob, .. } = node {
-                *blob = same[*blob];
+            if node.kind == Kind::File {
+                node.a = same[node.a as usize] as u32;
             }
         }
     }
@@ -363,227 +379,75 @@ impl<S> ImageBuilder<S> {
         target: &str,
         mtime_ns: u64,
     ) -> Result<NodeId, BuildError> {
-        self.add_child(
-            parent,
-            name,
-            Node::Symlink {
-                mtime_ns,
-                target: target.to_string(),
-            },
-        )
+        self.check_entry(parent, name)?;
+        let (off, len) = self.intern(target)?;
+        let id = self.push(Node {
+            mtime_ns,
+            kind: Kind::Symlink,
+            a: off,
+            b: len,
+        })?;
+        self.add_child(parent, name, id)
     }
 
-    fn push(&mut self, n: Node<S>) -> NodeId {
-        self.nodes.push(n);
-        (self.nodes.len() - 1) as NodeId
-    }
-
-    fn add_child(&mut self, parent: NodeId, name: &str, n: Node<S>) -> Result<NodeId, BuildError> {
-        check_name(name)?;
-        match self.nodes.get(parent as usize) {
-            Some(Node::Dir { children, .. }) => {
-                if children.iter().any(|(c, _)| c == name) {
-                    return Err(BuildError::DuplicateName(name.to_string()));
-                }
-            }
-            _ => return Err(BuildError::NotADirectory(parent)),
-        }
-        let id = self.push(n);
-        if let Some(Node::Dir { children, .. }) = self.nodes.get_mut(parent as usize) {
-            children.push((name.to_string(), id));
-        }
+    /// Adds an empty directory node (not yet anyone's child).
+    fn push_dir(&mut self, mtime_ns: u64) -> Result<NodeId, BuildError> {
+        let dir = u32::try_from(self.dirs.len()).map_err(|_| BuildError::TooManyEntries)?;
+        let id = self.push(Node {
+            mtime_ns,
+            kind: Kind::Directory,
+            a: dir,
+            b: 0,
+        })?;
+        self.dirs.push(Vec::new());
         Ok(id)
     }
 
-    /// Lays the tree out within `limits`.
-    pub fn finish(mut self, limits: Limits) -> Result<Layout<S>, BuildError> {
-        if limits.segment_len == 0 {
-            return Err(BuildError::ZeroSegmentLength);
-        }
-        for n in &mut self.nodes {
-            if let Node::Dir { children, .. } = n {
-                children.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-            }
-        }
-        // Breadth-first numbering: node id -> inode number, and the dirent runs.
-        let mut ino_of = vec![u32::MAX; self.nodes.len()];
-        let mut order: Vec<NodeId> = Vec::with_capacity(self.nodes.len());
-        let mut parent_of: Vec<u32> = Vec::with_capacity(self.nodes.len());
-        let mut dir_run: HashMap<NodeId, (u32, u32)> = HashMap::new();
-        let mut dirents: Vec<(String, NodeId)> = Vec::new();
-        let mut queue = VecDeque::new();
-        for (_, root) in &self.mounts {
-            let ino = order.len() as u32;
-            ino_of[*root as usize] = ino;
-            order.push(*root);
-            parent_of.push(ino);
-            queue.push_back(*root);
-        }
-        while let Some(dir) = queue.pop_front() {
-            let dir_ino = ino_of[dir as usize];
-            let Node::Dir { children, .. } = &self.nodes[dir as usize] else {
-                continue;
-            };
-            dir_run.insert(dir, (dirents.len() as u32, children.len() as u32));
-            for (name, child) in children {
-                let ino = order.len() as u32;
-                ino_of[*child as usize] = ino;
-                order.push(*child);
-                parent_of.push(dir_ino);
-                dirents.push((name.clone(), *child));
-                if matches!(self.nodes[*child as usize], Node::Dir { .. }) {
-                    queue.push_back(*child);
-                }
-            }
-        }
+    fn push(&mut self, n: Node) -> Result<NodeId, BuildError> {
+        let id = NodeId::try_from(self.nodes.len()).map_err(|_| BuildError::TooManyEntries)?;
+        self.nodes.push(n);
+        Ok(id)
+    }
 
-        // Strings, blobs in first-use order.
-        let mut strings: Vec<u8> = Vec::new();
-        let mut put = |s: &str| -> (u32, u32) {
-            let off = strings.len() as u32;
-            strings.extend_from_slice(s.as_bytes());
-            (off, s.len() as u32)
-        };
-        let mount_options = &self.mount_options;
-        let mounts: Vec<(u32, u32, u32, MountOptions)> = self
-            .mounts
-            .iter()
-            .map(|(p, root)| {
-                let (o, l) = put(p);
-                let opts = mount_options.get(root).copied().unwrap_or_default();
-                (o, l, ino_of[*root as usize], opts)
-            })
-            .collect();
-        let dirent_recs: Vec<(u32, u32, u32)> = dirents
-            .iter()
-            .map(|(name, node)| {
-                let (o, l) = put(name);
-                (o, l, ino_of[*node as usize])
-            })
-            .collect();
-        let mut blob_pos: Vec<Option<u64>> = vec![None; self.blobs.len()];
-        let mut blob_order: Vec<usize> = Vec::new();
-        let mut data_len: u64 = 0;
-        let mut stats = Stats::default();
-        let mut inode_recs: Vec<(Kind, u64, u64, u32, u64)> = Vec::with_capacity(order.len());
-        for (i, node) in order.iter().enumerate() {
-            let rec = match &self.nodes[*node as usize] {
-                Node::Dir { mtime_ns, .. } => {
-                    stats.dirs += 1;
-                    let (first, count) = dir_run.get(node).copied().unwrap_or((0, 0));
-                    (Kind::Directory, first as u64, count as u64, *mtime_ns)
-                }
-                Node::File { mtime_ns, blob, .. } => {
-                    let len = self.blobs[*blob].0;
-                    stats.files += 1;
-                    stats.file_bytes += len;
-                    let off = match blob_pos[*blob] {
-                        Some(o) => o,
-                        None => {
-                            let o = data_len;
-                            blob_pos[*blob] = Some(o);
-                            blob_order.push(*blob);
-                            data_len += len;
-                            o
-                        }
-                    };
-                    (Kind::File, off, len, *mtime_ns)
-                }
-                Node::Symlink { mtime_ns, target } => {
-                    stats.symlinks += 1;
-                    let (o, l) = put(target);
-                    (Kind::Symlink, o as u64, l as u64, *mtime_ns)
-                }
-            };
-            inode_recs.push((rec.0, rec.1, rec.2, parent_of[i], rec.3));
-        }
-        stats.stored_bytes = data_len;
-
-        let mounts_off = HEADER_LEN as u64;
-        let inodes_off = mounts_off + (mounts.len() * MOUNT_LEN) as u64;
-        let dirents_off = inodes_off + (inode_recs.len() * INODE_LEN) as u64;
-        let strings_off = dirents_off + (dirent_recs.len() * DIRENT_LEN) as u64;
-        let config_off = strings_off + strings.len() as u64;
-        let total = config_off + self.config.len() as u64;
-        let limit = limits.metadata.min(u32::MAX as u64);
-        if total > limit {
-            return Err(BuildError::TooLarge { total, limit });
-        }
-        let content_limit = limits.content.min(u32::MAX as u64);
-        if data_len > content_limit {
-            return Err(BuildError::ContentTooLarge {
-                total: data_len,
-                limit: content_limit,
+    /// Appends `s` to the names and returns its span.
+    fn intern(&mut self, s: &str) -> Result<(u32, u32), BuildError> {
+        let off = self.names.len();
+        let end = off + s.len();
+        if u32::try_from(end).is_err() {
+            return Err(BuildError::TooLarge {
+                total: end as u64,
+                limit: u32::MAX as u64,
             });
         }
-        // Everything below fits in u32 because total and data_len do.
-        let mut m: Vec<u8> = Vec::with_capacity(total as usize);
-        m.extend_from_slice(&MAGIC);
-        for v in [
-            VERSION,
-            HEADER_LEN as u32,
-            total as u32,
-            mounts.len() as u32,
-            mounts_off as u32,
-            inode_recs.len() as u32,
-            inodes_off as u32,
-            dirent_recs.len() as u32,
-            dirents_off as u32,
-            strings_off as u32,
-            strings.len() as u32,
-            limits.segment_len,
-            data_len as u32,
-            if self.config.is_empty() {
-                0
-            } else {
-                config_off as u32
-            },
-        ] {
-            m.extend_from_slice(&v.to_le_bytes());
-        }
-        debug_assert_eq!(m.len(), HEADER_LEN);
-        for (o, l, root, opts) in &mounts {
-            for v in [*o, *l, *root, opts.flags] {
-                m.extend_from_slice(&v.to_le_bytes());
-            }
-            m.extend_from_slice(&opts.size_limit.to_le_bytes());
-        }
-        for (kind, a, b, parent, mtime) in &inode_recs {
-            m.extend_from_slice(&[*kind as u8, 0, 0, 0]);
-            m.extend_from_slice(&(*a as u32).to_le_bytes());
-            m.extend_from_slice(&(*b as u32).to_le_bytes());
-            m.extend_from_slice(&parent.to_le_bytes());
-            m.extend_from_slice(&mtime.to_le_bytes());
-            m.extend_from_slice(&0u64.to_le_bytes());
-        }
-        for (o, l, ino) in &dirent_recs {
-            for v in [*o, *l, *ino] {
-                m.extend_from_slice(&v.to_le_bytes());
-            }
-        }
-        m.extend_from_slice(&strings);
-        m.extend_from_slice(&self.config);
+        self.names.extend_from_slice(s.as_bytes());
+        Ok((off as u32, s.len() as u32))
+    }
 
-        let mut slots: Vec<Option<(u64, S)>> = self.blobs.into_iter().map(Some).collect();
-        let mut blobs = Vec::with_capacity(blob_order.len());
-        let mut at = 0u64;
-        for b in blob_order {
-            if let Some((len, source)) = slots[b].take() {
-                blobs.push(Blob {
-                    offset: at,
-                    len,
-                    source,
-                });
-                at += len;
-            }
+    /// The name or target at span `(off, len)` of the names.
+    fn name(&self, off: u32, len: u32) -> &[u8] {
+        &self.names[off as usize..(off + len) as usize]
+    }
+
+    /// Fails unless `name` is a valid entry name and `parent` a directory of this builder.
+    fn check_entry(&self, parent: NodeId, name: &str) -> Result<(), BuildError> {
+        check_name(name)?;
+        match self.nodes.get(parent as usize) {
+            Some(n) if n.kind == Kind::Directory => Ok(()),
+            _ => Err(BuildError::NotADirectory(parent)),
         }
-        Ok(Layout {
-            metadata: m,
-            blobs,
-            content_len: data_len,
-            segment_len: limits.segment_len,
-            stats,
-        })
+    }
+
+    /// Makes node `id` the entry `name` of directory `parent` (both checked by the caller). Two
+    /// entries of one name are found when [`ImageBuilder::finish`] sorts each directory.
+    fn add_child(&mut self, parent: NodeId, name: &str, id: NodeId) -> Result<NodeId, BuildError> {
+        let (name_off, name_len) = self.intern(name)?;
+        let dir = self.nodes[parent as usize].a as usize;
+        self.dirs[dir].push(Child {
+            name_off,
+            name_len,
+            node: id,
+        });
+        Ok(id)
     }
 }
 
@@ -614,5 +478,6 @@ impl<S> Layout<S> {
     }
 }
 
+mod layout;
 #[cfg(test)]
 mod tests;

@@ -34,7 +34,7 @@ fn layout_of(walked: Walked) -> (Vec<u8>, Vec<u8>) {
             roots
                 .open(src)?
                 .read_exact(out)
-                .map_err(|e| PackError::io(&src.rel, e))
+                .map_err(|e| PackError::io(roots.rel(src), e))
         })
         .unwrap();
     (layout.metadata, content)

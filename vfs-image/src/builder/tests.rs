@@ -107,14 +107,25 @@ fn rejects_bad_input() {
     assert!(b.add_mount("/", 0).is_err());
     assert!(b.add_dir(r, "..", 0).is_err());
     assert!(b.add_dir(r, "a/b", 0).is_err());
+    assert!(b.add_dir(7, "x", 0).is_err());
     b.add_dir(r, "x", 0).unwrap();
-    assert!(b.add_dir(r, "x", 0).is_err());
     b.add_file(r, "big", 0, 5 << 30, [1; 32], ()).unwrap();
     assert!(matches!(
         b.finish(LIMITS),
         Err(BuildError::ContentTooLarge { .. })
     ));
     assert_eq!(Image::parse(b"short").unwrap_err(), crate::Error::Truncated);
+
+    // Two entries of one name in a directory (of any kinds) are found by the layout.
+    let mut b: ImageBuilder<()> = ImageBuilder::new();
+    let r = b.add_mount("/", 0).unwrap();
+    b.add_dir(r, "x", 0).unwrap();
+    b.add_dir(r, "y", 0).unwrap();
+    b.add_symlink(r, "x", "y", 0).unwrap();
+    assert_eq!(
+        b.finish(LIMITS).unwrap_err(),
+        BuildError::DuplicateName("x".into())
+    );
 }
 
 #[test]
