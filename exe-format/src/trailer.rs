@@ -9,7 +9,8 @@
 //! [runner binary][zero padding][payload][options][footer]
 //! ```
 //!
-//! - *payload*: the module precompiled by `Engine::precompile_module`; it
+//! - *payload*: the module precompiled by `Engine::precompile_module`, or the
+//!   component by `Component::serialize` (wasmtime's header tells them apart); it
 //!   starts at a multiple of [`PAYLOAD_ALIGN`] so that it can be mapped from
 //!   the file directly.
 //! - *options*: the baked run options ([`Options`]).

@@ -55,11 +55,14 @@ pub fn precompile(module: &[u8]) -> Result<Vec<u8>> {
     precompile_for(module, None)
 }
 
-/// Compiles `module` with the settings the runner expects: for `target` and the baseline CPU
-/// of its architecture, or, with `None`, for this machine (CPU features detected).
+/// Compiles `module` (a core module, or a WASI 0.2 command component) with the settings the
+/// runner expects: for `target` and the baseline CPU of its architecture, or, with `None`, for
+/// this machine (CPU features detected). The runner tells the two kinds apart by the artifact.
 pub fn precompile_for(module: &[u8], target: Option<&Target>) -> Result<Vec<u8>> {
-    if let Some(problem) = wasivfs_abi::BinaryKind::of(module).problem() {
-        bail!("{problem}; wasivfs exe takes a core module");
+    let kind = wasivfs_abi::BinaryKind::of(module);
+    let component = kind == wasivfs_abi::BinaryKind::Component;
+    if let (false, Some(problem)) = (component, kind.problem()) {
+        bail!("{problem}; wasivfs exe takes a core module or a component");
     }
     let mut config = Config::new();
     engine_config::apply(&mut config);
@@ -69,9 +72,28 @@ pub fn precompile_for(module: &[u8], target: Option<&Target>) -> Result<Vec<u8>>
             .map_err(|e| anyhow::anyhow!("target {}: {e:#}", t.triple))?;
     }
     let engine = Engine::new(&config).map_err(|e| anyhow::anyhow!("{e:#}"))?;
-    engine
-        .precompile_module(module)
-        .map_err(|e| anyhow::anyhow!("cannot compile the module: {}", one_line(&format!("{e:#}"))))
+    let failed = |what: &str, e: wasmtime::Error| {
+        anyhow::anyhow!("cannot compile the {what}: {}", one_line(&format!("{e:#}")))
+    };
+    if !component {
+        return engine
+            .precompile_module(module)
+            .map_err(|e| failed("module", e));
+    }
+    let compiled =
+        wasmtime::component::Component::new(&engine, module).map_err(|e| failed("component", e))?;
+    let ty = compiled.component_type();
+    if !ty.exports(&engine).any(|(name, _)| is_cli_run(name)) {
+        bail!(
+            "the component exports no `wasi:cli/run` (0.2): only command components run as executables"
+        );
+    }
+    compiled.serialize().map_err(|e| failed("component", e))
+}
+
+/// Whether an export name is `wasi:cli/run` of WASI 0.2 (any 0.2.x).
+fn is_cli_run(name: &str) -> bool {
+    name.strip_prefix("wasi:cli/run@0.2.").is_some()
 }
 
 /// The target of `opts`: `--target`, else the one wasivfs was built for.

@@ -13,7 +13,8 @@ use crate::target::Target;
 /// `wasivfs exe MODULE -o APP [--target TRIPLE] [--dir HOST::GUEST]...`
 #[derive(Debug, Clone, Args)]
 pub struct ExeArgs {
-    /// The WASI preview 1 command module to turn into an executable (packed or not).
+    /// The WASI preview 1 command module, or WASI 0.2 command component, to turn into an
+    /// executable (packed or not).
     #[arg(required_unless_present = "list_targets")]
     pub input: Option<PathBuf>,
     /// Where to write the executable (`.exe` is added for Windows if the name has no extension).

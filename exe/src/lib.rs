@@ -1,7 +1,9 @@
-//! `wasivfs exe`: makes a native executable that runs a WASI preview 1 module.
+//! `wasivfs exe`: makes a native executable that runs a WASI preview 1 module or a WASI 0.2
+//! command component.
 //!
 //! The module is compiled ahead of time by Cranelift
-//! ([`wasmtime::Engine::precompile_module`]); the result is appended, with a
+//! ([`wasmtime::Engine::precompile_module`], or `Component::serialize` for a component); the
+//! result is appended, with a
 //! checksummed trailer, to the *runner* (the `exe/runner/` crate: a small
 //! binary with the wasmtime runtime and WASI but no compiler). At start-up
 //! the runner maps the precompiled module from its own file and runs it.

