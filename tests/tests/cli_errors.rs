@@ -125,7 +125,7 @@ impl Inputs {
 #[test]
 fn bad_modules_are_refused() {
     let full = fixtures::fsops();
-    let cases: [(&str, &str, Vec<u8>, &str); 7] = [
+    let cases: [(&str, &str, Vec<u8>, &str); 8] = [
         (
             "not wasm",
             "notwasm.wasm",
@@ -155,6 +155,16 @@ fn bad_modules_are_refused() {
             "native.wasm",
             fixtures::wat(r#"(component (import "wasi:filesystem/preopens@0.2.3" (instance)))"#),
             "native WASI 0.2 component",
+        ),
+        (
+            "dynamically linked component",
+            "linked.wasm",
+            fixtures::wat(
+                r#"(component
+                     (core module (import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32 i32) (result i32))))
+                     (core module (import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32 i32) (result i32)))))"#,
+            ),
+            "2 core modules of the component import `wasi_snapshot_preview1` (a dynamically linked program",
         ),
         (
             "shared memory",

@@ -84,10 +84,7 @@ pub fn classify_component(bytes: &[u8]) -> Result<ComponentKind> {
         }),
         (0, Some(import)) => Ok(ComponentKind::NativeFilesystem { import }),
         (0, None) => Ok(ComponentKind::NoFilesystem),
-        (n, _) => Err(MergeError::Malformed(format!(
-            "{n} core modules of the component import `{}`; only components with one (built by the preview 1 adapter) can be packed",
-            wasi::PREVIEW1
-        ))),
+        (n, _) => Err(MergeError::LinkedComponent(n)),
     }
 }
 
