@@ -33,9 +33,10 @@ impl Copied {
     /// What the cache remembers for a valid input: its hash and who validated it.
     fn memo_key(&self) -> String {
         format!(
-            "core module sha256:{} valid for {} (the features of a merged module)",
+            "core module sha256:{} valid for {} with features {:x}",
             self.input_sha256,
-            crate::TOOL
+            crate::TOOL,
+            wasivfs_trampoline_gen::validation_features().bits()
         )
     }
 }

@@ -36,5 +36,5 @@ pub use error::{MergeError, Result};
 pub use lower::{lower_memories, lower_memories_to, Lowering, SectionRewrite};
 pub use merge::{append_layer_section, merge, Content, MergePlan, Merger, Validation};
 pub use readback::{memory_region, passive_segments, wasivfs_sections};
-pub use validate::{validate_module, validate_module_except};
+pub use validate::{features as validation_features, validate_module, validate_module_except};
 pub use vfs::{prepare_vfs, PlacedImage};

@@ -3,9 +3,10 @@
 use rayon::prelude::*;
 use wasmparser::{FuncValidatorAllocations, Parser, ValidPayload, Validator, WasmFeatures};
 
-/// The features the merged module may use: everything a WASI program built by current
-/// toolchains may contain, and multi-memory (which the merge itself needs).
-pub(crate) fn features() -> WasmFeatures {
+/// The features the merged module may use, and the output and the input are validated with:
+/// everything a WASI program built by current toolchains may contain, and multi-memory (which
+/// the merge itself needs).
+pub fn features() -> WasmFeatures {
     WasmFeatures::default() | WasmFeatures::MULTI_MEMORY | WasmFeatures::LEGACY_EXCEPTIONS
 }
 
