@@ -43,8 +43,8 @@ modification times: not on host paths, listing order, owners or the machine. SOU
 (seconds) lowers every later modification time to it; --mtime sets them all.
 
 The VFS, compiled once for the pack-time snapshot, is kept in the compilation cache that
-`wasivfs run` uses (~/.cache/wasivfs/modules, $WASIVFS_CACHE/modules); --no-cache compiles it
-every time.";
+`wasivfs run` uses (~/.cache/wasivfs/modules, $WASIVFS_CACHE/modules), which also remembers the
+input modules found valid; --no-cache compiles and validates every time.";
 
 /// Embed host directories into a WASI preview 1 module.
 #[derive(Args, Debug)]
@@ -136,8 +136,8 @@ pub struct PackArgs {
           default_value = "allow")]
     pub host_dirs: HostDirs,
 
-    /// Compile the VFS for the pack-time snapshot every time instead of keeping it in the
-    /// compilation cache (the output is the same either way).
+    /// Compile the VFS for the pack-time snapshot, and validate the input, every time instead of
+    /// using the compilation cache (the output is the same either way).
     #[arg(long)]
     pub no_cache: bool,
 
