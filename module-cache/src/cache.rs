@@ -100,6 +100,30 @@ impl std::fmt::Display for Lookup {
     }
 }
 
+impl Lookup {
+    /// What the user should hear about this lookup, one line each (the program still runs):
+    /// a damaged entry that was replaced, an entry that could not be stored.
+    pub fn troubles(&self) -> Vec<String> {
+        let Lookup::Compiled {
+            reason,
+            store_error,
+        } = self
+        else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        if let Miss::Damaged(why) = reason {
+            out.push(format!(
+                "{why}: damaged compilation cache entry, recompiled"
+            ));
+        }
+        if let Some(e) = store_error {
+            out.push(format!("{}: cannot store the compiled module", one_line(e)));
+        }
+        out
+    }
+}
+
 impl ModuleCache {
     /// A cache in `dir` (created on first store) with the default size bound.
     pub fn new(dir: impl Into<PathBuf>) -> ModuleCache {
@@ -149,11 +173,6 @@ impl ModuleCache {
     /// else compiled and stored. Errors are about the module itself (unreadable, not wasm, does
     /// not compile); trouble with the cache only shows in the returned [`Lookup`].
     pub fn load(&self, engine: &Engine, path: &Path) -> Result<(Module, Lookup)> {
-        self.load_as(engine, path)
-    }
-
-    /// [`ModuleCache::load`] for the component at `path`.
-    pub fn load_component(&self, engine: &Engine, path: &Path) -> Result<(Component, Lookup)> {
         self.load_as(engine, path)
     }
 
@@ -317,8 +336,7 @@ impl Compiled {
     fn of<T: Artifact>(engine: &Engine, bytes: &[u8]) -> Result<Compiled> {
         Ok(Compiled {
             module_hash: hash_bytes(bytes),
-            artifact: T::precompile(engine, bytes)
-                .map_err(|e| anyhow!(e).context(format!("cannot compile the {}", T::WHAT)))?,
+            artifact: T::precompile(engine, bytes).map_err(compile_error::<T>)?,
         })
     }
 }
@@ -341,10 +359,7 @@ pub fn load_component_for_run(engine: &Engine, path: &Path, use_cache: bool) -> 
 fn load_for_run_as<T: Artifact>(engine: &Engine, path: &Path, use_cache: bool) -> Result<T> {
     let log = std::env::var(CACHE_LOG_ENV).is_ok_and(|v| v == "1");
     if !use_cache {
-        let mut file = File::open(path)?;
-        check_magic::<T>(&mut file)?;
-        let module = T::compile(engine, &read_all(&mut file)?)
-            .map_err(|e| anyhow!(e).context(format!("cannot compile the {}", T::WHAT)))?;
+        let module = compile_file::<T>(engine, path)?;
         if log {
             eprintln!("wasivfs: compiled (--no-cache)");
         }
@@ -354,29 +369,29 @@ fn load_for_run_as<T: Artifact>(engine: &Engine, path: &Path, use_cache: bool) -
         Ok(c) => c,
         Err(e) => {
             eprintln!("warning: {e:#}; compiling without the cache");
-            let mut file = File::open(path)?;
-            check_magic::<T>(&mut file)?;
-            return T::compile(engine, &read_all(&mut file)?)
-                .map_err(|e| anyhow!(e).context(format!("cannot compile the {}", T::WHAT)));
+            return compile_file::<T>(engine, path);
         }
     };
     let (module, lookup) = cache.load_as::<T>(engine, path)?;
-    if let Lookup::Compiled {
-        reason,
-        store_error,
-    } = &lookup
-    {
-        if let Miss::Damaged(why) = reason {
-            eprintln!("warning: {why}: damaged compilation cache entry, recompiled");
-        }
-        if let Some(e) = store_error {
-            eprintln!("warning: {}: cannot store the compiled module", one_line(e));
-        }
+    for trouble in lookup.troubles() {
+        eprintln!("warning: {trouble}");
     }
     if log {
         eprintln!("wasivfs: {lookup}");
     }
     Ok(module)
+}
+
+/// Compiles the `T` at `path`, without the cache.
+fn compile_file<T: Artifact>(engine: &Engine, path: &Path) -> Result<T> {
+    let mut file = File::open(path)?;
+    check_magic::<T>(&mut file)?;
+    T::compile(engine, &read_all(&mut file)?).map_err(|e| compile_error::<T>(e))
+}
+
+/// The error of a `T` that does not compile.
+fn compile_error<T: Artifact>(e: wasmtime::Error) -> anyhow::Error {
+    anyhow!(e).context(format!("cannot compile the {}", T::WHAT))
 }
 
 fn one_line(s: &str) -> String {
@@ -546,7 +561,6 @@ fn engine_key(engine: &Engine) -> String {
     format!("{:016x}", h.finish())
 }
 
-/// Fails unless the file starts with a core module's header.
 /// Fails unless `file` starts with the header of a `T` (a core module or a component).
 fn check_magic<T: Artifact>(file: &mut File) -> Result<()> {
     use wasivfs_abi::BinaryKind;

@@ -298,7 +298,7 @@ fn pack_module_into<W: std::io::Write>(
     });
     let (scanned, walked, writable) = front?;
     let mut prepared = prepared?;
-    let cache_warning = prepared.cache_warning.take();
+    let cache_warnings = std::mem::take(&mut prepared.cache_warnings);
     let walk_counts = walked.counts;
 
     let started = stage_start(&*progress, Stage::Layout);
@@ -412,7 +412,7 @@ fn pack_module_into<W: std::io::Write>(
     wasivfs_trampoline_gen::append_layer_section(out, &info.to_json()).map_err(emit_err)?;
     timings.push(stage_done(&*progress, Stage::Merge, started));
     let output_size = out.count();
-    let mut warnings: Vec<String> = cache_warning.into_iter().collect();
+    let mut warnings = cache_warnings;
     if output_size > BROWSER_MODULE_LIMIT {
         warnings.push(format!(
             "the output is {} MiB: V8 (Node, Deno, Chrome), SpiderMonkey and JavaScriptCore refuse modules over 1 GiB",

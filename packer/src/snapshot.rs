@@ -44,8 +44,8 @@ pub struct Prepared<'v> {
     engine: Engine,
     module: Module,
     initial_pages: u64,
-    /// Trouble with the compilation cache (the pack goes on): one line for the user.
-    pub cache_warning: Option<String>,
+    /// Trouble with the compilation cache (the pack goes on): one line each for the user.
+    pub cache_warnings: Vec<String>,
 }
 
 /// Instruments and compiles `vfs_wasm`, through the compilation cache in `cache` (a
@@ -67,16 +67,17 @@ pub fn prepare<'v>(vfs_wasm: &'v [u8], input: &Path, cache: Option<&Path>) -> Re
     config.cranelift_opt_level(OptLevel::None);
     let engine = Engine::new(&config).map_err(|e| fail(format!("{e:#}")))?;
     let compile_err = |e: anyhow::Error| fail(format!("cannot compile the VFS module: {e:#}"));
-    let (module, cache_warning) = match cache {
+    let (module, cache_warnings) = match cache {
         None => (
             Module::new(&engine, &instrumented).map_err(|e| compile_err(e.into()))?,
-            None,
+            Vec::new(),
         ),
         Some(dir) => {
             let (module, lookup) = wasivfs_module_cache::ModuleCache::new(dir)
                 .load_bytes(&engine, &instrumented)
                 .map_err(compile_err)?;
-            (module, cache_trouble(&lookup))
+            let warnings = lookup.troubles().into_iter();
+            (module, warnings.map(|t| format!("the VFS: {t}")).collect())
         }
     };
     let initial_pages = module
@@ -92,30 +93,8 @@ pub fn prepare<'v>(vfs_wasm: &'v [u8], input: &Path, cache: Option<&Path>) -> Re
         engine,
         module,
         initial_pages,
-        cache_warning,
+        cache_warnings,
     })
-}
-
-/// What the user should hear about a cache lookup: a damaged entry (replaced) or an entry that
-/// could not be stored.
-fn cache_trouble(lookup: &wasivfs_module_cache::Lookup) -> Option<String> {
-    use wasivfs_module_cache::{Lookup, Miss};
-    match lookup {
-        Lookup::Compiled {
-            reason: Miss::Damaged(why),
-            ..
-        } => Some(format!(
-            "{why}: damaged compilation cache entry for the VFS, recompiled"
-        )),
-        Lookup::Compiled {
-            store_error: Some(e),
-            ..
-        } => Some(format!(
-            "cannot store the compiled VFS in the cache: {}",
-            e.split_whitespace().collect::<Vec<_>>().join(" ")
-        )),
-        _ => None,
-    }
 }
 
 impl Prepared<'_> {
