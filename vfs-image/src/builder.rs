@@ -194,6 +194,11 @@ pub struct Stats {
     pub stored_bytes: u64,
 }
 
+/// The bytes at `(off, len)` of a name table.
+fn span(names: &[u8], off: u32, len: u32) -> &[u8] {
+    &names[off as usize..(off + len) as usize]
+}
+
 fn check_name(name: &str) -> Result<(), BuildError> {
     if name.is_empty() || name == "." || name == ".." || name.contains('/') || name.contains('\0') {
         return Err(BuildError::BadName(name.to_string()));
@@ -425,7 +430,7 @@ impl<S> ImageBuilder<S> {
 
     /// The name or target at span `(off, len)` of the names.
     fn name(&self, off: u32, len: u32) -> &[u8] {
-        &self.names[off as usize..(off + len) as usize]
+        span(&self.names, off, len)
     }
 
     /// Fails unless `name` is a valid entry name and `parent` a directory of this builder.

@@ -201,7 +201,7 @@ impl<S> ImageBuilder<S> {
     /// a directory are an error.
     fn sort_entries(&mut self) -> Result<(), BuildError> {
         let names = &self.names;
-        let name = |c: &Child| &names[c.name_off as usize..(c.name_off + c.name_len) as usize];
+        let name = |c: &Child| super::span(names, c.name_off, c.name_len);
         for children in &mut self.dirs {
             children.sort_unstable_by(|a, b| name(a).cmp(name(b)));
             if let Some(pair) = children.windows(2).find(|w| name(&w[0]) == name(&w[1])) {
