@@ -362,6 +362,7 @@ fn pack_module_into<W: std::io::Write>(
             // The merged module without its contents (about the size of the input), lowered
             // while the contents are appended: the merged module is never held whole.
             let merged = merger.emit_without_content().map_err(module_err)?;
+            let memory0_bodies = merger.memory0_bodies();
             drop(merger);
             // The input's last holder is the hashing thread: once it is done, the input is
             // freed before the lowering writes the output.
@@ -371,6 +372,7 @@ fn pack_module_into<W: std::io::Write>(
                 &merged,
                 &mut single::rewrite_section,
                 content,
+                memory0_bodies,
                 out,
             )
             .map_err(emit_err)?;

@@ -26,7 +26,7 @@ use wasmparser::{DataKind, ExternalKind, Operator};
 use crate::app::{reader, AppModule, AppSection, KnownSection};
 use crate::encode::{code_items, items_of, leb, write_raw_section, Kind, Pieces};
 use crate::error::{MergeError, Result};
-use crate::lower_body::{grow_helper, lower_body, Regions};
+use crate::lower_body::{grow_helper, lower_body, may_resize_memory, Regions};
 use crate::merge::Content;
 use crate::{validate, wasi};
 
@@ -63,7 +63,7 @@ pub struct Lowering {
 /// active data segment of another memory whose offset is not a constant.
 pub fn lower_memories(module: &[u8], section: SectionRewrite<'_>) -> Result<(Vec<u8>, Lowering)> {
     let mut out = Vec::with_capacity(module.len() + crate::merge::RECORD_RESERVE);
-    let (lowering, rewritten) = lower(module, section, None, &mut out)?;
+    let (lowering, rewritten) = lower(module, section, None, 0, &mut out)?;
     if lowering.bases.len() > 1 {
         // Bodies copied as bytes are as valid as in the input: every index they can name still
         // means the same thing (memory 0 and all other index spaces only grew at the end).
@@ -79,20 +79,28 @@ pub fn lower_memories(module: &[u8], section: SectionRewrite<'_>) -> Result<(Vec
 /// `out` receives, byte for byte, what lowering the module merged with its contents would
 /// give, without that module ever being held. Not validated: the caller validates what it wrote
 /// (see [`crate::validate_module`]).
+///
+/// The first `memory0_bodies` bodies of the code section must name no memory other than 0
+/// ([`crate::Merger::memory0_bodies`] says how many of a merged module's do): they are only
+/// scanned for `memory.size` and `memory.grow`, not parsed, which is most of the lowering's
+/// time on a large application. The output is the same whatever the number.
 pub fn lower_memories_to(
     module: &[u8],
     section: SectionRewrite<'_>,
     content: Option<Content<'_>>,
+    memory0_bodies: usize,
     out: &mut dyn Write,
 ) -> Result<Lowering> {
-    lower(module, section, content, out).map(|(l, _)| l)
+    lower(module, section, content, memory0_bodies, out).map(|(l, _)| l)
 }
 
 /// The lowering; also returns which bodies were re-encoded (by position in the code section).
+/// The first `memory0_bodies` bodies name no memory other than 0 (see [`lower_memories_to`]).
 fn lower(
     module: &[u8],
     section: SectionRewrite<'_>,
     content: Option<Content<'_>>,
+    memory0_bodies: usize,
     out: &mut dyn Write,
 ) -> Result<(Lowering, Vec<bool>)> {
     let m = AppModule::scan(module)?;
@@ -154,8 +162,12 @@ fn lower(
         .enumerate()
         .with_min_len(64)
         .filter_map(|(i, range)| {
+            let body = &module[range.clone()];
+            if i < memory0_bodies && !may_resize_memory(body) {
+                return None;
+            }
             let p = params.get(i).copied().unwrap_or(0);
-            match lower_body(&module[range.clone()], range.start, p, &regions) {
+            match lower_body(body, range.start, p, &regions) {
                 Ok(Some(body)) => Some(Ok((i, body))),
                 Ok(None) => None,
                 Err(e) => Some(Err(e)),

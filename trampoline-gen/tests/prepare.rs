@@ -239,6 +239,9 @@ fn streamed_output_is_the_in_memory_output() -> Result<()> {
         r#"(module
              (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))
              (memory (export "memory") 1)
+             (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0)))
+             (func (export "size") (result i32) (memory.size))
+             (func (export "load") (param i32) (result i32) (i32.load (local.get 0)))
              (data (i32.const 8) "app data")
              (data "app passive"))"#,
     );
@@ -273,6 +276,8 @@ fn streamed_output_is_the_in_memory_output() -> Result<()> {
     // gives the lowering of the whole merged module.
     let (lowered, lowering) = lower_memories(&in_memory, &mut |p, _| Ok(p.to_vec()))?;
     let skeleton = merger.emit_without_content()?;
+    // The application's three bodies are only scanned, not parsed: the same output.
+    assert_eq!(merger.memory0_bodies(), 3);
     assert!(skeleton.len() < in_memory.len() - bytes.len() + 64);
     let (mut c, mut out) = (&bytes[..], Vec::new());
     let mut fill_c = |buf: &mut [u8]| content(&mut c, buf);
@@ -280,6 +285,7 @@ fn streamed_output_is_the_in_memory_output() -> Result<()> {
         &skeleton,
         &mut |p, _| Ok(p.to_vec()),
         with(&mut fill_c),
+        merger.memory0_bodies(),
         &mut out,
     )?;
     assert!(
@@ -287,6 +293,9 @@ fn streamed_output_is_the_in_memory_output() -> Result<()> {
         "lower_memories_to differs from lower_memories"
     );
     assert_eq!(streamed_lowering, lowering);
+    // `grow` and `size` were rewritten, `load` was not.
+    assert_eq!(&lowering.rewritten_positions[..2], &[0, 1]);
+    assert!(!lowering.rewritten_positions.contains(&2));
     validate_module(&out).map_err(anyhow::Error::msg)?;
     Run::new(&out)?;
 
