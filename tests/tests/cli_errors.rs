@@ -125,7 +125,7 @@ impl Inputs {
 #[test]
 fn bad_modules_are_refused() {
     let full = fixtures::fsops();
-    let cases: [(&str, &str, Vec<u8>, &str); 8] = [
+    let cases: [(&str, &str, Vec<u8>, &str); 9] = [
         (
             "not wasm",
             "notwasm.wasm",
@@ -165,6 +165,17 @@ fn bad_modules_are_refused() {
                      (core module (import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32 i32) (result i32)))))"#,
             ),
             "2 core modules of the component import `wasi_snapshot_preview1` (a dynamically linked program",
+        ),
+        (
+            "preview 1 and wasi:filesystem in one module",
+            "mixed.wasm",
+            fixtures::wat(
+                r#"(component
+                     (core module
+                       (import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32 i32) (result i32)))
+                       (import "wasi:filesystem/types@0.2.0" "[resource-drop]descriptor" (func (param i32)))))"#,
+            ),
+            "also imports `wasi:filesystem/types@0.2.0` directly: its WASI 0.2 file calls would bypass the embedded files",
         ),
         (
             "shared memory",

@@ -56,7 +56,16 @@ pub fn classify_component(bytes: &[u8]) -> Result<ComponentKind> {
     for (id, range) in top_level_sections(bytes)? {
         let data = &bytes[range.clone()];
         match id {
-            CORE_MODULE_SECTION if imports_preview1(data)? => mains.push(range),
+            CORE_MODULE_SECTION => {
+                let imports = core_imports(data)?;
+                if imports.preview1 {
+                    // Its 0.2 file calls would reach the host, past the embedded files.
+                    if let Some(fs) = imports.filesystem {
+                        return Err(MergeError::MixedComponent(fs));
+                    }
+                    mains.push(range);
+                }
+            }
             IMPORT_SECTION => {
                 let reader = ComponentImportSectionReader::new(BinaryReader::new(data, 0))
                     .map_err(MergeError::malformed)?;
@@ -115,7 +124,7 @@ pub fn packed_core(bytes: &[u8]) -> Option<Cow<'_, [u8]>> {
     }
     let sections = top_level_sections(bytes).ok()?;
     let mut mains = sections.into_iter().filter(|(id, r)| {
-        *id == CORE_MODULE_SECTION && imports_preview1(&bytes[r.clone()]).ok() == Some(true)
+        *id == CORE_MODULE_SECTION && core_imports(&bytes[r.clone()]).is_ok_and(|i| i.preview1)
     });
     let (_, main) = mains.next()?;
     if mains.next().is_some() {
@@ -139,14 +148,29 @@ fn top_level_sections(bytes: &[u8]) -> Result<Vec<(u8, Range<usize>)>> {
     Ok(sections)
 }
 
-/// Whether the core module `module` imports anything from `wasi_snapshot_preview1`.
-fn imports_preview1(module: &[u8]) -> Result<bool> {
+/// What a core module of a component imports, as far as classifying the component goes.
+#[derive(Default)]
+struct CoreImports {
+    /// Anything from `wasi_snapshot_preview1`.
+    preview1: bool,
+    /// The first import from a `wasi:filesystem/...` interface (its core module name).
+    filesystem: Option<String>,
+}
+
+/// What the core module `module` imports (see [`CoreImports`]).
+fn core_imports(module: &[u8]) -> Result<CoreImports> {
+    let mut found = CoreImports::default();
     for payload in Parser::new(0).parse_all(module) {
         match payload.map_err(MergeError::malformed)? {
             Payload::ImportSection(reader) => {
                 for import in reader.into_imports() {
-                    if import.map_err(MergeError::malformed)?.module == wasi::PREVIEW1 {
-                        return Ok(true);
+                    let import = import.map_err(MergeError::malformed)?;
+                    if import.module == wasi::PREVIEW1 {
+                        found.preview1 = true;
+                    } else if import.module.starts_with("wasi:filesystem/")
+                        && found.filesystem.is_none()
+                    {
+                        found.filesystem = Some(import.module.to_string());
                     }
                 }
             }
@@ -154,7 +178,7 @@ fn imports_preview1(module: &[u8]) -> Result<bool> {
             _ => {}
         }
     }
-    Ok(false)
+    Ok(found)
 }
 
 /// `wasi:<package>/<interface>@0.3.*`: a WASI 0.3 (async) interface.

@@ -20,6 +20,11 @@ pub enum MergeError {
     /// A native WASI 0.2 component, importing `wasi:filesystem` itself (this import).
     #[error("a native WASI 0.2 component (it imports `{0}` directly): not supported yet; only components built from WASI preview 1 modules with the adapter can be packed")]
     NativeComponent(String),
+    /// A component whose main module imports preview 1 and also this `wasi:filesystem`
+    /// interface directly (a `wasm32-wasip2` program that calls preview 1 as well): its 0.2 file
+    /// calls would bypass the embedded files.
+    #[error("the core module that imports `wasi_snapshot_preview1` also imports `{0}` directly: its WASI 0.2 file calls would bypass the embedded files; not supported yet (native WASI 0.2 file access)")]
+    MixedComponent(String),
     /// A component in which this many core modules import preview 1 (a dynamically linked
     /// program, as componentize-py makes: libc, libpython and the application each a module).
     #[error("{0} core modules of the component import `wasi_snapshot_preview1` (a dynamically linked program, as componentize-py makes): not supported yet; only components whose one main module imports it (as the preview 1 adapter makes them) can be packed")]
