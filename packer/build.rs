@@ -27,42 +27,62 @@ fn run() -> Result<(), String> {
             println!("cargo:rerun-if-changed={}", root.join(p).display());
         }
     }
-    println!("cargo:rerun-if-env-changed=WASIVFS_VFS_WASM");
-
-    let dest = out_dir.join("vfs.wasm");
-    if let Ok(prebuilt) = std::env::var("WASIVFS_VFS_WASM") {
-        std::fs::copy(&prebuilt, &dest).map_err(|e| format!("{prebuilt}: {e}"))?;
-        return Ok(());
+    // Two builds of the guest: without its WASI 0.2 front-end (for core modules and components
+    // built from preview 1 modules) and with it (for native WASI 0.2 components).
+    let variants = [
+        (
+            "vfs.wasm",
+            "WASIVFS_VFS_WASM",
+            &["--no-default-features"][..],
+        ),
+        ("vfs-p2.wasm", "WASIVFS_VFS_P2_WASM", &[][..]),
+    ];
+    for (_, var, _) in &variants {
+        println!("cargo:rerun-if-env-changed={var}");
     }
-
-    check_target_installed()?;
-    let manifest = if wasivfs_nested_cargo::is_packaged(&guest) {
-        packaged_tree(&out_dir.join("vfs-guest-tree"), &guest, &abi, &image)?
-    } else {
-        // A workspace member: built in place, with the workspace's lock file.
-        guest.join("Cargo.toml")
-    };
-    let target_dir = out_dir.join("vfs-target");
-    let mut cmd = wasivfs_nested_cargo::release_build(
-        &wasivfs_nested_cargo::cargo(),
-        &manifest,
-        TARGET,
-        &target_dir,
-        &["-Clink-arg=-zstack-size=65536"],
-    );
-    let status = cmd
-        .status()
-        .map_err(|e| format!("cannot run cargo to build the VFS guest: {e}"))?;
-    if !status.success() {
-        return Err(format!(
-            "building the VFS guest (wasivfs-vfs-guest) for {TARGET} failed ({status}); see the output above"
-        ));
+    let mut manifest = None;
+    for (file, var, args) in variants {
+        let dest = out_dir.join(file);
+        if let Ok(prebuilt) = std::env::var(var) {
+            std::fs::copy(&prebuilt, &dest).map_err(|e| format!("{prebuilt}: {e}"))?;
+            continue;
+        }
+        let manifest = match &manifest {
+            Some(m) => m,
+            None => {
+                check_target_installed()?;
+                manifest.insert(if wasivfs_nested_cargo::is_packaged(&guest) {
+                    packaged_tree(&out_dir.join("vfs-guest-tree"), &guest, &abi, &image)?
+                } else {
+                    // A workspace member: built in place, with the workspace's lock file.
+                    guest.join("Cargo.toml")
+                })
+            }
+        };
+        let target_dir = out_dir.join("vfs-target");
+        let mut cmd = wasivfs_nested_cargo::release_build(
+            &wasivfs_nested_cargo::cargo(),
+            manifest,
+            TARGET,
+            &target_dir,
+            &["-Clink-arg=-zstack-size=65536"],
+        );
+        cmd.args(args);
+        let status = cmd
+            .status()
+            .map_err(|e| format!("cannot run cargo to build the VFS guest: {e}"))?;
+        if !status.success() {
+            return Err(format!(
+                "building the VFS guest (wasivfs-vfs-guest) for {TARGET} failed ({status}); see the output above"
+            ));
+        }
+        let built = target_dir
+            .join(TARGET)
+            .join("release")
+            .join("wasivfs_vfs_guest.wasm");
+        copy(&built, &dest)?;
     }
-    let built = target_dir
-        .join(TARGET)
-        .join("release")
-        .join("wasivfs_vfs_guest.wasm");
-    copy(&built, &dest)
+    Ok(())
 }
 
 /// Packaged crates (a registry's, or `cargo package`'s verification): the guest and the two crates

@@ -3,7 +3,8 @@
 //!
 //! - C fixtures (`fixtures/c/*.c`) are built with clang-14 against wasi-libc.
 //! - The Rust fixtures (`fixtures/rust-guest`, `fixtures/ops-guest`, `fixtures/exe-guest`) are built with the current cargo
-//!   for `wasm32-wasip1`, each in its own target directory under `OUT_DIR` so it never waits on the
+//!   for `wasm32-wasip1` (and the `std::fs` probe also for `wasm32-wasip2`, a native WASI 0.2
+//!   component), each in its own target directory under `OUT_DIR` so it never waits on the
 //!   outer build's lock.
 
 use std::env;
@@ -20,9 +21,10 @@ fn main() {
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
 
     if let Err(msg) = build_c(&fixtures.join("c"), &out)
-        .and_then(|()| build_rust(&fixtures.join("rust-guest"), &out))
-        .and_then(|()| build_rust(&fixtures.join("ops-guest"), &out))
-        .and_then(|()| build_rust(&fixtures.join("exe-guest"), &out))
+        .and_then(|()| build_rust(&fixtures.join("rust-guest"), &out, P1))
+        .and_then(|()| build_rust(&fixtures.join("rust-guest"), &out, P2))
+        .and_then(|()| build_rust(&fixtures.join("ops-guest"), &out, P1))
+        .and_then(|()| build_rust(&fixtures.join("exe-guest"), &out, P1))
     {
         // A build script reports failure by panicking; keep the message first and readable.
         panic!("\n\nerror: could not build the wasivfs test fixtures: {msg}\n\n");
@@ -74,7 +76,12 @@ fn build_c(dir: &Path, out: &Path) -> Result<(), String> {
     Ok(())
 }
 
-fn build_rust(dir: &Path, out: &Path) -> Result<(), String> {
+/// WASI preview 1 modules; their variables have no suffix.
+const P1: &str = "wasm32-wasip1";
+/// WASI 0.2 components (`std` calls `wasi:filesystem` directly); variables end in `_P2`.
+const P2: &str = "wasm32-wasip2";
+
+fn build_rust(dir: &Path, out: &Path, target: &str) -> Result<(), String> {
     println!("cargo:rerun-if-changed={}", dir.join("src").display());
     println!(
         "cargo:rerun-if-changed={}",
@@ -89,7 +96,7 @@ fn build_rust(dir: &Path, out: &Path) -> Result<(), String> {
     let mut cmd = wasivfs_nested_cargo::release_build(
         &cargo,
         &dir.join("Cargo.toml"),
-        "wasm32-wasip1",
+        target,
         &target_dir,
         &[],
     );
@@ -99,12 +106,18 @@ fn build_rust(dir: &Path, out: &Path) -> Result<(), String> {
         .map_err(|e| format!("cannot run {}: {e}", cargo.to_string_lossy()))?;
     if !status.success() {
         return Err(format!(
-            "building {} for wasm32-wasip1 failed ({status}); if the target is missing, run: rustup target add wasm32-wasip1",
+            "building {} for {target} failed ({status}); if the target is missing, run: rustup target add {target}",
             dir.display()
         ));
     }
-    let release = target_dir.join("wasm32-wasip1/release");
-    let var = |name: &str| format!("WASIVFS_FIXTURE_{}", name.to_uppercase().replace('-', "_"));
+    let release = target_dir.join(target).join("release");
+    let suffix = if target == P2 { "_P2" } else { "" };
+    let var = |name: &str| {
+        format!(
+            "WASIVFS_FIXTURE_{}{suffix}",
+            name.to_uppercase().replace('-', "_")
+        )
+    };
     let bins = dir.join("src/bin");
     if bins.is_dir() {
         // A package of several programs (`src/bin/<bin>.rs`): `WASIVFS_FIXTURE_<DIRECTORY>_<BIN>`.

@@ -17,8 +17,11 @@
 #![no_std]
 #![deny(missing_docs)]
 
+mod p2;
+pub use p2::{p2_intercepted, p2_interface, P2Function, P2_EXPORT_PREFIX, P2_INTERCEPTED};
+
 /// Version of the ABI between the VFS module and the merger (recorded in the `wasivfs` section).
-pub const ABI_VERSION: u32 = 4;
+pub const ABI_VERSION: u32 = 5;
 
 /// Size of one wasm page in bytes.
 pub const PAGE_SIZE: u64 = 65536;
@@ -85,6 +88,10 @@ pub enum Intrinsic {
     /// `read_content(app_dst, segment, offset, len)`: `memory.init` of the layer's content segment
     /// number `segment` (0 = its first) into application memory.
     ReadContent,
+    /// `realloc(app_old, old_size, align, new_size) -> app_ptr`: the application's exported
+    /// `cabi_realloc` (the allocator the canonical ABI uses for the lists and strings a WASI 0.2
+    /// import returns); traps if the application exports none.
+    Realloc,
 }
 
 /// Calls `$callback!` with the preview 1 module name, the export prefix, and every preview 1
@@ -161,6 +168,7 @@ macro_rules! for_each_intrinsic {
             fn store_u16(app_addr: i32, v: i32) => Store(U16);
             fn store_u32(app_addr: i32, v: i32) => Store(U32);
             fn store_u64(app_addr: i32, v: i64) => Store(U64);
+            fn realloc(app_old: i32, old_size: i32, align: i32, new_size: i32) -> i32 => Realloc;
         }
     };
 }
@@ -340,7 +348,7 @@ mod tests {
 
     #[test]
     fn intrinsics_and_pack_functions() {
-        assert_eq!(INTRINSICS.len(), 12);
+        assert_eq!(INTRINSICS.len(), 13);
         assert_eq!(
             intrinsic("load_u64").map(|(i, s)| (i, s.results)),
             Some((Intrinsic::Load(Width::U64), &[ValKind::I64][..]))

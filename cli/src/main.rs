@@ -13,7 +13,7 @@ use std::process::ExitCode;
 
 /// What `--version` prints after the name: the tool version, the VFS guest ABI it embeds and the
 /// image format it writes (checked against the crates' constants by a test).
-const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (VFS ABI 4, image format 3)");
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (VFS ABI 5, image format 3)");
 
 const MAIN_HELP: &str = "\
 Examples:

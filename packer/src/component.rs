@@ -36,7 +36,22 @@ pub(crate) fn pack<W: std::io::Write>(
         source,
     };
     match wasivfs_trampoline_gen::classify_component(bytes).map_err(module_err)? {
-        ComponentKind::Preview1 { main } => {
+        kind @ (ComponentKind::Preview1 { .. } | ComponentKind::NativeFilesystem { .. }) => {
+            let (ComponentKind::Preview1 { main } | ComponentKind::NativeFilesystem { main }) =
+                &kind
+            else {
+                unreachable!("matched above")
+            };
+            let main = main.clone();
+            let native = matches!(kind, ComponentKind::NativeFilesystem { .. });
+            if native {
+                native_supports(opts, &bytes[main.clone()])?;
+            }
+            let vfs = if native {
+                crate::VFS_P2_WASM
+            } else {
+                crate::VFS_WASM
+            };
             let opts = PackOptions {
                 memory: MemoryMode::Multi,
                 ..opts.clone()
@@ -44,6 +59,7 @@ pub(crate) fn pack<W: std::io::Write>(
             let mut core = Counting::new(Vec::new());
             let (mut report, _) = pack_module_into(
                 &opts,
+                vfs,
                 bytes[main.clone()].to_vec(),
                 progress,
                 started,
@@ -55,9 +71,6 @@ pub(crate) fn pack<W: std::io::Write>(
             write(out, &packed)?;
             report.output_size = packed.len() as u64;
             Ok(report)
-        }
-        ComponentKind::NativeFilesystem { import } => {
-            Err(module_err(MergeError::NativeComponent(import)))
         }
         ComponentKind::NoFilesystem => {
             if !opts.program.is_empty() {
@@ -81,6 +94,42 @@ pub(crate) fn pack<W: std::io::Write>(
             Ok(report)
         }
     }
+}
+
+/// What the WASI 0.2 front-end does not serve yet: writable mounts (its descriptors are
+/// read-only), baked arguments and variables (it does not intercept `wasi:cli/environment`), and
+/// a second layer (`main` is the main module).
+fn native_supports(opts: &PackOptions, main: &[u8]) -> Result<()> {
+    let refuse = |what: &str| {
+        PackError::Options {
+        what: what.into(),
+        reason: "not supported yet for a native WASI 0.2 component (its embedded directories are read-only)".into(),
+    }
+    };
+    if !opts.writable.is_empty() {
+        return Err(refuse("--writable"));
+    }
+    if !opts.tmpfs.is_empty() {
+        return Err(refuse("--tmpfs"));
+    }
+    if !opts.program.is_empty() {
+        return Err(PackError::Options {
+            what: "baked arguments and variables".into(),
+            reason: "not supported yet for a native WASI 0.2 component (`wasi:cli/environment` is not intercepted)".into(),
+        });
+    }
+    // Each layer's front-end marks its handles with the same bit, so a second layer would take
+    // the first one's handles for its own.
+    let packed = wasivfs_trampoline_gen::check_app(main).map_or(0, |i| i.packed_layers);
+    if packed > 0 {
+        return Err(PackError::Module {
+            path: opts.input.clone(),
+            source: MergeError::Unsupported(
+                "a native WASI 0.2 component packed by wasivfs cannot be packed again yet".into(),
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// The report's description of a component written unchanged: no layer, nothing embedded.

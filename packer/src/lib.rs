@@ -33,8 +33,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// The VFS module (`vfs-guest` compiled for `wasm32-unknown-unknown`) embedded at build time.
+/// The VFS module (`vfs-guest` compiled for `wasm32-unknown-unknown`) embedded at build time,
+/// without its WASI 0.2 front-end: for core modules and components built from preview 1 modules.
 pub const VFS_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/vfs.wasm"));
+
+/// The VFS module with its WASI 0.2 front-end (`vfs-guest/src/p2/`): for native WASI 0.2
+/// components.
+pub const VFS_P2_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/vfs-p2.wasm"));
 
 /// The name and version written into the `wasivfs` custom section.
 pub const TOOL: &str = concat!("wasivfs ", env!("CARGO_PKG_VERSION"));
@@ -243,7 +248,7 @@ fn pack_into<W: std::io::Write>(
     if wasivfs_abi::BinaryKind::of(&app) == wasivfs_abi::BinaryKind::Component {
         return Ok((component::pack(opts, &app, progress, started, out)?, None));
     }
-    let (report, copied) = pack_module_into(opts, app, progress, started, out)?;
+    let (report, copied) = pack_module_into(opts, VFS_WASM, app, progress, started, out)?;
     Ok((report, Some(copied)))
 }
 
@@ -251,6 +256,7 @@ fn pack_into<W: std::io::Write>(
 /// and writes the result to `out`; also says which bodies of the result are the input's.
 fn pack_module_into<W: std::io::Write>(
     opts: &PackOptions,
+    vfs_wasm: &'static [u8],
     app: Vec<u8>,
     progress: Arc<dyn Progress>,
     started: Instant,
@@ -289,7 +295,7 @@ fn pack_module_into<W: std::io::Write>(
     // The VFS is instrumented and compiled (its memory size bounds the image) on another core
     // while this one checks the input and walks the tree.
     let (front, prepared) = std::thread::scope(|s| {
-        let other = s.spawn(|| snapshot::prepare(VFS_WASM, input, opts.compile_cache.as_deref()));
+        let other = s.spawn(|| snapshot::prepare(vfs_wasm, input, opts.compile_cache.as_deref()));
         let front = read_and_walk(opts, &*progress, &app, &mut timings, started);
         let other = other
             .join()

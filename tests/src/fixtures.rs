@@ -11,6 +11,10 @@ pub const GROWTH: &str = env!("WASIVFS_FIXTURE_GROWTH");
 /// `fixtures/rust-guest`: the Rust `std::fs` probe for `wasm32-wasip1`.
 pub const RUST_GUEST: &str = env!("WASIVFS_FIXTURE_RUST_GUEST");
 
+/// `fixtures/rust-guest` built for `wasm32-wasip2`: a native WASI 0.2 component whose `std`
+/// calls `wasi:filesystem` directly.
+pub const RUST_GUEST_P2: &str = env!("WASIVFS_FIXTURE_RUST_GUEST_P2");
+
 /// `fixtures/ops-guest`: runs raw WASI preview 1 calls read from stdin (the generated tests).
 pub const OPS_GUEST: &str = env!("WASIVFS_FIXTURE_OPS_GUEST");
 
@@ -51,6 +55,11 @@ pub fn ops_guest() -> Vec<u8> {
 /// The Rust probe's bytes.
 pub fn rust_guest() -> Vec<u8> {
     bytes(RUST_GUEST)
+}
+
+/// The Rust probe as a native WASI 0.2 component.
+pub fn rust_guest_p2() -> Vec<u8> {
+    bytes(RUST_GUEST_P2)
 }
 
 /// A module that imports only `fd_write` and `proc_exit`: prints `hello from a tiny module` and

@@ -151,10 +151,10 @@ fn bad_modules_are_refused() {
             "`wasi:cli/environment@0.3.0`: WASI 0.3 (async) components are not supported yet",
         ),
         (
-            "native WASI 0.2 component",
-            "native.wasm",
+            "wasi:filesystem passed on to a nested component",
+            "nested.wasm",
             fixtures::wat(r#"(component (import "wasi:filesystem/preopens@0.2.3" (instance)))"#),
-            "native WASI 0.2 component",
+            "none of its own core modules does",
         ),
         (
             "dynamically linked component",

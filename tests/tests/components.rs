@@ -23,6 +23,13 @@ fn rust_guest() -> &'static [u8] {
     R.get_or_init(|| component::wrap(&fixtures::rust_guest(), "rust-guest"))
 }
 
+/// The Rust `std::fs` probe built for wasm32-wasip2: a native WASI 0.2 component, whose `std`
+/// calls `wasi:filesystem` directly (served by the VFS's 0.2 front-end once packed).
+fn rust_guest_native() -> &'static [u8] {
+    static R: OnceLock<Vec<u8>> = OnceLock::new();
+    R.get_or_init(fixtures::rust_guest_p2)
+}
+
 /// Runs `ops` of `program` over the standard tree at `/src`, read-only (`writable` false) or on
 /// a writable mount, oracle and packed; both must agree and the probe must succeed. Returns the
 /// packed stdout.
@@ -88,6 +95,80 @@ fn rust_std_probe() {
         "component rust-guest",
     );
     assert!(out.contains("kind=NotFound"), "{out}");
+}
+
+/// The Rust `std::fs` probe as a native WASI 0.2 component, packed: the same as with the tree
+/// preopened by wasmtime-wasi, on the embedded wasmtime and on the `wasmtime` CLI (no `--dir`).
+#[test]
+fn native_rust_std_probe() {
+    use wasivfs_e2e::runtimes::{self, Runtime};
+    let out = check(
+        rust_guest_native(),
+        "rust-guest",
+        suites::RUST_OPS,
+        false,
+        "native component rust-guest",
+    );
+    assert!(out.contains("kind=NotFound"), "{out}");
+    assert!(out.contains("\"link_dir\" symlink"), "{out}");
+    let rt = Runtime::WasmtimeCli;
+    if rt.require().is_none() {
+        return;
+    }
+    let t = trees::standard().unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let path = scratch.path().join("rust-guest.wasm");
+    std::fs::write(
+        &path,
+        pack(rust_guest_native(), &[map("/src", t.path())]).unwrap(),
+    )
+    .unwrap();
+    let argv = suites::argv("rust-guest", "/src", suites::RUST_OPS);
+    let cli = runtimes::run_command(rt, &path, &argv).unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(cli.error, None);
+    assert_eq!(
+        cli.exit,
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&cli.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&cli.stdout), out, "wasmtime CLI");
+}
+
+/// A packed native component is not packed again yet (both layers' front-ends would mark their
+/// handles alike): one line, nothing written.
+#[test]
+fn a_packed_native_component_is_not_packed_again_yet() {
+    let t = trees::standard().unwrap();
+    let once = pack(rust_guest_native(), &[map("/src", t.path())]).unwrap();
+    let err = pack(&once, &[map("/more", t.path())]).expect_err("second layer refused");
+    let line = format!("{err:#}");
+    assert!(line.contains("cannot be packed again yet"), "{line}");
+}
+
+/// The 0.2 front-end serves read-only mounts only: `--writable` and `--tmpfs` are refused for a
+/// native component, with one line, rather than packed into a component that cannot write.
+#[test]
+fn native_components_refuse_writable_mounts_for_now() {
+    for w in [
+        Writable {
+            tmpfs: vec!["/tmp".into()],
+            ..Writable::default()
+        },
+        Writable {
+            writable: vec!["/src".into()],
+            ..Writable::default()
+        },
+    ] {
+        let t = trees::standard().unwrap();
+        let err = pack_writable(rust_guest_native(), &[map("/src", t.path())], &w)
+            .expect_err("a writable mount in a native component must be refused");
+        let line = format!("{err:#}");
+        assert!(
+            line.contains("not supported yet for a native WASI 0.2 component"),
+            "{line}"
+        );
+    }
 }
 
 #[test]
@@ -192,8 +273,20 @@ fn wasivfs_ok(args: &[&std::ffi::OsStr]) -> (String, String) {
 /// unpacked tree again gives the same bytes.
 #[test]
 fn the_command_line_on_a_packed_component() {
+    command_line_on(fsops());
+}
+
+/// [`the_command_line_on_a_packed_component`] for a native WASI 0.2 component.
+#[test]
+fn the_command_line_on_a_packed_native_component() {
+    command_line_on(rust_guest_native());
+}
+
+/// Pack, run (`/src cat a.txt`: both probes print its size), ls, cat, inspect, unpack and
+/// repack `component`.
+fn command_line_on(component: &[u8]) {
     let c = cli::Scratch::new();
-    let input = c.write("app.wasm", fsops());
+    let input = c.write("app.wasm", component);
     let tree = c.small_tree();
     let packed = c.path("packed.wasm");
     let mapdir = format!("/src::{}", tree.display());

@@ -55,13 +55,26 @@ pub struct MemoryInfo {
     pub maximum_pages: Option<u64>,
 }
 
-/// A `wasi_snapshot_preview1` import that the VFS intercepts.
+/// A WASI import that the VFS intercepts: a `wasi_snapshot_preview1` function, or a WASI 0.2
+/// function of a component's core module.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InterceptedImport {
-    /// Preview 1 function name, e.g. `fd_write`.
+    /// Its name: the preview 1 function name (`fd_write`), or the 0.2 interface and function
+    /// (`wasi:filesystem/types#[method]descriptor.stat`).
     pub name: String,
     /// Its index in the function index space.
     pub function_index: u32,
+}
+
+impl InterceptedImport {
+    /// The VFS export that serves it.
+    pub fn export(&self) -> String {
+        if self.name.contains('#') {
+            format!("{}{}", wasivfs_abi::P2_EXPORT_PREFIX, self.name)
+        } else {
+            format!("{}{}", wasi::EXPORT_PREFIX, self.name)
+        }
+    }
 }
 
 /// Checks that `app` is a core module the merger can pack and describes it.
@@ -111,9 +124,12 @@ pub(crate) enum AppSection {
     Custom(Range<usize>),
 }
 
-/// A `wasi_snapshot_preview1` function import of the application.
+/// A WASI function import of the application: preview 1, or WASI 0.2.
 #[derive(Clone, Debug)]
-pub(crate) struct Preview1Import<'a> {
+pub(crate) struct WasiImport<'a> {
+    /// `wasi_snapshot_preview1`, or a 0.2 interface without its version
+    /// (`wasi:filesystem/types`), as the VFS imports it.
+    pub interface: &'a str,
     pub name: &'a str,
     pub func: u32,
     pub ty: u32,
@@ -135,8 +151,10 @@ pub(crate) struct AppModule<'a> {
     pub start: Option<u32>,
     /// Function body ranges (after the size prefix), in code section order.
     pub bodies: Vec<Range<usize>>,
-    /// Every preview 1 function import (first one per name wins in lookups).
-    pub preview1: Vec<Preview1Import<'a>>,
+    /// Every preview 1 and WASI 0.2 function import (first one per name wins in lookups).
+    pub wasi_imports: Vec<WasiImport<'a>>,
+    /// The function exported as `cabi_realloc`, if any.
+    pub realloc: Option<u32>,
     /// Index of the memory exported as `memory`.
     pub memory_export: u32,
     pub info: AppInfo,
@@ -153,9 +171,12 @@ impl<'a> AppModule<'a> {
         self.func_imports + self.info.defined_functions
     }
 
-    /// The function index of the application's import `wasi_snapshot_preview1.<name>`.
-    pub(crate) fn preview1_import(&self, name: &str) -> Option<&Preview1Import<'a>> {
-        self.preview1.iter().find(|p| p.name == name)
+    /// The application's import of `name` from `interface` (`wasi_snapshot_preview1`, or a
+    /// 0.2 interface without version, which matches any `0.2.x`).
+    pub(crate) fn wasi_import(&self, interface: &str, name: &str) -> Option<&WasiImport<'a>> {
+        self.wasi_imports
+            .iter()
+            .find(|p| p.interface == interface && p.name == name)
     }
 
     /// Scans and checks `bytes`.
@@ -179,7 +200,8 @@ impl<'a> AppModule<'a> {
             has_data_count: false,
             start: None,
             bodies: Vec::new(),
-            preview1: Vec::new(),
+            wasi_imports: Vec::new(),
+            realloc: None,
             memory_export: 0,
             info: AppInfo {
                 size: bytes.len(),
@@ -253,6 +275,7 @@ impl<'a> AppModule<'a> {
                             (ExternalKind::Memory, "memory") => memory_export = Some(e.index),
                             (ExternalKind::Func, "_start") => m.info.is_command = true,
                             (ExternalKind::Func, "_initialize") => m.info.is_reactor = true,
+                            (ExternalKind::Func, "cabi_realloc") => m.realloc = Some(e.index),
                             _ => {}
                         }
                     }
@@ -357,19 +380,31 @@ impl<'a> AppModule<'a> {
             TypeRef::Func(ty) | TypeRef::FuncExact(ty) => {
                 let func = self.func_imports;
                 self.func_imports += 1;
-                if import.module == wasi::PREVIEW1 {
-                    self.preview1.push(Preview1Import {
+                let interface = if import.module == wasi::PREVIEW1 {
+                    Some(import.module)
+                } else {
+                    wasivfs_abi::p2_interface(import.module)
+                };
+                if let Some(interface) = interface {
+                    self.wasi_imports.push(WasiImport {
+                        interface,
                         name: import.name,
                         func,
                         ty,
                     });
-                    if let Some(sig) = wasi::intercepted(import.name) {
+                    let intercepted = if interface == wasi::PREVIEW1 {
+                        wasi::intercepted(import.name).map(|sig| (import.name.to_string(), sig))
+                    } else {
+                        wasivfs_abi::p2_intercepted(import.module, import.name)
+                            .map(|f| (format!("{}#{}", f.interface, f.name), f.signature.into()))
+                    };
+                    if let Some((name, sig)) = intercepted {
                         let found = self.types.get(ty as usize).cloned().flatten();
                         match found {
                             Some(ft) if sig.matches(&ft) => {}
                             other => {
                                 return Err(MergeError::ImportSignature {
-                                    name: import.name.to_string(),
+                                    name,
                                     expected: sig.to_string(),
                                     found: other.map(|ft| wasi::describe(&ft)).unwrap_or_else(
                                         || format!("type {ty} (not a function type)"),
@@ -378,7 +413,7 @@ impl<'a> AppModule<'a> {
                             }
                         }
                         self.info.intercepted.push(InterceptedImport {
-                            name: import.name.to_string(),
+                            name,
                             function_index: func,
                         });
                         return Ok(());

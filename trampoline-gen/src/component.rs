@@ -1,6 +1,7 @@
-//! Components built from preview 1 modules: finding the core module that imports
-//! `wasi_snapshot_preview1` (the *main* module of a component made with the preview 1 adapter),
-//! and writing the component again with only that module's bytes replaced.
+//! Components: finding the core module the VFS goes into (the *main* module: the one that
+//! imports `wasi_snapshot_preview1` in a component made with the preview 1 adapter, or the one
+//! that imports `wasi:filesystem` in a native WASI 0.2 component), and writing the component
+//! again with only that module's bytes replaced.
 //!
 //! Every other section is copied as raw bytes, so the component's types, imports, exports and
 //! instantiation wiring are exactly the input's; the packed main module keeps its imports and
@@ -33,11 +34,12 @@ pub enum ComponentKind {
         /// The main module's bytes within the component.
         main: Range<usize>,
     },
-    /// A native WASI 0.2 component: it imports this `wasi:filesystem` interface itself and no
-    /// core module of it imports `wasi_snapshot_preview1`.
+    /// A native WASI 0.2 component: no core module imports `wasi_snapshot_preview1`, and its
+    /// main module (the one core module that imports `wasi:filesystem`) is where the VFS goes,
+    /// with its 0.2 front-end.
     NativeFilesystem {
-        /// The first `wasi:filesystem` import, e.g. `wasi:filesystem/preopens@0.2.3`.
-        import: String,
+        /// The main module's bytes within the component.
+        main: Range<usize>,
     },
     /// A component that reaches no file system at all (no `wasi:filesystem` import, no preview 1
     /// module).
@@ -52,6 +54,7 @@ pub fn classify_component(bytes: &[u8]) -> Result<ComponentKind> {
         .validate_all(bytes)
         .map_err(MergeError::malformed)?;
     let mut mains = Vec::new();
+    let mut natives = Vec::new();
     let mut fs_import = None;
     for (id, range) in top_level_sections(bytes)? {
         let data = &bytes[range.clone()];
@@ -64,6 +67,8 @@ pub fn classify_component(bytes: &[u8]) -> Result<ComponentKind> {
                         return Err(MergeError::MixedComponent(fs));
                     }
                     mains.push(range);
+                } else if imports.filesystem.is_some() {
+                    natives.push(range);
                 }
             }
             IMPORT_SECTION => {
@@ -87,13 +92,21 @@ pub fn classify_component(bytes: &[u8]) -> Result<ComponentKind> {
             _ => {}
         }
     }
-    match (mains.len(), fs_import) {
-        (1, _) => Ok(ComponentKind::Preview1 {
+    // The preview 1 adapter itself imports `wasi:filesystem`: a component with one preview 1
+    // module is an adapted one, whatever else imports the file system.
+    match (mains.len(), natives.len(), fs_import) {
+        (1, _, _) => Ok(ComponentKind::Preview1 {
             main: mains.remove(0),
         }),
-        (0, Some(import)) => Ok(ComponentKind::NativeFilesystem { import }),
-        (0, None) => Ok(ComponentKind::NoFilesystem),
-        (n, _) => Err(MergeError::LinkedComponent(n)),
+        (0, 1, _) => Ok(ComponentKind::NativeFilesystem {
+            main: natives.remove(0),
+        }),
+        // The component passes `wasi:filesystem` to a nested component or instance: its own
+        // core modules do not import it.
+        (0, 0, Some(import)) => Err(MergeError::NativeComponent(import)),
+        (0, 0, None) => Ok(ComponentKind::NoFilesystem),
+        (0, n, _) => Err(MergeError::LinkedNative(n)),
+        (n, _, _) => Err(MergeError::LinkedComponent(n)),
     }
 }
 
@@ -123,13 +136,23 @@ pub fn packed_core(bytes: &[u8]) -> Option<Cow<'_, [u8]>> {
         return Some(Cow::Borrowed(bytes));
     }
     let sections = top_level_sections(bytes).ok()?;
-    let mut mains = sections.into_iter().filter(|(id, r)| {
-        *id == CORE_MODULE_SECTION && core_imports(&bytes[r.clone()]).is_ok_and(|i| i.preview1)
-    });
-    let (_, main) = mains.next()?;
-    if mains.next().is_some() {
-        return None;
+    let (mut preview1, mut native) = (Vec::new(), Vec::new());
+    for (id, r) in sections {
+        if id != CORE_MODULE_SECTION {
+            continue;
+        }
+        match core_imports(&bytes[r.clone()]) {
+            Ok(i) if i.preview1 => preview1.push(r),
+            Ok(i) if i.filesystem.is_some() => native.push(r),
+            _ => {}
+        }
     }
+    // As in [`classify_component`]: the adapter imports `wasi:filesystem` too.
+    let main = match (preview1.len(), native.len()) {
+        (1, _) => preview1.remove(0),
+        (0, 1) => native.remove(0),
+        _ => return None,
+    };
     Some(Cow::Borrowed(&bytes[main]))
 }
 

@@ -17,9 +17,16 @@ pub enum MergeError {
     /// A WASI 0.3 (component-model async) component; the reason says what gave it away.
     #[error("{0}: WASI 0.3 (async) components are not supported yet, only WASI 0.2 components built from preview 1 modules")]
     Async(String),
-    /// A native WASI 0.2 component, importing `wasi:filesystem` itself (this import).
-    #[error("a native WASI 0.2 component (it imports `{0}` directly): not supported yet; only components built from WASI preview 1 modules with the adapter can be packed")]
+    /// A component that imports `wasi:filesystem` (this import) but none of whose own core
+    /// modules does (it passes the interface to a nested component or instance).
+    #[error("the component imports `{0}` but none of its own core modules does (it passes it on to a nested component): not supported yet")]
     NativeComponent(String),
+    /// Something this version cannot pack yet, said in full.
+    #[error("{0}")]
+    Unsupported(String),
+    /// A native WASI 0.2 component in which this many core modules import `wasi:filesystem`.
+    #[error("{0} core modules of the component import `wasi:filesystem` (a dynamically linked program): not supported yet; only components whose one main module imports it can be packed")]
+    LinkedNative(usize),
     /// A component whose main module imports preview 1 and also this `wasi:filesystem`
     /// interface directly (a `wasm32-wasip2` program that calls preview 1 as well): its 0.2 file
     /// calls would bypass the embedded files.

@@ -28,6 +28,8 @@ pub(crate) struct Memories {
     pub first_content: u32,
     /// Number of content segments.
     pub content_segments: u32,
+    /// The application's `cabi_realloc` export, if any.
+    pub app_realloc: Option<u32>,
 }
 
 /// Byte alignment (`align` = 0): the VFS's pointers into application memory may be unaligned.
@@ -88,6 +90,17 @@ pub(crate) fn body(g: &Generated, mem: Memories) -> Vec<u8> {
                 Width::U64 => Instruction::I64Store(m),
             });
         }
+        Generated::Intrinsic(Intrinsic::Realloc) => match mem.app_realloc {
+            Some(func) => {
+                for i in 0..4 {
+                    f.instruction(&Instruction::LocalGet(i));
+                }
+                f.instruction(&Instruction::Call(func));
+            }
+            None => {
+                f.instruction(&Instruction::Unreachable);
+            }
+        },
         Generated::Stub { returns_errno } => {
             if returns_errno {
                 f.instruction(&Instruction::I32Const(ENOSYS));

@@ -182,6 +182,42 @@ impl<'a> Merger<'a> {
                 intrinsics.push(import.name.to_string());
                 continue;
             }
+            if import.module != wasi::PREVIEW1 {
+                // A WASI 0.2 function the VFS falls through to: the application's import of it
+                // (any 0.2.x), or a trapping stub when the application has none (then the VFS
+                // never calls it: it is only reached through the application's import).
+                let f = wasivfs_abi::P2_INTERCEPTED
+                    .iter()
+                    .find(|f| f.interface == import.module && f.name == import.name)
+                    .ok_or_else(|| {
+                        MergeError::Vfs(format!(
+                            "imports unknown function `{}.{}`",
+                            import.module, import.name
+                        ))
+                    })?;
+                let sig = wasi::Signature::from(f.signature);
+                if !sig.matches(ty) {
+                    return Err(MergeError::Vfs(format!(
+                        "imports `{}.{}` with type {}, but WASI 0.2 lowers it to {sig}",
+                        import.module,
+                        import.name,
+                        wasi::describe(ty)
+                    )));
+                }
+                match app.wasi_import(import.module, import.name) {
+                    Some(p) => funcs.push(p.func),
+                    None => {
+                        funcs.push(next);
+                        generated.push((
+                            type_base + import.ty,
+                            Generated::Stub {
+                                returns_errno: false,
+                            },
+                        ));
+                    }
+                }
+                continue;
+            }
             if let Some(sig) = wasi::intercepted(import.name) {
                 if !sig.matches(ty) {
                     return Err(MergeError::Vfs(format!(
@@ -192,7 +228,7 @@ impl<'a> Merger<'a> {
                     )));
                 }
             }
-            match app.preview1_import(import.name) {
+            match app.wasi_import(wasi::PREVIEW1, import.name) {
                 Some(p) => {
                     let app_ty = app.types.get(p.ty as usize).cloned().flatten();
                     if app_ty.as_ref() != Some(ty) {
@@ -230,7 +266,7 @@ impl<'a> Merger<'a> {
         let mut redirect = Redirect::default();
         let mut trampolines: Vec<String> = Vec::new();
         for ic in &app.info.intercepted {
-            let export = format!("{}{}", wasi::EXPORT_PREFIX, ic.name);
+            let export = ic.export();
             let func = vfs.export(&export).ok_or_else(|| {
                 MergeError::Vfs(format!(
                     "does not export `{export}`, needed for the application's import of `{}`",
@@ -238,12 +274,12 @@ impl<'a> Merger<'a> {
                 ))
             })?;
             let ty = vfs.func_type(vfs.type_of_function(func)?)?;
-            let sig = wasi::intercepted(&ic.name).ok_or_else(|| {
+            let sig = wasi::intercepted_import(&ic.name).ok_or_else(|| {
                 MergeError::Vfs(format!("`{}` is not an intercepted function", ic.name))
             })?;
             if !sig.matches(ty) {
                 return Err(MergeError::Vfs(format!(
-                    "exports `{export}` with type {}, but WASI preview 1 defines {sig}",
+                    "exports `{export}` with type {}, but WASI defines {sig}",
                     wasi::describe(ty)
                 )));
             }
@@ -566,6 +602,7 @@ impl<'a> Merger<'a> {
                     vfs: remap.memory_base,
                     first_content: self.plan.first_content_segment,
                     content_segments: self.plan.content_segments,
+                    app_realloc: self.app.realloc,
                 };
                 for (_, g) in &self.generated {
                     sec.raw(&generate::body(g, mems));

@@ -368,6 +368,8 @@ impl<'a> VfsModule<'a> {
         };
         match import.module {
             wasi::PREVIEW1 | wasi::APP_INTRINSICS => {}
+            // The WASI 0.2 functions the 0.2 front-end falls through to (unversioned).
+            m if wasivfs_abi::P2_INTERCEPTED.iter().any(|f| f.interface == m) => {}
             wasi::PACK_IMPORTS => {
                 return Err(vfs_err(format!(
                     "still imports `{}.{}`; it must be prepared (init code removed) before merging",
@@ -376,7 +378,7 @@ impl<'a> VfsModule<'a> {
             }
             other => {
                 return Err(vfs_err(format!(
-                    "imports `{other}.{}`; only `{}` and `{}` imports are allowed",
+                    "imports `{other}.{}`; only `{}`, `{}` and WASI 0.2 imports are allowed",
                     import.name,
                     wasi::PREVIEW1,
                     wasi::APP_INTRINSICS

@@ -86,6 +86,18 @@ pub fn intercepted(name: &str) -> Option<Signature> {
     wasivfs_abi::intercepted(name).map(Signature::from)
 }
 
+/// The signature of an intercepted import by its [`crate::InterceptedImport`] name: a preview 1
+/// function (`fd_read`) or a WASI 0.2 one (`wasi:filesystem/types#[method]descriptor.stat`).
+pub fn intercepted_import(name: &str) -> Option<Signature> {
+    match name.split_once('#') {
+        None => intercepted(name),
+        Some((interface, function)) => wasivfs_abi::P2_INTERCEPTED
+            .iter()
+            .find(|f| f.interface == interface && f.name == function)
+            .map(|f| Signature::from(f.signature)),
+    }
+}
+
 /// The intrinsic imported as `wasivfs_app.<name>`, with its signature.
 pub fn intrinsic(name: &str) -> Option<(Intrinsic, Signature)> {
     wasivfs_abi::intrinsic(name).map(|(i, s)| (i, Signature::from(s)))

@@ -127,3 +127,46 @@ fn accepts_other_imports_of_any_type() -> Result<(), MergeError> {
     assert!(info.is_reactor);
     Ok(())
 }
+
+/// A component's core module that imports WASI 0.2 functions: the ones the VFS serves are
+/// intercepted (any `0.2.x`), under `interface#function`, with their lowered signatures checked;
+/// other interfaces and other versions are ordinary imports.
+#[test]
+fn wasi_0_2_imports_are_intercepted_by_interface_and_name() -> Result<(), MergeError> {
+    let info = check_app(&wasm(
+        r#"(module
+             (import "wasi:filesystem/types@0.2.3" "[method]descriptor.stat" (func (param i32 i32)))
+             (import "wasi:io/streams@0.2.0" "[method]input-stream.subscribe" (func (param i32) (result i32)))
+             (import "wasi:cli/stdout@0.2.0" "get-stdout" (func (result i32)))
+             (import "wasi:filesystem/types@0.3.0" "[method]descriptor.stat" (func (param i32 i32)))
+             (memory (export "memory") 1))"#,
+    ))?;
+    let names: Vec<_> = info.intercepted.iter().map(|i| i.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "wasi:filesystem/types#[method]descriptor.stat",
+            "wasi:io/streams#[method]input-stream.subscribe"
+        ]
+    );
+    assert_eq!(
+        info.intercepted[0].export(),
+        "wasivfs_p2:wasi:filesystem/types#[method]descriptor.stat"
+    );
+    assert_eq!(
+        info.other_imports,
+        [
+            "wasi:cli/stdout@0.2.0.get-stdout",
+            "wasi:filesystem/types@0.3.0.[method]descriptor.stat"
+        ]
+    );
+    let e = err(r#"(module
+             (import "wasi:filesystem/types@0.2.0" "[method]descriptor.stat" (func (param i32)))
+             (memory (export "memory") 1))"#);
+    assert!(
+        e.to_string()
+            .contains("wasi:filesystem/types#[method]descriptor.stat"),
+        "{e}"
+    );
+    Ok(())
+}

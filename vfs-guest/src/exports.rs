@@ -16,9 +16,10 @@ static STATE: State = State(core::cell::UnsafeCell::new(None));
 
 /// Runs `f` on the module's [`Vfs`], creating it (over the placed image) on first use.
 #[cfg(target_arch = "wasm32")]
-pub(crate) fn dispatch(f: impl FnOnce(&mut Vfs<'static>, &mut WasmHost) -> i32) -> i32 {
-    // SAFETY: single-threaded, and no export re-enters another (the VFS never calls application
-    // code), so this is the only live reference.
+pub(crate) fn dispatch<R>(f: impl FnOnce(&mut Vfs<'static>, &mut WasmHost) -> R) -> R {
+    // SAFETY: single-threaded, and no export re-enters another (the only application code the
+    // VFS calls is `cabi_realloc`, an allocator that calls no WASI function), so this is the
+    // only live reference.
     let state = unsafe { &mut *STATE.0.get() };
     let vfs = state.get_or_insert_with(|| {
         // A placed image that does not parse is a damaged module: trap rather than pretend

@@ -96,6 +96,9 @@ pub trait AppMemory {
     fn store_u32(&mut self, addr: u32, v: u32);
     /// Stores a little-endian u64.
     fn store_u64(&mut self, addr: u32, v: u64);
+    /// The application's `cabi_realloc(old, old_size, align, new_size)`: a new or resized block
+    /// of application memory (traps if the application exports no `cabi_realloc`).
+    fn realloc(&mut self, old: u32, old_size: u32, align: u32, new_size: u32) -> u32;
 }
 
 /// The host's realtime clock: `wasi_snapshot_preview1.clock_time_get`, which the VFS does not
@@ -194,5 +197,9 @@ impl AppMemory for WasmHost {
     fn store_u64(&mut self, addr: u32, v: u64) {
         // SAFETY: the caller checked the app range.
         unsafe { app::store_u64(addr as i32, v as i64) }
+    }
+    fn realloc(&mut self, old: u32, old_size: u32, align: u32, new_size: u32) -> u32 {
+        // SAFETY: plain integers; the application's allocator checks its own arguments.
+        unsafe { app::realloc(old as i32, old_size as i32, align as i32, new_size as i32) as u32 }
     }
 }

@@ -21,6 +21,13 @@ pub mod host;
 mod init;
 mod mem;
 pub mod memfs;
+// On the host only the native tests call the front-end (the exports are wasm32 only).
+#[cfg(feature = "p2")]
+#[cfg_attr(
+    not(target_arch = "wasm32"),
+    allow(dead_code, unused_imports, unused_macros)
+)]
+mod p2;
 mod poll;
 pub mod resolve;
 mod stat;

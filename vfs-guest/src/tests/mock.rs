@@ -33,6 +33,8 @@ pub struct Mock {
     /// The host's arguments and environment (`NAME=VALUE`).
     pub args: Vec<&'static str>,
     pub environ: Vec<&'static str>,
+    /// The next free byte of the mock `cabi_realloc`'s heap (0: not used yet).
+    pub heap: u32,
 }
 
 impl Mock {
@@ -47,6 +49,7 @@ impl Mock {
             clock: 0,
             args: Vec::new(),
             environ: Vec::new(),
+            heap: 0,
         }
     }
 
@@ -135,6 +138,33 @@ impl Mock {
 
 impl_wasi_by_dispatch!(Mock);
 
+#[cfg(feature = "p2")]
+impl Mock {
+    /// A host WASI 0.2 call: recorded (under its WIT name); `get-directories` answers one host
+    /// preopen, handle 7 named `/host`.
+    fn call_p2(&mut self, name: &'static str, args: &[i64]) -> i32 {
+        if name == "get-directories" {
+            let list = self.realloc(0, 0, 4, 12);
+            let s = self.realloc(0, 0, 1, 5);
+            self.put(s, b"/host");
+            self.put_u32(list, 7);
+            self.put_u32(list + 4, s);
+            self.put_u32(list + 8, 5);
+            self.put_u32(args[0] as u32, list);
+            self.put_u32(args[0] as u32 + 4, 1);
+        }
+        self.calls.push(Call {
+            name,
+            args: args.to_vec(),
+            seen_fds: Vec::new(),
+        });
+        self.default_answer
+    }
+}
+
+#[cfg(feature = "p2")]
+crate::p2::host::impl_p2_by_dispatch!(Mock);
+
 /// The mock clock: every reading is one second later than the one before.
 pub const CLOCK_START: u64 = 1_700_000_000_000_000_000;
 
@@ -174,6 +204,21 @@ impl AppMemory for Mock {
     }
     fn store_u64(&mut self, addr: u32, v: u64) {
         self.put(addr, &v.to_le_bytes());
+    }
+    fn realloc(&mut self, old: u32, old_size: u32, align: u32, new_size: u32) -> u32 {
+        // A bump allocator in the upper half of the mock memory.
+        let start = self.heap.max(32768).next_multiple_of(align.max(1));
+        assert!(
+            (start + new_size) as usize <= self.mem.len(),
+            "mock heap exhausted"
+        );
+        self.heap = start + new_size;
+        if old != 0 {
+            let keep = old_size.min(new_size) as usize;
+            let bytes = self.mem[old as usize..old as usize + keep].to_vec();
+            self.put(start, &bytes);
+        }
+        start
     }
 }
 

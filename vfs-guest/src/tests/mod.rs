@@ -3,6 +3,8 @@
 mod fdtable_tests;
 mod fs_tests;
 mod mock;
+#[cfg(feature = "p2")]
+mod p2_tests;
 mod poll_tests;
 mod program_tests;
 mod readdir_tests;

@@ -192,7 +192,7 @@ impl Vfs<'_> {
     }
 
     /// The name of the mount `o` is the preopen of (`None`: not a preopen).
-    fn preopen_name(&self, o: &Open) -> Result<Option<&[u8]>, Errno> {
+    pub(crate) fn preopen_name(&self, o: &Open) -> Result<Option<&[u8]>, Errno> {
         match o.preopen {
             None => Ok(None),
             Some(m) => Ok(Some(self.img()?.mount(m).ok_or(EBADF)?.path)),

@@ -114,6 +114,9 @@ pub struct Vfs<'a> {
     /// The arguments and environment composed with the program record (on first use).
     args: Option<program::StringList>,
     environ: Option<program::StringList>,
+    /// The WASI 0.2 front-end's handles.
+    #[cfg(feature = "p2")]
+    pub(crate) p2: crate::p2::Handles,
 }
 
 impl<'a> Vfs<'a> {
@@ -128,6 +131,8 @@ impl<'a> Vfs<'a> {
             started: false,
             args: None,
             environ: None,
+            #[cfg(feature = "p2")]
+            p2: crate::p2::Handles::default(),
         }
     }
 

@@ -1,0 +1,209 @@
+//! The canonical-ABI shapes the 0.2 front-end writes into application memory, and the one
+//! mapping from the core's preview 1 errno to `wasi:filesystem`'s `error-code`.
+//!
+//! wasmtime-wasi serves preview 1 on top of its 0.2 host and maps each `error-code` to exactly
+//! one errno ([`ERROR_CODES`] is that mapping read backwards), so the core's errno decisions,
+//! which match wasmtime's preview 1, give the `error-code` its 0.2 host answers.
+
+use crate::host::AppMemory;
+use crate::mem;
+use crate::wasi::{filetype, Errno};
+
+/// `error-code` cases by errno: (preview 1 errno, index of the case in `wasi:filesystem/types`).
+const ERROR_CODES: [(u16, u8); 37] = [
+    (2, 0),   // access
+    (6, 1),   // would-block
+    (7, 2),   // already
+    (8, 3),   // bad-descriptor
+    (10, 4),  // busy
+    (16, 5),  // deadlock
+    (19, 6),  // quota
+    (20, 7),  // exist
+    (22, 8),  // file-too-large
+    (25, 9),  // illegal-byte-sequence
+    (26, 10), // in-progress
+    (27, 11), // interrupted
+    (28, 12), // invalid
+    (29, 13), // io
+    (31, 14), // is-directory
+    (32, 15), // loop
+    (34, 16), // too-many-links
+    (35, 17), // message-size
+    (37, 18), // name-too-long
+    (43, 19), // no-device
+    (44, 20), // no-entry
+    (46, 21), // no-lock
+    (48, 22), // insufficient-memory
+    (51, 23), // insufficient-space
+    (54, 24), // not-directory
+    (55, 25), // not-empty
+    (56, 26), // not-recoverable
+    (58, 27), // unsupported
+    (59, 28), // no-tty
+    (60, 29), // no-such-device
+    (61, 30), // overflow
+    (63, 31), // not-permitted
+    (64, 32), // pipe
+    (69, 33), // read-only
+    (70, 34), // invalid-seek
+    (74, 35), // text-file-busy
+    (75, 36), // cross-device
+];
+
+/// `error-code.not-permitted`: what a preview 1 errno with no 0.2 case (`ENOTCAPABLE`) becomes,
+/// as wasmtime's 0.2 host answers a missing permission.
+const NOT_PERMITTED: u8 = 31;
+/// `error-code.unsupported`.
+const UNSUPPORTED: u8 = 27;
+
+/// The `error-code` case of an errno.
+pub(crate) fn error_code(e: Errno) -> u8 {
+    let raw = e.code() as u16;
+    if raw == crate::wasi::ENOTCAPABLE.code() as u16 {
+        return NOT_PERMITTED;
+    }
+    ERROR_CODES
+        .iter()
+        .find(|(errno, _)| *errno == raw)
+        .map_or(UNSUPPORTED, |(_, code)| *code)
+}
+
+/// A `descriptor-type` from a preview 1 filetype.
+pub(crate) fn descriptor_type(ft: u8) -> u8 {
+    match ft {
+        1 => 1,                       // block-device
+        2 => 2,                       // character-device
+        filetype::DIRECTORY => 3,     // directory
+        filetype::SYMBOLIC_LINK => 5, // symbolic-link
+        filetype::REGULAR_FILE => 6,  // regular-file
+        5 | 6 => 7,                   // socket
+        _ => 0,                       // unknown
+    }
+}
+
+/// A preview 1 `filestat`, as the core writes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Filestat {
+    pub dev: u64,
+    pub ino: u64,
+    pub filetype: u8,
+    pub nlink: u64,
+    pub size: u64,
+    pub atim: u64,
+    pub mtim: u64,
+    pub ctim: u64,
+}
+
+impl Filestat {
+    /// Reads the 64-byte preview 1 `filestat` at application address `at`.
+    pub(crate) fn load<H: AppMemory>(h: &mut H, at: u32) -> Result<Filestat, Errno> {
+        let b = mem::read_bytes(h, at, 64)?;
+        let u64_at = |o: usize| {
+            let mut x = [0u8; 8];
+            x.copy_from_slice(&b[o..o + 8]);
+            u64::from_le_bytes(x)
+        };
+        Ok(Filestat {
+            dev: u64_at(0),
+            ino: u64_at(8),
+            filetype: b[16],
+            nlink: u64_at(24),
+            size: u64_at(32),
+            atim: u64_at(40),
+            mtim: u64_at(48),
+            ctim: u64_at(56),
+        })
+    }
+
+    /// The 96-byte `descriptor-stat` record: type, link count, size and the three timestamps
+    /// (each `some`, as wasmtime's host reports them on every platform it supports).
+    pub(crate) fn descriptor_stat(&self) -> [u8; 96] {
+        let mut r = [0u8; 96];
+        r[0] = descriptor_type(self.filetype);
+        r[8..16].copy_from_slice(&self.nlink.to_le_bytes());
+        r[16..24].copy_from_slice(&self.size.to_le_bytes());
+        for (i, ns) in [self.atim, self.mtim, self.ctim].into_iter().enumerate() {
+            let at = 24 + 24 * i;
+            r[at] = 1;
+            r[at + 8..at + 16].copy_from_slice(&(ns / 1_000_000_000).to_le_bytes());
+            r[at + 16..at + 20].copy_from_slice(&((ns % 1_000_000_000) as u32).to_le_bytes());
+        }
+        r
+    }
+
+    /// The `metadata-hash-value` wasmtime's host derives from the same object: its preview 1
+    /// `ino` is the hash's `lower` half, and `upper` is `lower` mixed with a constant.
+    pub(crate) fn metadata_hash(&self) -> (u64, u64) {
+        let lower = self.ino;
+        (lower, (lower ^ 4_614_256_656_552_045_848).rotate_left(1))
+    }
+}
+
+/// Where a `result<T, error-code>` puts its payload: after the case byte, at `T`'s alignment.
+#[derive(Clone, Copy)]
+pub(crate) enum Payload {
+    /// 1-byte payloads (`descriptor-type`, `descriptor-flags`, nothing).
+    At1 = 1,
+    /// 4-byte aligned payloads (handles, strings, lists, options of records with strings).
+    At4 = 4,
+    /// 8-byte aligned payloads (`descriptor-stat`, `filesize`, `metadata-hash-value`).
+    At8 = 8,
+}
+
+/// Writes `result<T, error-code>` at `ret`: `ok` gives the payload bytes of `T`.
+pub(crate) fn put_result<H: AppMemory>(
+    h: &mut H,
+    ret: i32,
+    at: Payload,
+    r: Result<&[u8], Errno>,
+) -> Result<(), Errno> {
+    let ret = ret as u32;
+    let off = at as u32;
+    match r {
+        Ok(payload) => {
+            mem::write_bytes(h, ret, &[0])?;
+            mem::write_bytes(h, ret + off, payload)
+        }
+        Err(e) => {
+            mem::write_bytes(h, ret, &[1])?;
+            mem::write_bytes(h, ret + off, &[error_code(e)])
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_case_has_one_errno() {
+        for (i, (errno, code)) in ERROR_CODES.iter().enumerate() {
+            assert_eq!(*code as usize, i, "cases in order");
+            assert!(ERROR_CODES[i + 1..].iter().all(|(e, _)| e != errno));
+        }
+        assert_eq!(error_code(crate::wasi::ENOENT), 20);
+        assert_eq!(error_code(crate::wasi::ENOTCAPABLE), NOT_PERMITTED);
+        assert_eq!(error_code(crate::wasi::ENOSYS), UNSUPPORTED);
+    }
+
+    #[test]
+    fn stat_record_layout() {
+        let st = Filestat {
+            dev: 1,
+            ino: 2,
+            filetype: filetype::REGULAR_FILE,
+            nlink: 3,
+            size: 4,
+            atim: 5_000_000_006,
+            mtim: 7,
+            ctim: 8_000_000_000,
+        };
+        let r = st.descriptor_stat();
+        assert_eq!(r[0], 6);
+        assert_eq!(r[8], 3);
+        assert_eq!(r[16], 4);
+        assert_eq!((r[24], r[32], r[40]), (1, 5, 6));
+        assert_eq!((r[48], r[56], r[64]), (1, 0, 7));
+        assert_eq!((r[72], r[80], r[88]), (1, 8, 0));
+    }
+}
