@@ -291,6 +291,25 @@ impl Filestat {
         b[56..64].copy_from_slice(&self.ctim.to_le_bytes());
         b
     }
+
+    /// The `filestat` [`Filestat::encode`] wrote.
+    pub fn decode(b: &[u8; FILESTAT_SIZE as usize]) -> Filestat {
+        let u64_at = |o: usize| {
+            let mut x = [0u8; 8];
+            x.copy_from_slice(&b[o..o + 8]);
+            u64::from_le_bytes(x)
+        };
+        Filestat {
+            dev: u64_at(0),
+            ino: u64_at(8),
+            filetype: b[16],
+            nlink: u64_at(24),
+            size: u64_at(32),
+            atim: u64_at(40),
+            mtim: u64_at(48),
+            ctim: u64_at(56),
+        }
+    }
 }
 
 /// One `fdstat`.

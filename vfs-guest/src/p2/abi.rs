@@ -7,7 +7,7 @@
 
 use crate::host::AppMemory;
 use crate::mem;
-use crate::wasi::{filetype, Errno};
+use crate::wasi::{filetype, Errno, Filestat, EIO, FILESTAT_SIZE};
 
 /// `error-code` cases by errno: (preview 1 errno, index of the case in `wasi:filesystem/types`).
 const ERROR_CODES: [(u16, u8); 37] = [
@@ -81,62 +81,34 @@ pub(crate) fn descriptor_type(ft: u8) -> u8 {
     }
 }
 
-/// A preview 1 `filestat`, as the core writes it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Filestat {
-    pub dev: u64,
-    pub ino: u64,
-    pub filetype: u8,
-    pub nlink: u64,
-    pub size: u64,
-    pub atim: u64,
-    pub mtim: u64,
-    pub ctim: u64,
+/// Reads the preview 1 `filestat` the core wrote at application address `at`.
+pub(crate) fn load_filestat<H: AppMemory>(h: &mut H, at: u32) -> Result<Filestat, Errno> {
+    let b = mem::read_bytes(h, at, FILESTAT_SIZE)?;
+    let b: &[u8; FILESTAT_SIZE as usize] = b.as_slice().try_into().map_err(|_| EIO)?;
+    Ok(Filestat::decode(b))
 }
 
-impl Filestat {
-    /// Reads the 64-byte preview 1 `filestat` at application address `at`.
-    pub(crate) fn load<H: AppMemory>(h: &mut H, at: u32) -> Result<Filestat, Errno> {
-        let b = mem::read_bytes(h, at, 64)?;
-        let u64_at = |o: usize| {
-            let mut x = [0u8; 8];
-            x.copy_from_slice(&b[o..o + 8]);
-            u64::from_le_bytes(x)
-        };
-        Ok(Filestat {
-            dev: u64_at(0),
-            ino: u64_at(8),
-            filetype: b[16],
-            nlink: u64_at(24),
-            size: u64_at(32),
-            atim: u64_at(40),
-            mtim: u64_at(48),
-            ctim: u64_at(56),
-        })
+/// The 96-byte `descriptor-stat` record: type, link count, size and the three timestamps (each
+/// `some`, as wasmtime's host reports them on every platform it supports).
+pub(crate) fn stat_record(st: &Filestat) -> [u8; 96] {
+    let mut r = [0u8; 96];
+    r[0] = descriptor_type(st.filetype);
+    r[8..16].copy_from_slice(&st.nlink.to_le_bytes());
+    r[16..24].copy_from_slice(&st.size.to_le_bytes());
+    for (i, ns) in [st.atim, st.mtim, st.ctim].into_iter().enumerate() {
+        let at = 24 + 24 * i;
+        r[at] = 1;
+        r[at + 8..at + 16].copy_from_slice(&(ns / 1_000_000_000).to_le_bytes());
+        r[at + 16..at + 20].copy_from_slice(&((ns % 1_000_000_000) as u32).to_le_bytes());
     }
+    r
+}
 
-    /// The 96-byte `descriptor-stat` record: type, link count, size and the three timestamps
-    /// (each `some`, as wasmtime's host reports them on every platform it supports).
-    pub(crate) fn descriptor_stat(&self) -> [u8; 96] {
-        let mut r = [0u8; 96];
-        r[0] = descriptor_type(self.filetype);
-        r[8..16].copy_from_slice(&self.nlink.to_le_bytes());
-        r[16..24].copy_from_slice(&self.size.to_le_bytes());
-        for (i, ns) in [self.atim, self.mtim, self.ctim].into_iter().enumerate() {
-            let at = 24 + 24 * i;
-            r[at] = 1;
-            r[at + 8..at + 16].copy_from_slice(&(ns / 1_000_000_000).to_le_bytes());
-            r[at + 16..at + 20].copy_from_slice(&((ns % 1_000_000_000) as u32).to_le_bytes());
-        }
-        r
-    }
-
-    /// The `metadata-hash-value` wasmtime's host derives from the same object: its preview 1
-    /// `ino` is the hash's `lower` half, and `upper` is `lower` mixed with a constant.
-    pub(crate) fn metadata_hash(&self) -> (u64, u64) {
-        let lower = self.ino;
-        (lower, (lower ^ 4_614_256_656_552_045_848).rotate_left(1))
-    }
+/// The `metadata-hash-value` (lower, upper) wasmtime's host derives from the same object: its
+/// preview 1 `ino` is the hash's `lower` half, and `upper` is `lower` mixed with a constant.
+pub(crate) fn metadata_hash(st: &Filestat) -> (u64, u64) {
+    let lower = st.ino;
+    (lower, (lower ^ 4_614_256_656_552_045_848).rotate_left(1))
 }
 
 /// Where a `result<T, error-code>` puts its payload: after the case byte, at `T`'s alignment.
@@ -171,6 +143,69 @@ pub(crate) fn put_result<H: AppMemory>(
     }
 }
 
+/// A store into the application's return area that cannot fail for a valid call: a return area
+/// outside memory is the caller's bug, and the host would trap on it too.
+pub(crate) fn must<T>(r: Result<T, Errno>) -> T {
+    r.unwrap_or_else(|_| super::unknown_handle())
+}
+
+/// Writes `result<T, error-code>` at `ret`, `T`'s bytes given, and traps if `ret` is not in
+/// application memory.
+pub(crate) fn put<H: AppMemory, B: AsRef<[u8]>>(
+    h: &mut H,
+    ret: i32,
+    at: Payload,
+    r: Result<B, Errno>,
+) {
+    must(put_result(
+        h,
+        ret,
+        at,
+        r.as_ref().map(AsRef::as_ref).map_err(|e| *e),
+    ));
+}
+
+/// Writes `result<own<T>, error-code>`.
+pub(crate) fn put_handle<H: AppMemory>(h: &mut H, ret: i32, r: Result<i32, Errno>) {
+    put(h, ret, Payload::At4, r.map(i32::to_le_bytes));
+}
+
+/// Writes `result<_, error-code>`.
+pub(crate) fn put_unit<H: AppMemory>(h: &mut H, ret: i32, r: Result<(), Errno>) {
+    put(h, ret, Payload::At1, r.map(|()| []));
+}
+
+/// Writes `result<metadata-hash-value, error-code>`.
+pub(crate) fn put_hash<H: AppMemory>(h: &mut H, ret: i32, r: Result<Filestat, Errno>) {
+    let r = r.map(|st| {
+        let (lower, upper) = metadata_hash(&st);
+        let mut b = [0u8; 16];
+        b[..8].copy_from_slice(&lower.to_le_bytes());
+        b[8..].copy_from_slice(&upper.to_le_bytes());
+        b
+    });
+    put(h, ret, Payload::At8, r);
+}
+
+/// A new application block holding `bytes` (`cabi_realloc`), as a (pointer, length) pair.
+pub(crate) fn alloc_bytes<H: AppMemory>(
+    h: &mut H,
+    bytes: &[u8],
+    align: u32,
+) -> Result<(u32, u32), Errno> {
+    let ptr = h.realloc(0, 0, align, bytes.len() as u32);
+    mem::write_bytes(h, ptr, bytes)?;
+    Ok((ptr, bytes.len() as u32))
+}
+
+/// A (pointer, length) pair as the 8 bytes of a `list` or `string`.
+pub(crate) fn pair(ptr: u32, len: u32) -> [u8; 8] {
+    let mut b = [0u8; 8];
+    b[..4].copy_from_slice(&ptr.to_le_bytes());
+    b[4..].copy_from_slice(&len.to_le_bytes());
+    b
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,7 +233,7 @@ mod tests {
             mtim: 7,
             ctim: 8_000_000_000,
         };
-        let r = st.descriptor_stat();
+        let r = stat_record(&st);
         assert_eq!(r[0], 6);
         assert_eq!(r[8], 3);
         assert_eq!(r[16], 4);

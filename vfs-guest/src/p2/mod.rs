@@ -14,6 +14,33 @@
 //! The errno the core decides becomes the `error-code` wasmtime's 0.2 host answers
 //! ([`abi::error_code`]).
 
+/// Defines front-end functions whose first argument is a handle: a host handle goes to the
+/// host's function of the same name with the same arguments, one of ours runs the body (with
+/// the VFS, the host and every argument in scope under the names given).
+macro_rules! served {
+    ($(
+        $(#[$attr:meta])*
+        fn $name:ident($vfs:ident, $h:ident, $handle:ident $(, $arg:ident: $ty:ty)*)
+            $(-> $ret:ty)? $body:block
+    )*) => {
+        $(
+            $(#[$attr])*
+            #[allow(clippy::too_many_arguments)]
+            pub(crate) fn $name<H: $crate::p2::host::P2Host>(
+                $vfs: &mut $crate::Vfs<'_>,
+                $h: &mut H,
+                $handle: i32,
+                $($arg: $ty),*
+            ) $(-> $ret)? {
+                if !$crate::p2::is_ours($handle) {
+                    return $h.$name($handle $(, $arg)*);
+                }
+                $body
+            }
+        )*
+    };
+}
+
 pub(crate) mod abi;
 pub(crate) mod front;
 pub mod host;
