@@ -318,7 +318,7 @@ fn bench_front_ends(tree: &trees::Tree, runs: usize) -> Result<(), String> {
     let err = |e: anyhow::Error| format!("{e:#}");
     let engine = engine();
     let mount = [map("/data", tree.path())];
-    let host = vec![(tree.path().to_path_buf(), "/data".to_string())];
+    let host = [(tree.path().to_path_buf(), "/data".to_string())];
     let opts = |dirs: Vec<(PathBuf, String)>| RunOptions {
         args: ["rust-guest", "/data", "tree", "."]
             .map(String::from)
