@@ -98,7 +98,8 @@ fn rust_std_probe() {
 }
 
 /// The Rust `std::fs` probe as a native WASI 0.2 component, packed: the same as with the tree
-/// preopened by wasmtime-wasi, on the embedded wasmtime and on the `wasmtime` CLI (no `--dir`).
+/// preopened by wasmtime-wasi, on the embedded wasmtime, on the `wasmtime` CLI (no `--dir`) and
+/// on Node 26 through jco (no preopens).
 #[test]
 fn native_rust_std_probe() {
     use wasivfs_e2e::runtimes::{self, Runtime};
@@ -125,14 +126,20 @@ fn native_rust_std_probe() {
     .unwrap();
     let argv = suites::argv("rust-guest", "/src", suites::RUST_OPS);
     let cli = runtimes::run_command(rt, &path, &argv).unwrap_or_else(|e| panic!("{e:#}"));
-    assert_eq!(cli.error, None);
-    assert_eq!(
-        cli.exit,
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&cli.stderr)
-    );
-    assert_eq!(String::from_utf8_lossy(&cli.stdout), out, "wasmtime CLI");
+    let jco = runtimes::require_jco()
+        .map(|_| runtimes::run_component_jco(&path, &argv).unwrap_or_else(|e| panic!("{e:#}")));
+    for (run, what) in
+        std::iter::once((cli, "wasmtime CLI")).chain(jco.map(|r| (r, "jco on Node 26")))
+    {
+        assert_eq!(run.error, None, "{what}");
+        assert_eq!(
+            run.exit,
+            Some(0),
+            "{what}: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&run.stdout), out, "{what}");
+    }
 }
 
 /// A packed native component is not packed again yet (both layers' front-ends would mark their
