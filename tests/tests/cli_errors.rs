@@ -125,7 +125,7 @@ impl Inputs {
 #[test]
 fn bad_modules_are_refused() {
     let full = fixtures::fsops();
-    let cases: [(&str, &str, Vec<u8>, &str); 9] = [
+    let cases: [(&str, &str, Vec<u8>, &str); 10] = [
         (
             "not wasm",
             "notwasm.wasm",
@@ -176,6 +176,16 @@ fn bad_modules_are_refused() {
                        (import "wasi:filesystem/types@0.2.0" "[resource-drop]descriptor" (func (param i32)))))"#,
             ),
             "also imports `wasi:filesystem/types@0.2.0` directly: its WASI 0.2 file calls would bypass the embedded files",
+        ),
+        (
+            "two modules import wasi:filesystem",
+            "linked-native.wasm",
+            fixtures::wat(
+                r#"(component
+                     (core module (import "wasi:filesystem/types@0.2.0" "[resource-drop]descriptor" (func (param i32))))
+                     (core module (import "wasi:filesystem/types@0.2.0" "[resource-drop]descriptor" (func (param i32)))))"#,
+            ),
+            "2 core modules of the component import `wasi:filesystem`",
         ),
         (
             "shared memory",
