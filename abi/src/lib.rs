@@ -18,7 +18,9 @@
 #![deny(missing_docs)]
 
 mod p2;
-pub use p2::{p2_intercepted, p2_interface, P2Function, P2_EXPORT_PREFIX, P2_INTERCEPTED};
+pub use p2::{
+    p2_function, p2_intercepted, p2_interface, P2Function, P2_EXPORT_PREFIX, P2_INTERCEPTED,
+};
 
 /// Version of the ABI between the VFS module and the merger (recorded in the `wasivfs` section).
 pub const ABI_VERSION: u32 = 5;

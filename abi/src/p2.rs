@@ -152,12 +152,18 @@ pub fn p2_interface(module: &str) -> Option<&str> {
     .then_some(interface)
 }
 
-/// The intercepted function a core import (`module`, `name`) names, if any.
-pub fn p2_intercepted(module: &str, name: &str) -> Option<&'static P2Function> {
-    let interface = p2_interface(module)?;
+/// The intercepted function `name` of the unversioned `interface` (`wasi:filesystem/types`),
+/// if any.
+pub fn p2_function(interface: &str, name: &str) -> Option<&'static P2Function> {
     P2_INTERCEPTED
         .iter()
         .find(|f| f.interface == interface && f.name == name)
+}
+
+/// The intercepted function a core import (`module`, `name`) names, if any: [`p2_function`] of
+/// the module's interface, any `0.2.x`.
+pub fn p2_intercepted(module: &str, name: &str) -> Option<&'static P2Function> {
+    p2_function(p2_interface(module)?, name)
 }
 
 impl P2Function {

@@ -35,65 +35,67 @@ pub(crate) fn pack<W: std::io::Write>(
         path: opts.input.clone(),
         source,
     };
-    match wasivfs_trampoline_gen::classify_component(bytes).map_err(module_err)? {
-        kind @ (ComponentKind::Preview1 { .. } | ComponentKind::NativeFilesystem { .. }) => {
-            let (ComponentKind::Preview1 { main } | ComponentKind::NativeFilesystem { main }) =
-                &kind
-            else {
-                unreachable!("matched above")
-            };
-            let main = main.clone();
-            let native = matches!(kind, ComponentKind::NativeFilesystem { .. });
-            if native {
-                native_supports(opts, &bytes[main.clone()])?;
-            }
-            let vfs = if native {
-                crate::VFS_P2_WASM
-            } else {
-                crate::VFS_WASM
-            };
-            let opts = PackOptions {
-                memory: MemoryMode::Multi,
-                ..opts.clone()
-            };
-            let mut core = Counting::new(Vec::new());
-            let (mut report, _) = pack_module_into(
-                &opts,
-                vfs,
-                bytes[main.clone()].to_vec(),
-                progress,
-                started,
-                &mut core,
-            )?;
-            let packed = wasivfs_trampoline_gen::replace_module(bytes, &main, &core.into_inner())
-                .map_err(module_err)?;
-            validate(&packed).map_err(|e| module_err(MergeError::InvalidOutput(e)))?;
-            write(out, &packed)?;
-            report.output_size = packed.len() as u64;
-            Ok(report)
+    // The core module the VFS goes into, and which VFS: the one with the WASI 0.2 front-end
+    // for a native component.
+    let (main, vfs) = match wasivfs_trampoline_gen::classify_component(bytes).map_err(module_err)? {
+        ComponentKind::Preview1 { main } => (main, crate::VFS_WASM),
+        ComponentKind::NativeFilesystem { main } => {
+            native_supports(opts, &bytes[main.clone()])?;
+            (main, crate::VFS_P2_WASM)
         }
         ComponentKind::NoFilesystem => {
-            if !opts.program.is_empty() {
-                return Err(PackError::Options {
-                    what: "baked arguments and variables".into(),
-                    reason: "the component imports no file system (neither `wasi:filesystem` nor WASI preview 1), so there is no VFS to carry them".into(),
-                });
-            }
-            let timings = vec![stage_done(&*progress, Stage::Read, started)];
-            let report = PackReport {
-                info: unchanged_info(bytes),
-                output_size: bytes.len() as u64,
-                walk: Default::default(),
-                timings,
-                warnings: vec![
-                    "the component imports no file system (neither `wasi:filesystem` nor WASI preview 1): nothing to intercept, so it is written unchanged, without the directories"
-                        .to_string(),
-                ],
-            };
-            write(out, bytes)?;
-            Ok(report)
+            return write_unchanged(opts, bytes, &*progress, started, out)
         }
+    };
+    let opts = PackOptions {
+        memory: MemoryMode::Multi,
+        ..opts.clone()
+    };
+    let mut core = Counting::new(Vec::new());
+    let (mut report, _) = pack_module_into(
+        &opts,
+        vfs,
+        bytes[main.clone()].to_vec(),
+        progress,
+        started,
+        &mut core,
+    )?;
+    let packed = wasivfs_trampoline_gen::replace_module(bytes, &main, &core.into_inner())
+        .map_err(module_err)?;
+    validate(&packed).map_err(|e| module_err(MergeError::InvalidOutput(e)))?;
+    write(out, &packed)?;
+    report.output_size = packed.len() as u64;
+    Ok(report)
+}
+
+/// A component that reaches no file system: written unchanged, with one warning saying so
+/// (baked arguments and variables are refused: there is no VFS to carry them).
+fn write_unchanged<W: std::io::Write>(
+    opts: &PackOptions,
+    bytes: &[u8],
+    progress: &dyn Progress,
+    started: Instant,
+    out: &mut Counting<W>,
+) -> Result<PackReport> {
+    if !opts.program.is_empty() {
+        return Err(PackError::Options {
+            what: "baked arguments and variables".into(),
+            reason: "the component imports no file system (neither `wasi:filesystem` nor WASI preview 1), so there is no VFS to carry them".into(),
+        });
     }
+    let timings = vec![stage_done(progress, Stage::Read, started)];
+    let report = PackReport {
+        info: unchanged_info(bytes),
+        output_size: bytes.len() as u64,
+        walk: Default::default(),
+        timings,
+        warnings: vec![
+            "the component imports no file system (neither `wasi:filesystem` nor WASI preview 1): nothing to intercept, so it is written unchanged, without the directories"
+                .to_string(),
+        ],
+    };
+    std::io::Write::write_all(out, bytes).map_err(|e| PackError::io(&opts.output, e))?;
+    Ok(report)
 }
 
 /// What the WASI 0.2 front-end does not serve yet: writable mounts (its descriptors are

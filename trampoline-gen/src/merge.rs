@@ -186,15 +186,12 @@ impl<'a> Merger<'a> {
                 // A WASI 0.2 function the VFS falls through to: the application's import of it
                 // (any 0.2.x), or a trapping stub when the application has none (then the VFS
                 // never calls it: it is only reached through the application's import).
-                let f = wasivfs_abi::P2_INTERCEPTED
-                    .iter()
-                    .find(|f| f.interface == import.module && f.name == import.name)
-                    .ok_or_else(|| {
-                        MergeError::Vfs(format!(
-                            "imports unknown function `{}.{}`",
-                            import.module, import.name
-                        ))
-                    })?;
+                let f = wasivfs_abi::p2_function(import.module, import.name).ok_or_else(|| {
+                    MergeError::Vfs(format!(
+                        "imports unknown function `{}.{}`",
+                        import.module, import.name
+                    ))
+                })?;
                 let sig = wasi::Signature::from(f.signature);
                 if !sig.matches(ty) {
                     return Err(MergeError::Vfs(format!(

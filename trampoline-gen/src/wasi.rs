@@ -91,10 +91,9 @@ pub fn intercepted(name: &str) -> Option<Signature> {
 pub fn intercepted_import(name: &str) -> Option<Signature> {
     match name.split_once('#') {
         None => intercepted(name),
-        Some((interface, function)) => wasivfs_abi::P2_INTERCEPTED
-            .iter()
-            .find(|f| f.interface == interface && f.name == function)
-            .map(|f| Signature::from(f.signature)),
+        Some((interface, function)) => {
+            wasivfs_abi::p2_function(interface, function).map(|f| Signature::from(f.signature))
+        }
     }
 }
 
