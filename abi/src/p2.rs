@@ -10,7 +10,8 @@
 //!
 //! Every function that takes a handle the VFS can hand out (a descriptor, a directory-entry
 //! stream, an input stream or a pollable of an embedded file) is here, so that a VFS handle never
-//! reaches the host.
+//! reaches the host; so are the two functions of `wasi:cli/environment` that baked arguments and
+//! variables change.
 
 use crate::Signature;
 
@@ -104,6 +105,10 @@ macro_rules! for_each_p2_intercepted {
                 fn poll(list: i32, len: i32, ret: i32);
             "wasi:io/poll" "[resource-drop]pollable"
                 fn drop_pollable(pollable: i32);
+            "wasi:cli/environment" "get-environment"
+                fn get_environment(ret: i32);
+            "wasi:cli/environment" "get-arguments"
+                fn get_arguments(ret: i32);
         }
     };
 }

@@ -99,8 +99,7 @@ fn write_unchanged<W: std::io::Write>(
 }
 
 /// What the WASI 0.2 front-end does not serve yet: writable mounts (its descriptors are
-/// read-only), baked arguments and variables (it does not intercept `wasi:cli/environment`), and
-/// a second layer (`main` is the main module).
+/// read-only) and a second layer (`main` is the main module).
 fn native_supports(opts: &PackOptions, main: &[u8]) -> Result<()> {
     let refuse = |what: &str| {
         PackError::Options {
@@ -113,12 +112,6 @@ fn native_supports(opts: &PackOptions, main: &[u8]) -> Result<()> {
     }
     if !opts.tmpfs.is_empty() {
         return Err(refuse("--tmpfs"));
-    }
-    if !opts.program.is_empty() {
-        return Err(PackError::Options {
-            what: "baked arguments and variables".into(),
-            reason: "not supported yet for a native WASI 0.2 component (`wasi:cli/environment` is not intercepted)".into(),
-        });
     }
     // Each layer's front-end marks its handles with the same bit, so a second layer would take
     // the first one's handles for its own.

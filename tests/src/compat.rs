@@ -1,6 +1,7 @@
-//! The runtime table of `docs/compatibility.md`, checked against (or rewritten from) the test run.
+//! The tables of `docs/compatibility.md` that the test run writes ([`RUNTIMES`] and
+//! [`NATIVE_COMPONENTS`]), checked against (or rewritten from) the run.
 //!
-//! The table sits between [`BEGIN`] and [`END`]. Each row ends with the name of the test that
+//! Each table sits between its two marker lines. Each row ends with the name of the test that
 //! produces it; that test renders the row from what it saw and requires the document to say
 //! exactly that. With `WASIVFS_UPDATE_COMPAT=1` the test writes its row instead.
 
@@ -8,12 +9,30 @@ use crate::runtimes::GuestRun;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-/// The line before the table.
-pub const BEGIN: &str = "<!-- runtime table: written by tests/tests/runtimes.rs -->";
-/// The line after the table.
-pub const END: &str = "<!-- end of runtime table -->";
-/// The table's header lines.
-pub const HEADER: &str = "| runtime | C probe (`fsops`) | CPython 3.12 app | CRuby 3.4 app | test |\n|---|---|---|---|---|";
+/// A table of the document: its marker lines and its header.
+pub struct Table {
+    /// The line before the table.
+    pub begin: &'static str,
+    /// The line after the table.
+    pub end: &'static str,
+    /// The table's header lines.
+    pub header: &'static str,
+}
+
+/// The runtimes and the three programs (preview 1 modules and adapted components).
+pub const RUNTIMES: Table = Table {
+    begin: "<!-- runtime table: written by tests/tests/runtimes.rs -->",
+    end: "<!-- end of runtime table -->",
+    header: "| runtime | C probe (`fsops`) | CPython 3.12 app | CRuby 3.4 app | test |\n|---|---|---|---|---|",
+};
+
+/// Native WASI 0.2 components (the Rust probe built for `wasm32-wasip2`) on the runtimes that
+/// run components.
+pub const NATIVE_COMPONENTS: Table = Table {
+    begin: "<!-- native component table: written by tests/tests/components.rs -->",
+    end: "<!-- end of native component table -->",
+    header: "| runtime | Rust `std::fs` probe | raw `wasi:filesystem` calls | entry point baked | test |\n|---|---|---|---|---|",
+};
 
 /// `docs/compatibility.md`.
 pub fn doc_path() -> PathBuf {
@@ -107,35 +126,42 @@ pub fn row(runtime: &str, cells: &[String], test: &str) -> String {
 
 static DOC_LOCK: Mutex<()> = Mutex::new(());
 
-/// Requires `docs/compatibility.md` to hold `line` as the row of `test` (or writes it there with
-/// `WASIVFS_UPDATE_COMPAT=1`). Returns a readable reason on a mismatch.
+/// Requires the runtime table of `docs/compatibility.md` to hold `line` as the row of `test` (or
+/// writes it there with `WASIVFS_UPDATE_COMPAT=1`). Returns a readable reason on a mismatch.
 pub fn check_row(test: &str, line: &str) -> Result<(), String> {
+    check_row_in(&RUNTIMES, test, line)
+}
+
+/// [`check_row`] in `table`.
+pub fn check_row_in(table: &Table, test: &str, line: &str) -> Result<(), String> {
     let _guard = DOC_LOCK.lock().unwrap_or_else(|p| p.into_inner());
     let path = doc_path();
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let (Some(b), Some(e)) = (text.find(BEGIN), text.find(END)) else {
+    let (begin, end) = (table.begin, table.end);
+    let (Some(b), Some(e)) = (text.find(begin), text.find(end)) else {
         return Err(format!(
-            "{}: no runtime table (the lines {BEGIN} and {END})",
+            "{}: no such table (the lines {begin} and {end})",
             path.display()
         ));
     };
-    let table_start = b + BEGIN.len();
-    let table = &text[table_start..e];
+    let table_start = b + begin.len();
+    let header = table.header;
+    let rows_text = &text[table_start..e];
     let key = format!(" | `{test}` |");
-    let current = table.lines().find(|l| l.ends_with(&key));
+    let current = rows_text.lines().find(|l| l.ends_with(&key));
     if current == Some(line) {
         return Ok(());
     }
     let update = std::env::var("WASIVFS_UPDATE_COMPAT").is_ok_and(|v| v == "1");
     if !update {
         return Err(format!(
-            "{}: the runtime table does not match this run (WASIVFS_UPDATE_COMPAT=1 rewrites it)\n  \
+            "{}: the table does not match this run (WASIVFS_UPDATE_COMPAT=1 rewrites it)\n  \
              documented: {}\n  observed:   {line}",
             path.display(),
             current.unwrap_or("(no row)")
         ));
     }
-    let mut rows: Vec<String> = table
+    let mut rows: Vec<String> = rows_text
         .lines()
         .filter(|l| l.starts_with("| ") && !l.starts_with("| runtime |"))
         .map(str::to_string)
@@ -144,7 +170,7 @@ pub fn check_row(test: &str, line: &str) -> Result<(), String> {
         Some(r) => *r = line.to_string(),
         None => rows.push(line.to_string()),
     }
-    let new_table = format!("\n{HEADER}\n{}\n", rows.join("\n"));
+    let new_table = format!("\n{header}\n{}\n", rows.join("\n"));
     let new_text = format!("{}{new_table}{}", &text[..table_start], &text[e..]);
     std::fs::write(&path, new_text).map_err(|e| format!("{}: {e}", path.display()))
 }

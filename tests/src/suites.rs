@@ -252,6 +252,60 @@ pub const RUST_OPS: &[&str] = &[
     "rename", "hello.txt", "x.txt",
 ];
 
+/// The WASI 0.2 operations of the Rust probe built for `wasm32-wasip2`, which call
+/// `wasi:filesystem` directly for what `std` never does (`fixtures/rust-guest/src/raw.rs`):
+/// directory-entry streams, `open-at` flag combinations (`PATH FOLLOW OPEN-FLAGS
+/// DESCRIPTOR-FLAGS`: create 1, directory 2, exclusive 4, truncate 8; read 1, write 2,
+/// mutate-directory 32), `stat-at` with and without following, `readlink-at`, metadata hashes,
+/// changes refused on a read-only tree, streams at and past the end, and a mixed `poll`.
+#[rustfmt::skip]
+pub const RUST_RAW_OPS: &[&str] = &[
+    "raw_readdir", ".",
+    "raw_readdir", "sub",
+    "raw_readdir", "emptydir",
+    "raw_readdir", "hello.txt",
+    "raw_readdir", "missing",
+    "raw_readdir", "link_dir",
+    "raw_open", "hello.txt", "1", "0", "1",
+    "raw_open", "sub", "1", "2", "1",
+    "raw_open", "hello.txt", "1", "2", "1",
+    "raw_open", "link_file", "0", "0", "1",
+    "raw_open", "link_dir", "0", "2", "1",
+    "raw_open", "link_chain", "1", "0", "1",
+    "raw_open", "missing", "1", "0", "1",
+    "raw_open", "new.txt", "1", "1", "3",
+    "raw_open", "hello.txt", "1", "5", "3",
+    "raw_open", "hello.txt", "1", "8", "3",
+    "raw_open", "hello.txt", "1", "0", "2",
+    "raw_open", "sub", "1", "0", "32",
+    "raw_open", "sub", "1", "0", "3",
+    "raw_open", "../x", "1", "0", "1",
+    "raw_open", "/etc", "1", "0", "1",
+    "raw_open", "sub/up", "1", "0", "1",
+    "raw_stat", "link_file", "0",
+    "raw_stat", "link_file", "1",
+    "raw_stat", "link_dir", "0",
+    "raw_stat", "link_chain", "1",
+    "raw_stat", "sub", "1",
+    "raw_stat", "missing", "0",
+    "raw_stat", "hello.txt/x", "1",
+    "raw_stat", "sub/up", "0",
+    "raw_readlink", "link_file",
+    "raw_readlink", "sub/up",
+    "raw_readlink", "hello.txt",
+    "raw_readlink", "missing",
+    "raw_hash", "hello.txt", "link_file",
+    "raw_hash", "hello.txt", "sub/a.txt",
+    "raw_hash", "sub", "link_dir",
+    "raw_hash", "missing", "hello.txt",
+    "raw_readonly", "hello.txt",
+    "raw_readonly", "sub",
+    "raw_eof", "hello.txt",
+    "raw_eof", "empty",
+    "raw_eof", "data.bin",
+    "raw_poll", "hello.txt",
+];
+
 /// argv for a probe: `[program, root, ops...]`.
 pub fn argv<'a>(program: &'a str, root: &'a str, ops: &[&'a str]) -> Vec<&'a str> {
     let mut v = vec![program, root];

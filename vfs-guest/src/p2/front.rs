@@ -1,7 +1,8 @@
 //! One function per intercepted WASI 0.2 import (the list in
 //! `wasivfs_abi::for_each_p2_intercepted!`), with its lowered signature: a host handle goes to
 //! the host's function unchanged, one of ours is served by the core. The descriptor calls are
-//! here; the path calls are in `paths`, the streams and pollables in `streams`.
+//! here; the path calls are in `paths`, the streams and pollables in `streams`, the program's
+//! arguments and variables in `environment`.
 
 use alloc::vec::Vec;
 
@@ -13,9 +14,12 @@ use crate::p2::abi::{
     stat_record, Payload,
 };
 use crate::p2::{unknown_handle, Resource, SCRATCH_LEN};
-use crate::wasi::{fdflags, Errno, Filestat, EBADF, EINVAL, EISDIR, ENOTDIR, EOVERFLOW};
+use crate::wasi::{
+    fdflags, Errno, Filestat, EBADF, EINVAL, EISDIR, ENOTCAPABLE, ENOTDIR, EOVERFLOW,
+};
 use crate::Vfs;
 
+pub(crate) use super::environment::{get_arguments, get_environment};
 pub(crate) use super::paths::{
     descriptor_create_directory_at, descriptor_link_at, descriptor_metadata_hash_at,
     descriptor_open_at, descriptor_readlink_at, descriptor_remove_directory_at,
@@ -94,6 +98,39 @@ fn readable_file(o: &Open) -> Result<(), Errno> {
     }
 }
 
+/// `sync` (or with `data`, `sync-data`) of descriptor `fd` (one of ours): a file's is the core's
+/// (preview 1 syncs files only); a directory's succeeds, as wasmtime's 0.2 host syncs directory
+/// descriptors too.
+fn sync<H: super::host::P2Host>(
+    vfs: &mut Vfs<'_>,
+    h: &mut H,
+    fd: i32,
+    data: bool,
+) -> Result<(), Errno> {
+    let core = vfs.descriptor_fd(fd);
+    if vfs.open_at_fd(core)?.kind == OpenKind::Dir {
+        return Ok(());
+    }
+    let core = core as i32;
+    Errno::check(if data {
+        vfs.fd_datasync(h, core)
+    } else {
+        vfs.fd_sync(h, core)
+    })
+}
+
+/// Why a write to descriptor `fd` (one of ours) fails: embedded directories are read-only here
+/// (packing a native component with writable mounts is refused), and wasmtime's host answers a
+/// write on a file of a read-only preopen with `not-permitted`, and on a directory with
+/// `bad-descriptor`, whatever flags it was opened with.
+fn write_refused(vfs: &Vfs<'_>, fd: i32) -> Errno {
+    let core = vfs.descriptor_fd(fd);
+    match vfs.open_at_fd(core).map(|o| o.kind) {
+        Ok(OpenKind::File) => ENOTCAPABLE,
+        _ => EBADF,
+    }
+}
+
 /// Reads at most `len` bytes at `offset` of core fd `fd` into a new application block:
 /// (pointer, bytes read).
 pub(crate) fn read_block<H: super::host::P2Host>(
@@ -148,24 +185,22 @@ served! {
         put_handle(h, ret, r);
     }
 
-    /// `[method]descriptor.write-via-stream`: embedded files are read-only here (packing a native
-    /// component with writable mounts is refused), and wasmtime answers `bad-descriptor` for a
-    /// descriptor without write permission.
+    /// `[method]descriptor.write-via-stream`: refused (see [`write_refused`]).
     fn descriptor_write_via_stream(vfs, h, fd, offset: i64, ret: i32) {
-        vfs.descriptor_fd(fd);
-        put_handle(h, ret, Err(EBADF));
+        let r = write_refused(vfs, fd);
+        put_handle(h, ret, Err(r));
     }
 
     /// `[method]descriptor.append-via-stream` (see `write-via-stream`).
     fn descriptor_append_via_stream(vfs, h, fd, ret: i32) {
-        vfs.descriptor_fd(fd);
-        put_handle(h, ret, Err(EBADF));
+        let r = write_refused(vfs, fd);
+        put_handle(h, ret, Err(r));
     }
 
     /// `[method]descriptor.write` (see `write-via-stream`).
     fn descriptor_write(vfs, h, fd, buf: i32, buf_len: i32, offset: i64, ret: i32) {
-        vfs.descriptor_fd(fd);
-        put(h, ret, Payload::At8, Err::<[u8; 0], _>(EBADF));
+        let r = write_refused(vfs, fd);
+        put(h, ret, Payload::At8, Err::<[u8; 0], _>(r));
     }
 
     /// `[method]descriptor.advise`.
@@ -177,15 +212,13 @@ served! {
 
     /// `[method]descriptor.sync-data`.
     fn descriptor_sync_data(vfs, h, fd, ret: i32) {
-        let core = vfs.descriptor_fd(fd) as i32;
-        let r = Errno::check(vfs.fd_datasync(h, core));
+        let r = sync(vfs, h, fd, true);
         put_unit(h, ret, r);
     }
 
     /// `[method]descriptor.sync`.
     fn descriptor_sync(vfs, h, fd, ret: i32) {
-        let core = vfs.descriptor_fd(fd) as i32;
-        let r = Errno::check(vfs.fd_sync(h, core));
+        let r = sync(vfs, h, fd, false);
         put_unit(h, ret, r);
     }
 

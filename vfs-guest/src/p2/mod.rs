@@ -42,6 +42,7 @@ macro_rules! served {
 }
 
 pub(crate) mod abi;
+mod environment;
 pub(crate) mod front;
 pub mod host;
 mod paths;

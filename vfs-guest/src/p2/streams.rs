@@ -135,22 +135,31 @@ served! {
     }
 }
 
-/// `poll`: with any of our pollables in the list, their indices at once (they are ready, and
-/// `poll` promises only at least one ready entry; asking the host would block on its own);
-/// otherwise the host's answer.
+/// `poll`: with any of our pollables in the list, at once (they are always ready) their indices
+/// and those of the host's pollables that are ready now (`ready` never blocks), as a host reports
+/// every ready entry; otherwise the host's answer.
 pub(crate) fn poll<H: P2Host>(vfs: &mut Vfs<'_>, h: &mut H, list: i32, len: i32, ret: i32) {
     let bytes = (len as u32).saturating_mul(4);
     let handles = must(mem::read_bytes(h, list as u32, bytes));
-    let mut ready = Vec::new();
-    for (i, b) in handles.chunks_exact(4).enumerate() {
-        let p = i32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+    let handles: Vec<i32> = handles
+        .chunks_exact(4)
+        .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    let mut any_ours = false;
+    for &p in &handles {
         if is_ours(p) {
             our_pollable(vfs, p);
-            ready.extend_from_slice(&(i as u32).to_le_bytes());
+            any_ours = true;
         }
     }
-    if ready.is_empty() {
+    if !any_ours {
         return h.poll(list, len, ret);
+    }
+    let mut ready = Vec::new();
+    for (i, &p) in handles.iter().enumerate() {
+        if is_ours(p) || h.pollable_ready(p) != 0 {
+            ready.extend_from_slice(&(i as u32).to_le_bytes());
+        }
     }
     let (ptr, n) = must(alloc_bytes(h, &ready, 4));
     must(mem::write_bytes(h, ret as u32, &pair(ptr, n / 4)));

@@ -140,9 +140,39 @@ impl_wasi_by_dispatch!(Mock);
 
 #[cfg(feature = "p2")]
 impl Mock {
+    /// Writes `list<string>` (or, with `pairs`, `list<tuple<string, string>>` split at the
+    /// first `=`) at `ret`, in `cabi_realloc` blocks.
+    fn put_p2_list(&mut self, list: &[&str], pairs: bool, ret: u32) {
+        let per = if pairs { 16 } else { 8 };
+        let at = self.realloc(0, 0, 4, per * list.len() as u32);
+        for (i, s) in list.iter().enumerate() {
+            let parts: Vec<&str> = if pairs {
+                let (k, v) = s.split_once('=').unwrap_or((s, ""));
+                vec![k, v]
+            } else {
+                vec![s]
+            };
+            for (j, part) in parts.iter().enumerate() {
+                let p = self.realloc(0, 0, 1, part.len() as u32);
+                self.put(p, part.as_bytes());
+                let e = at + per * i as u32 + 8 * j as u32;
+                self.put_u32(e, p);
+                self.put_u32(e + 4, part.len() as u32);
+            }
+        }
+        self.put_u32(ret, at);
+        self.put_u32(ret + 4, list.len() as u32);
+    }
+
     /// A host WASI 0.2 call: recorded (under its WIT name); `get-directories` answers one host
-    /// preopen, handle 7 named `/host`.
+    /// preopen, handle 7 named `/host`; `get-arguments` and `get-environment` answer `args` and
+    /// `environ`.
     fn call_p2(&mut self, name: &'static str, args: &[i64]) -> i32 {
+        match name {
+            "get-arguments" => self.put_p2_list(&self.args.clone(), false, args[0] as u32),
+            "get-environment" => self.put_p2_list(&self.environ.clone(), true, args[0] as u32),
+            _ => {}
+        }
         if name == "get-directories" {
             let list = self.realloc(0, 0, 4, 12);
             let s = self.realloc(0, 0, 1, 5);

@@ -135,7 +135,10 @@ fn errors_are_the_hosts_error_codes() {
     let f = open(&mut v, &mut m, src, "a.txt", 0, 1).unwrap();
     front::descriptor_read_directory(&mut v, &mut m, f, RET as i32);
     assert_eq!(handle_result(&m), Err(24), "not-directory");
+    // Writes: `not-permitted` on a file of a read-only mount, `bad-descriptor` on a directory.
     front::descriptor_write_via_stream(&mut v, &mut m, f, 0, RET as i32);
+    assert_eq!(handle_result(&m), Err(31), "not-permitted");
+    front::descriptor_write_via_stream(&mut v, &mut m, src, 0, RET as i32);
     assert_eq!(handle_result(&m), Err(3), "bad-descriptor");
 }
 
@@ -169,7 +172,7 @@ fn directory_entries_leave_out_dot_and_dot_dot() {
 }
 
 #[test]
-fn host_handles_go_to_the_host_and_poll_answers_ours_at_once() {
+fn host_handles_go_to_the_host_and_poll_answers_at_once_with_ours() {
     let (mut v, mut m) = setup();
     let src = directories(&mut v, &mut m)[1].0;
     front::descriptor_stat(&mut v, &mut m, 7, RET as i32);
@@ -183,14 +186,25 @@ fn host_handles_go_to_the_host_and_poll_answers_ours_at_once() {
     front::descriptor_read_via_stream(&mut v, &mut m, f, 0, RET as i32);
     let s = handle_result(&m).unwrap();
     let ours = front::input_stream_subscribe(&mut v, &mut m, s);
-    // A list of a host pollable (9) and ours: ours is ready, the host is not asked.
+    // A list of a host pollable (9) and ours: ours is ready at once, and the host's only if
+    // its `ready` (which never blocks) says so; the host's `poll` is not called.
     m.put_u32(PATH, 9);
     m.put_u32(PATH + 4, ours as u32);
-    let calls = m.calls.len();
-    front::poll(&mut v, &mut m, PATH as i32, 2, RET as i32);
-    assert_eq!(m.calls.len(), calls);
-    let (ptr, n) = (m.u32_at(RET), m.u32_at(RET + 4));
-    assert_eq!((n, m.u32_at(ptr)), (1, 1));
+    for (host_ready, want) in [(0, vec![1]), (1, vec![0, 1])] {
+        m.default_answer = host_ready;
+        let calls = m.calls.len();
+        front::poll(&mut v, &mut m, PATH as i32, 2, RET as i32);
+        assert_eq!(m.calls.len(), calls + 1);
+        let last = m.calls.last().unwrap();
+        assert_eq!(
+            (last.name, last.args.clone()),
+            ("[method]pollable.ready", vec![9])
+        );
+        let (ptr, n) = (m.u32_at(RET), m.u32_at(RET + 4));
+        let got: Vec<u32> = (0..n).map(|i| m.u32_at(ptr + 4 * i)).collect();
+        assert_eq!(got, want);
+    }
+    m.default_answer = 0;
     // Only host pollables: the host's poll.
     front::poll(&mut v, &mut m, PATH as i32, 1, RET as i32);
     assert_eq!(m.calls.last().unwrap().name, "poll");

@@ -124,3 +124,77 @@ fn denied_host_directories_are_not_in_the_table() {
     assert_eq!(vfs.fd_prestat_get(&mut m, 4, 200), 8);
     assert!(m.calls_named("fd_prestat_get").is_empty());
 }
+
+/// The same lists through the WASI 0.2 front-end (`get-arguments`, `get-environment`), as
+/// (argument or `NAME=VALUE`) strings.
+#[cfg(feature = "p2")]
+fn p2_list(vfs: &mut Vfs, m: &mut Mock, env: bool) -> Vec<String> {
+    const RET: u32 = 3000;
+    let per = if env { 16 } else { 8 };
+    if env {
+        crate::p2::front::get_environment(vfs, m, RET as i32);
+    } else {
+        crate::p2::front::get_arguments(vfs, m, RET as i32);
+    }
+    let (list, n) = (m.u32_at(RET), m.u32_at(RET + 4));
+    let string = |m: &Mock, at: u32| {
+        let (p, len) = (m.u32_at(at) as usize, m.u32_at(at + 4) as usize);
+        String::from_utf8(m.mem[p..p + len].to_vec()).unwrap()
+    };
+    (0..n)
+        .map(|i| {
+            let e = list + per * i;
+            if env {
+                format!("{}={}", string(m, e), string(m, e + 8))
+            } else {
+                string(m, e)
+            }
+        })
+        .collect()
+}
+
+#[cfg(feature = "p2")]
+#[test]
+fn the_0_2_lists_compose_alike() {
+    let mut p = ProgramConfig {
+        args: vec!["/app/main.py".into(), "".into()],
+        ..ProgramConfig::default()
+    };
+    p.set_env("A", "baked");
+    p.set_env("C", "ü");
+    p.set_env("EMPTY", "");
+    let img = image_with(&p);
+    let mut vfs = Vfs::new(Some(Image::parse(&img).unwrap()));
+    let mut m = mock();
+    let args = ["app.wasm", "/app/main.py", "", "--name", "x"];
+    assert_eq!(p2_list(&mut vfs, &mut m, false), args);
+    let env = ["HOME=/h", "A=runtime", "B=", "C=ü", "EMPTY="];
+    assert_eq!(p2_list(&mut vfs, &mut m, true), env);
+    // Composed once, and the same lists as preview 1 sees.
+    let before = m.calls.len();
+    assert_eq!(p2_list(&mut vfs, &mut m, false), args);
+    assert_eq!(m.calls.len(), before);
+    assert_eq!(list(&mut vfs, &mut m, true), env);
+
+    // `--env-inherit none`: the host's variables are not asked for.
+    p.env_inherit = EnvInherit::None;
+    let img = image_with(&p);
+    let mut vfs = Vfs::new(Some(Image::parse(&img).unwrap()));
+    let mut m = mock();
+    assert_eq!(
+        p2_list(&mut vfs, &mut m, true),
+        ["A=baked", "C=ü", "EMPTY="]
+    );
+    assert!(m.calls.iter().all(|c| c.name != "get-environment"));
+
+    // No record: the host's answer, written where the application asked.
+    let img = image_with(&ProgramConfig::default());
+    let mut vfs = Vfs::new(Some(Image::parse(&img).unwrap()));
+    let mut m = mock();
+    crate::p2::front::get_arguments(&mut vfs, &mut m, 3000);
+    let last = m.calls.last().unwrap();
+    assert_eq!(
+        (last.name, last.args.clone()),
+        ("get-arguments", vec![3000])
+    );
+}

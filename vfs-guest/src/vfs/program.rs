@@ -21,7 +21,8 @@ pub struct StringList {
 }
 
 impl StringList {
-    fn push(&mut self, s: &[u8]) {
+    /// Adds a string (without a NUL in it).
+    pub(crate) fn push(&mut self, s: &[u8]) {
         self.bytes.extend_from_slice(s);
         self.bytes.push(0);
         self.count += 1;
@@ -55,13 +56,13 @@ impl StringList {
 
 /// Which of the two lists.
 #[derive(Clone, Copy)]
-enum Which {
+pub(crate) enum Which {
     Args,
     Environ,
 }
 
-/// The host's answer for one list. A stub (`ENOSYS`: the application does not import the
-/// function) is an empty list.
+/// The host's preview 1 answer for one list. A stub (`ENOSYS`: the application does not import
+/// the function) is an empty list.
 fn host_list<H: Host>(h: &mut H, which: Which) -> Result<StringList, Errno> {
     let sizes = |h: &mut H, a, b| match which {
         Which::Args => h.args_sizes_get(a, b),
@@ -114,8 +115,7 @@ fn name_of(entry: &[u8]) -> &[u8] {
 }
 
 /// `argv[0]` (baked, else the host's, else empty), the baked arguments, the host's others.
-fn compose_args<H: Host>(h: &mut H, cfg: &Config<'_>) -> Result<StringList, Errno> {
-    let host = host_list(h, Which::Args)?;
+fn compose_args(host: StringList, cfg: &Config<'_>) -> StringList {
     let mut host = host.iter();
     let first = host.next();
     let mut out = StringList::default();
@@ -126,15 +126,19 @@ fn compose_args<H: Host>(h: &mut H, cfg: &Config<'_>) -> Result<StringList, Errn
     for a in host {
         out.push(a);
     }
-    Ok(out)
+    out
 }
 
 /// The host's variables that the inherit rule lets through, in the host's order, then each
-/// baked variable the host did not pass (a host variable that is seen wins).
-fn compose_environ<H: Host>(h: &mut H, cfg: &Config<'_>) -> Result<StringList, Errno> {
+/// baked variable the host did not pass (a host variable that is seen wins). `host` gives the
+/// host's list; it is not asked when no variable is inherited.
+fn compose_environ(
+    cfg: &Config<'_>,
+    host: impl FnOnce() -> Result<StringList, Errno>,
+) -> Result<StringList, Errno> {
     let host = match cfg.inherit() {
         Inherit::None => StringList::default(),
-        _ => host_list(h, Which::Environ)?,
+        _ => host()?,
     };
     let mut out = StringList::default();
     for e in host.iter() {
@@ -166,11 +170,13 @@ impl<'a> Vfs<'a> {
         .then_some(cfg)
     }
 
-    /// The composed list `which`, built on first use; `None` when the host's answers stand.
-    fn program_list<H: Host>(
+    /// The composed list `which`, built on first use with the host's list that `host` reads
+    /// (through either front-end); `None` when the host's answers stand.
+    pub(crate) fn program_list_with<H>(
         &mut self,
         h: &mut H,
         which: Which,
+        host: impl FnOnce(&mut H, Which) -> Result<StringList, Errno>,
     ) -> Option<Result<&StringList, Errno>> {
         let cfg = self.record_for(which)?;
         let slot = match which {
@@ -179,8 +185,8 @@ impl<'a> Vfs<'a> {
         };
         if slot.is_none() {
             let list = match which {
-                Which::Args => compose_args(h, &cfg),
-                Which::Environ => compose_environ(h, &cfg),
+                Which::Args => host(h, which).map(|l| compose_args(l, &cfg)),
+                Which::Environ => compose_environ(&cfg, || host(h, which)),
             };
             match list {
                 Ok(l) => *slot = Some(l),
@@ -188,6 +194,15 @@ impl<'a> Vfs<'a> {
             }
         }
         slot.as_ref().map(Ok)
+    }
+
+    /// [`Self::program_list_with`] the host's preview 1 lists.
+    fn program_list<H: Host>(
+        &mut self,
+        h: &mut H,
+        which: Which,
+    ) -> Option<Result<&StringList, Errno>> {
+        self.program_list_with(h, which, host_list)
     }
 
     /// `args_sizes_get`.
