@@ -88,8 +88,8 @@ fn dist(root: &Path, targets: &[DistTarget], out: &Path, work: &Path) -> Result<
     let project = Project::load(root)?;
     let epoch = project::source_date_epoch(root)?;
     std::fs::create_dir_all(work).with_context(|| format!("cannot create {}", work.display()))?;
-    // One build at a time per work directory (CI starts one early, beside the tests): a second
-    // waits here, then finds everything built.
+    // One build at a time per work directory (the distribution test's and a developer's, say): a
+    // second waits here, then finds everything built.
     let lock_path = work.join(".lock");
     let lock = std::fs::File::create(&lock_path)
         .with_context(|| format!("cannot create {}", lock_path.display()))?;
