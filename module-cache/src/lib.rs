@@ -86,10 +86,15 @@ mod tests {
         (drop (call $w (i32.const 2) (i32.const 0) (i32.const 1) (i32.const 8)))
         (call $exit (i32.const 7))))"#;
 
+    /// The binary of a module written as text (wasivfs's wasmtime parses binaries only).
+    fn bin(text: &str) -> Vec<u8> {
+        wat::parse_str(text).unwrap()
+    }
+
     #[test]
     fn captures_output_and_exit_code_with_foreign_imports() {
         let engine = engine().unwrap();
-        let out = run_bytes(&engine, HELLO_EXIT.as_bytes(), &captured(&["x"])).unwrap();
+        let out = run_bytes(&engine, &bin(HELLO_EXIT), &captured(&["x"])).unwrap();
         assert_eq!(out.exit_code, 7);
         assert_eq!(out.stdout, b"hi\n");
         assert_eq!(out.stderr, b"hi\n");
@@ -100,11 +105,11 @@ mod tests {
     fn trap_is_an_outcome_and_missing_start_is_an_error() {
         let engine = engine().unwrap();
         let trap = "(module (func (export \"_start\") unreachable))";
-        let out = run_bytes(&engine, trap.as_bytes(), &captured(&[])).unwrap();
+        let out = run_bytes(&engine, &bin(trap), &captured(&[])).unwrap();
         assert_eq!(out.exit_code, TRAP_EXIT_CODE);
         assert!(out.trap.unwrap().contains("unreachable"));
         let reactor = "(module (func (export \"_initialize\")))";
-        let err = run_bytes(&engine, reactor.as_bytes(), &captured(&[])).unwrap_err();
+        let err = run_bytes(&engine, &bin(reactor), &captured(&[])).unwrap_err();
         assert!(err.to_string().contains("_start"), "{err}");
     }
 
@@ -114,7 +119,7 @@ mod tests {
         let mut opts = captured(&[]);
         opts.dirs
             .push(("/nonexistent-wasivfs-dir".into(), "/x".into()));
-        let err = run_bytes(&engine, HELLO_EXIT.as_bytes(), &opts).unwrap_err();
+        let err = run_bytes(&engine, &bin(HELLO_EXIT), &opts).unwrap_err();
         assert!(
             err.to_string().contains("/nonexistent-wasivfs-dir"),
             "{err}"
@@ -132,13 +137,13 @@ mod tests {
         let mut opts = captured(&[]);
         opts.read_only = true;
         opts.dirs.push((dir.path().to_path_buf(), "/d".into()));
-        let out = run_bytes(&engine, CAT.as_bytes(), &opts).unwrap();
+        let out = run_bytes(&engine, &bin(CAT), &opts).unwrap();
         assert_eq!(
             (out.exit_code, out.stdout.as_slice()),
             (0, &b"contents"[..])
         );
         // Without the directory, path_open on fd 3 fails (EBADF).
-        let out = run_bytes(&engine, CAT.as_bytes(), &captured(&[])).unwrap();
+        let out = run_bytes(&engine, &bin(CAT), &captured(&[])).unwrap();
         assert_eq!(out.exit_code, 1);
     }
 }
