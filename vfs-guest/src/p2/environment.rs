@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 use crate::mem;
 use crate::p2::abi::{alloc_bytes, must, pair};
 use crate::p2::host::P2Host;
-use crate::vfs::program::{StringList, Which};
+use crate::vfs::program::{split_entry, StringList, Which};
 use crate::wasi::Errno;
 use crate::Vfs;
 
@@ -51,21 +51,19 @@ fn host_list<H: P2Host>(h: &mut H, which: Which) -> Result<StringList, Errno> {
 /// Writes `list` as the 0.2 list `which` (a new block in application memory) at `ret`.
 fn put_list<H: P2Host>(h: &mut H, list: &StringList, which: Which, ret: i32) -> Result<(), Errno> {
     let mut elements = Vec::new();
+    let mut put_string = |h: &mut H, s: &[u8]| -> Result<(), Errno> {
+        let (p, n) = alloc_bytes(h, s, 1)?;
+        elements.extend_from_slice(&pair(p, n));
+        Ok(())
+    };
     for s in list.iter() {
-        let parts: [&[u8]; 2] = match which {
-            Which::Args => [s, &[]],
+        match which {
+            Which::Args => put_string(h, s)?,
             Which::Environ => {
-                let eq = s.iter().position(|b| *b == b'=').unwrap_or(s.len());
-                [&s[..eq], s.get(eq + 1..).unwrap_or(&[])]
+                let (name, value) = split_entry(s);
+                put_string(h, name)?;
+                put_string(h, value)?;
             }
-        };
-        let count = match which {
-            Which::Args => 1,
-            Which::Environ => 2,
-        };
-        for part in &parts[..count] {
-            let (p, n) = alloc_bytes(h, part, 1)?;
-            elements.extend_from_slice(&pair(p, n));
         }
     }
     let (ptr, bytes) = alloc_bytes(h, &elements, 4)?;

@@ -109,9 +109,18 @@ fn host_list<H: Host>(h: &mut H, which: Which) -> Result<StringList, Errno> {
     Ok(list)
 }
 
+/// The name and the value of a `NAME=VALUE` entry (split at the first `=`; no `=`: an empty
+/// value).
+pub(crate) fn split_entry(entry: &[u8]) -> (&[u8], &[u8]) {
+    match entry.iter().position(|b| *b == b'=') {
+        Some(eq) => (&entry[..eq], &entry[eq + 1..]),
+        None => (entry, &[]),
+    }
+}
+
 /// The name of a `NAME=VALUE` entry.
 fn name_of(entry: &[u8]) -> &[u8] {
-    entry.split(|b| *b == b'=').next().unwrap_or(entry)
+    split_entry(entry).0
 }
 
 /// `argv[0]` (baked, else the host's, else empty), the baked arguments, the host's others.
