@@ -19,7 +19,8 @@
 
 mod p2;
 pub use p2::{
-    p2_function, p2_intercepted, p2_interface, P2Function, P2_EXPORT_PREFIX, P2_INTERCEPTED,
+    p2_function, p2_intercepted, p2_interface, P2Function, P2_EXPORT_PREFIX, P2_HANDLE_BIT,
+    P2_INTERCEPTED, P2_LAYER_SHIFT, P2_MAX_LAYERS,
 };
 
 /// Version of the ABI between the VFS module and the merger (recorded in the `wasivfs` section).
@@ -186,6 +187,7 @@ macro_rules! for_each_pack_function {
             init_export = "wasivfs_init";
             fn image_len() -> i32;
             fn image_placed(addr: i32, len: i32);
+            fn layer() -> i32;
         }
     };
 }
@@ -356,7 +358,7 @@ mod tests {
             Some((Intrinsic::Load(Width::U64), &[ValKind::I64][..]))
         );
         assert_eq!(intrinsic("size").map(|(_, s)| s.params.len()), Some(0));
-        assert_eq!(PACK_FUNCTIONS.len(), 2);
+        assert_eq!(PACK_FUNCTIONS.len(), 3);
         assert_eq!(APP_INTRINSICS, "wasivfs_app");
         assert_eq!(PACK_IMPORTS, "wasivfs_pack");
         assert_eq!(PREVIEW1, "wasi_snapshot_preview1");

@@ -9,9 +9,9 @@
 //! import of any version) and exports its own as [`P2_EXPORT_PREFIX`]` + interface + "#" + name`.
 //!
 //! Every function that takes a handle the VFS can hand out (a descriptor, a directory-entry
-//! stream, an input stream or a pollable of an embedded file) is here, so that a VFS handle never
-//! reaches the host; so are the two functions of `wasi:cli/environment` that baked arguments and
-//! variables change.
+//! stream, an input or output stream, a pollable or a stream error of an embedded file) is here,
+//! so that a VFS handle never reaches the host; so are the two functions of
+//! `wasi:cli/environment` that baked arguments and variables change.
 
 use crate::Signature;
 
@@ -97,6 +97,34 @@ macro_rules! for_each_p2_intercepted {
                 fn input_stream_subscribe(stream: i32) -> i32;
             "wasi:io/streams" "[resource-drop]input-stream"
                 fn drop_input_stream(stream: i32);
+            "wasi:io/streams" "[method]output-stream.check-write"
+                fn output_stream_check_write(stream: i32, ret: i32);
+            "wasi:io/streams" "[method]output-stream.write"
+                fn output_stream_write(stream: i32, buf: i32, buf_len: i32, ret: i32);
+            "wasi:io/streams" "[method]output-stream.blocking-write-and-flush"
+                fn output_stream_blocking_write_and_flush(stream: i32, buf: i32, buf_len: i32, ret: i32);
+            "wasi:io/streams" "[method]output-stream.flush"
+                fn output_stream_flush(stream: i32, ret: i32);
+            "wasi:io/streams" "[method]output-stream.blocking-flush"
+                fn output_stream_blocking_flush(stream: i32, ret: i32);
+            "wasi:io/streams" "[method]output-stream.subscribe"
+                fn output_stream_subscribe(stream: i32) -> i32;
+            "wasi:io/streams" "[method]output-stream.write-zeroes"
+                fn output_stream_write_zeroes(stream: i32, len: i64, ret: i32);
+            "wasi:io/streams" "[method]output-stream.blocking-write-zeroes-and-flush"
+                fn output_stream_blocking_write_zeroes_and_flush(stream: i32, len: i64, ret: i32);
+            "wasi:io/streams" "[method]output-stream.splice"
+                fn output_stream_splice(stream: i32, src: i32, len: i64, ret: i32);
+            "wasi:io/streams" "[method]output-stream.blocking-splice"
+                fn output_stream_blocking_splice(stream: i32, src: i32, len: i64, ret: i32);
+            "wasi:io/streams" "[resource-drop]output-stream"
+                fn drop_output_stream(stream: i32);
+            "wasi:io/error" "[method]error.to-debug-string"
+                fn error_to_debug_string(error: i32, ret: i32);
+            "wasi:io/error" "[resource-drop]error"
+                fn drop_error(error: i32);
+            "wasi:filesystem/types" "filesystem-error-code"
+                fn filesystem_error_code(error: i32, ret: i32);
             "wasi:io/poll" "[method]pollable.ready"
                 fn pollable_ready(pollable: i32) -> i32;
             "wasi:io/poll" "[method]pollable.block"
@@ -112,6 +140,15 @@ macro_rules! for_each_p2_intercepted {
         }
     };
 }
+
+/// Bit 31: set in every handle a layer's 0.2 front-end hands out. Hosts keep their handles below
+/// 2^28 (wasmtime caps its handle table there), so bits 28 to 31 are free for the VFS.
+pub const P2_HANDLE_BIT: u32 = 1 << 31;
+/// Where the layer's number sits in a front-end handle (bits 28 to 30): each layer of a component
+/// packed more than once serves only its own handles and passes the others on.
+pub const P2_LAYER_SHIFT: u32 = 28;
+/// How many layers of one native component can hand out handles (bits 28 to 30).
+pub const P2_MAX_LAYERS: u32 = 8;
 
 /// One intercepted WASI 0.2 function.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

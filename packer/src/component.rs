@@ -98,30 +98,17 @@ fn write_unchanged<W: std::io::Write>(
     Ok(report)
 }
 
-/// What the WASI 0.2 front-end does not serve yet: writable mounts (its descriptors are
-/// read-only) and a second layer (`main` is the main module).
+/// How many times a native component can be packed: each layer's front-end tags its handles
+/// with the layer's number, in [`wasivfs_abi::P2_MAX_LAYERS`] values.
 fn native_supports(opts: &PackOptions, main: &[u8]) -> Result<()> {
-    let refuse = |what: &str| {
-        PackError::Options {
-        what: what.into(),
-        reason: "not supported yet for a native WASI 0.2 component (its embedded directories are read-only)".into(),
-    }
-    };
-    if !opts.writable.is_empty() {
-        return Err(refuse("--writable"));
-    }
-    if !opts.tmpfs.is_empty() {
-        return Err(refuse("--tmpfs"));
-    }
-    // Each layer's front-end marks its handles with the same bit, so a second layer would take
-    // the first one's handles for its own.
     let packed = wasivfs_trampoline_gen::check_app(main).map_or(0, |i| i.packed_layers);
-    if packed > 0 {
+    if packed >= wasivfs_abi::P2_MAX_LAYERS as usize {
         return Err(PackError::Module {
             path: opts.input.clone(),
-            source: MergeError::Unsupported(
-                "a native WASI 0.2 component packed by wasivfs cannot be packed again yet".into(),
-            ),
+            source: MergeError::Unsupported(format!(
+                "a native WASI 0.2 component can be packed at most {} times, and this one has {packed} layers",
+                wasivfs_abi::P2_MAX_LAYERS
+            )),
         });
     }
     Ok(())

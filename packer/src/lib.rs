@@ -326,7 +326,8 @@ fn pack_module_into<W: std::io::Write>(
 
     let started = stage_start(&*progress, Stage::Snapshot);
     let segment_lens = layout.segment_lens();
-    let snap = prepared.snapshot(layout.metadata.len(), input)?;
+    let layer = scanned.info().packed_layers;
+    let snap = prepared.snapshot(layout.metadata.len(), layer, input)?;
     timings.push(stage_done(&*progress, Stage::Snapshot, started));
     let started = stage_start(&*progress, Stage::Merge);
     // The image joins the VFS here, in the pages the snapshot reserved for it.

@@ -103,14 +103,14 @@ impl Prepared<'_> {
         self.initial_pages
     }
 
-    /// Runs `wasivfs_init` for an image of `image_len` bytes (the layout's metadata) and
-    /// snapshots the result.
-    pub fn snapshot(self, image_len: usize, input: &Path) -> Result<Snapshot> {
-        snapshot(self, image_len, input)
+    /// Runs `wasivfs_init` for an image of `image_len` bytes (the layout's metadata), for a
+    /// module that had `layer` wasivfs layers before this one, and snapshots the result.
+    pub fn snapshot(self, image_len: usize, layer: usize, input: &Path) -> Result<Snapshot> {
+        snapshot(self, image_len, layer, input)
     }
 }
 
-fn snapshot(p: Prepared<'_>, total_len: usize, input: &Path) -> Result<Snapshot> {
+fn snapshot(p: Prepared<'_>, total_len: usize, layer: usize, input: &Path) -> Result<Snapshot> {
     let fail = |reason: String| PackError::Snapshot {
         input: input.to_path_buf(),
         reason,
@@ -127,7 +127,8 @@ fn snapshot(p: Prepared<'_>, total_len: usize, input: &Path) -> Result<Snapshot>
         .map_err(|_| fail(format!("the image is {total_len} bytes, more than 4 GiB")))?;
     let mut store = Store::new(&engine, PackState { placed: None });
     let mut linker: Linker<PackState> = Linker::new(&engine);
-    define_pack_imports(&mut linker, image_len).map_err(|e| fail(format!("{e:#}")))?;
+    let layer = i32::try_from(layer).map_err(|_| fail(format!("{layer} layers")))?;
+    define_pack_imports(&mut linker, image_len, layer).map_err(|e| fail(format!("{e:#}")))?;
     linker
         .define_unknown_imports_as_traps(&module)
         .map_err(|e| fail(format!("{e:#}")))?;
@@ -168,8 +169,13 @@ fn snapshot(p: Prepared<'_>, total_len: usize, input: &Path) -> Result<Snapshot>
     })
 }
 
-fn define_pack_imports(linker: &mut Linker<PackState>, image_len: u32) -> wasmtime::Result<()> {
+fn define_pack_imports(
+    linker: &mut Linker<PackState>,
+    image_len: u32,
+    layer: i32,
+) -> wasmtime::Result<()> {
     linker.func_wrap(PACK_MODULE, "image_len", move || image_len as i32)?;
+    linker.func_wrap(PACK_MODULE, "layer", move || layer)?;
     linker.func_wrap(
         PACK_MODULE,
         "image_placed",

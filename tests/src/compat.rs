@@ -29,9 +29,9 @@ pub const RUNTIMES: Table = Table {
 /// Native WASI 0.2 components (the Rust probe built for `wasm32-wasip2`) on the runtimes that
 /// run components.
 pub const NATIVE_COMPONENTS: Table = Table {
-    begin: "<!-- native component table: written by tests/tests/components.rs -->",
+    begin: "<!-- native component table: written by tests/tests/components/native.rs -->",
     end: "<!-- end of native component table -->",
-    header: "| runtime | Rust `std::fs` probe | raw `wasi:filesystem` calls | entry point baked | test |\n|---|---|---|---|---|",
+    header: "| runtime | Rust `std::fs` probe | raw `wasi:filesystem` calls | entry point baked | raw calls, `--writable` | test |\n|---|---|---|---|---|---|",
 };
 
 /// `docs/compatibility.md`.

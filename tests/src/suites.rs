@@ -304,7 +304,15 @@ pub const RUST_RAW_OPS: &[&str] = &[
     "raw_eof", "empty",
     "raw_eof", "data.bin",
     "raw_poll", "hello.txt",
+    "raw_write", "written.txt",
+    "raw_splice", "sub/a.txt", "spliced.txt",
+    "raw_splice", "data.bin", "sub/spliced.bin",
 ];
+
+/// A raw WASI 0.2 operation that reads the host's stdin (`splice` from it into an embedded
+/// file): run where the oracle is wasmtime-wasi, not on the runtimes, whose stdin differs.
+#[rustfmt::skip]
+pub const RUST_RAW_STDIN_OPS: &[&str] = &["raw_stdin", "from-stdin.txt"];
 
 /// argv for a probe: `[program, root, ops...]`.
 pub fn argv<'a>(program: &'a str, root: &'a str, ops: &[&'a str]) -> Vec<&'a str> {

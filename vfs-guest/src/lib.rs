@@ -19,6 +19,7 @@ mod file;
 pub mod host;
 #[cfg(target_arch = "wasm32")]
 mod init;
+mod layer;
 mod mem;
 pub mod memfs;
 // On the host only the native tests call the front-end (the exports are wasm32 only).

@@ -54,6 +54,13 @@ pub fn load_u32<H: AppMemory>(h: &mut H, ptr: u32) -> Result<u32, Errno> {
     Ok(h.load_u32(ptr))
 }
 
+/// Loads a u64.
+#[cfg_attr(not(feature = "p2"), allow(dead_code))]
+pub fn load_u64<H: AppMemory>(h: &mut H, ptr: u32) -> Result<u64, Errno> {
+    check(h, ptr, 8)?;
+    Ok(u64::from(h.load_u32(ptr)) | u64::from(h.load_u32(ptr + 4)) << 32)
+}
+
 /// Reads an `iovec` array: `(buf, len)` pairs.
 pub fn read_iovecs<H: AppMemory>(
     h: &mut H,

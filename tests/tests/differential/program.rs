@@ -14,8 +14,6 @@ struct Probe {
     name: &'static str,
     module: Vec<u8>,
     prefix: &'static [&'static str],
-    /// A native WASI 0.2 component, which takes one layer only (for now).
-    native: bool,
 }
 
 fn probes() -> [Probe; 3] {
@@ -24,19 +22,16 @@ fn probes() -> [Probe; 3] {
             name: "context",
             module: fixtures::bytes(fixtures::CONTEXT),
             prefix: &[],
-            native: false,
         },
         Probe {
             name: "rust-guest",
             module: fixtures::rust_guest(),
             prefix: &["/src", "context"],
-            native: false,
         },
         Probe {
             name: "rust-guest-p2",
             module: fixtures::rust_guest_p2(),
             prefix: &["/src", "context"],
-            native: true,
         },
     ]
 }
@@ -75,9 +70,6 @@ fn check(c: Case) {
     let data = trees::standard().unwrap();
     let mounts = [map("/src", t.path())];
     for p in probes() {
-        if p.native && c.layers.len() > 1 {
-            continue;
-        }
         let what = format!("{} ({})", c.what, p.name);
         let mut layers = c.layers.clone();
         let prefix = strings(p.prefix);
@@ -276,8 +268,7 @@ fn many_arguments_and_variables() {
 }
 
 /// Two layers: the second layer's arguments follow the first's, its variables win over the
-/// first's, and the runtime's over both. (Not on the native component, which is not packed
-/// twice yet.)
+/// first's, and the runtime's over both.
 #[test]
 fn two_layers_compose() {
     let mut first = ProgramConfig {

@@ -9,45 +9,46 @@ use crate::host::AppMemory;
 use crate::mem;
 use crate::wasi::{filetype, Errno, Filestat, EIO, FILESTAT_SIZE};
 
-/// `error-code` cases by errno: (preview 1 errno, index of the case in `wasi:filesystem/types`).
-const ERROR_CODES: [(u16, u8); 37] = [
-    (2, 0),   // access
-    (6, 1),   // would-block
-    (7, 2),   // already
-    (8, 3),   // bad-descriptor
-    (10, 4),  // busy
-    (16, 5),  // deadlock
-    (19, 6),  // quota
-    (20, 7),  // exist
-    (22, 8),  // file-too-large
-    (25, 9),  // illegal-byte-sequence
-    (26, 10), // in-progress
-    (27, 11), // interrupted
-    (28, 12), // invalid
-    (29, 13), // io
-    (31, 14), // is-directory
-    (32, 15), // loop
-    (34, 16), // too-many-links
-    (35, 17), // message-size
-    (37, 18), // name-too-long
-    (43, 19), // no-device
-    (44, 20), // no-entry
-    (46, 21), // no-lock
-    (48, 22), // insufficient-memory
-    (51, 23), // insufficient-space
-    (54, 24), // not-directory
-    (55, 25), // not-empty
-    (56, 26), // not-recoverable
-    (58, 27), // unsupported
-    (59, 28), // no-tty
-    (60, 29), // no-such-device
-    (61, 30), // overflow
-    (63, 31), // not-permitted
-    (64, 32), // pipe
-    (69, 33), // read-only
-    (70, 34), // invalid-seek
-    (74, 35), // text-file-busy
-    (75, 36), // cross-device
+/// `error-code` cases by errno: (preview 1 errno, index of the case in `wasi:filesystem/types`,
+/// its name).
+const ERROR_CODES: [(u16, u8, &str); 37] = [
+    (2, 0, "access"),
+    (6, 1, "would-block"),
+    (7, 2, "already"),
+    (8, 3, "bad-descriptor"),
+    (10, 4, "busy"),
+    (16, 5, "deadlock"),
+    (19, 6, "quota"),
+    (20, 7, "exist"),
+    (22, 8, "file-too-large"),
+    (25, 9, "illegal-byte-sequence"),
+    (26, 10, "in-progress"),
+    (27, 11, "interrupted"),
+    (28, 12, "invalid"),
+    (29, 13, "io"),
+    (31, 14, "is-directory"),
+    (32, 15, "loop"),
+    (34, 16, "too-many-links"),
+    (35, 17, "message-size"),
+    (37, 18, "name-too-long"),
+    (43, 19, "no-device"),
+    (44, 20, "no-entry"),
+    (46, 21, "no-lock"),
+    (48, 22, "insufficient-memory"),
+    (51, 23, "insufficient-space"),
+    (54, 24, "not-directory"),
+    (55, 25, "not-empty"),
+    (56, 26, "not-recoverable"),
+    (58, 27, "unsupported"),
+    (59, 28, "no-tty"),
+    (60, 29, "no-such-device"),
+    (61, 30, "overflow"),
+    (63, 31, "not-permitted"),
+    (64, 32, "pipe"),
+    (69, 33, "read-only"),
+    (70, 34, "invalid-seek"),
+    (74, 35, "text-file-busy"),
+    (75, 36, "cross-device"),
 ];
 
 /// `error-code.not-permitted`: what a preview 1 errno with no 0.2 case (`ENOTCAPABLE`) becomes,
@@ -64,8 +65,56 @@ pub(crate) fn error_code(e: Errno) -> u8 {
     }
     ERROR_CODES
         .iter()
-        .find(|(errno, _)| *errno == raw)
-        .map_or(UNSUPPORTED, |(_, code)| *code)
+        .find(|(errno, ..)| *errno == raw)
+        .map_or(UNSUPPORTED, |(_, code, _)| *code)
+}
+
+/// The name of an `error-code` case (`not-permitted`).
+pub(crate) fn error_code_name(code: u8) -> &'static str {
+    ERROR_CODES
+        .get(code as usize)
+        .map_or("unsupported", |c| c.2)
+}
+
+/// A `stream-error`: the stream is closed, or its last operation failed with this `error`
+/// handle (one of ours, or the host's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum StreamError {
+    /// `closed`.
+    Closed,
+    /// `last-operation-failed`.
+    Failed(i32),
+}
+
+/// Writes `result<T, stream-error>` at `ret` with `T`'s payload at offset `at` (4 or 8).
+pub(crate) fn put_stream<H: AppMemory>(
+    h: &mut H,
+    ret: i32,
+    at: u32,
+    r: Result<&[u8], StreamError>,
+) {
+    let ret = ret as u32;
+    let (tag, payload) = match r {
+        Ok(bytes) => (0, bytes.to_vec()),
+        Err(StreamError::Failed(e)) => (1, [[0, 0, 0, 0], e.to_le_bytes()].concat()),
+        Err(StreamError::Closed) => (1, [1].to_vec()),
+    };
+    must(mem::write_bytes(h, ret, &[tag]));
+    must(mem::write_bytes(h, ret + at, &payload));
+}
+
+/// Reads the `result<T, stream-error>` a host call wrote at `ret` (`T`'s payload at `at`):
+/// `Ok(())` to read the payload, or the error.
+pub(crate) fn load_stream<H: AppMemory>(h: &mut H, ret: u32, at: u32) -> Result<(), StreamError> {
+    if must(mem::read_bytes(h, ret, 1))[0] == 0 {
+        return Ok(());
+    }
+    match must(mem::read_bytes(h, ret + at, 1))[0] {
+        0 => Err(StreamError::Failed(
+            must(mem::load_u32(h, ret + at + 4)) as i32
+        )),
+        _ => Err(StreamError::Closed),
+    }
 }
 
 /// A `descriptor-type` from a preview 1 filetype.
@@ -88,10 +137,12 @@ pub(crate) fn load_filestat<H: AppMemory>(h: &mut H, at: u32) -> Result<Filestat
     Ok(Filestat::decode(b))
 }
 
-/// The 96-byte `descriptor-stat` record: type, link count, size and the three timestamps (each
-/// `some`, as wasmtime's host reports them on every platform it supports).
-pub(crate) fn stat_record(st: &Filestat) -> [u8; 96] {
-    let mut r = [0u8; 96];
+/// The `descriptor-stat` record: type, link count, size and the three timestamps (each `some`,
+/// as wasmtime's host reports them on every platform it supports). Its 96 bytes end with 4 of
+/// padding, which are left out: the host's lowering writes no padding, and a caller's return
+/// area may end where the last field does.
+pub(crate) fn stat_record(st: &Filestat) -> [u8; 92] {
+    let mut r = [0u8; 92];
     r[0] = descriptor_type(st.filetype);
     r[8..16].copy_from_slice(&st.nlink.to_le_bytes());
     r[16..24].copy_from_slice(&st.size.to_le_bytes());
@@ -146,7 +197,7 @@ pub(crate) fn put_result<H: AppMemory>(
 /// A store into the application's return area that cannot fail for a valid call: a return area
 /// outside memory is the caller's bug, and the host would trap on it too.
 pub(crate) fn must<T>(r: Result<T, Errno>) -> T {
-    r.unwrap_or_else(|_| super::unknown_handle())
+    r.unwrap_or_else(|_| super::trap())
 }
 
 /// Writes `result<T, error-code>` at `ret`, `T`'s bytes given, and traps if `ret` is not in
@@ -212,10 +263,12 @@ mod tests {
 
     #[test]
     fn every_case_has_one_errno() {
-        for (i, (errno, code)) in ERROR_CODES.iter().enumerate() {
+        for (i, (errno, code, name)) in ERROR_CODES.iter().enumerate() {
             assert_eq!(*code as usize, i, "cases in order");
-            assert!(ERROR_CODES[i + 1..].iter().all(|(e, _)| e != errno));
+            assert_eq!(error_code_name(*code), *name);
+            assert!(ERROR_CODES[i + 1..].iter().all(|(e, ..)| e != errno));
         }
+        assert_eq!(error_code_name(NOT_PERMITTED), "not-permitted");
         assert_eq!(error_code(crate::wasi::ENOENT), 20);
         assert_eq!(error_code(crate::wasi::ENOTCAPABLE), NOT_PERMITTED);
         assert_eq!(error_code(crate::wasi::ENOSYS), UNSUPPORTED);

@@ -7,19 +7,26 @@
 use alloc::vec::Vec;
 
 use super::paths::both;
-use crate::fdtable::{Open, OpenKind, Slot};
+use crate::fdtable::{Open, OpenKind, Slot, Tree};
 use crate::mem;
 use crate::p2::abi::{
     alloc_bytes, descriptor_type, load_filestat, must, pair, put, put_handle, put_hash, put_unit,
     stat_record, Payload,
 };
-use crate::p2::{unknown_handle, Resource, SCRATCH_LEN};
+use crate::p2::{unknown_handle, OutState, Resource, SCRATCH_LEN};
 use crate::wasi::{
     fdflags, Errno, Filestat, EBADF, EINVAL, EISDIR, ENOTCAPABLE, ENOTDIR, EOVERFLOW,
 };
 use crate::Vfs;
 
 pub(crate) use super::environment::{get_arguments, get_environment};
+pub(crate) use super::output::{
+    drop_error, drop_output_stream, error_to_debug_string, filesystem_error_code,
+    output_stream_blocking_flush, output_stream_blocking_splice,
+    output_stream_blocking_write_and_flush, output_stream_blocking_write_zeroes_and_flush,
+    output_stream_check_write, output_stream_flush, output_stream_splice, output_stream_subscribe,
+    output_stream_write, output_stream_write_zeroes,
+};
 pub(crate) use super::paths::{
     descriptor_create_directory_at, descriptor_link_at, descriptor_metadata_hash_at,
     descriptor_open_at, descriptor_readlink_at, descriptor_remove_directory_at,
@@ -33,7 +40,7 @@ pub(crate) use super::streams::{
 };
 
 /// Most bytes one read hands back, as wasmtime's host caps a read of a file.
-const MAX_READ: u64 = 64 * 1024;
+pub(crate) const MAX_READ: u64 = 64 * 1024;
 /// Bytes of the scratch block before the buffers (results the core writes: counts, an iovec).
 pub(crate) const HEAD: u32 = 64;
 
@@ -119,16 +126,26 @@ fn sync<H: super::host::P2Host>(
     })
 }
 
-/// Why a write to descriptor `fd` (one of ours) fails: embedded directories are read-only here
-/// (packing a native component with writable mounts is refused), and wasmtime's host answers a
-/// write on a file of a read-only preopen with `not-permitted`, and on a directory with
-/// `bad-descriptor`, whatever flags it was opened with.
-fn write_refused(vfs: &Vfs<'_>, fd: i32) -> Errno {
+/// The core fd of descriptor `fd` (one of ours) if it may be written to, as wasmtime's 0.2 host
+/// decides before it writes: a directory is `bad-descriptor`, a file of a read-only mount
+/// `not-permitted`. (A file of a writable mount not open for writing fails at the write, with
+/// `bad-descriptor`, as the system call does on the host.)
+fn writable_file(vfs: &Vfs<'_>, fd: i32) -> Result<u32, Errno> {
     let core = vfs.descriptor_fd(fd);
-    match vfs.open_at_fd(core).map(|o| o.kind) {
-        Ok(OpenKind::File) => ENOTCAPABLE,
-        _ => EBADF,
+    let o = vfs.open_at_fd(core)?;
+    match (o.kind, o.tree) {
+        (OpenKind::Dir, _) => Err(EBADF),
+        (OpenKind::File, Tree::Image) => Err(ENOTCAPABLE),
+        (OpenKind::File, Tree::Mem) => Ok(core),
     }
+}
+
+/// A new output stream on descriptor `fd` (one of ours), at `at` or appending.
+fn output_stream(vfs: &mut Vfs<'_>, fd: i32, at: Option<u64>) -> Result<i32, Errno> {
+    let core = writable_file(vfs, fd)?;
+    let fd = vfs.dup_fd(core)?;
+    let state = OutState::Ready;
+    Ok(vfs.p2.insert(Resource::Output { fd, at, state }))
 }
 
 /// Reads at most `len` bytes at `offset` of core fd `fd` into a new application block:
@@ -141,11 +158,23 @@ pub(crate) fn read_block<H: super::host::P2Host>(
     offset: u64,
 ) -> Result<(u32, u32), Errno> {
     let want = len.min(MAX_READ) as u32;
-    let s = vfs.scratch(h)?;
     let buf = h.realloc(0, 0, 1, want);
-    mem::write_bytes(h, s + 8, &pair(buf, want))?;
+    Ok((buf, read_into(vfs, h, fd, (buf, want), offset)?))
+}
+
+/// Reads at most `len` bytes at `offset` of core fd `fd` into the application block `buf`:
+/// bytes read.
+pub(crate) fn read_into<H: super::host::P2Host>(
+    vfs: &mut Vfs<'_>,
+    h: &mut H,
+    fd: u32,
+    (buf, len): (u32, u32),
+    offset: u64,
+) -> Result<u32, Errno> {
+    let s = vfs.scratch(h)?;
+    mem::write_bytes(h, s + 8, &pair(buf, len))?;
     Errno::check(vfs.fd_pread(h, fd as i32, (s + 8) as i32, 1, offset as i64, s as i32))?;
-    Ok((buf, mem::load_u32(h, s)?))
+    mem::load_u32(h, s)
 }
 
 /// A `new-timestamp` (case, seconds, nanoseconds) as preview 1 `fst_flags` bits (`set` for a
@@ -185,22 +214,27 @@ served! {
         put_handle(h, ret, r);
     }
 
-    /// `[method]descriptor.write-via-stream`: refused (see [`write_refused`]).
+    /// `[method]descriptor.write-via-stream`.
     fn descriptor_write_via_stream(vfs, h, fd, offset: i64, ret: i32) {
-        let r = write_refused(vfs, fd);
-        put_handle(h, ret, Err(r));
+        let r = output_stream(vfs, fd, Some(offset as u64));
+        put_handle(h, ret, r);
     }
 
-    /// `[method]descriptor.append-via-stream` (see `write-via-stream`).
+    /// `[method]descriptor.append-via-stream`.
     fn descriptor_append_via_stream(vfs, h, fd, ret: i32) {
-        let r = write_refused(vfs, fd);
-        put_handle(h, ret, Err(r));
+        let r = output_stream(vfs, fd, None);
+        put_handle(h, ret, r);
     }
 
-    /// `[method]descriptor.write` (see `write-via-stream`).
+    /// `[method]descriptor.write`: all of `buf` at `offset`.
     fn descriptor_write(vfs, h, fd, buf: i32, buf_len: i32, offset: i64, ret: i32) {
-        let r = write_refused(vfs, fd);
-        put(h, ret, Payload::At8, Err::<[u8; 0], _>(r));
+        let r = writable_file(vfs, fd).and_then(|core| {
+            let s = vfs.scratch(h)?;
+            mem::write_bytes(h, s + 8, &pair(buf as u32, buf_len as u32))?;
+            Errno::check(vfs.fd_pwrite(h, core as i32, (s + 8) as i32, 1, offset, s as i32))?;
+            Ok(u64::from(mem::load_u32(h, s)?).to_le_bytes())
+        });
+        put(h, ret, Payload::At8, r);
     }
 
     /// `[method]descriptor.advise`.

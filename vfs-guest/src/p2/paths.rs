@@ -8,7 +8,7 @@ use crate::p2::abi::{
 };
 use crate::p2::front::{times, HEAD};
 use crate::p2::host::P2Host;
-use crate::p2::{is_ours, Resource, SCRATCH_LEN};
+use crate::p2::{Resource, SCRATCH_LEN};
 use crate::wasi::{fdflags, rights, Errno, Filestat, EXDEV};
 use crate::Vfs;
 
@@ -28,7 +28,7 @@ fn filestat_at<H: P2Host>(
 /// The two descriptors of a two-path call: both ours (their core fds), both the host's
 /// (`None`), or one of each, which cannot be one operation (`EXDEV`).
 pub(crate) fn both(vfs: &Vfs<'_>, a: i32, b: i32) -> Result<Option<(i32, i32)>, Errno> {
-    let ours = |h: i32| is_ours(h).then(|| vfs.descriptor_fd(h) as i32);
+    let ours = |h: i32| vfs.p2.is_ours(h).then(|| vfs.descriptor_fd(h) as i32);
     match (ours(a), ours(b)) {
         (None, None) => Ok(None),
         (Some(a), Some(b)) => Ok(Some((a, b))),

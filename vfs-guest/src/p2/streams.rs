@@ -1,30 +1,16 @@
 //! The `wasi:io/streams` and `wasi:io/poll` functions of the 0.2 front-end: input streams of
-//! embedded files, and their pollables, which are always ready.
+//! embedded files, and the pollables of every stream, which are always ready (the output streams
+//! are in `output`).
 
 use alloc::vec::Vec;
 
 use crate::mem;
-use crate::p2::abi::{alloc_bytes, must, pair};
-use crate::p2::front::read_block;
+use crate::p2::abi::{alloc_bytes, must, pair, put_stream, StreamError};
+use crate::p2::front::{read_block, read_into};
 use crate::p2::host::P2Host;
-use crate::p2::{is_ours, unknown_handle, Resource};
+use crate::p2::output::settle;
+use crate::p2::{unknown_handle, Resource};
 use crate::Vfs;
-
-/// Writes `result<T, stream-error>` at `ret` with `T`'s payload at `at`: `Some(bytes)` for
-/// `ok`, `None` for `err(closed)` (reads of embedded files fail in no other way).
-fn put_stream<H: P2Host>(h: &mut H, ret: i32, at: u32, ok: Option<&[u8]>) {
-    let ret = ret as u32;
-    match ok {
-        Some(bytes) => {
-            must(mem::write_bytes(h, ret, &[0]));
-            must(mem::write_bytes(h, ret + at, bytes));
-        }
-        None => {
-            must(mem::write_bytes(h, ret, &[1]));
-            must(mem::write_bytes(h, ret + at, &[1])); // closed
-        }
-    }
-}
 
 /// The input stream `stream` (one of ours): its core fd, offset and file size.
 fn input(vfs: &Vfs<'_>, stream: i32) -> (u32, u64, u64) {
@@ -45,18 +31,44 @@ fn input_read<H: P2Host>(vfs: &mut Vfs<'_>, h: &mut H, stream: i32, len: i64, re
     let (fd, offset, size) = input(vfs, stream);
     if len == 0 {
         let ptr = h.realloc(0, 0, 1, 0);
-        return put_stream(h, ret, 4, Some(&pair(ptr, 0)));
+        return put_stream(h, ret, 4, Ok(&pair(ptr, 0)));
     }
     if offset >= size {
-        return put_stream(h, ret, 4, None);
+        return put_stream(h, ret, 4, Err(StreamError::Closed));
     }
     match read_block(vfs, h, fd, (len as u64).min(size - offset), offset) {
         Ok((ptr, n)) if n > 0 => {
             let offset = offset + u64::from(n);
             vfs.p2.set(stream, Resource::Input { fd, offset });
-            put_stream(h, ret, 4, Some(&pair(ptr, n)));
+            put_stream(h, ret, 4, Ok(&pair(ptr, n)));
         }
-        _ => put_stream(h, ret, 4, None),
+        _ => put_stream(h, ret, 4, Err(StreamError::Closed)),
+    }
+}
+
+/// Reads at most `len` bytes of our input stream `stream` into the application block at `buf`
+/// (for `splice`): bytes read, or `closed` at the end of the file.
+pub(crate) fn input_read_into<H: P2Host>(
+    vfs: &mut Vfs<'_>,
+    h: &mut H,
+    stream: i32,
+    (buf, len): (u32, u32),
+) -> Result<u32, StreamError> {
+    let (fd, offset, size) = input(vfs, stream);
+    if len == 0 {
+        return Ok(0);
+    }
+    if offset >= size {
+        return Err(StreamError::Closed);
+    }
+    let want = (u64::from(len)).min(size - offset) as u32;
+    match read_into(vfs, h, fd, (buf, want), offset) {
+        Ok(n) if n > 0 => {
+            let offset = offset + u64::from(n);
+            vfs.p2.set(stream, Resource::Input { fd, offset });
+            Ok(n)
+        }
+        _ => Err(StreamError::Closed),
     }
 }
 
@@ -64,18 +76,20 @@ fn input_read<H: P2Host>(vfs: &mut Vfs<'_>, h: &mut H, stream: i32, len: i64, re
 fn input_skip<H: P2Host>(vfs: &mut Vfs<'_>, h: &mut H, stream: i32, len: i64, ret: i32) {
     let (fd, offset, size) = input(vfs, stream);
     if len != 0 && offset >= size {
-        return put_stream(h, ret, 8, None);
+        return put_stream(h, ret, 8, Err(StreamError::Closed));
     }
     let n = (len as u64).min(size.saturating_sub(offset));
     let offset = offset + n;
     vfs.p2.set(stream, Resource::Input { fd, offset });
-    put_stream(h, ret, 8, Some(&n.to_le_bytes()));
+    put_stream(h, ret, 8, Ok(&n.to_le_bytes()));
 }
 
-/// Traps unless `p` is one of our pollables.
-fn our_pollable(vfs: &Vfs<'_>, p: i32) {
-    if vfs.p2.get(p) != Resource::Pollable {
-        unknown_handle();
+/// Makes our pollable `p` ready (they always are): the output stream it watches settles its
+/// last write. Traps unless `p` is one of our pollables.
+fn ready(vfs: &mut Vfs<'_>, p: i32) {
+    match vfs.p2.get(p) {
+        Resource::Pollable { parent } => settle(vfs, parent),
+        _ => unknown_handle(),
     }
 }
 
@@ -102,8 +116,8 @@ served! {
 
     /// `[method]input-stream.subscribe`: a pollable that is always ready.
     fn input_stream_subscribe(vfs, h, s) -> i32 {
-        vfs.p2.get(s);
-        vfs.p2.insert(Resource::Pollable)
+        input(vfs, s);
+        vfs.p2.insert(Resource::Pollable { parent: s })
     }
 
     /// `[resource-drop]input-stream`.
@@ -118,18 +132,18 @@ served! {
 
     /// `[method]pollable.ready`.
     fn pollable_ready(vfs, h, p) -> i32 {
-        our_pollable(vfs, p);
+        ready(vfs, p);
         1
     }
 
     /// `[method]pollable.block`.
     fn pollable_block(vfs, h, p) {
-        our_pollable(vfs, p);
+        ready(vfs, p);
     }
 
     /// `[resource-drop]pollable`.
     fn drop_pollable(vfs, h, p) {
-        if vfs.p2.remove(p) != Resource::Pollable {
+        if !matches!(vfs.p2.remove(p), Resource::Pollable { .. }) {
             unknown_handle();
         }
     }
@@ -147,8 +161,8 @@ pub(crate) fn poll<H: P2Host>(vfs: &mut Vfs<'_>, h: &mut H, list: i32, len: i32,
         .collect();
     let mut any_ours = false;
     for &p in &handles {
-        if is_ours(p) {
-            our_pollable(vfs, p);
+        if vfs.p2.is_ours(p) {
+            ready(vfs, p);
             any_ours = true;
         }
     }
@@ -157,7 +171,7 @@ pub(crate) fn poll<H: P2Host>(vfs: &mut Vfs<'_>, h: &mut H, list: i32, len: i32,
     }
     let mut ready = Vec::new();
     for (i, &p) in handles.iter().enumerate() {
-        if is_ours(p) || h.pollable_ready(p) != 0 {
+        if vfs.p2.is_ours(p) || h.pollable_ready(p) != 0 {
             ready.extend_from_slice(&(i as u32).to_le_bytes());
         }
     }

@@ -10,7 +10,7 @@ use super::mock::{test_image, Mock};
 use crate::p2::front;
 use crate::Vfs;
 
-const RET: u32 = 1000;
+pub(super) const RET: u32 = 1000;
 const PATH: u32 = 2000;
 
 fn setup() -> (Vfs<'static>, Mock) {
@@ -22,7 +22,7 @@ fn setup() -> (Vfs<'static>, Mock) {
 }
 
 /// `get-directories`: (handle, name) of every preopen.
-fn directories(v: &mut Vfs<'_>, m: &mut Mock) -> Vec<(i32, String)> {
+pub(super) fn directories(v: &mut Vfs<'_>, m: &mut Mock) -> Vec<(i32, String)> {
     front::get_directories(v, m, RET as i32);
     let (list, len) = (m.u32_at(RET), m.u32_at(RET + 4));
     (0..len)
@@ -36,7 +36,7 @@ fn directories(v: &mut Vfs<'_>, m: &mut Mock) -> Vec<(i32, String)> {
 }
 
 /// `result<own<T>, error-code>` at `RET`: the handle, or the error code.
-fn handle_result(m: &Mock) -> Result<i32, u8> {
+pub(super) fn handle_result(m: &Mock) -> Result<i32, u8> {
     match m.mem[RET as usize] {
         0 => Ok(m.u32_at(RET + 4) as i32),
         _ => Err(m.mem[RET as usize + 4]),
@@ -44,7 +44,7 @@ fn handle_result(m: &Mock) -> Result<i32, u8> {
 }
 
 /// `open-at` of `path` under `dir` with descriptor flags `flags` (1 = read).
-fn open(
+pub(super) fn open(
     v: &mut Vfs<'_>,
     m: &mut Mock,
     dir: i32,
@@ -213,8 +213,28 @@ fn host_handles_go_to_the_host_and_poll_answers_at_once_with_ours() {
 }
 
 #[test]
-#[should_panic(expected = "unknown WASI 0.2 handle")]
+#[should_panic(expected = "a WASI 0.2 call the host traps on")]
 fn a_handle_never_handed_out_traps() {
     let (mut v, mut m) = setup();
     front::descriptor_stat(&mut v, &mut m, (1u32 << 31 | 5) as i32, RET as i32);
+}
+
+/// A VFS of layer 1 (packed over a module packed once) tags its handles with that layer and
+/// passes the handles of layer 0 on, like the host's, to the layer beyond it.
+#[test]
+fn handles_of_another_layer_are_passed_on() {
+    let (mut v, mut m) = setup();
+    v.p2.set_layer(1);
+    let src = directories(&mut v, &mut m)[1].0;
+    assert_eq!(src as u32 >> 28, 0b1001, "bit 31 and layer 1");
+    let layer0 = (1u32 << 31 | 3) as i32;
+    front::descriptor_stat(&mut v, &mut m, layer0, RET as i32);
+    let last = m.calls.last().unwrap();
+    assert_eq!(
+        (last.name, last.args.clone()),
+        ("[method]descriptor.stat", vec![layer0 as i64, RET as i64])
+    );
+    let f = open(&mut v, &mut m, src, "a.txt", 0, 1).unwrap();
+    front::descriptor_stat(&mut v, &mut m, f, RET as i32);
+    assert_eq!(m.u64_at(RET + 8 + 16), 11, "its own are served");
 }

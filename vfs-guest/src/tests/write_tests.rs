@@ -12,7 +12,7 @@ use crate::Vfs;
 
 /// Host preopen 3; `/rw` (writable, 64-byte limit) is fd 4, `/ro` (read-only) fd 5, `/tmp`
 /// (tmpfs, 1000 bytes) fd 6. Content segments are 4 bytes long, so copy-ups cross them.
-fn setup() -> (Vfs<'static>, Mock) {
+pub(super) fn setup() -> (Vfs<'static>, Mock) {
     let mut b: ImageBuilder<Vec<u8>> = ImageBuilder::new();
     let rw = b.add_mount("/rw", 10).unwrap();
     let ro = b.add_mount("/ro", 20).unwrap();

