@@ -424,7 +424,23 @@ fn splice<H: P2Host>(
     Ok(u64::from(n))
 }
 
-/// `[method]output-stream.splice`: both streams the host's go to the host.
+/// A `splice` call (`blocking` or not) on `dest` and `src`, whose result goes to `ret`: with
+/// both streams the host's, the host's function of the same name (`host`) serves it.
+fn splice_call<H: P2Host>(
+    vfs: &mut Vfs<'_>,
+    h: &mut H,
+    (dest, src, len, ret): (i32, i32, i64, i32),
+    blocking: bool,
+    host: fn(&mut H, i32, i32, i64, i32),
+) {
+    if !vfs.p2.is_ours(dest) && !vfs.p2.is_ours(src) {
+        return host(h, dest, src, len, ret);
+    }
+    let r = splice(vfs, h, (End(dest), End(src)), len as u64, blocking);
+    put_u64(h, ret, r);
+}
+
+/// `[method]output-stream.splice`.
 pub(crate) fn output_stream_splice<H: P2Host>(
     vfs: &mut Vfs<'_>,
     h: &mut H,
@@ -433,11 +449,13 @@ pub(crate) fn output_stream_splice<H: P2Host>(
     len: i64,
     ret: i32,
 ) {
-    if !vfs.p2.is_ours(dest) && !vfs.p2.is_ours(src) {
-        return h.output_stream_splice(dest, src, len, ret);
-    }
-    let r = splice(vfs, h, (End(dest), End(src)), len as u64, false);
-    put_u64(h, ret, r);
+    splice_call(
+        vfs,
+        h,
+        (dest, src, len, ret),
+        false,
+        H::output_stream_splice,
+    );
 }
 
 /// `[method]output-stream.blocking-splice`.
@@ -449,9 +467,6 @@ pub(crate) fn output_stream_blocking_splice<H: P2Host>(
     len: i64,
     ret: i32,
 ) {
-    if !vfs.p2.is_ours(dest) && !vfs.p2.is_ours(src) {
-        return h.output_stream_blocking_splice(dest, src, len, ret);
-    }
-    let r = splice(vfs, h, (End(dest), End(src)), len as u64, true);
-    put_u64(h, ret, r);
+    let host = H::output_stream_blocking_splice;
+    splice_call(vfs, h, (dest, src, len, ret), true, host);
 }
