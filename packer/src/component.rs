@@ -36,11 +36,13 @@ pub(crate) fn pack<W: std::io::Write>(
         source,
     };
     // The core module the VFS goes into, and which VFS: the one with the WASI 0.2 front-end
-    // for a native component.
+    // for a native component (and the other modules whose own file calls it does not see).
+    let mut bypass = Vec::new();
     let (main, vfs) = match wasivfs_trampoline_gen::classify_component(bytes).map_err(module_err)? {
         ComponentKind::Preview1 { main } => (main, crate::VFS_WASM),
-        ComponentKind::NativeFilesystem { main } => {
+        ComponentKind::NativeFilesystem { main, bypassing } => {
             native_supports(opts, &bytes[main.clone()])?;
+            bypass = bypassing;
             (main, crate::VFS_P2_WASM)
         }
         ComponentKind::NoFilesystem => {
@@ -56,6 +58,7 @@ pub(crate) fn pack<W: std::io::Write>(
         &opts,
         vfs,
         bytes[main.clone()].to_vec(),
+        true,
         progress,
         started,
         &mut core,
@@ -65,6 +68,11 @@ pub(crate) fn pack<W: std::io::Write>(
     validate(&packed).map_err(|e| module_err(MergeError::InvalidOutput(e)))?;
     write(out, &packed)?;
     report.output_size = packed.len() as u64;
+    for i in bypass {
+        report.warnings.push(format!(
+            "core module {i} of the component imports `wasi:filesystem` itself (in a dynamically linked program, such as the WIT bindings componentize-py generates); the VFS is in its C library, so that module's own direct file calls see only the host's directories"
+        ));
+    }
     Ok(report)
 }
 

@@ -248,16 +248,18 @@ fn pack_into<W: std::io::Write>(
     if wasivfs_abi::BinaryKind::of(&app) == wasivfs_abi::BinaryKind::Component {
         return Ok((component::pack(opts, &app, progress, started, out)?, None));
     }
-    let (report, copied) = pack_module_into(opts, VFS_WASM, app, progress, started, out)?;
+    let (report, copied) = pack_module_into(opts, VFS_WASM, app, false, progress, started, out)?;
     Ok((report, Some(copied)))
 }
 
-/// Packs the core module `app` (read from `opts.input`, whose read stage started at `started`)
-/// and writes the result to `out`; also says which bodies of the result are the input's.
+/// Packs the core module `app` (read from `opts.input`, whose read stage started at `started`;
+/// `in_component` if it is a core module of a component) and writes the result to `out`; also
+/// says which bodies of the result are the input's.
 fn pack_module_into<W: std::io::Write>(
     opts: &PackOptions,
     vfs_wasm: &'static [u8],
     app: Vec<u8>,
+    in_component: bool,
     progress: Arc<dyn Progress>,
     started: Instant,
     out: &mut write::Counting<W>,
@@ -296,7 +298,7 @@ fn pack_module_into<W: std::io::Write>(
     // while this one checks the input and walks the tree.
     let (front, prepared) = std::thread::scope(|s| {
         let other = s.spawn(|| snapshot::prepare(vfs_wasm, input, opts.compile_cache.as_deref()));
-        let front = read_and_walk(opts, &*progress, &app, &mut timings, started);
+        let front = read_and_walk(opts, &*progress, &app, in_component, &mut timings, started);
         let other = other
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
@@ -451,6 +453,7 @@ fn read_and_walk<'a>(
     opts: &PackOptions,
     progress: &dyn Progress,
     app: &'a [u8],
+    in_component: bool,
     timings: &mut Vec<(Stage, Duration)>,
     started: Instant,
 ) -> Result<(
@@ -458,10 +461,24 @@ fn read_and_walk<'a>(
     walk::Walked,
     writable::Plan,
 )> {
-    let scanned = wasivfs_trampoline_gen::scan_app(app).map_err(|source| PackError::Module {
+    let module_err = |source| PackError::Module {
         path: opts.input.clone(),
         source,
-    })?;
+    };
+    let scanned = wasivfs_trampoline_gen::scan_app(app).map_err(module_err)?;
+    // A module on its own that imports its memory runs nowhere a WASI runtime could give it one;
+    // inside a component (dynamically linked) the memory is the one its modules share.
+    if let Some((module, name)) = scanned
+        .info()
+        .memories
+        .iter()
+        .find_map(|m| m.imported.clone())
+    {
+        if !in_component {
+            let e = wasivfs_trampoline_gen::MergeError::ImportedMemory { module, name };
+            return Err(module_err(e));
+        }
+    }
     let earlier: Vec<ProgramConfig> = info::read_layers(app)
         .into_iter()
         .filter_map(|l| l.ok().map(|l| l.program))

@@ -45,7 +45,7 @@ pub struct AppInfo {
 }
 
 /// One memory of an application module.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MemoryInfo {
     /// Memory index.
     pub index: u32,
@@ -53,6 +53,8 @@ pub struct MemoryInfo {
     pub initial_pages: u64,
     /// Maximum size in 64 KiB pages, if declared.
     pub maximum_pages: Option<u64>,
+    /// The import's module and name, for a memory the module imports.
+    pub imported: Option<(String, String)>,
 }
 
 /// A WASI import that the VFS intercepts: a `wasi_snapshot_preview1` function, or a WASI 0.2
@@ -259,7 +261,7 @@ impl<'a> AppModule<'a> {
                     m.known(Kind::Memory, &r);
                     for mem in r {
                         let mem = mem.map_err(MergeError::malformed)?;
-                        m.memory(mem)?;
+                        m.memory(mem, None)?;
                     }
                 }
                 Payload::TagSection(r) => m.known(Kind::Tag, &r),
@@ -342,7 +344,11 @@ impl<'a> AppModule<'a> {
         if m.memory_count == 0 {
             return Err(MergeError::NoMemory);
         }
-        m.memory_export = memory_export.ok_or(MergeError::NoMemoryExport)?;
+        // WASI pointers refer to the exported `memory`, or to the one memory a module imports.
+        let imported_only = m.info.memories.len() == 1 && m.info.memories[0].imported.is_some();
+        m.memory_export = memory_export
+            .or(imported_only.then_some(0))
+            .ok_or(MergeError::NoMemoryExport)?;
         m.info.memory_export = m.memory_export;
         if m.bodies.len() as u32 != m.info.defined_functions {
             return Err(MergeError::Malformed(format!(
@@ -423,11 +429,11 @@ impl<'a> AppModule<'a> {
                     .other_imports
                     .push(format!("{}.{}", import.module, import.name));
             }
-            TypeRef::Memory(_) => {
-                return Err(MergeError::ImportedMemory {
-                    module: import.module.to_string(),
-                    name: import.name.to_string(),
-                });
+            TypeRef::Memory(mem) => {
+                // Recorded, not refused: a core module of a dynamically linked component shares
+                // the memory it imports; the packer refuses it for a module on its own.
+                let import = (import.module.to_string(), import.name.to_string());
+                self.memory(mem, Some(import))?;
             }
             TypeRef::Table(_) => self.table_count += 1,
             TypeRef::Global(_) => self.global_count += 1,
@@ -436,7 +442,7 @@ impl<'a> AppModule<'a> {
         Ok(())
     }
 
-    fn memory(&mut self, mem: MemoryType) -> Result<()> {
+    fn memory(&mut self, mem: MemoryType, imported: Option<(String, String)>) -> Result<()> {
         let index = self.memory_count;
         self.memory_count += 1;
         if mem.shared {
@@ -452,6 +458,7 @@ impl<'a> AppModule<'a> {
             index,
             initial_pages: mem.initial,
             maximum_pages: mem.maximum,
+            imported,
         });
         Ok(())
     }

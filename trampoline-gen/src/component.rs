@@ -40,6 +40,10 @@ pub enum ComponentKind {
     NativeFilesystem {
         /// The main module's bytes within the component.
         main: Range<usize>,
+        /// The other core modules (by index among the component's top-level core modules) that
+        /// import `wasi:filesystem` too, in a dynamically linked program: the VFS goes into its
+        /// C library, and their own direct file calls reach the host.
+        bypassing: Vec<usize>,
     },
     /// A component that reaches no file system at all (no `wasi:filesystem` import, no preview 1
     /// module).
@@ -54,8 +58,10 @@ pub fn classify_component(bytes: &[u8]) -> Result<ComponentKind> {
         .validate_all(bytes)
         .map_err(MergeError::malformed)?;
     let mut mains = Vec::new();
+    // (index, bytes, whether it defines `cabi_realloc`) of each module importing the file system.
     let mut natives = Vec::new();
     let mut fs_import = None;
+    let mut index = 0;
     for (id, range) in top_level_sections(bytes)? {
         let data = &bytes[range.clone()];
         match id {
@@ -68,8 +74,9 @@ pub fn classify_component(bytes: &[u8]) -> Result<ComponentKind> {
                     }
                     mains.push(range);
                 } else if imports.filesystem.is_some() {
-                    natives.push(range);
+                    natives.push((index, range, imports.exports_realloc));
                 }
+                index += 1;
             }
             IMPORT_SECTION => {
                 let reader = ComponentImportSectionReader::new(BinaryReader::new(data, 0))
@@ -99,13 +106,31 @@ pub fn classify_component(bytes: &[u8]) -> Result<ComponentKind> {
             main: mains.remove(0),
         }),
         (0, 1, _) => Ok(ComponentKind::NativeFilesystem {
-            main: natives.remove(0),
+            main: natives.remove(0).1,
+            bypassing: Vec::new(),
         }),
         // The component passes `wasi:filesystem` to a nested component or instance: its own
         // core modules do not import it.
         (0, 0, Some(import)) => Err(MergeError::NativeComponent(import)),
         (0, 0, None) => Ok(ComponentKind::NoFilesystem),
-        (0, n, _) => Err(MergeError::LinkedNative(n)),
+        // A dynamically linked program (componentize-py's: libc, libpython, the bindings, each a
+        // module sharing one memory): the VFS goes into the one module that defines and exports
+        // `cabi_realloc` (its C library; the others import it), which the front-end allocates
+        // results with.
+        (0, n, _) => {
+            let mut libc = natives.iter().filter(|(.., realloc)| *realloc);
+            match (libc.next(), libc.next()) {
+                (Some((i, main, _)), None) => Ok(ComponentKind::NativeFilesystem {
+                    main: main.clone(),
+                    bypassing: natives
+                        .iter()
+                        .map(|(j, ..)| *j)
+                        .filter(|j| j != i)
+                        .collect(),
+                }),
+                _ => Err(MergeError::LinkedNative(n)),
+            }
+        }
         (n, _, _) => Err(MergeError::LinkedComponent(n)),
     }
 }
@@ -174,27 +199,42 @@ fn top_level_sections(bytes: &[u8]) -> Result<Vec<(u8, Range<usize>)>> {
 /// What a core module of a component imports, as far as classifying the component goes.
 #[derive(Default)]
 struct CoreImports {
-    /// Anything from `wasi_snapshot_preview1`.
+    /// A `wasi_snapshot_preview1` function the VFS intercepts (the adapter's own functions, such
+    /// as `reset_adapter_state`, do not count).
     preview1: bool,
     /// The first import from a `wasi:filesystem/...` interface (its core module name).
     filesystem: Option<String>,
+    /// Whether it exports a function `cabi_realloc` that it defines (not one it imports).
+    exports_realloc: bool,
 }
 
 /// What the core module `module` imports (see [`CoreImports`]).
 fn core_imports(module: &[u8]) -> Result<CoreImports> {
     let mut found = CoreImports::default();
+    let mut imported_functions = 0;
     for payload in Parser::new(0).parse_all(module) {
         match payload.map_err(MergeError::malformed)? {
             Payload::ImportSection(reader) => {
                 for import in reader.into_imports() {
                     let import = import.map_err(MergeError::malformed)?;
+                    if matches!(import.ty, wasmparser::TypeRef::Func(_)) {
+                        imported_functions += 1;
+                    }
                     if import.module == wasi::PREVIEW1 {
-                        found.preview1 = true;
+                        found.preview1 |= wasi::intercepted(import.name).is_some();
                     } else if import.module.starts_with("wasi:filesystem/")
                         && found.filesystem.is_none()
                     {
                         found.filesystem = Some(import.module.to_string());
                     }
+                }
+            }
+            Payload::ExportSection(reader) => {
+                for export in reader {
+                    let export = export.map_err(MergeError::malformed)?;
+                    found.exports_realloc |= export.name == "cabi_realloc"
+                        && export.kind == wasmparser::ExternalKind::Func
+                        && export.index >= imported_functions;
                 }
             }
             Payload::CodeSectionStart { .. } => break,
@@ -255,5 +295,47 @@ fn leb128_u32(out: &mut Vec<u8>, n: usize) -> Result<()> {
             return Ok(());
         }
         out.push(byte | 0x80);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A core module importing `wasi:filesystem`; with `realloc`, defining and exporting
+    /// `cabi_realloc`, else importing and re-exporting it (as a dynamic library does).
+    fn fs_module(realloc: bool) -> String {
+        let realloc = if realloc {
+            r#"(func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32) i32.const 0)"#
+        } else {
+            r#"(import "env" "cabi_realloc" (func $r (param i32 i32 i32 i32) (result i32)))
+               (export "cabi_realloc" (func $r))"#
+        };
+        format!(
+            r#"(core module
+                 (import "wasi:filesystem/types@0.2.0" "[resource-drop]descriptor" (func (param i32)))
+                 {realloc})"#
+        )
+    }
+
+    #[test]
+    fn a_dynamically_linked_program_gets_the_vfs_in_its_c_library() {
+        let (bindings, libc) = (fs_module(false), fs_module(true));
+        let adapter_only =
+            r#"(core module (import "wasi_snapshot_preview1" "reset_adapter_state" (func)))"#;
+        let wat = format!("(component {adapter_only} {bindings} {libc})");
+        let bytes = wat::parse_str(&wat).unwrap();
+        match classify_component(&bytes).unwrap() {
+            ComponentKind::NativeFilesystem { main, bypassing } => {
+                assert_eq!(bypassing, [1], "the bindings module");
+                let third = top_level_sections(&bytes).unwrap()[2].1.clone();
+                assert_eq!(main, third, "the C library");
+            }
+            other => panic!("{other:?}"),
+        }
+        // Two that define `cabi_realloc`: which is the C library is not known.
+        let wat = format!("(component {libc} {libc})");
+        let err = classify_component(&wat::parse_str(&wat).unwrap()).unwrap_err();
+        assert!(matches!(err, MergeError::LinkedNative(2)), "{err}");
     }
 }

@@ -111,6 +111,11 @@ fn lower(
         )));
     }
     let memories = &m.info.memories;
+    if let Some((module, name)) = memories.iter().find_map(|mem| mem.imported.as_ref()) {
+        return Err(MergeError::Lowering(format!(
+            "the module imports its memory (`{module}.{name}`), which cannot take the VFS's region"
+        )));
+    }
     let n = memories.len();
     let mut bases = Vec::with_capacity(n);
     let mut total = 0u64;

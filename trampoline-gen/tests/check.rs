@@ -71,12 +71,16 @@ fn refuses_modules_without_memory() {
     assert!(matches!(err("(module (func))"), MergeError::NoMemory));
 }
 
+/// An imported memory is recorded, not refused: a module of a dynamically linked component
+/// shares one (the packer refuses it for a module on its own). With no `memory` export, WASI
+/// pointers refer to it.
 #[test]
-fn refuses_imported_memory() {
-    let e = err(r#"(module (import "env" "mem" (memory 1)) (export "memory" (memory 0)))"#);
-    assert!(
-        matches!(&e, MergeError::ImportedMemory { module, name } if module == "env" && name == "mem")
-    );
+fn records_an_imported_memory() {
+    let info = check_app(&wat::parse_str(r#"(module (import "env" "mem" (memory 1)))"#).unwrap())
+        .unwrap();
+    let import = Some(("env".to_string(), "mem".to_string()));
+    assert_eq!(info.memories[0].imported, import);
+    assert_eq!(info.memory_export, 0);
 }
 
 #[test]

@@ -349,3 +349,105 @@ fn a_native_write_stream_on_a_full_tmpfs_fails_with_insufficient_space() {
         ],
     );
 }
+
+/// The directory of the componentize-py app (`fixtures/apps/componentize-py`).
+fn python_app_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/apps/componentize-py")
+}
+
+/// Builds the componentize-py app into a component with componentize-py (PyPI wheel, unpacked by
+/// `.ci/setup`), in `work`: its bytes, or `None` when the wheel is not there (outside CI).
+fn build_python_component(work: &std::path::Path) -> Option<Vec<u8>> {
+    let so = wasivfs_e2e::artifacts::require("componentize_py.abi3.so")?;
+    let wheel = so.parent().and_then(std::path::Path::parent)?;
+    let app = python_app_dir();
+    std::fs::copy(app.join("app.py"), work.join("app.py")).unwrap();
+    wasivfs_e2e::run::copy_tree(&app.join("wit"), &work.join("wit")).unwrap();
+    // The wheel's console script, run from the unpacked wheel.
+    let script = "import sys; from componentize_py import script; \
+                  sys.argv[0] = 'componentize-py'; sys.exit(script())";
+    let out = std::process::Command::new("python3")
+        .env("PYTHONPATH", wheel)
+        .current_dir(work)
+        .args([
+            "-c",
+            script,
+            "-d",
+            "wit",
+            "-w",
+            "app",
+            "componentize",
+            "app",
+        ])
+        .args(["-o", "app.wasm"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "componentize-py failed: {err}");
+    Some(std::fs::read(work.join("app.wasm")).unwrap())
+}
+
+/// A real Python component: componentize-py links CPython, its C library and
+/// `fixtures/apps/componentize-py/app.py` into one dynamically linked WASI 0.2 component (the
+/// VFS goes into its C library). Packed with its `data/` at `/data`, writable, it runs with no
+/// host directory on the embedded wasmtime and on the `wasmtime` CLI exactly as it runs with a
+/// copy of `data/` preopened read-write (reads, a walk, a missing file, writes, an append, a
+/// rename), and `data/` itself is left as it was.
+#[test]
+fn a_componentize_py_app_packed_with_its_data() {
+    use wasivfs_e2e::runtimes::{self, Runtime};
+    let work = tempfile::tempdir().unwrap();
+    let Some(component) = build_python_component(work.path()) else {
+        return;
+    };
+    let data = python_app_dir().join("data");
+    let copy = tempfile::tempdir().unwrap();
+    wasivfs_e2e::run::copy_tree(&data, copy.path()).unwrap();
+    let run = Run::args(&["app"]);
+    let oracle = execute_writable(&component, &run.clone().dir(copy.path(), "/data")).unwrap();
+    let text = stdout(&oracle);
+    assert_eq!(oracle.exit_code, 0, "{text}");
+    assert_contains(
+        &text,
+        &["greeting: hello from an embedded file", "missing: 44"],
+    );
+    let mounts = [map("/data", &data)];
+    let packed = pack_writable(&component, &mounts, &Writable::all(&mounts)).unwrap();
+    let got = execute(&packed, &run).unwrap();
+    assert_eq!(stdout(&got), text, "packed, on the embedded wasmtime");
+    assert_eq!(got.exit_code, 0);
+    let rt = Runtime::WasmtimeCli;
+    if rt.require().is_some() {
+        let path = work.path().join("packed.wasm");
+        std::fs::write(&path, &packed).unwrap();
+        let cli = runtimes::run_command(rt, &path, &["app"]).unwrap();
+        let err = String::from_utf8_lossy(&cli.stderr);
+        assert_eq!(
+            String::from_utf8_lossy(&cli.stdout),
+            text,
+            "on the wasmtime CLI: {err}"
+        );
+        assert_eq!(cli.exit, Some(0), "{err}");
+    }
+    let mut left: Vec<_> = walkdir_names(&data);
+    left.sort();
+    assert_eq!(left, ["config.json", "notes", "notes/first.txt"]);
+    let first = std::fs::read_to_string(data.join("notes/first.txt")).unwrap();
+    assert_eq!(first, "first note\n");
+}
+
+/// The paths under `dir`, relative to it.
+fn walkdir_names(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            out.push(p.strip_prefix(dir).unwrap().to_string_lossy().into_owned());
+            if p.is_dir() {
+                stack.push(p);
+            }
+        }
+    }
+    out
+}
