@@ -371,6 +371,10 @@ served! {
     }
 }
 
+/// The buffer `next_entry` asks the core to fill first: one entry's 24-byte header and a name of
+/// up to 255 bytes.
+const ENTRY_ROOM: u32 = 24 + 255;
+
 /// The payload of `option<directory-entry>` for the next entry of directory stream `stream`
 /// other than `.` and `..` (read one at a time with the core's `fd_readdir`).
 fn next_entry<H: super::host::P2Host>(
@@ -382,16 +386,33 @@ fn next_entry<H: super::host::P2Host>(
         unknown_handle()
     };
     let s = vfs.scratch(h)?;
-    let (buf, cap) = (s + HEAD, SCRATCH_LEN - HEAD);
+    let buf = s + HEAD;
     loop {
-        let used = s as i32;
-        Errno::check(vfs.fd_readdir(h, fd as i32, buf as i32, cap as i32, cookie as i64, used))?;
-        if mem::load_u32(h, s)? < 24 {
-            return Ok([0; 16]);
-        }
-        let head = mem::read_bytes(h, buf, 24)?;
+        // Room for one entry with a name of up to 255 bytes: the core fills the whole buffer,
+        // and only the first entry is used. A longer name is read again with all the room.
+        let mut cap = ENTRY_ROOM;
+        let (head, namlen) = loop {
+            let used = s as i32;
+            Errno::check(vfs.fd_readdir(
+                h,
+                fd as i32,
+                buf as i32,
+                cap as i32,
+                cookie as i64,
+                used,
+            ))?;
+            let used = mem::load_u32(h, s)?;
+            if used < 24 {
+                return Ok([0; 16]);
+            }
+            let head = mem::read_bytes(h, buf, 24)?;
+            let namlen = u32::from_le_bytes(head[16..20].try_into().map_err(|_| EINVAL)?);
+            if 24 + namlen <= used || cap == SCRATCH_LEN - HEAD {
+                break (head, namlen);
+            }
+            cap = SCRATCH_LEN - HEAD;
+        };
         let next = u64::from_le_bytes(head[0..8].try_into().map_err(|_| EINVAL)?);
-        let namlen = u32::from_le_bytes(head[16..20].try_into().map_err(|_| EINVAL)?);
         cookie = next;
         vfs.p2.set(stream, Resource::Entries { fd, cookie });
         let name = mem::read_bytes(h, buf + 24, namlen)?;
