@@ -168,12 +168,45 @@ pub(crate) fn read_into<H: super::host::P2Host>(
     vfs: &mut Vfs<'_>,
     h: &mut H,
     fd: u32,
+    block: (u32, u32),
+    offset: u64,
+) -> Result<u32, Errno> {
+    one_iovec(vfs, h, fd, block, offset, Vfs::fd_pread)
+}
+
+/// Writes the application block `(buf, len)` at `offset` of core fd `fd` (one `fd_pwrite`):
+/// bytes written.
+pub(crate) fn write_from<H: super::host::P2Host>(
+    vfs: &mut Vfs<'_>,
+    h: &mut H,
+    fd: u32,
+    block: (u32, u32),
+    offset: u64,
+) -> Result<u32, Errno> {
+    one_iovec(vfs, h, fd, block, offset, Vfs::fd_pwrite)
+}
+
+/// The core's `fd_pread` or `fd_pwrite` (`op`) of core fd `fd` at `offset` with one iovec, the
+/// application block `(buf, len)`, placed in the scratch block: the count it reports.
+fn one_iovec<'a, H: super::host::P2Host>(
+    vfs: &mut Vfs<'a>,
+    h: &mut H,
+    fd: u32,
     (buf, len): (u32, u32),
     offset: u64,
+    op: fn(&mut Vfs<'a>, &mut H, i32, i32, i32, i64, i32) -> i32,
 ) -> Result<u32, Errno> {
     let s = vfs.scratch(h)?;
     mem::write_bytes(h, s + 8, &pair(buf, len))?;
-    Errno::check(vfs.fd_pread(h, fd as i32, (s + 8) as i32, 1, offset as i64, s as i32))?;
+    Errno::check(op(
+        vfs,
+        h,
+        fd as i32,
+        (s + 8) as i32,
+        1,
+        offset as i64,
+        s as i32,
+    ))?;
     mem::load_u32(h, s)
 }
 
@@ -229,10 +262,8 @@ served! {
     /// `[method]descriptor.write`: all of `buf` at `offset`.
     fn descriptor_write(vfs, h, fd, buf: i32, buf_len: i32, offset: i64, ret: i32) {
         let r = writable_file(vfs, fd).and_then(|core| {
-            let s = vfs.scratch(h)?;
-            mem::write_bytes(h, s + 8, &pair(buf as u32, buf_len as u32))?;
-            Errno::check(vfs.fd_pwrite(h, core as i32, (s + 8) as i32, 1, offset, s as i32))?;
-            Ok(u64::from(mem::load_u32(h, s)?).to_le_bytes())
+            let n = write_from(vfs, h, core, (buf as u32, buf_len as u32), offset as u64)?;
+            Ok(u64::from(n).to_le_bytes())
         });
         put(h, ret, Payload::At8, r);
     }

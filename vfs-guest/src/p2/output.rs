@@ -10,7 +10,7 @@ use crate::mem;
 use crate::p2::abi::{
     alloc_bytes, error_code, error_code_name, load_stream, must, pair, put_stream, StreamError,
 };
-use crate::p2::front::{HEAD, MAX_READ};
+use crate::p2::front::{write_from, HEAD, MAX_READ};
 use crate::p2::host::P2Host;
 use crate::p2::streams::input_read_into;
 use crate::p2::{trap, unknown_handle, OutState, Resource, SCRATCH_LEN};
@@ -56,16 +56,14 @@ fn failed(vfs: &mut Vfs<'_>, e: Errno) -> StreamError {
 /// Settles the pending write of stream `s` (one of ours; an input stream has none): what a
 /// host stream does once its pollable is ready.
 pub(crate) fn settle(vfs: &mut Vfs<'_>, s: i32) {
-    if let (_, at, OutState::Pending(e)) = output_or_none(vfs, s) {
-        set(vfs, s, at, e.map_or(OutState::Ready, OutState::Failed));
-    }
-}
-
-/// [`output`], or a ready state for a stream that is not an output stream.
-fn output_or_none(vfs: &Vfs<'_>, s: i32) -> (u32, Option<u64>, OutState) {
-    match vfs.p2.get(s) {
-        Resource::Output { fd, at, state } => (fd, at, state),
-        _ => (0, None, OutState::Ready),
+    if let Resource::Output {
+        fd,
+        at,
+        state: OutState::Pending(e),
+    } = vfs.p2.get(s)
+    {
+        let state = e.map_or(OutState::Ready, OutState::Failed);
+        vfs.p2.set(s, Resource::Output { fd, at, state });
     }
 }
 
@@ -107,11 +105,8 @@ fn write_all<H: P2Host>(
     pos: &mut u64,
     (mut buf, mut len): (u32, u32),
 ) -> Result<(), Errno> {
-    let s = vfs.scratch(h)?;
     while len > 0 {
-        mem::write_bytes(h, s + 8, &pair(buf, len))?;
-        Errno::check(vfs.fd_pwrite(h, fd as i32, (s + 8) as i32, 1, *pos as i64, s as i32))?;
-        let n = mem::load_u32(h, s)?.min(len);
+        let n = write_from(vfs, h, fd, (buf, len), *pos)?.min(len);
         if n == 0 {
             return Err(crate::wasi::EIO);
         }
