@@ -236,6 +236,7 @@ pub const RUST_OPS: &[&str] = &[
     "ls", "missing",
     "ls", "link_dir",
     "tree", ".",
+    "tree_digest", ".",
     "readlink", "link_file",
     "readlink", "sub/up",
     "readlink", "hello.txt",

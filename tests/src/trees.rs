@@ -167,6 +167,12 @@ pub fn bulk(files: usize, total_bytes: u64) -> io::Result<Tree> {
     bulk_with(files, |i| per / 2 + (i * 7_919) % per, write_pattern_file)
 }
 
+/// [`bulk`]'s layout with every file empty: a walk of it costs only the calls, no bytes (for the
+/// benchmarks' per-call figures).
+pub fn bulk_empty(files: usize) -> io::Result<Tree> {
+    bulk_with(files, |_| 0, write_pattern_file)
+}
+
 /// [`bulk`]'s layout with sparse files ([`write_sparse_file`]), sizes spread evenly from 0.5x to
 /// 1.5x the mean (all different unless `files` is a multiple of 7,919), so the total is close to
 /// `total_bytes` however large the files: a tree of gigabytes that takes almost no disk space

@@ -9,7 +9,7 @@ use crate::fdtable::{Open, Tree};
 use crate::host::AppMemory;
 use crate::mem;
 use crate::stat::{filetype_of, ino_of};
-use crate::vfs::routed_calls;
+use crate::vfs::{routed_calls, Vfs};
 use crate::wasi::{encode_dirent, filetype, Errno, EIO};
 
 routed_calls! {
@@ -17,12 +17,40 @@ routed_calls! {
     fn fd_readdir(fd: i32, buf: i32, buf_len: i32, cookie: i64, bufused: i32)
         => route(fd) |vfs, h, o| {
             let mut out = DirentBuf::new(buf as u32, buf_len as u32);
-            match o.tree {
-                Tree::Mem => vfs.w_readdir(h, &o, &mut out, cookie as u64)?,
-                Tree::Image => readdir(h, &vfs.img()?, &o, &mut out, cookie as u64)?,
-            }
+            vfs.readdir_embedded(h, &o, &mut out, cookie as u64)?;
             mem::store_u32(h, bufused as u32, out.used())
         };
+}
+
+impl Vfs<'_> {
+    /// The entries of embedded directory `o` from `cookie` on, `.` and `..` first, given to `out`
+    /// one by one until it wants no more: what `fd_readdir` writes, and what the 0.2 front-end's
+    /// directory streams read.
+    pub(crate) fn readdir_embedded<H: AppMemory>(
+        &mut self,
+        h: &mut H,
+        o: &Open,
+        out: &mut impl DirentSink,
+        cookie: u64,
+    ) -> Result<(), Errno> {
+        match o.tree {
+            Tree::Mem => self.w_readdir(h, o, out, cookie),
+            Tree::Image => readdir(h, &self.img()?, o, out, cookie),
+        }
+    }
+}
+
+/// Where directory entries go, one at a time.
+pub(crate) trait DirentSink {
+    /// Takes one entry (`next` is its `d_next` cookie); `Ok(false)` once it wants no more.
+    fn push<H: AppMemory>(
+        &mut self,
+        h: &mut H,
+        next: u64,
+        ino: u64,
+        ft: u8,
+        name: &[u8],
+    ) -> Result<bool, Errno>;
 }
 
 /// An `fd_readdir` buffer filled entry by entry, laid out as wasmtime-wasi lays it out: each
@@ -43,8 +71,15 @@ impl DirentBuf {
         }
     }
 
-    /// Writes one entry (`next` is its `d_next` cookie); `Ok(false)` once the buffer is full.
-    pub(crate) fn push<H: AppMemory>(
+    /// The bytes used so far (the whole buffer once it is full).
+    pub(crate) fn used(&self) -> u32 {
+        self.len - self.cap
+    }
+}
+
+impl DirentSink for DirentBuf {
+    /// Writes one entry; `Ok(false)` once the buffer is full.
+    fn push<H: AppMemory>(
         &mut self,
         h: &mut H,
         next: u64,
@@ -64,11 +99,6 @@ impl DirentBuf {
         }
         Ok(true)
     }
-
-    /// The bytes used so far (the whole buffer once it is full).
-    pub(crate) fn used(&self) -> u32 {
-        self.len - self.cap
-    }
 }
 
 /// Writes the entries of image directory `open` from `cookie` on into `out`.
@@ -76,7 +106,7 @@ fn readdir<H: AppMemory>(
     h: &mut H,
     img: &Image<'_>,
     open: &Open,
-    out: &mut DirentBuf,
+    out: &mut impl DirentSink,
     cookie: u64,
 ) -> Result<(), Errno> {
     let dir = open.dir()?.inode;

@@ -1,7 +1,7 @@
 //! wasivfs benchmarks. Prints tables of medians and ratios; asserts nothing.
 //!
-//! Run with `cargo run --release -p wasivfs-e2e --bin wasivfs-bench [-- --runs N] [--small]`
-//! after `cargo build --release -p wasivfs`.
+//! Run with `cargo run --release -p wasivfs-e2e --bin wasivfs-bench [-- --runs N] [--small]
+//! [--front-ends]` after `cargo build --release -p wasivfs`.
 //!
 //! 1. Pack CPython 3.12 (`python-3.12.0.wasm`, found under `WASIVFS_TEST_ARTIFACTS` or
 //!    `$WASIVFS_CACHE`/`~/.cache/wasivfs`) with a one-file app: wall time and peak RSS of the
@@ -13,8 +13,10 @@
 //!    the 140 MB tree.
 //! 3. In the guest, open, read and close every file of the 140 MB tree: packed versus
 //!    host-mapped.
-//! 4. The same tree walked and read by the Rust `std::fs` probe built for preview 1 and for
-//!    WASI 0.2 (a native component), each packed and host-mapped: the two front-ends.
+//! 4. The two front-ends (`bench/front_ends.rs`): the Rust `std::fs` probe built for preview 1
+//!    and for WASI 0.2, each packed and host-mapped, walks and reads the same tree, then its
+//!    layout with every file empty, then lists a writable directory of 20,000 entries.
+//!    `--front-ends` runs this part alone.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -23,6 +25,9 @@ use wasivfs_e2e::process::{measure, Measured};
 use wasivfs_e2e::run::{engine, map, pack};
 use wasivfs_e2e::{artifacts, fixtures, trees};
 use wasivfs_module_cache::{RunOptions, Stdio};
+
+#[path = "bench/front_ends.rs"]
+mod front_ends;
 
 fn median<T: Copy + Ord>(mut v: Vec<T>) -> T {
     v.sort();
@@ -246,6 +251,9 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(5usize);
     let small = args.iter().any(|a| a == "--small");
+    if args.iter().any(|a| a == "--front-ends") {
+        return front_ends::alone(runs);
+    }
     let bin = match wasivfs_bin() {
         Ok(b) => b,
         Err(e) => {
@@ -305,90 +313,5 @@ fn main() {
 
     // 4. The same walk through both front-ends.
     println!();
-    if let Err(e) = bench_front_ends(&tree, runs.min(5)) {
-        eprintln!("error: front-end benchmark: {e}");
-    }
-}
-
-/// Walks the tree and reads every file with the Rust `std::fs` probe (its `tree` operation),
-/// built for preview 1 (a core module) and for WASI 0.2 (a native component), each packed and
-/// host-mapped, on the embedded wasmtime: the VFS's two front-ends side by side.
-fn bench_front_ends(tree: &trees::Tree, runs: usize) -> Result<(), String> {
-    use wasmtime::component::Component;
-    let err = |e: anyhow::Error| format!("{e:#}");
-    let engine = engine();
-    let mount = [map("/data", tree.path())];
-    let host = [(tree.path().to_path_buf(), "/data".to_string())];
-    let opts = |dirs: Vec<(PathBuf, String)>| RunOptions {
-        args: ["rust-guest", "/data", "tree", "."]
-            .map(String::from)
-            .to_vec(),
-        dirs,
-        read_only: true,
-        stdio: Stdio::Capture { stdin: Vec::new() },
-        ..RunOptions::default()
-    };
-    let p1 = fixtures::rust_guest();
-    let p1_packed = pack(&p1, &mount).map_err(err)?;
-    let p2 = fixtures::rust_guest_p2();
-    let p2_packed = pack(&p2, &mount).map_err(err)?;
-    let module = |b: &[u8]| wasivfs_module_cache::compile(engine, b).map_err(err);
-    let component = |b: &[u8]| Component::new(engine, b).map_err(|e| format!("{e:#}"));
-    let (m, m_packed) = (module(&p1)?, module(&p1_packed)?);
-    let (c, c_packed) = (component(&p2)?, component(&p2_packed)?);
-    enum Program<'a> {
-        Module(&'a wasmtime::Module),
-        Component(&'a Component),
-    }
-    let run = |p: &Program<'_>, dirs: &[(PathBuf, String)]| -> Result<(Duration, String), String> {
-        let o = opts(dirs.to_vec());
-        let start = Instant::now();
-        let out = match p {
-            Program::Module(m) => wasivfs_module_cache::run_command(engine, m, &o),
-            Program::Component(c) => wasivfs_module_cache::run_component(engine, c, &o),
-        }
-        .map_err(|e| format!("{e:#}"))?;
-        let wall = start.elapsed();
-        if out.exit_code != 0 {
-            return Err(format!("probe exited {}", out.exit_code));
-        }
-        Ok((wall, String::from_utf8_lossy(&out.stdout).into_owned()))
-    };
-    let none: &[(PathBuf, String)] = &[];
-    let cases = [
-        ("preview 1, host-mapped", Program::Module(&m), &host[..]),
-        ("preview 1, packed", Program::Module(&m_packed), none),
-        ("WASI 0.2, host-mapped", Program::Component(&c), &host[..]),
-        ("WASI 0.2, packed", Program::Component(&c_packed), none),
-    ];
-    let mut medians = Vec::new();
-    let mut first: Option<String> = None;
-    for (label, program, dirs) in &cases {
-        let mut times = Vec::new();
-        for _ in 0..runs {
-            let (t, out) = run(program, dirs)?;
-            match &first {
-                None => first = Some(out),
-                Some(f) if *f != out => return Err(format!("{label}: output differs")),
-                Some(_) => {}
-            }
-            times.push(t);
-        }
-        medians.push(median(times));
-    }
-    let files = first
-        .as_deref()
-        .map_or(0, |o| o.lines().filter(|l| l.contains(" file")).count());
-    println!("walk and read every file with the Rust probe, the same output in all four ({files} files):");
-    for ((label, _, _), t) in cases.iter().zip(&medians) {
-        println!("  {label}: {}", secs(*t));
-    }
-    let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64().max(1e-9);
-    println!(
-        "  packed/host: preview 1 {:.3}, WASI 0.2 {:.3}; packed WASI 0.2 / packed preview 1: {:.3}",
-        ratio(medians[1], medians[0]),
-        ratio(medians[3], medians[2]),
-        ratio(medians[3], medians[1])
-    );
-    Ok(())
+    front_ends::all(&tree, runs.min(5));
 }

@@ -7,7 +7,7 @@
 
 use crate::host::AppMemory;
 use crate::mem;
-use crate::wasi::{filetype, Errno, Filestat, EIO, FILESTAT_SIZE};
+use crate::wasi::{filetype, Errno, Filestat};
 
 /// `error-code` cases by errno: (preview 1 errno, index of the case in `wasi:filesystem/types`,
 /// its name).
@@ -128,13 +128,6 @@ pub(crate) fn descriptor_type(ft: u8) -> u8 {
         5 | 6 => 7,                   // socket
         _ => 0,                       // unknown
     }
-}
-
-/// Reads the preview 1 `filestat` the core wrote at application address `at`.
-pub(crate) fn load_filestat<H: AppMemory>(h: &mut H, at: u32) -> Result<Filestat, Errno> {
-    let b = mem::read_bytes(h, at, FILESTAT_SIZE)?;
-    let b: &[u8; FILESTAT_SIZE as usize] = b.as_slice().try_into().map_err(|_| EIO)?;
-    Ok(Filestat::decode(b))
 }
 
 /// The `descriptor-stat` record: type, link count, size and the three timestamps (each `some`,

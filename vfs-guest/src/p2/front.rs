@@ -7,13 +7,16 @@
 use alloc::vec::Vec;
 
 use super::paths::both;
+use crate::dir::DirentSink;
 use crate::fdtable::{Open, OpenKind, Slot, Tree};
+use crate::host::AppMemory;
 use crate::mem;
 use crate::p2::abi::{
-    alloc_bytes, descriptor_type, load_filestat, must, pair, put, put_handle, put_hash, put_unit,
-    stat_record, Payload,
+    alloc_bytes, descriptor_type, must, pair, put, put_handle, put_hash, put_unit, stat_record,
+    Payload,
 };
-use crate::p2::{unknown_handle, OutState, Resource, SCRATCH_LEN};
+use crate::p2::{unknown_handle, OutState, Resource};
+use crate::vfs::{At, Transfer};
 use crate::wasi::{
     fdflags, Errno, Filestat, EBADF, EINVAL, EISDIR, ENOTCAPABLE, ENOTDIR, EOVERFLOW,
 };
@@ -45,14 +48,8 @@ pub(crate) const MAX_READ: u64 = 64 * 1024;
 pub(crate) const HEAD: u32 = 64;
 
 /// The preview 1 `filestat` of core fd `fd`.
-pub(crate) fn filestat<H: super::host::P2Host>(
-    vfs: &mut Vfs<'_>,
-    h: &mut H,
-    fd: u32,
-) -> Result<Filestat, Errno> {
-    let s = vfs.scratch(h)?;
-    Errno::check(vfs.fd_filestat_get(h, fd as i32, s as i32))?;
-    load_filestat(h, s)
+pub(crate) fn filestat(vfs: &Vfs<'_>, fd: u32) -> Result<Filestat, Errno> {
+    vfs.filestat_of(&vfs.open_at_fd(fd)?)
 }
 
 /// `get-directories`: the host's preopens (unless the program record hides them), then one
@@ -148,34 +145,33 @@ fn output_stream(vfs: &mut Vfs<'_>, fd: i32, at: Option<u64>) -> Result<i32, Err
     Ok(vfs.p2.insert(Resource::Output { fd, at, state }))
 }
 
-/// Reads at most `len` bytes at `offset` of core fd `fd` into a new application block:
-/// (pointer, bytes read).
+/// Reads at most `len` bytes at `offset` of the embedded file `open` into a new application
+/// block: (pointer, bytes read).
 pub(crate) fn read_block<H: super::host::P2Host>(
     vfs: &mut Vfs<'_>,
     h: &mut H,
-    fd: u32,
+    open: &Open,
     len: u64,
     offset: u64,
 ) -> Result<(u32, u32), Errno> {
     let want = len.min(MAX_READ) as u32;
     let buf = h.realloc(0, 0, 1, want);
-    Ok((buf, read_into(vfs, h, fd, (buf, want), offset)?))
+    Ok((buf, read_into(vfs, h, open, (buf, want), offset)?))
 }
 
-/// Reads at most `len` bytes at `offset` of core fd `fd` into the application block `buf`:
-/// bytes read.
+/// Reads at most `len` bytes at `offset` of the embedded file `open` into the application block
+/// `(buf, len)`: bytes read.
 pub(crate) fn read_into<H: super::host::P2Host>(
     vfs: &mut Vfs<'_>,
     h: &mut H,
-    fd: u32,
+    open: &Open,
     block: (u32, u32),
     offset: u64,
 ) -> Result<u32, Errno> {
-    one_iovec(vfs, h, fd, block, offset, Vfs::fd_pread)
+    one_block(vfs, h, open, block, offset, Vfs::read_embedded)
 }
 
-/// Writes the application block `(buf, len)` at `offset` of core fd `fd` (one `fd_pwrite`):
-/// bytes written.
+/// Writes the application block `(buf, len)` at `offset` of core fd `fd`: bytes written.
 pub(crate) fn write_from<H: super::host::P2Host>(
     vfs: &mut Vfs<'_>,
     h: &mut H,
@@ -183,31 +179,27 @@ pub(crate) fn write_from<H: super::host::P2Host>(
     block: (u32, u32),
     offset: u64,
 ) -> Result<u32, Errno> {
-    one_iovec(vfs, h, fd, block, offset, Vfs::fd_pwrite)
+    let open = vfs.open_at_fd(fd)?;
+    one_block(vfs, h, &open, block, offset, Vfs::write_embedded)
 }
 
-/// The core's `fd_pread` or `fd_pwrite` (`op`) of core fd `fd` at `offset` with one iovec, the
-/// application block `(buf, len)`, placed in the scratch block: the count it reports.
-fn one_iovec<'a, H: super::host::P2Host>(
+/// What the core's `fd_pread` or `fd_pwrite` does with one iovec, the application block
+/// `(buf, len)`, on the embedded file `open` at `offset` (`op`, the core's read or write of an
+/// embedded fd, without the iovec's and the count's trips through application memory): the
+/// count.
+fn one_block<'a, H: super::host::P2Host>(
     vfs: &mut Vfs<'a>,
     h: &mut H,
-    fd: u32,
-    (buf, len): (u32, u32),
+    open: &Open,
+    iov: (u32, u32),
     offset: u64,
-    op: fn(&mut Vfs<'a>, &mut H, i32, i32, i32, i64, i32) -> i32,
+    op: fn(&mut Vfs<'a>, &mut H, Transfer<'_>) -> Result<u32, Errno>,
 ) -> Result<u32, Errno> {
-    let s = vfs.scratch(h)?;
-    mem::write_bytes(h, s + 8, &pair(buf, len))?;
-    Errno::check(op(
-        vfs,
-        h,
-        fd as i32,
-        (s + 8) as i32,
-        1,
-        offset as i64,
-        s as i32,
-    ))?;
-    mem::load_u32(h, s)
+    let at = At::Offset(offset);
+    // An empty block is no buffer at all, as the core's iovec calls skip empty iovecs (an empty
+    // list's pointer need not be in memory).
+    let iov = if iov.1 == 0 { (0, 0) } else { iov };
+    op(vfs, h, Transfer { open, at, iov })
 }
 
 /// A `new-timestamp` (case, seconds, nanoseconds) as preview 1 `fst_flags` bits (`set` for a
@@ -240,9 +232,9 @@ served! {
         let core = vfs.descriptor_fd(fd);
         let r = vfs.open_at_fd(core).and_then(|o| {
             readable_file(&o)?;
-            let fd = vfs.dup_fd(core)?;
+            let open = vfs.hold(o);
             let offset = offset as u64;
-            Ok(vfs.p2.insert(Resource::Input { fd, offset }))
+            Ok(vfs.p2.insert(Resource::Input { open, offset }))
         });
         put_handle(h, ret, r);
     }
@@ -318,21 +310,21 @@ served! {
     /// `[method]descriptor.get-type`.
     fn descriptor_get_type(vfs, h, fd, ret: i32) {
         let core = vfs.descriptor_fd(fd);
-        let r = filestat(vfs, h, core).map(|st| [descriptor_type(st.filetype)]);
+        let r = filestat(vfs, core).map(|st| [descriptor_type(st.filetype)]);
         put(h, ret, Payload::At1, r);
     }
 
     /// `[method]descriptor.stat`.
     fn descriptor_stat(vfs, h, fd, ret: i32) {
         let core = vfs.descriptor_fd(fd);
-        let r = filestat(vfs, h, core).map(|st| stat_record(&st));
+        let r = filestat(vfs, core).map(|st| stat_record(&st));
         put(h, ret, Payload::At8, r);
     }
 
     /// `[method]descriptor.metadata-hash`.
     fn descriptor_metadata_hash(vfs, h, fd, ret: i32) {
         let core = vfs.descriptor_fd(fd);
-        let r = filestat(vfs, h, core);
+        let r = filestat(vfs, core);
         put_hash(h, ret, r);
     }
 
@@ -342,7 +334,7 @@ served! {
         let core = vfs.descriptor_fd(fd);
         let r = vfs.open_at_fd(core).and_then(|o| {
             readable_file(&o)?;
-            let (ptr, n) = read_block(vfs, h, core, len as u64, offset as u64)?;
+            let (ptr, n) = read_block(vfs, h, &o, len as u64, offset as u64)?;
             let mut b = [0u8; 12];
             b[..8].copy_from_slice(&pair(ptr, n));
             b[8] = u8::from(n == 0 && len != 0);
@@ -376,8 +368,8 @@ served! {
         let Ok(Some((a, b))) = both(vfs, fd, other) else {
             return 0;
         };
-        let same = filestat(vfs, h, a as u32)
-            .and_then(|x| filestat(vfs, h, b as u32).map(|y| (x.dev, x.ino) == (y.dev, y.ino)));
+        let same = filestat(vfs, a as u32)
+            .and_then(|x| filestat(vfs, b as u32).map(|y| (x.dev, x.ino) == (y.dev, y.ino)));
         i32::from(same.unwrap_or(false))
     }
 
@@ -402,12 +394,26 @@ served! {
     }
 }
 
-/// The buffer `next_entry` asks the core to fill first: one entry's 24-byte header and a name of
-/// up to 255 bytes.
-const ENTRY_ROOM: u32 = 24 + 255;
+/// The first directory entry the core gives: its `d_next` cookie, filetype and name.
+#[derive(Default)]
+struct FirstEntry(Option<(u64, u8, Vec<u8>)>);
+
+impl DirentSink for FirstEntry {
+    fn push<H: AppMemory>(
+        &mut self,
+        _: &mut H,
+        next: u64,
+        _: u64,
+        ft: u8,
+        name: &[u8],
+    ) -> Result<bool, Errno> {
+        self.0 = Some((next, ft, name.to_vec()));
+        Ok(false)
+    }
+}
 
 /// The payload of `option<directory-entry>` for the next entry of directory stream `stream`
-/// other than `.` and `..` (read one at a time with the core's `fd_readdir`).
+/// other than `.` and `..` (the core's `fd_readdir` entries, taken one at a time).
 fn next_entry<H: super::host::P2Host>(
     vfs: &mut Vfs<'_>,
     h: &mut H,
@@ -416,44 +422,22 @@ fn next_entry<H: super::host::P2Host>(
     let Resource::Entries { fd, mut cookie } = vfs.p2.get(stream) else {
         unknown_handle()
     };
-    let s = vfs.scratch(h)?;
-    let buf = s + HEAD;
+    let dir = vfs.open_at_fd(fd)?;
     loop {
-        // Room for one entry with a name of up to 255 bytes: the core fills the whole buffer,
-        // and only the first entry is used. A longer name is read again with all the room.
-        let mut cap = ENTRY_ROOM;
-        let (head, namlen) = loop {
-            let used = s as i32;
-            Errno::check(vfs.fd_readdir(
-                h,
-                fd as i32,
-                buf as i32,
-                cap as i32,
-                cookie as i64,
-                used,
-            ))?;
-            let used = mem::load_u32(h, s)?;
-            if used < 24 {
-                return Ok([0; 16]);
-            }
-            let head = mem::read_bytes(h, buf, 24)?;
-            let namlen = u32::from_le_bytes(head[16..20].try_into().map_err(|_| EINVAL)?);
-            if 24 + namlen <= used || cap == SCRATCH_LEN - HEAD {
-                break (head, namlen);
-            }
-            cap = SCRATCH_LEN - HEAD;
+        let mut first = FirstEntry::default();
+        vfs.readdir_embedded(h, &dir, &mut first, cookie)?;
+        let Some((next, ft, name)) = first.0 else {
+            return Ok([0; 16]);
         };
-        let next = u64::from_le_bytes(head[0..8].try_into().map_err(|_| EINVAL)?);
         cookie = next;
         vfs.p2.set(stream, Resource::Entries { fd, cookie });
-        let name = mem::read_bytes(h, buf + 24, namlen)?;
         if name == b"." || name == b".." {
             continue;
         }
         let (ptr, n) = alloc_bytes(h, &name, 1)?;
         let mut b = [0u8; 16];
         b[0] = 1; // some
-        b[4] = descriptor_type(head[20]);
+        b[4] = descriptor_type(ft);
         b[8..16].copy_from_slice(&pair(ptr, n));
         return Ok(b);
     }

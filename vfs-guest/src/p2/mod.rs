@@ -80,8 +80,9 @@ pub(crate) enum Resource {
     Descriptor(u32),
     /// A `directory-entry-stream` over the directory at this fd, at a preview 1 cookie.
     Entries { fd: u32, cookie: u64 },
-    /// An `input-stream` of the file at this fd, at this offset.
-    Input { fd: u32, offset: u64 },
+    /// An `input-stream` of an embedded file, at this offset: the file is held as an fd holds
+    /// it ([`Vfs::hold`]), with no fd of the core's table.
+    Input { open: Open, offset: u64 },
     /// An `output-stream` of the file at this fd: at an offset, or appending (`at` is `None`).
     Output {
         fd: u32,
@@ -251,10 +252,10 @@ impl Vfs<'_> {
         }
     }
 
-    /// A second core fd on what `fd` is open on, at position 0 and not a preopen (for a stream
-    /// or a descriptor that must outlive the one it came from).
-    pub(crate) fn dup_fd(&mut self, fd: u32) -> Result<u32, Errno> {
-        let mut o = self.open_at_fd(fd)?;
+    /// A second hold on what `o` is open on, at position 0 and not a preopen: a file of the
+    /// writable tree stays alive (even once unlinked) until [`Self::release`] is called for it,
+    /// as while an fd is open on it.
+    pub(crate) fn hold(&mut self, mut o: Open) -> Open {
         o.preopen = None;
         o.pos = 0;
         if o.tree == Tree::Mem {
@@ -262,6 +263,25 @@ impl Vfs<'_> {
                 n.opens += 1;
             }
         }
-        self.table.push(Slot::Embedded(o))
+        o
+    }
+
+    /// Gives up a hold taken by [`Self::hold`], as closing an fd does.
+    pub(crate) fn release(&mut self, o: &Open) {
+        if o.tree == Tree::Mem {
+            self.w_close(o);
+        }
+    }
+
+    /// A second core fd on what `fd` is open on ([`Self::hold`]; for a stream or a descriptor
+    /// that must outlive the one it came from).
+    pub(crate) fn dup_fd(&mut self, fd: u32) -> Result<u32, Errno> {
+        let o = self.open_at_fd(fd)?;
+        let o = self.hold(o);
+        let pushed = self.table.push(Slot::Embedded(o));
+        if pushed.is_err() {
+            self.release(&o);
+        }
+        pushed
     }
 }

@@ -2,17 +2,35 @@
 //! create, remove, rename or link, `set-times-at`, `metadata-hash-at`): each is the core's
 //! preview 1 path call of the same meaning, on the descriptor's core fd.
 
+use alloc::vec::Vec;
+
+use crate::fdtable::{Open, OpenKind};
 use crate::mem;
 use crate::p2::abi::{
-    alloc_bytes, load_filestat, pair, put, put_handle, put_hash, put_unit, stat_record, Payload,
+    alloc_bytes, pair, put, put_handle, put_hash, put_unit, stat_record, Payload,
 };
 use crate::p2::front::{times, HEAD};
 use crate::p2::host::P2Host;
 use crate::p2::{Resource, SCRATCH_LEN};
-use crate::wasi::{fdflags, rights, Errno, Filestat, EXDEV};
+use crate::vfs::{read_path, OpenRequest};
+use crate::wasi::{fdflags, rights, Errno, Filestat, ENOTDIR, EXDEV};
 use crate::Vfs;
 
-/// The preview 1 `filestat` of `path` under core fd `fd`.
+/// The directory core fd `fd` is open on and the path at `(ptr, len)`, checked as the core's
+/// preview 1 path calls check them: not a directory first, then the path (`EFAULT`, `EILSEQ`).
+fn dir_and_path<H: P2Host>(
+    vfs: &Vfs<'_>,
+    h: &mut H,
+    fd: u32,
+    (ptr, len): (i32, i32),
+) -> Result<(Open, Vec<u8>), Errno> {
+    let o = vfs.open_at_fd(fd)?;
+    o.dir()?;
+    Ok((o, read_path(h, ptr, len)?))
+}
+
+/// The preview 1 `filestat` of `path` under core fd `fd` (`path_filestat_get` without its trip
+/// through application memory).
 fn filestat_at<H: P2Host>(
     vfs: &mut Vfs<'_>,
     h: &mut H,
@@ -20,9 +38,8 @@ fn filestat_at<H: P2Host>(
     flags: i32,
     path: (i32, i32),
 ) -> Result<Filestat, Errno> {
-    let s = vfs.scratch(h)?;
-    Errno::check(vfs.path_filestat_get(h, fd as i32, flags & 1, path.0, path.1, s as i32))?;
-    load_filestat(h, s)
+    let (d, p) = dir_and_path(vfs, h, fd, path)?;
+    vfs.filestat_at(&d, (&p, flags & 1 != 0))
 }
 
 /// The two descriptors of a two-path call: both ours (their core fds), both the host's
@@ -89,13 +106,22 @@ served! {
     fn descriptor_open_at(
         vfs, h, fd, flags: i32, path: i32, path_len: i32, oflags: i32, dflags: i32, ret: i32
     ) {
-        let core = vfs.descriptor_fd(fd) as i32;
-        let (base, fdf) = open_rights(dflags);
-        let r = vfs.scratch(h).and_then(|s| {
-            let (base, lookup, of) = (base as i64, flags & 1, oflags & 0xf);
-            let fdf = i32::from(fdf);
-            Errno::check(vfs.path_open(h, core, lookup, path, path_len, of, base, base, fdf, s as i32))?;
-            let new = mem::load_u32(h, s)?;
+        let core = vfs.descriptor_fd(fd);
+        let (rights_base, fdflags) = open_rights(dflags);
+        let req = OpenRequest {
+            follow: flags & 1 != 0,
+            oflags: (oflags & 0xf) as u16,
+            rights_base,
+            fdflags,
+        };
+        // The core's `path_open` without its trip through application memory, in its order:
+        // the path is read before a non-directory is refused.
+        let r = vfs.open_at_fd(core).and_then(|o| {
+            let p = read_path(h, path, path_len)?;
+            if o.kind != OpenKind::Dir {
+                return Err(ENOTDIR);
+            }
+            let new = vfs.open_at(h, &o, &p, req)?;
             Ok(vfs.p2.insert(Resource::Descriptor(new)))
         });
         put_handle(h, ret, r);

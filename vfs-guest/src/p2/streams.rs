@@ -4,6 +4,7 @@
 
 use alloc::vec::Vec;
 
+use crate::fdtable::Open;
 use crate::mem;
 use crate::p2::abi::{alloc_bytes, must, pair, put_stream, StreamError};
 use crate::p2::front::{read_block, read_into};
@@ -12,23 +13,20 @@ use crate::p2::output::settle;
 use crate::p2::{unknown_handle, Resource};
 use crate::Vfs;
 
-/// The input stream `stream` (one of ours): its core fd, offset and file size.
-fn input(vfs: &Vfs<'_>, stream: i32) -> (u32, u64, u64) {
-    let Resource::Input { fd, offset } = vfs.p2.get(stream) else {
+/// The input stream `stream` (one of ours): its file, offset and the file's size.
+fn input(vfs: &Vfs<'_>, stream: i32) -> (Open, u64, u64) {
+    let Resource::Input { open, offset } = vfs.p2.get(stream) else {
         unknown_handle()
     };
-    let size = vfs
-        .open_at_fd(fd)
-        .and_then(|o| vfs.file_size(&o))
-        .unwrap_or(0);
-    (fd, offset, size)
+    let size = vfs.file_size(&open).unwrap_or(0);
+    (open, offset, size)
 }
 
 /// `[method]input-stream.read` and `blocking-read` (embedded files never block): at most `len`
 /// bytes from the stream's offset; `closed` at the end of the file. Writes
 /// `result<list<u8>, stream-error>`.
 fn input_read<H: P2Host>(vfs: &mut Vfs<'_>, h: &mut H, stream: i32, len: i64, ret: i32) {
-    let (fd, offset, size) = input(vfs, stream);
+    let (open, offset, size) = input(vfs, stream);
     if len == 0 {
         let ptr = h.realloc(0, 0, 1, 0);
         return put_stream(h, ret, 4, Ok(&pair(ptr, 0)));
@@ -36,10 +34,10 @@ fn input_read<H: P2Host>(vfs: &mut Vfs<'_>, h: &mut H, stream: i32, len: i64, re
     if offset >= size {
         return put_stream(h, ret, 4, Err(StreamError::Closed));
     }
-    match read_block(vfs, h, fd, (len as u64).min(size - offset), offset) {
+    match read_block(vfs, h, &open, (len as u64).min(size - offset), offset) {
         Ok((ptr, n)) if n > 0 => {
             let offset = offset + u64::from(n);
-            vfs.p2.set(stream, Resource::Input { fd, offset });
+            vfs.p2.set(stream, Resource::Input { open, offset });
             put_stream(h, ret, 4, Ok(&pair(ptr, n)));
         }
         _ => put_stream(h, ret, 4, Err(StreamError::Closed)),
@@ -54,7 +52,7 @@ pub(crate) fn input_read_into<H: P2Host>(
     stream: i32,
     (buf, len): (u32, u32),
 ) -> Result<u32, StreamError> {
-    let (fd, offset, size) = input(vfs, stream);
+    let (open, offset, size) = input(vfs, stream);
     if len == 0 {
         return Ok(0);
     }
@@ -62,10 +60,10 @@ pub(crate) fn input_read_into<H: P2Host>(
         return Err(StreamError::Closed);
     }
     let want = (u64::from(len)).min(size - offset) as u32;
-    match read_into(vfs, h, fd, (buf, want), offset) {
+    match read_into(vfs, h, &open, (buf, want), offset) {
         Ok(n) if n > 0 => {
             let offset = offset + u64::from(n);
-            vfs.p2.set(stream, Resource::Input { fd, offset });
+            vfs.p2.set(stream, Resource::Input { open, offset });
             Ok(n)
         }
         _ => Err(StreamError::Closed),
@@ -74,13 +72,13 @@ pub(crate) fn input_read_into<H: P2Host>(
 
 /// `[method]input-stream.skip` and `blocking-skip`: writes `result<u64, stream-error>`.
 fn input_skip<H: P2Host>(vfs: &mut Vfs<'_>, h: &mut H, stream: i32, len: i64, ret: i32) {
-    let (fd, offset, size) = input(vfs, stream);
+    let (open, offset, size) = input(vfs, stream);
     if len != 0 && offset >= size {
         return put_stream(h, ret, 8, Err(StreamError::Closed));
     }
     let n = (len as u64).min(size.saturating_sub(offset));
     let offset = offset + n;
-    vfs.p2.set(stream, Resource::Input { fd, offset });
+    vfs.p2.set(stream, Resource::Input { open, offset });
     put_stream(h, ret, 8, Ok(&n.to_le_bytes()));
 }
 
@@ -123,9 +121,7 @@ served! {
     /// `[resource-drop]input-stream`.
     fn drop_input_stream(vfs, h, s) {
         match vfs.p2.remove(s) {
-            Resource::Input { fd, .. } => {
-                vfs.fd_close(h, fd as i32);
-            }
+            Resource::Input { open, .. } => vfs.release(&open),
             _ => unknown_handle(),
         }
     }

@@ -5,8 +5,8 @@ use crate::host::Host;
 use crate::vfs::writable::fd::{At, Transfer};
 use crate::vfs::{check_bits, check_enum, check_fdflags, check_rights, Vfs};
 use crate::wasi::{
-    fdflags, fstflags, Errno, EBADF, EINVAL, ENAMETOOLONG, ENOTDIR, ENOTSUP, EPERM, PRESTAT_SIZE,
-    SUCCESS,
+    fdflags, fstflags, Errno, Filestat, EBADF, EINVAL, ENAMETOOLONG, ENOTDIR, ENOTSUP, EPERM,
+    PRESTAT_SIZE, SUCCESS,
 };
 use crate::{file, mem, stat};
 
@@ -59,12 +59,8 @@ routed_calls! {
         => route(fd) |_, _, _| Err(ENOTSUP);
 
     /// `fd_filestat_get`.
-    fn fd_filestat_get(fd: i32, buf: i32) => route(fd) |vfs, h, o| match o.tree {
-        Tree::Mem => vfs.w_filestat(h, o.inode, buf),
-        Tree::Image => {
-            let st = stat::filestat(&vfs.img()?, o.inode)?;
-            mem::write_bytes(h, buf as u32, &st.encode())
-        }
+    fn fd_filestat_get(fd: i32, buf: i32) => route(fd) |vfs, h, o| {
+        mem::write_bytes(h, buf as u32, &vfs.filestat_of(&o)?.encode())
     };
 
     /// `fd_filestat_set_size`.
@@ -83,7 +79,7 @@ routed_calls! {
 
     /// `fd_pread`.
     fn fd_pread(fd: i32, iovs: i32, iovs_len: i32, offset: i64, nread: i32) => route(fd) {
-        iovecs(fd, (iovs, iovs_len), (At::Offset(offset as u64), nread), Self::read_embedded)
+        iovecs((iovs, iovs_len), (At::Offset(offset as u64), nread), Self::read_embedded)
     };
 
     /// `fd_prestat_get`.
@@ -105,12 +101,12 @@ routed_calls! {
 
     /// `fd_pwrite`.
     fn fd_pwrite(fd: i32, iovs: i32, iovs_len: i32, offset: i64, nwritten: i32) => route(fd) {
-        iovecs(fd, (iovs, iovs_len), (At::Offset(offset as u64), nwritten), Self::write_embedded)
+        iovecs((iovs, iovs_len), (At::Offset(offset as u64), nwritten), Self::write_embedded)
     };
 
     /// `fd_read`.
     fn fd_read(fd: i32, iovs: i32, iovs_len: i32, nread: i32)
-        => route(fd) iovecs(fd, (iovs, iovs_len), (At::Cur, nread), Self::read_embedded);
+        => route(fd) iovecs((iovs, iovs_len), (At::Cur(fd as u32), nread), Self::read_embedded);
 
     /// `fd_seek`.
     fn fd_seek(fd: i32, offset: i64, whence: i32, newoffset: i32)
@@ -131,29 +127,19 @@ routed_calls! {
 
     /// `fd_write`.
     fn fd_write(fd: i32, iovs: i32, iovs_len: i32, nwritten: i32)
-        => route(fd) iovecs(fd, (iovs, iovs_len), (At::Cur, nwritten), Self::write_embedded);
+        => route(fd) iovecs((iovs, iovs_len), (At::Cur(fd as u32), nwritten), Self::write_embedded);
 }
 
 /// What an embedded fd does in an iovec call: the first non-empty iovec goes to `op` (a read or
 /// a write, `at` the position or an offset), and the count of bytes it moved is stored at `done`.
 fn iovecs<'a, H: Host>(
-    fd: i32,
     (iovs, iovs_len): (i32, i32),
     (at, done): (At, i32),
     op: fn(&mut Vfs<'a>, &mut H, Transfer<'_>) -> Result<u32, Errno>,
 ) -> impl FnOnce(&mut Vfs<'a>, &mut H, Open) -> Result<(), Errno> {
     move |vfs, h, o| {
         let iov = file::first_non_empty(h, iovs as u32, iovs_len as u32)?;
-        let n = op(
-            vfs,
-            h,
-            Transfer {
-                fd,
-                open: &o,
-                at,
-                iov,
-            },
-        )?;
+        let n = op(vfs, h, Transfer { open: &o, at, iov })?;
         mem::store_u32(h, done as u32, n)
     }
 }
@@ -165,7 +151,16 @@ impl Vfs<'_> {
         Errno::ret(self.close(h, fd as u32))
     }
 
-    fn close<H: Host>(&mut self, h: &mut H, fd: u32) -> Result<(), Errno> {
+    /// The `filestat` of what embedded fd `o` is open on: what `fd_filestat_get` writes, and
+    /// what the 0.2 front-end's `stat` and `metadata-hash` answer from.
+    pub(crate) fn filestat_of(&self, o: &Open) -> Result<Filestat, Errno> {
+        match o.tree {
+            Tree::Mem => self.mem.filestat(self.image.as_ref(), o.inode),
+            Tree::Image => stat::filestat(&self.img()?, o.inode),
+        }
+    }
+
+    pub(crate) fn close<H: Host>(&mut self, h: &mut H, fd: u32) -> Result<(), Errno> {
         match self.table.remove(fd)? {
             Slot::Host(n) => Errno::check(h.fd_close(n as i32)),
             Slot::Embedded(o) => {
@@ -216,10 +211,14 @@ impl Vfs<'_> {
     }
 
     /// `fd_read`/`fd_pread` on an embedded fd, in either tree: a read at the position moves it.
-    fn read_embedded<H: Host>(&mut self, h: &mut H, t: Transfer<'_>) -> Result<u32, Errno> {
+    pub(crate) fn read_embedded<H: Host>(
+        &mut self,
+        h: &mut H,
+        t: Transfer<'_>,
+    ) -> Result<u32, Errno> {
         let (o, (_, len)) = (t.open, t.iov);
         let (pos, ask) = match t.at {
-            At::Cur => (o.pos, len),
+            At::Cur(_) => (o.pos, len),
             At::Offset(p) => (p, len.min(file::PREAD_MAX)),
         };
         file::check_range(o, pos, ask)?;
@@ -227,16 +226,19 @@ impl Vfs<'_> {
             Tree::Mem => self.w_read_at(h, o, pos, t.iov)?,
             Tree::Image => file::read_at(h, &self.img()?, o, pos, t.iov)?,
         };
-        if let At::Cur = t.at {
-            self.table
-                .set_pos(t.fd as u32, pos.saturating_add(n as u64));
+        if let At::Cur(fd) = t.at {
+            self.table.set_pos(fd, pos.saturating_add(n as u64));
         }
         Ok(n)
     }
 
     /// `fd_write`/`fd_pwrite` on an embedded fd: packed files are open read-only, so there the
     /// write itself fails with `EBADF` (after the iovecs are read).
-    fn write_embedded<H: Host>(&mut self, h: &mut H, t: Transfer<'_>) -> Result<u32, Errno> {
+    pub(crate) fn write_embedded<H: Host>(
+        &mut self,
+        h: &mut H,
+        t: Transfer<'_>,
+    ) -> Result<u32, Errno> {
         match t.open.tree {
             Tree::Mem => self.w_write_at(h, t),
             Tree::Image => Err(EBADF),

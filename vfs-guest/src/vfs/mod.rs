@@ -50,6 +50,10 @@ pub(crate) use routed_calls;
 
 mod fd;
 mod paths;
+#[cfg(feature = "p2")]
+pub(crate) use paths::OpenRequest;
+#[cfg(feature = "p2")]
+pub(crate) use writable::fd::{At, Transfer};
 pub mod program;
 mod writable;
 

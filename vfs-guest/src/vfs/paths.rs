@@ -8,8 +8,8 @@ use crate::vfs::fd::check_fstflags;
 use crate::vfs::writable::paths::DirPath;
 use crate::vfs::{check_bits, check_fdflags, check_rights, read_path, Target, Vfs};
 use crate::wasi::{
-    fdflags, lookupflags, oflags, rights, Errno, EBADF, EINVAL, EISDIR, ELOOP, ENOTDIR, ENOTSUP,
-    EPERM, EXDEV,
+    fdflags, lookupflags, oflags, rights, Errno, Filestat, EBADF, EINVAL, EISDIR, ELOOP, ENOTDIR,
+    ENOTSUP, EPERM, EXDEV,
 };
 use crate::{mem, resolve, stat};
 
@@ -78,7 +78,8 @@ routed_calls! {
         => route(fd) |vfs, h, o| {
             let d = o.dir()?;
             let p = read_path(h, path, path_len)?;
-            vfs.filestat_at(h, d, (&p, follows(flags)), buf)
+            let st = vfs.filestat_at(d, (&p, follows(flags)))?;
+            mem::write_bytes(h, buf as u32, &st.encode())
         };
 
     /// `path_filestat_set_times`.
@@ -125,7 +126,7 @@ routed_calls! {
                 rights_base: rights_base as u64,
                 fdflags: fdflags as u16,
             };
-            vfs.open_at(h, &o, &p, req, fd_out)
+            vfs.open_at_into(h, &o, &p, req, fd_out)
         };
 
     /// `path_readlink`.
@@ -194,28 +195,45 @@ impl<'a> Vfs<'a> {
         Errno::ret(embedded(self, h))
     }
 
-    /// `path_filestat_get` of path `p` (the last symlink followed if `follow`) under embedded
-    /// directory `d`, written at `buf`.
-    fn filestat_at<H: Host>(
+    /// The `filestat` of path `p` (the last symlink followed if `follow`) under embedded
+    /// directory `d`: what `path_filestat_get` writes, and what the 0.2 front-end's `stat-at`
+    /// and `metadata-hash-at` answer from.
+    pub(crate) fn filestat_at(
         &mut self,
-        h: &mut H,
         d: &Open,
         (p, follow): (&[u8], bool),
-        buf: i32,
-    ) -> Result<(), Errno> {
+    ) -> Result<Filestat, Errno> {
         if d.tree == Tree::Mem {
             let id = self.w_resolve(d, p, follow)?;
-            return self.w_filestat(h, id, buf);
+            return self.mem.filestat(self.image.as_ref(), id);
         }
         let mut img = self.img()?;
         let ino = resolve::resolve(&mut img, d.inode, d.inode, p, follow)?;
-        let st = stat::filestat(&img, ino)?;
-        mem::write_bytes(h, buf as u32, &st.encode())
+        stat::filestat(&img, ino)
+    }
+
+    /// Opens path `p` under embedded directory `d` as `req` asks: the new fd's guest number.
+    pub(crate) fn open_at(
+        &mut self,
+        h: &mut impl Host,
+        d: &Open,
+        p: &[u8],
+        req: OpenRequest,
+    ) -> Result<u32, Errno> {
+        let open = match d.tree {
+            Tree::Mem => self.w_open(h, d, p, req)?,
+            Tree::Image => open_embedded(&mut self.img()?, d, p, req)?,
+        };
+        let pushed = self.table.push(Slot::Embedded(open));
+        if pushed.is_err() && open.tree == Tree::Mem {
+            self.w_close(&open);
+        }
+        pushed
     }
 
     /// `path_open` of path `p` under embedded directory `d`: the new fd's guest number is
     /// stored at `fd_out` (or, if it cannot be, the fd is closed again).
-    fn open_at<H: Host>(
+    fn open_at_into<H: Host>(
         &mut self,
         h: &mut H,
         d: &Open,
@@ -223,20 +241,10 @@ impl<'a> Vfs<'a> {
         req: OpenRequest,
         fd_out: i32,
     ) -> Result<(), Errno> {
-        let open = match d.tree {
-            Tree::Mem => self.w_open(h, d, p, req)?,
-            Tree::Image => open_embedded(&mut self.img()?, d, p, req)?,
-        };
-        let pushed = self.table.push(Slot::Embedded(open));
-        let stored = pushed.and_then(|guest| {
-            mem::store_u32(h, fd_out as u32, guest).inspect_err(|_| {
-                let _ = self.table.remove(guest);
-            })
-        });
-        if stored.is_err() && open.tree == Tree::Mem {
-            self.w_close(&open);
-        }
-        stored
+        let guest = self.open_at(h, d, p, req)?;
+        mem::store_u32(h, fd_out as u32, guest).inspect_err(|_| {
+            let _ = self.close(h, guest);
+        })
     }
 
     /// `path_readlink` of path `p` under embedded directory `d`: as much of the target as fits

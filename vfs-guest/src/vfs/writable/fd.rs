@@ -3,9 +3,9 @@
 
 use wasivfs_image::Kind;
 
-use crate::dir::DirentBuf;
+use crate::dir::DirentSink;
 use crate::fdtable::Open;
-use crate::host::Host;
+use crate::host::{AppMemory, Host};
 use crate::mem;
 use crate::memfs::{Data, NodeId};
 use crate::vfs::Vfs;
@@ -14,8 +14,8 @@ use crate::wasi::{filetype, fstflags, Errno, EBADF, EINVAL, EIO};
 /// Where a read or write goes: the fd's position, or an explicit offset.
 #[derive(Clone, Copy)]
 pub(crate) enum At {
-    /// At the position, which moves on.
-    Cur,
+    /// At the position of this guest fd, which moves on.
+    Cur(u32),
     /// At this offset; the position stays.
     Offset(u64),
 }
@@ -38,8 +38,6 @@ fn w_io_checks<H: Host>(
 /// One read or write of an iovec call on an embedded fd.
 #[derive(Clone, Copy)]
 pub(crate) struct Transfer<'o> {
-    /// The guest fd.
-    pub fd: i32,
     /// What it is open on.
     pub open: &'o Open,
     /// At the position or at an offset.
@@ -49,17 +47,6 @@ pub(crate) struct Transfer<'o> {
 }
 
 impl<'a> Vfs<'a> {
-    /// `filestat` of a writable node.
-    pub(crate) fn w_filestat<H: Host>(
-        &mut self,
-        h: &mut H,
-        id: NodeId,
-        buf: i32,
-    ) -> Result<(), Errno> {
-        let st = self.mem.filestat(self.image.as_ref(), id)?;
-        mem::write_bytes(h, buf as u32, &st.encode())
-    }
-
     /// The size of writable file `id`.
     pub(crate) fn w_size(&self, id: NodeId) -> Result<u64, Errno> {
         match &self.mem.node(id)?.data {
@@ -137,7 +124,7 @@ impl<'a> Vfs<'a> {
         }
     }
 
-    /// Writes the bytes of `t.iov` to writable fd `t.fd` `at` the position or an offset; returns
+    /// Writes the bytes of `t.iov` to writable file `t.open` `at` the position or an offset; returns
     /// how many were written. In append mode every write goes to the end (even `fd_pwrite`, as on
     /// Linux); a write at the position moves it past the bytes written.
     pub(crate) fn w_write_at<H: Host>(&mut self, h: &mut H, t: Transfer<'_>) -> Result<u32, Errno> {
@@ -148,7 +135,7 @@ impl<'a> Vfs<'a> {
             self.w_size(o.inode)?
         } else {
             match t.at {
-                At::Cur => o.pos,
+                At::Cur(_) => o.pos,
                 At::Offset(p) => p,
             }
         };
@@ -161,13 +148,13 @@ impl<'a> Vfs<'a> {
         if n > 0 {
             self.w_touch(h, o.inode)?;
         }
-        if let At::Cur = t.at {
+        if let At::Cur(fd) = t.at {
             let new_pos = if append {
                 self.w_size(o.inode)?
             } else {
                 pos + n as u64
             };
-            self.table.set_pos(t.fd as u32, new_pos);
+            self.table.set_pos(fd, new_pos);
         }
         Ok(n)
     }
@@ -176,38 +163,39 @@ impl<'a> Vfs<'a> {
     /// the entries in the order they were added, entry number `s` with cookie `s + 2`, so a cookie
     /// stays valid while entries are added and removed. Laid out as wasmtime-wasi does (see
     /// `crate::dir`).
-    pub(crate) fn w_readdir<H: Host>(
+    pub(crate) fn w_readdir<H: AppMemory>(
         &mut self,
         h: &mut H,
         o: &Open,
-        out: &mut DirentBuf,
+        out: &mut impl DirentSink,
         cookie: u64,
     ) -> Result<(), Errno> {
         let dir = o.dir()?.inode;
-        let dir_ino = self.mem.node(dir)?.ino;
-        let img = self.image;
-        let entries = self.mem.entries(img.as_ref(), dir)?.ok_or(EIO)?;
-        let mut list = alloc::vec::Vec::new();
-        for (seq, name, node) in entries.from_seq(cookie.saturating_sub(1).max(1)) {
-            list.push((seq + 2, name.to_vec(), node));
+        self.mem.materialize(self.image.as_ref(), dir)?;
+        let mem = &self.mem;
+        let node = mem.node(dir)?;
+        let Data::Dir {
+            entries: Some(entries),
+            ..
+        } = &node.data
+        else {
+            return Err(EIO);
+        };
+        // Entry by entry, until `out` is full: a directory read one entry at a time costs one
+        // entry a call, not the whole directory.
+        for (next, name) in [(1u64, &b"."[..]), (2, &b".."[..])] {
+            if next > cookie && !out.push(h, next, node.ino, filetype::DIRECTORY, name)? {
+                return Ok(());
+            }
         }
-        let head = [(1u64, &b"."[..]), (2, &b".."[..])];
-        let heads = head
-            .iter()
-            .filter(|(next, _)| *next > cookie)
-            .map(|(next, name)| (*next, dir_ino, filetype::DIRECTORY, name.to_vec()));
-        let mut rest = alloc::vec::Vec::new();
-        for (next, name, node) in list {
-            let n = self.mem.node(node)?;
+        for (seq, name, child) in entries.from_seq(cookie.saturating_sub(1).max(1)) {
+            let n = mem.node(child)?;
             let ft = match n.kind() {
                 Kind::Directory => filetype::DIRECTORY,
                 Kind::File => filetype::REGULAR_FILE,
                 Kind::Symlink => filetype::SYMBOLIC_LINK,
             };
-            rest.push((next, n.ino, ft, name));
-        }
-        for (next, ino, ft, name) in heads.chain(rest) {
-            if !out.push(h, next, ino, ft, &name)? {
+            if !out.push(h, seq + 2, n.ino, ft, name)? {
                 break;
             }
         }
