@@ -9,12 +9,13 @@
 //! (the host's, or another layer's, which the next layer out serves) goes on unchanged, so they
 //! are never confused.
 //!
-//! Each call is served by the core's preview 1 method of the same meaning (an embedded
-//! descriptor is an fd of the core's table, not visible to the application, which has no
-//! preview 1 imports), with the arguments and results the core takes in application memory
-//! placed in a scratch block the front-end allocates once with the application's `cabi_realloc`.
-//! The errno the core decides becomes the `error-code` wasmtime's 0.2 host answers
-//! ([`abi::error_code`]).
+//! Each call is served by the core's code for the preview 1 call of the same meaning (an
+//! embedded descriptor is an fd of the core's table, not visible to the application, which has
+//! no preview 1 imports). The calls a walk makes on every file use the functions those preview 1
+//! calls are built on, which take and return Rust values; the others call the preview 1 methods
+//! with their arguments and results in a scratch block the front-end allocates once with the
+//! application's `cabi_realloc`. The errno the core decides becomes the `error-code` wasmtime's
+//! 0.2 host answers ([`abi::error_code`]).
 
 /// Defines front-end functions whose first argument is a handle: a host handle goes to the
 /// host's function of the same name with the same arguments, one of ours runs the body (with
