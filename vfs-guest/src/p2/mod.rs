@@ -254,8 +254,8 @@ impl Vfs<'_> {
     }
 
     /// A second hold on what `o` is open on, at position 0 and not a preopen: a file of the
-    /// writable tree stays alive (even once unlinked) until [`Self::release`] is called for it,
-    /// as while an fd is open on it.
+    /// writable tree stays alive (even once unlinked) until `Vfs::release` is called for it, as
+    /// while an fd is open on it.
     pub(crate) fn hold(&mut self, mut o: Open) -> Open {
         o.preopen = None;
         o.pos = 0;
@@ -267,22 +267,11 @@ impl Vfs<'_> {
         o
     }
 
-    /// Gives up a hold taken by [`Self::hold`], as closing an fd does.
-    pub(crate) fn release(&mut self, o: &Open) {
-        if o.tree == Tree::Mem {
-            self.w_close(o);
-        }
-    }
-
     /// A second core fd on what `fd` is open on ([`Self::hold`]; for a stream or a descriptor
     /// that must outlive the one it came from).
     pub(crate) fn dup_fd(&mut self, fd: u32) -> Result<u32, Errno> {
         let o = self.open_at_fd(fd)?;
         let o = self.hold(o);
-        let pushed = self.table.push(Slot::Embedded(o));
-        if pushed.is_err() {
-            self.release(&o);
-        }
-        pushed
+        self.push_open(o)
     }
 }

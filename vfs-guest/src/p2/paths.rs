@@ -2,9 +2,6 @@
 //! create, remove, rename or link, `set-times-at`, `metadata-hash-at`): each is the core's
 //! preview 1 path call of the same meaning, on the descriptor's core fd.
 
-use alloc::vec::Vec;
-
-use crate::fdtable::{Open, OpenKind};
 use crate::mem;
 use crate::p2::abi::{
     alloc_bytes, pair, put, put_handle, put_hash, put_unit, stat_record, Payload,
@@ -12,22 +9,9 @@ use crate::p2::abi::{
 use crate::p2::front::{times, HEAD};
 use crate::p2::host::P2Host;
 use crate::p2::{Resource, SCRATCH_LEN};
-use crate::vfs::{read_path, OpenRequest};
-use crate::wasi::{fdflags, rights, Errno, Filestat, ENOTDIR, EXDEV};
+use crate::vfs::OpenRequest;
+use crate::wasi::{fdflags, rights, Errno, Filestat, EXDEV};
 use crate::Vfs;
-
-/// The directory core fd `fd` is open on and the path at `(ptr, len)`, checked as the core's
-/// preview 1 path calls check them: not a directory first, then the path (`EFAULT`, `EILSEQ`).
-fn dir_and_path<H: P2Host>(
-    vfs: &Vfs<'_>,
-    h: &mut H,
-    fd: u32,
-    (ptr, len): (i32, i32),
-) -> Result<(Open, Vec<u8>), Errno> {
-    let o = vfs.open_at_fd(fd)?;
-    o.dir()?;
-    Ok((o, read_path(h, ptr, len)?))
-}
 
 /// The preview 1 `filestat` of `path` under core fd `fd` (`path_filestat_get` without its trip
 /// through application memory).
@@ -38,8 +22,8 @@ fn filestat_at<H: P2Host>(
     flags: i32,
     path: (i32, i32),
 ) -> Result<Filestat, Errno> {
-    let (d, p) = dir_and_path(vfs, h, fd, path)?;
-    vfs.filestat_at(&d, (&p, flags & 1 != 0))
+    let d = vfs.open_at_fd(fd)?;
+    vfs.filestat_at(h, &d, path, flags & 1 != 0)
 }
 
 /// The two descriptors of a two-path call: both ours (their core fds), both the host's
@@ -114,14 +98,9 @@ served! {
             rights_base,
             fdflags,
         };
-        // The core's `path_open` without its trip through application memory, in its order:
-        // the path is read before a non-directory is refused.
+        // The core's `path_open` without its trip through application memory.
         let r = vfs.open_at_fd(core).and_then(|o| {
-            let p = read_path(h, path, path_len)?;
-            if o.kind != OpenKind::Dir {
-                return Err(ENOTDIR);
-            }
-            let new = vfs.open_at(h, &o, &p, req)?;
+            let new = vfs.open_at(h, &o, (path, path_len), req)?;
             Ok(vfs.p2.insert(Resource::Descriptor(new)))
         });
         put_handle(h, ret, r);

@@ -160,16 +160,32 @@ impl Vfs<'_> {
         }
     }
 
+    /// Closes guest fd `fd`: the host's fd on the host, an embedded one here.
     pub(crate) fn close<H: Host>(&mut self, h: &mut H, fd: u32) -> Result<(), Errno> {
         match self.table.remove(fd)? {
             Slot::Host(n) => Errno::check(h.fd_close(n as i32)),
             Slot::Embedded(o) => {
-                if o.tree == Tree::Mem {
-                    self.w_close(&o);
-                }
+                self.release(&o);
                 Ok(())
             }
         }
+    }
+
+    /// Gives up what an open embedded file or directory holds: a writable node's open count
+    /// (it is freed once it has no names left either), as closing its fd does.
+    pub(crate) fn release(&mut self, o: &Open) {
+        if o.tree == Tree::Mem {
+            self.w_close(o);
+        }
+    }
+
+    /// A new guest fd for `o`; if the table is full, `o` is released again.
+    pub(crate) fn push_open(&mut self, o: Open) -> Result<u32, Errno> {
+        let pushed = self.table.push(Slot::Embedded(o));
+        if pushed.is_err() {
+            self.release(&o);
+        }
+        pushed
     }
 
     /// `fd_fdstat_set_flags` on embedded fd `fd` (open as `o`): only a file's `APPEND` and

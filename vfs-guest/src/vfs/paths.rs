@@ -2,7 +2,7 @@
 
 use wasivfs_image::{Image, Kind};
 
-use crate::fdtable::{Open, OpenKind, Slot, Tree};
+use crate::fdtable::{Open, OpenKind, Tree};
 use crate::host::Host;
 use crate::vfs::fd::check_fstflags;
 use crate::vfs::writable::paths::DirPath;
@@ -76,9 +76,7 @@ routed_calls! {
     fn path_filestat_get(fd: i32, flags: i32, path: i32, path_len: i32, buf: i32)
         check check_lookup(flags)
         => route(fd) |vfs, h, o| {
-            let d = o.dir()?;
-            let p = read_path(h, path, path_len)?;
-            let st = vfs.filestat_at(d, (&p, follows(flags)))?;
+            let st = vfs.filestat_at(h, &o, (path, path_len), follows(flags))?;
             mem::write_bytes(h, buf as u32, &st.encode())
         };
 
@@ -116,17 +114,13 @@ routed_calls! {
             .and_then(|()| check_rights(rights_base, rights_inheriting))
             .and_then(|()| check_fdflags(fdflags))
         => route_new_fd(fd; fd_out) |vfs, h, o| {
-            let p = read_path(h, path, path_len)?;
-            if o.kind != OpenKind::Dir {
-                return Err(ENOTDIR);
-            }
             let req = OpenRequest {
                 follow: follows(dirflags),
                 oflags: oflags as u16,
                 rights_base: rights_base as u64,
                 fdflags: fdflags as u16,
             };
-            vfs.open_at_into(h, &o, &p, req, fd_out)
+            vfs.open_at_into(h, &o, (path, path_len), req, fd_out)
         };
 
     /// `path_readlink`.
@@ -195,53 +189,60 @@ impl<'a> Vfs<'a> {
         Errno::ret(embedded(self, h))
     }
 
-    /// The `filestat` of path `p` (the last symlink followed if `follow`) under embedded
-    /// directory `d`: what `path_filestat_get` writes, and what the 0.2 front-end's `stat-at`
+    /// The `filestat` of the path at `path` (application memory; the last symlink followed if
+    /// `follow`) under embedded fd `d`, checked in wasmtime-wasi's order: `d` not a directory,
+    /// then the path. What `path_filestat_get` writes, and what the 0.2 front-end's `stat-at`
     /// and `metadata-hash-at` answer from.
-    pub(crate) fn filestat_at(
+    pub(crate) fn filestat_at<H: Host>(
         &mut self,
+        h: &mut H,
         d: &Open,
-        (p, follow): (&[u8], bool),
+        (path, path_len): (i32, i32),
+        follow: bool,
     ) -> Result<Filestat, Errno> {
+        let d = d.dir()?;
+        let p = read_path(h, path, path_len)?;
         if d.tree == Tree::Mem {
-            let id = self.w_resolve(d, p, follow)?;
+            let id = self.w_resolve(d, &p, follow)?;
             return self.mem.filestat(self.image.as_ref(), id);
         }
         let mut img = self.img()?;
-        let ino = resolve::resolve(&mut img, d.inode, d.inode, p, follow)?;
+        let ino = resolve::resolve(&mut img, d.inode, d.inode, &p, follow)?;
         stat::filestat(&img, ino)
     }
 
-    /// Opens path `p` under embedded directory `d` as `req` asks: the new fd's guest number.
-    pub(crate) fn open_at(
+    /// Opens the path at `path` (application memory) under embedded fd `d` as `req` asks, checked
+    /// in wasmtime-wasi's order: the path, then `d` not a directory. The new fd's guest number:
+    /// what `path_open` stores, and the 0.2 front-end's `open-at` hands out.
+    pub(crate) fn open_at<H: Host>(
         &mut self,
-        h: &mut impl Host,
+        h: &mut H,
         d: &Open,
-        p: &[u8],
+        (path, path_len): (i32, i32),
         req: OpenRequest,
     ) -> Result<u32, Errno> {
-        let open = match d.tree {
-            Tree::Mem => self.w_open(h, d, p, req)?,
-            Tree::Image => open_embedded(&mut self.img()?, d, p, req)?,
-        };
-        let pushed = self.table.push(Slot::Embedded(open));
-        if pushed.is_err() && open.tree == Tree::Mem {
-            self.w_close(&open);
+        let p = read_path(h, path, path_len)?;
+        if d.kind != OpenKind::Dir {
+            return Err(ENOTDIR);
         }
-        pushed
+        let open = match d.tree {
+            Tree::Mem => self.w_open(h, d, &p, req)?,
+            Tree::Image => open_embedded(&mut self.img()?, d, &p, req)?,
+        };
+        self.push_open(open)
     }
 
-    /// `path_open` of path `p` under embedded directory `d`: the new fd's guest number is
+    /// `path_open` of the path at `path` under embedded fd `d`: the new fd's guest number is
     /// stored at `fd_out` (or, if it cannot be, the fd is closed again).
     fn open_at_into<H: Host>(
         &mut self,
         h: &mut H,
         d: &Open,
-        p: &[u8],
+        path: (i32, i32),
         req: OpenRequest,
         fd_out: i32,
     ) -> Result<(), Errno> {
-        let guest = self.open_at(h, d, p, req)?;
+        let guest = self.open_at(h, d, path, req)?;
         mem::store_u32(h, fd_out as u32, guest).inspect_err(|_| {
             let _ = self.close(h, guest);
         })

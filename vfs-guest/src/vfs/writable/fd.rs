@@ -1,13 +1,12 @@
 //! Descriptor calls on fds of the writable tree (`--tmpfs`, `--writable`), with the answers
 //! wasmtime-wasi gives for a writable host directory.
 
-use wasivfs_image::Kind;
-
 use crate::dir::DirentSink;
 use crate::fdtable::Open;
 use crate::host::{AppMemory, Host};
 use crate::mem;
 use crate::memfs::{Data, NodeId};
+use crate::stat::filetype_of;
 use crate::vfs::Vfs;
 use crate::wasi::{filetype, fstflags, Errno, EBADF, EINVAL, EIO};
 
@@ -190,12 +189,7 @@ impl<'a> Vfs<'a> {
         }
         for (seq, name, child) in entries.from_seq(cookie.saturating_sub(1).max(1)) {
             let n = mem.node(child)?;
-            let ft = match n.kind() {
-                Kind::Directory => filetype::DIRECTORY,
-                Kind::File => filetype::REGULAR_FILE,
-                Kind::Symlink => filetype::SYMBOLIC_LINK,
-            };
-            if !out.push(h, seq + 2, n.ino, ft, name)? {
+            if !out.push(h, seq + 2, n.ino, filetype_of(n.kind()), name)? {
                 break;
             }
         }
