@@ -14,8 +14,9 @@
 //! 3. In the guest, open, read and close every file of the 140 MB tree: packed versus
 //!    host-mapped.
 //! 4. The two front-ends (`bench/front_ends.rs`): the Rust `std::fs` probe built for preview 1
-//!    and for WASI 0.2, each packed and host-mapped, walks and reads the same tree, then its
-//!    layout with every file empty, then lists a writable directory of 20,000 entries.
+//!    and for WASI 0.2, each packed and host-mapped, walks and reads the same tree (with
+//!    `std::fs`, and with the WASI calls alone), then its layout with every file empty, then
+//!    lists a writable directory of 20,000 entries.
 //!    `--front-ends` runs this part alone.
 
 use std::path::{Path, PathBuf};

@@ -2,7 +2,8 @@
 //! built for preview 1 (a core module) and for WASI 0.2 (a native component), each packed and
 //! host-mapped, on the embedded wasmtime:
 //! - walks and reads the 140 MB tree, and the same layout with every file empty (what the calls
-//!   alone cost);
+//!   alone cost), each with `std::fs` and with the WASI calls alone (the same operations on both
+//!   front-ends: what one read of an embedded file costs through each);
 //! - lists a writable directory of 20,000 entries.
 
 use std::path::PathBuf;
@@ -176,33 +177,43 @@ fn ratios(what: &str, v: [f64; 4]) {
     );
 }
 
-/// Walks the tree and reads every file (the probe's `tree_digest`, which prints one line for
-/// the whole walk), and the same walk printing a line per entry (`tree`: on WASI 0.2 each line
-/// is three calls to the host's stdout stream, on preview 1 one `fd_write`). Each program also
-/// runs one `stat` of the root, its start-up; the walk less that, over the files, is the cost of
-/// one file (its directory entry, `lstat`, open, reads and close).
+/// Walks the tree and reads every file three ways: with `std::fs` (the probe's `tree_digest`,
+/// which prints one line for the whole walk), the same walk printing a line per entry (`tree`:
+/// on WASI 0.2 each line is three calls to the host's stdout stream, on preview 1 one
+/// `fd_write`), and with the WASI calls alone (`direct_digest`: per file `open`, `stat`, one
+/// read, close, the same on both front-ends, none of what wasi-libc adds). Each program also
+/// runs one `stat` of the root, its start-up; a walk less that, over the files, is the cost of
+/// one file (its directory entry, open, reads and close).
 fn walk((label, tree): (&str, &trees::Tree), runs: usize) -> Result<(), String> {
     let programs = Programs::new(tree, |b| pack(b, &[map("/data", tree.path())]))?;
-    let (m, out) = programs.medians(&["tree_digest", "tree", "stat"], runs)?;
+    let (m, out) = programs.medians(&["tree_digest", "tree", "stat", "direct_digest"], runs)?;
     let files = out[1].lines().filter(|l| l.ends_with(" file")).count();
-    let per_file =
-        |t: &[Duration]| t[0].saturating_sub(t[2]).as_secs_f64() * 1e6 / files.max(1) as f64;
+    let per_file = |t: &[Duration], op: usize| {
+        t[op].saturating_sub(t[2]).as_secs_f64() * 1e6 / files.max(1) as f64
+    };
     println!(
         "walk and read every file of {label} with the Rust probe, the same output in all four ({files} files):"
     );
     for ((name, ..), t) in programs.cases.iter().zip(&m) {
         println!(
-            "  {name}: {} (printing a line per entry {}; start-up {:.2} ms; {:.2} µs a file)",
+            "  {name}: std::fs {} ({:.2} µs a file; printing a line per entry {}), WASI calls alone {} ({:.2} µs a file); start-up {:.2} ms",
             secs(t[0]),
+            per_file(t, 0),
             secs(t[1]),
+            secs(t[3]),
+            per_file(t, 3),
             t[2].as_secs_f64() * 1e3,
-            per_file(t)
         );
     }
     let of = |f: &dyn Fn(&[Duration]) -> f64| [0, 1, 2, 3].map(|i| f(&m[i]));
-    ratios("walk", of(&|t| t[0].as_secs_f64()));
-    ratios("a file", of(&per_file));
-    ratios("walk printing its lines", of(&|t| t[1].as_secs_f64()));
+    ratios("std::fs walk", of(&|t| t[0].as_secs_f64()));
+    ratios("std::fs, a file", of(&|t| per_file(t, 0)));
+    ratios(
+        "std::fs walk printing its lines",
+        of(&|t| t[1].as_secs_f64()),
+    );
+    ratios("WASI calls alone, walk", of(&|t| t[3].as_secs_f64()));
+    ratios("WASI calls alone, a file", of(&|t| per_file(t, 3)));
     Ok(())
 }
 
