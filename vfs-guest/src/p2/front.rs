@@ -394,20 +394,29 @@ served! {
     }
 }
 
-/// The first directory entry the core gives: its `d_next` cookie, filetype and name.
+/// An entry's filetype and its name, copied into a new application block (pointer, length).
+type Entry = (u8, (u32, u32));
+
+/// The first directory entry the core gives: its `d_next` cookie and, unless it is `.` or
+/// `..`, the entry.
 #[derive(Default)]
-struct FirstEntry(Option<(u64, u8, Vec<u8>)>);
+struct FirstEntry(Option<(u64, Option<Entry>)>);
 
 impl DirentSink for FirstEntry {
     fn push<H: AppMemory>(
         &mut self,
-        _: &mut H,
+        h: &mut H,
         next: u64,
         _: u64,
         ft: u8,
         name: &[u8],
     ) -> Result<bool, Errno> {
-        self.0 = Some((next, ft, name.to_vec()));
+        let entry = if name == b"." || name == b".." {
+            None
+        } else {
+            Some((ft, alloc_bytes(h, name, 1)?))
+        };
+        self.0 = Some((next, entry));
         Ok(false)
     }
 }
@@ -426,15 +435,14 @@ fn next_entry<H: super::host::P2Host>(
     loop {
         let mut first = FirstEntry::default();
         vfs.readdir_embedded(h, &dir, &mut first, cookie)?;
-        let Some((next, ft, name)) = first.0 else {
+        let Some((next, entry)) = first.0 else {
             return Ok([0; 16]);
         };
         cookie = next;
         vfs.p2.set(stream, Resource::Entries { fd, cookie });
-        if name == b"." || name == b".." {
+        let Some((ft, (ptr, n))) = entry else {
             continue;
-        }
-        let (ptr, n) = alloc_bytes(h, &name, 1)?;
+        };
         let mut b = [0u8; 16];
         b[0] = 1; // some
         b[4] = descriptor_type(ft);
